@@ -1,0 +1,12 @@
+// Every migration, imported statically so bundlers (the Lambda build) include them. Append new ones here;
+// names sort in the order they run.
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initialSchema from './2026-11-25T1200_initial_schema.js';
+
+export const migrations: Record<string, Migration> = {
+  '2026-11-25T1200_initial_schema': initialSchema,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,49 @@
+// Builds the Kysely instance. One pool per process; Lambdas keep it across invocations.
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+export type Trx = Transaction<Database>;
+export type DbOrTrx = Db | Trx;
+
+const OID = { INT8: 20, NUMERIC: 1700, DATE: 1082 } as const;
+
+/**
+ * Type parsers for this app only (not pg's global defaults): DATE stays 'YYYY-MM-DD' so a subscriber's
+ * local date is never shifted by the server's zone; counts (int8) and money (numeric) become numbers,
+ * which is exact for every value this service stores.
+ */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === OID.DATE) return (v: string) => v;
+    if (oid === OID.INT8 || oid === OID.NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export interface DbOptions {
+  connectionString: string;
+  /** Pool size; Lambdas use 1–2, the local server more. */
+  max?: number;
+  ssl?: boolean;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export function createPool(options: DbOptions): pg.Pool {
+  return new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
+    types: types as pg.CustomTypesConfig,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? 'daily-positivity',
+  });
+}
+
+export function createDb(options: DbOptions): Db {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options) }) });
+}

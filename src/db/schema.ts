@@ -1,0 +1,128 @@
+// Kysely table types, mirroring migrations/. Rows use Selectable/Insertable/Updateable of these.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string | undefined>;
+/** A calendar date as 'YYYY-MM-DD' (the pg DATE parser is set to return strings; see connection.ts). */
+type LocalDate = ColumnType<string, string, string>;
+
+export type SubscriberStatus = 'pending' | 'active' | 'opted_out';
+export type ConsentKind = 'opt_in' | 'opt_out' | 'confirm';
+export type ConsentSource = 'sms' | 'api' | 'carrier' | 'operator';
+export type DeliveryState = 'planned' | 'sending' | 'sent' | 'skipped' | 'failed' | 'cancelled' | 'unknown';
+export type InboundClassification = 'opt_out' | 'opt_in' | 'help' | 'other';
+
+export interface SubscribersTable {
+  id: Generated<number>;
+  phone: string;
+  status: ColumnType<SubscriberStatus, SubscriberStatus | undefined, SubscriberStatus>;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  time_zone: string;
+  name: string | null;
+  confirmed_at: Timestamp | null;
+  opted_out_at: Timestamp | null;
+  last_quota_skip_date: LocalDate | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ConsentEventsTable {
+  id: Generated<number>;
+  subscriber_id: number | null;
+  phone: string;
+  kind: ConsentKind;
+  source: ConsentSource;
+  trigger_text: string | null;
+  message_sid: string | null;
+  created_at: CreatedAt;
+}
+
+export interface DeliveriesTable {
+  id: Generated<string>;
+  subscriber_id: number;
+  local_date: LocalDate;
+  time_zone: string;
+  window_start: Timestamp;
+  window_end: Timestamp;
+  planned_at: Timestamp | null;
+  state: ColumnType<DeliveryState, DeliveryState | undefined, DeliveryState>;
+  reason: string | null;
+  schedule_name: string | null;
+  scheduled_at: Timestamp | null;
+  schedule_error: string | null;
+  claimed_at: Timestamp | null;
+  sent_at: Timestamp | null;
+  message_sid: string | null;
+  delivery_status: string | null;
+  error_code: number | null;
+  body: string | null;
+  segments: number | null;
+  model: string | null;
+  fallback: boolean | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost_usd: number | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface DeliveryStatusEventsTable {
+  id: Generated<number>;
+  message_sid: string;
+  status: string;
+  error_code: number | null;
+  received_at: CreatedAt;
+}
+
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  message_sid: string;
+  from_phone: string;
+  to_phone: string | null;
+  body: string | null;
+  classification: InboundClassification;
+  subscriber_id: number | null;
+  received_at: CreatedAt;
+}
+
+export interface UsageDailyTable {
+  day: LocalDate;
+  openai_requests: Generated<number>;
+  openai_tokens_in: Generated<number>;
+  openai_tokens_out: Generated<number>;
+  fallbacks: Generated<number>;
+  sms_sent: Generated<number>;
+  sms_segments: Generated<number>;
+  estimated_cost_usd: Generated<number>;
+  updated_at: UpdatedAt;
+}
+
+export interface Database {
+  subscribers: SubscribersTable;
+  consent_events: ConsentEventsTable;
+  deliveries: DeliveriesTable;
+  delivery_status_events: DeliveryStatusEventsTable;
+  inbound_messages: InboundMessagesTable;
+  usage_daily: UsageDailyTable;
+}
+
+/** Application tables, in an order safe for TRUNCATE … CASCADE and for reports. */
+export const APP_TABLES = [
+  'delivery_status_events',
+  'inbound_messages',
+  'consent_events',
+  'deliveries',
+  'usage_daily',
+  'subscribers',
+] as const satisfies readonly (keyof Database)[];
+
+export type Subscriber = Selectable<SubscribersTable>;
+export type NewSubscriber = Insertable<SubscribersTable>;
+export type SubscriberUpdate = Updateable<SubscribersTable>;
+export type Delivery = Selectable<DeliveriesTable>;
+export type NewDelivery = Insertable<DeliveriesTable>;
+export type DeliveryUpdate = Updateable<DeliveriesTable>;
+export type ConsentEvent = Selectable<ConsentEventsTable>;
+export type InboundMessage = Selectable<InboundMessagesTable>;
+export type UsageDaily = Selectable<UsageDailyTable>;

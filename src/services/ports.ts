@@ -1,0 +1,106 @@
+// What services need from the outside world. Adapters in src/adapters implement these; one-machine mode
+// and AWS wire different adapters into the same services.
+import type { E164 } from '../domain/phone.js';
+
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+// ── SMS: Twilio adapter in AWS, the local outbox offline ─────────────────────────────────────────────
+export interface OutboundSms {
+  to: E164;
+  body: string;
+  /** Absolute URL Twilio posts delivery status callbacks to (PUBLIC_BASE_URL + /twilio/status). */
+  statusCallback: string;
+  /** The carrier drops the message if it is still queued at this time (Twilio ValidityPeriod). */
+  validUntil?: Date;
+}
+
+export interface SmsReceipt {
+  sid: string;
+  /** The status the create call returned (queued, accepted, …); no callback will repeat it. */
+  status: string;
+  segments: number | null;
+}
+
+/** A refusal from the SMS provider. `code` is Twilio's error code when there is one (21610: opted out). */
+export class SmsError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'SmsError';
+  }
+}
+
+export interface SmsSender {
+  send(message: OutboundSms): Promise<SmsReceipt>;
+}
+
+// ── Message writing: OpenAI in production, the curated library as stand-in and fallback ─────────────
+export interface WriteRequest {
+  /** Operator-entered first name, or null. Never text the subscriber wrote. */
+  firstName: string | null;
+  /** The subscriber's recent message bodies, newest first, to avoid repeating them. */
+  recent: string[];
+  /** The subscriber's local date ('YYYY-MM-DD'), for variety (weekday, season). */
+  localDate: string;
+}
+
+export interface WrittenMessage {
+  body: string;
+  /** The model that wrote it, or null for a curated message. */
+  model: string | null;
+  tokensIn: number;
+  tokensOut: number;
+  fallback: boolean;
+}
+
+export interface MessageWriter {
+  write(request: WriteRequest, deadline: Date): Promise<WrittenMessage>;
+}
+
+// ── Scheduling one send per delivery: EventBridge Scheduler in AWS, in-process timers locally ────────
+export interface ScheduleRequest {
+  deliveryId: string;
+  at: Date;
+  /** End of the subscriber's send window: retries must stop by then. */
+  windowEnd: Date;
+}
+
+export interface DeliveryScheduler {
+  /** Idempotent: scheduling an already scheduled delivery succeeds. Returns the schedule's name. */
+  schedule(request: ScheduleRequest): Promise<string>;
+  /** Removes a pending schedule; a missing one is not an error. */
+  cancel(deliveryId: string): Promise<void>;
+}
+
+// ── Rate limits and quotas shared by every instance ──────────────────────────────────────────────────
+export type BudgetName =
+  | 'api'
+  | 'inbound'
+  | 'status'
+  | 'openai_requests'
+  | 'openai_tokens'
+  | 'sms_per_second'
+  | 'sms_per_day';
+
+export type LimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
+
+export interface RateLimiter {
+  /** Takes `points` now if the budget allows; never throws for a store outage (it degrades instead). */
+  consume(budget: BudgetName, key: string, points?: number): Promise<LimitDecision>;
+  /** Waits for a turn until `deadline` (a global pace: callers queue rather than fail). */
+  waitForTurn(budget: BudgetName, key: string, deadline: Date, points?: number): Promise<LimitDecision>;
+  /** Gives points back (e.g. a token estimate that was higher than the real usage). */
+  refund(budget: BudgetName, key: string, points: number): Promise<void>;
+}
+
+// ── Metrics: Powertools Metrics (EMF) in AWS; the observability issue publishes them ─────────────────
+export interface MetricsSink {
+  count(name: string, value?: number, dimensions?: Record<string, string>): void;
+}
+export const noMetrics: MetricsSink = { count: () => {} };

@@ -1,0 +1,147 @@
+// The schema itself refuses bad states, whatever code writes to it.
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.js';
+
+const { db } = useTestDb();
+
+async function subscriber(phone = '+14155550123') {
+  return db()
+    .insertInto('subscribers')
+    .values({ phone, time_zone: 'America/New_York' })
+    .returning(['id', 'status', 'created_at'])
+    .executeTakeFirstOrThrow();
+}
+
+const window = { window_start: '2026-11-25T17:00:00Z', window_end: '2026-11-25T22:00:00Z' };
+
+describe('schema constraints', () => {
+  it('creates pending subscribers with timestamps, and dates come back as plain strings', async () => {
+    const s = await subscriber();
+    expect(s.status).toBe('pending');
+    expect(s.created_at).toBeInstanceOf(Date);
+    const d = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: s.id,
+        local_date: '2026-11-25',
+        time_zone: 'America/New_York',
+        planned_at: '2026-11-25T18:00:00Z',
+        ...window,
+      })
+      .returning(['id', 'local_date', 'state'])
+      .executeTakeFirstOrThrow();
+    expect(d).toMatchObject({ local_date: '2026-11-25', state: 'planned' });
+    expect(d.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([
+    ['a phone number that is not E.164', { phone: '4155550123' }],
+    ['an unknown status', { status: 'maybe' }],
+    ['opted_out without a timestamp', { status: 'opted_out' }],
+    ['an empty time zone', { time_zone: '' }],
+  ])('refuses a subscriber with %s', async (_label, patch) => {
+    await expect(
+      db()
+        .insertInto('subscribers')
+        // biome-ignore lint/suspicious/noExplicitAny: deliberately bad rows
+        .values({ phone: '+14155550123', time_zone: 'UTC', ...(patch as any) })
+        .execute(),
+    ).rejects.toThrow(/violates check constraint/);
+  });
+
+  it('refuses a duplicate phone number', async () => {
+    await subscriber();
+    await expect(subscriber()).rejects.toThrow(/duplicate key/);
+  });
+
+  it('allows one delivery per subscriber per local date', async () => {
+    const s = await subscriber();
+    const row = {
+      subscriber_id: s.id,
+      local_date: '2026-11-25',
+      time_zone: 'UTC',
+      planned_at: '2026-11-25T18:00:00Z',
+      ...window,
+    };
+    await db().insertInto('deliveries').values(row).execute();
+    await expect(db().insertInto('deliveries').values(row).execute()).rejects.toThrow(/duplicate key/);
+    const inserted = await db()
+      .insertInto('deliveries')
+      .values(row)
+      .onConflict((c) => c.columns(['subscriber_id', 'local_date']).doNothing())
+      .returning('id')
+      .execute();
+    expect(inserted).toEqual([]);
+  });
+
+  it.each([
+    ['planned outside its window', { planned_at: '2026-11-25T23:00:00Z' }],
+    ['planned without an instant', { planned_at: null }],
+    ['skipped without a reason', { state: 'skipped' }],
+    ['sent without a MessageSid', { state: 'sent' }],
+    ['sending without a claim time', { state: 'sending' }],
+    [
+      'an inverted window',
+      { window_start: '2026-11-25T23:00:00Z', planned_at: null, state: 'skipped', reason: 'x' },
+    ],
+  ])('refuses a delivery %s', async (_label, patch) => {
+    const s = await subscriber();
+    await expect(
+      db()
+        .insertInto('deliveries')
+        .values({
+          subscriber_id: s.id,
+          local_date: '2026-11-25',
+          time_zone: 'UTC',
+          planned_at: '2026-11-25T18:00:00Z',
+          ...window,
+          // biome-ignore lint/suspicious/noExplicitAny: deliberately bad rows
+          ...(patch as any),
+        })
+        .execute(),
+    ).rejects.toThrow(/violates check constraint/);
+  });
+
+  it('keeps the consent ledger append-only', async () => {
+    const s = await subscriber();
+    await db()
+      .insertInto('consent_events')
+      .values({
+        subscriber_id: s.id,
+        phone: '+14155550123',
+        kind: 'opt_in',
+        source: 'sms',
+        trigger_text: 'YES',
+      })
+      .execute();
+    await expect(db().updateTable('consent_events').set({ kind: 'opt_out' }).execute()).rejects.toThrow(
+      /append-only/,
+    );
+  });
+
+  it('stores each (MessageSid, status) once', async () => {
+    const event = { message_sid: 'SM123', status: 'delivered' };
+    await db().insertInto('delivery_status_events').values(event).execute();
+    await expect(db().insertInto('delivery_status_events').values(event).execute()).rejects.toThrow(
+      /duplicate key/,
+    );
+  });
+
+  it('maintains updated_at on change', async () => {
+    const s = await subscriber();
+    const before = await db()
+      .selectFrom('subscribers')
+      .select('updated_at')
+      .where('id', '=', s.id)
+      .executeTakeFirstOrThrow();
+    await sql`SELECT pg_sleep(0.01)`.execute(db());
+    await db().updateTable('subscribers').set({ name: 'Ana' }).where('id', '=', s.id).execute();
+    const after = await db()
+      .selectFrom('subscribers')
+      .select('updated_at')
+      .where('id', '=', s.id)
+      .executeTakeFirstOrThrow();
+    expect(after.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
+  });
+});
