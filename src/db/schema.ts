@@ -98,6 +98,18 @@ export interface UsageDailyTable {
   updated_at: UpdatedAt;
 }
 
+/** One-machine mode only: texts the outbox "sent" instead of Twilio. */
+export interface OutboxMessagesTable {
+  sid: string;
+  to_phone: string;
+  from_phone: string;
+  body: string;
+  status: ColumnType<string, string | undefined, string>;
+  status_callback: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface Database {
   subscribers: SubscribersTable;
   consent_events: ConsentEventsTable;
@@ -105,6 +117,7 @@ export interface Database {
   delivery_status_events: DeliveryStatusEventsTable;
   inbound_messages: InboundMessagesTable;
   usage_daily: UsageDailyTable;
+  outbox_messages: OutboxMessagesTable;
 }
 
 /** Application tables, in an order safe for TRUNCATE … CASCADE and for reports. */
@@ -114,6 +127,7 @@ export const APP_TABLES = [
   'consent_events',
   'deliveries',
   'usage_daily',
+  'outbox_messages',
   'subscribers',
 ] as const satisfies readonly (keyof Database)[];
 
@@ -126,3 +140,4 @@ export type DeliveryUpdate = Updateable<DeliveriesTable>;
 export type ConsentEvent = Selectable<ConsentEventsTable>;
 export type InboundMessage = Selectable<InboundMessagesTable>;
 export type UsageDaily = Selectable<UsageDailyTable>;
+export type OutboxMessage = Selectable<OutboxMessagesTable>;
