@@ -1,7 +1,6 @@
 // `npm run migrate [up|down|status]`: against DATABASE_URL, or the one-machine embedded server in ./.data.
-import path from 'node:path';
 import { ConfigError, loadConfig } from '../config.js';
-import { startEmbeddedPostgres } from '../local/embedded-postgres.js';
+import { openLocalDatabase } from '../local/local-database.js';
 import { createDb } from './connection.js';
 import { migrateDown, migrateToLatest, migrationStatus } from './migrator.js';
 
@@ -14,10 +13,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const embedded = config.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({ dataDir: path.resolve('.data/postgres') });
-  const connectionString = config.DATABASE_URL ?? embedded?.url() ?? '';
+  const database = await openLocalDatabase(config.DATABASE_URL);
+  const connectionString = database.url;
   const db = createDb({
     connectionString,
     ssl: config.DATABASE_SSL,
@@ -38,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await db.destroy();
-    await embedded?.stop();
+    await database.release();
   }
 }
 
