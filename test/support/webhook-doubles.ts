@@ -139,3 +139,65 @@ export function statusParams(
     ...extra,
   };
 }
+
+/** Row counts of every application table: "zero rows changed" is this snapshot staying equal. */
+export async function rowCounts(
+  db: import('../../src/db/connection.js').Db,
+): Promise<Record<string, number>> {
+  const { APP_TABLES } = await import('../../src/db/schema.js');
+  const counts: Record<string, number> = {};
+  for (const table of APP_TABLES) {
+    const row = await db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    counts[table] = Number(row.n);
+  }
+  return counts;
+}
+
+/** A subscriber and, optionally, a planned delivery for them (window two to seven hours from now). */
+export async function seedSubscriber(
+  db: import('../../src/db/connection.js').Db,
+  row: { phone: string; status?: 'pending' | 'active' | 'opted_out'; name?: string | null },
+  delivery?: { localDate?: string; state?: 'planned' | 'sent'; messageSid?: string; deliveryStatus?: string },
+) {
+  const subscriber = await db
+    .insertInto('subscribers')
+    .values({
+      phone: row.phone,
+      status: row.status ?? 'active',
+      time_zone: 'America/New_York',
+      name: row.name ?? null,
+      confirmed_at: row.status === 'pending' ? null : new Date(),
+      opted_out_at: row.status === 'opted_out' ? new Date() : null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  if (!delivery) return { subscriber, delivery: undefined };
+  const hour = 3_600_000;
+  const now = Date.now();
+  const state = delivery.state ?? 'planned';
+  const created = await db
+    .insertInto('deliveries')
+    .values({
+      subscriber_id: subscriber.id,
+      local_date: delivery.localDate ?? '2026-11-25',
+      time_zone: 'America/New_York',
+      window_start: new Date(now + 2 * hour),
+      window_end: new Date(now + 7 * hour),
+      planned_at: new Date(now + 3 * hour),
+      state,
+      ...(state === 'sent'
+        ? {
+            claimed_at: new Date(),
+            sent_at: new Date(),
+            message_sid: delivery.messageSid ?? newSid(),
+            delivery_status: delivery.deliveryStatus ?? 'queued',
+          }
+        : {}),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { subscriber, delivery: created };
+}
