@@ -1,0 +1,28 @@
+// The consent ledger: append-only proof of every opt-in, confirmation and opt-out.
+import type { Insertable } from 'kysely';
+import type { DbOrTrx } from '../connection.js';
+import type { ConsentEvent, ConsentEventsTable } from '../schema.js';
+
+/** Longest trigger text the ledger keeps (Twilio's own body limit). */
+const MAX_TRIGGER_TEXT = 1600;
+
+export function recordConsentEvent(
+  db: DbOrTrx,
+  event: Insertable<ConsentEventsTable>,
+): Promise<ConsentEvent> {
+  return db
+    .insertInto('consent_events')
+    .values({ ...event, trigger_text: event.trigger_text?.slice(0, MAX_TRIGGER_TEXT) ?? null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function listConsentEvents(db: DbOrTrx, phone: string): Promise<ConsentEvent[]> {
+  return db
+    .selectFrom('consent_events')
+    .selectAll()
+    .where('phone', '=', phone)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}

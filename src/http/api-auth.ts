@@ -1,0 +1,39 @@
+// Bearer-token auth for the subscriber API, compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time equality whatever the lengths: both sides are hashed to 32 bytes first. */
+export function tokensMatch(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** A stable, non-secret key for a token (rate-limit buckets are per token, the token never stored). */
+export function tokenKey(token: string): string {
+  return digest(`rate-limit:${token}`).toString('hex').slice(0, 16);
+}
+
+export type ApiEnv = { Variables: { apiTokenKey: string } };
+
+export function requireApiToken(apiToken: string | undefined): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const challenge = { 'WWW-Authenticate': 'Bearer realm="subscribers"' };
+    if (!apiToken) {
+      return c.json({ error: 'the subscriber API is disabled: API_TOKEN is not configured' }, 401, challenge);
+    }
+    if (!match) {
+      return c.json(
+        { error: 'missing bearer token: send "Authorization: Bearer <API_TOKEN>"' },
+        401,
+        challenge,
+      );
+    }
+    const given = match[1] as string;
+    if (!tokensMatch(given, apiToken)) return c.json({ error: 'invalid API token' }, 401, challenge);
+    c.set('apiTokenKey', tokenKey(given));
+    await next();
+  };
+}

@@ -1,0 +1,132 @@
+// The webhooks HTTP application. The same object serves API Gateway (src/handlers/webhooks.ts, through
+// hono/aws-lambda) and the local server (@hono/node-server).
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { type Config, ConfigError } from '../config.js';
+import type { Db } from '../db/connection.js';
+import { logger } from '../logger.js';
+import {
+  type Clock,
+  type DeliveryScheduler,
+  type RateLimiter,
+  type SmsSender,
+  systemClock,
+} from '../services/ports.js';
+import { ClientError, isDbUnavailable } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { subscriberRoutes } from './routes/subscribers.js';
+import { twilioRoutes } from './routes/twilio.js';
+import { twiml } from './twilio.js';
+
+/** Twilio bodies are a few kB; the API's are smaller still. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  sms: SmsSender;
+  scheduler: DeliveryScheduler;
+  /** Optional: without one nothing is rate limited. */
+  limiter?: RateLimiter;
+  clock?: Clock;
+}
+
+/** Methods each known path accepts, for 405 + Allow. */
+const ALLOWED: [string, string][] = [
+  ['/twilio/inbound', 'POST'],
+  ['/twilio/status', 'POST'],
+  ['/health', 'GET, HEAD'],
+  ['/api/subscribers', 'POST'],
+  ['/api/subscribers/:phone', 'GET, PATCH, DELETE'],
+];
+
+const isTwilioPath = (c: Context) => c.req.path.startsWith('/twilio/');
+
+function clientError(c: Context, status: ClientError['status'], message: string) {
+  return isTwilioPath(c) ? twiml(c, null, status) : c.json({ error: message }, status);
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { config } = deps;
+  const missing = [
+    ...(config.PUBLIC_BASE_URL ? [] : ['PUBLIC_BASE_URL: required to check Twilio signatures (missing)']),
+    ...(config.secrets.TWILIO_AUTH_TOKEN
+      ? []
+      : ['TWILIO_AUTH_TOKEN: required to check Twilio signatures (missing)']),
+  ];
+  if (missing.length > 0) throw new ConfigError(missing);
+  const publicBaseUrl = config.PUBLIC_BASE_URL as string;
+  const clock = deps.clock ?? systemClock;
+  const replies = { serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT };
+
+  const app = new Hono();
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => clientError(c, 413, `the body is larger than ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+
+  app.route('/health', healthRoutes({ db: deps.db }));
+  app.route(
+    '/twilio',
+    twilioRoutes({
+      authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
+      publicBaseUrl,
+      limiter: deps.limiter,
+      inbound: {
+        db: deps.db,
+        scheduler: deps.scheduler,
+        clock,
+        settings: {
+          ...replies,
+          advancedOptOut: config.TWILIO_ADVANCED_OPT_OUT,
+          defaultTimeZone: config.DEFAULT_TIMEZONE,
+        },
+      },
+      status: { db: deps.db, scheduler: deps.scheduler, clock },
+    }),
+  );
+  app.route(
+    '/api/subscribers',
+    subscriberRoutes({
+      db: deps.db,
+      sms: deps.sms,
+      scheduler: deps.scheduler,
+      clock,
+      apiToken: config.secrets.API_TOKEN,
+      limiter: deps.limiter,
+      settings: {
+        ...replies,
+        defaultTimeZone: config.DEFAULT_TIMEZONE,
+        statusCallbackUrl: `${publicBaseUrl}/twilio/status`,
+      },
+    }),
+  );
+
+  for (const [path, allow] of ALLOWED) {
+    app.all(path, (c) => {
+      c.header('Allow', allow);
+      return clientError(c, 405, `${c.req.method} is not allowed here; use ${allow}`);
+    });
+  }
+  app.notFound((c) => clientError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+
+  app.onError((error, c) => {
+    if (error instanceof ClientError) return clientError(c, error.status, error.message);
+    if (error instanceof HTTPException && error.status < 500) {
+      return clientError(c, error.status as ClientError['status'], error.message || 'bad request');
+    }
+    if (isDbUnavailable(error)) {
+      logger.error('database unavailable', { path: c.req.path, error });
+      c.header('Retry-After', '5');
+      return isTwilioPath(c)
+        ? twiml(c, null, 503)
+        : c.json({ error: 'the database is unavailable; try again shortly' }, 503);
+    }
+    logger.error('unhandled error', { path: c.req.path, error });
+    return isTwilioPath(c) ? twiml(c, null, 500) : c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,87 @@
+// What every Twilio webhook shares: form-body parsing (accepting any parameter Twilio adds), signature
+// validation against the public URL Twilio called, and TwiML responses.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+// Only Twilio's webhook module: the full client would add megabytes to the Lambda bundle.
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
+import { logger } from '../logger.js';
+
+/** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
+export type TwilioParams = Record<string, string | string[]>;
+
+export type TwilioEnv = { Variables: { twilioParams: TwilioParams } };
+
+/** Parses application/x-www-form-urlencoded; null when a percent-escape is malformed. */
+export function parseForm(body: string): TwilioParams | null {
+  const params: TwilioParams = {};
+  for (const pair of body.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [rawName, rawValue] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      value = decodeURIComponent(rawValue.replace(/\+/g, ' '));
+    } catch {
+      return null;
+    }
+    const existing = params[name];
+    if (existing === undefined) params[name] = value;
+    else params[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return params;
+}
+
+/** A single value: the last one when Twilio repeated a name. */
+export function param(params: TwilioParams, name: string): string | undefined {
+  const value = params[name];
+  return Array.isArray(value) ? value.at(-1) : value;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(
+    /[<>&'"]/g,
+    (ch) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', "'": 'apos', '"': 'quot' }[ch]};`,
+  );
+}
+
+/** A TwiML answer: `<Response/>` (say nothing) or one `<Message>`. Twilio accepts it on any status. */
+export function twiml(c: Context, message: string | null = null, status: ContentfulStatusCode = 200) {
+  const body =
+    message === null ? '<Response/>' : `<Response><Message>${escapeXml(message)}</Message></Response>`;
+  return c.body(`<?xml version="1.0" encoding="UTF-8"?>${body}`, status, {
+    'Content-Type': 'text/xml; charset=utf-8',
+  });
+}
+
+/**
+ * Reads the form body and checks X-Twilio-Signature against `publicBaseUrl` + the path and query Twilio
+ * called (behind API Gateway the request's own host is not the one Twilio signed). Missing or forged →
+ * 403 before anything else runs, so nothing is written.
+ */
+export function verifyTwilioSignature(options: {
+  authToken: string;
+  publicBaseUrl: string;
+}): MiddlewareHandler<TwilioEnv> {
+  return async (c, next) => {
+    const contentType = c.req.header('content-type') ?? '';
+    if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+      return twiml(c, null, 415);
+    }
+    const params = parseForm(await c.req.text());
+    if (!params) return twiml(c, null, 400);
+    const signature = c.req.header('x-twilio-signature');
+    const url = new URL(c.req.url);
+    const signedUrl = `${options.publicBaseUrl}${url.pathname}${url.search}`;
+    if (!signature || !validateRequest(options.authToken, signature, signedUrl, params)) {
+      logger.warn('twilio signature rejected', {
+        path: url.pathname,
+        reason: signature ? 'invalid' : 'missing',
+      });
+      return twiml(c, null, 403);
+    }
+    c.set('twilioParams', params);
+    await next();
+  };
+}

@@ -1,0 +1,247 @@
+// The subscriber config API against a real Postgres: auth, create (pending + double opt-in SMS), read,
+// patch, delete (opt out, erase name, keep the ledger), bad input, rate limiting.
+import type { Hono } from 'hono';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { SmsError } from '../../src/services/ports.js';
+import { useTestDb } from '../support/db.js';
+import {
+  API_TOKEN,
+  CountingLimiter,
+  inboundParams,
+  RecordingScheduler,
+  RecordingSms,
+  rowCounts,
+  seedSubscriber,
+  signedForm,
+  testConfig,
+} from '../support/webhook-doubles.js';
+
+const t = useTestDb();
+const PHONE = '+12125550123';
+const AUTH = { authorization: `Bearer ${API_TOKEN}` };
+let sms: RecordingSms;
+let scheduler: RecordingScheduler;
+let app: Hono;
+
+beforeEach(() => {
+  sms = new RecordingSms();
+  scheduler = new RecordingScheduler();
+  app = createApp({ config: testConfig(), db: t.db(), sms, scheduler });
+});
+
+function call(method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH) {
+  return app.request(path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+const errorOf = async (res: Response) => ((await res.json()) as { error: string }).error;
+const path = (phone = PHONE) => `/api/subscribers/${encodeURIComponent(phone)}`;
+
+describe('authentication', () => {
+  it.each([
+    ['no Authorization header', {}],
+    ['a wrong token', { authorization: 'Bearer wrong-token-0123456789abcdefghij' }],
+    ['a prefix of the token', { authorization: `Bearer ${API_TOKEN.slice(0, 10)}` }],
+    ['Basic auth', { authorization: `Basic ${Buffer.from(`x:${API_TOKEN}`).toString('base64')}` }],
+    ['an empty bearer', { authorization: 'Bearer ' }],
+  ])('%s → 401 JSON, nothing written', async (_label, headers) => {
+    const res = await call('POST', '/api/subscribers', { phone: PHONE }, headers);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await res.json()).toHaveProperty('error');
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0 });
+    expect(sms.sent).toEqual([]);
+  });
+
+  it('with no API_TOKEN configured the API refuses everyone', async () => {
+    const config = testConfig();
+    config.secrets.API_TOKEN = undefined;
+    app = createApp({ config, db: t.db(), sms, scheduler });
+    const res = await call('GET', path());
+    expect(res.status).toBe(401);
+    expect(await errorOf(res)).toMatch(/API_TOKEN/);
+  });
+});
+
+describe('POST /api/subscribers', () => {
+  it('creates a pending subscriber, records the sign-up and texts the double opt-in request', async () => {
+    const res = await call('POST', '/api/subscribers', {
+      phone: '+1 (212) 555-0123',
+      timeZone: 'Europe/Paris',
+      name: 'Ada',
+    });
+
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({
+      phone: PHONE,
+      status: 'pending',
+      timeZone: 'Europe/Paris',
+      name: 'Ada',
+      paused: false,
+    });
+    expect(sms.sent).toEqual([
+      {
+        to: PHONE,
+        body: 'Daily Positivity: Reply YES to get one positive message a day. Msg & data rates may apply. Reply HELP for help, STOP to opt out.',
+        statusCallback: 'https://sms.example.com/twilio/status',
+      },
+    ]);
+    expect(await t.db().selectFrom('consent_events').selectAll().execute()).toMatchObject([
+      { phone: PHONE, kind: 'opt_in', source: 'api' },
+    ]);
+  });
+
+  it('uses DEFAULT_TIMEZONE when none is given, and YES by SMS then activates', async () => {
+    await call('POST', '/api/subscribers', { phone: PHONE });
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'YES'));
+    await app.request('/twilio/inbound', { method: 'POST', body, headers });
+    const res = await call('GET', path());
+    expect(await res.json()).toMatchObject({ status: 'active', timeZone: 'America/Chicago' });
+  });
+
+  it.each([
+    ['pending', /already exists/],
+    ['active', /already exists/],
+    ['opted_out', /START/],
+  ] as const)('an existing %s subscriber → 409, no SMS', async (status, message) => {
+    await seedSubscriber(t.db(), { phone: PHONE, status });
+    const res = await call('POST', '/api/subscribers', { phone: PHONE });
+    expect(res.status).toBe(409);
+    expect(await errorOf(res)).toMatch(message);
+    expect(sms.sent).toEqual([]);
+  });
+
+  it.each([
+    [new SmsError('Unsubscribed recipient', 21610, false), 409],
+    [new SmsError('Invalid To number', 21211, false), 422],
+    [new SmsError('Twilio 503', null, true), 502],
+  ])('when Twilio refuses the opt-in SMS (%s) → %i and nothing is saved', async (error, status) => {
+    sms.failWith = error;
+    const res = await call('POST', '/api/subscribers', { phone: PHONE });
+    expect(res.status).toBe(status);
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0, consent_events: 0 });
+  });
+
+  it.each([
+    ['an invalid phone', { phone: '+1555' }, /phone: must be a valid phone number/],
+    ['a phone without +', { phone: '2125550123' }, /phone/],
+    ['no phone', {}, /phone/],
+    ['a phone that is a number', { phone: 12125550123 }, /phone/],
+    ['a bad time zone', { phone: PHONE, timeZone: 'Mars/Olympus' }, /timeZone: must be an IANA time zone/],
+    ['an offset as time zone', { phone: PHONE, timeZone: 'UTC+3' }, /timeZone/],
+    ['a name too long', { phone: PHONE, name: 'x'.repeat(51) }, /name: must be at most 50/],
+    ['an empty name', { phone: PHONE, name: '  ' }, /name: must not be empty/],
+    ['an unknown field', { phone: PHONE, timezone: 'Europe/Paris' }, /unknown field\(s\): timezone/],
+    ['an array', [PHONE], /expected object/i],
+  ])('%s → 400 saying what is wrong', async (_label, body, message) => {
+    const res = await call('POST', '/api/subscribers', body);
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toMatch(message);
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0 });
+  });
+
+  it('malformed JSON → 400; wrong content type → 415; oversize → 413', async () => {
+    const malformed = await call('POST', '/api/subscribers', '{"phone": ');
+    expect(malformed.status).toBe(400);
+    expect(await errorOf(malformed)).toMatch(/not valid JSON/);
+    const form = await call('POST', '/api/subscribers', undefined, { ...AUTH, 'content-type': 'text/plain' });
+    expect(form.status).toBe(415);
+    const big = await call('POST', '/api/subscribers', { phone: PHONE, name: 'x'.repeat(70_000) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toHaveProperty('error');
+  });
+});
+
+describe('GET, PATCH, DELETE /api/subscribers/:phone', () => {
+  it('GET returns the subscriber; unknown → 404; bad phone → 400', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE, name: 'Ada' });
+    const found = await call('GET', path());
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({ phone: PHONE, status: 'active', name: 'Ada' });
+    expect((await call('GET', path('+12125550199'))).status).toBe(404);
+    const bad = await call('GET', '/api/subscribers/not-a-phone');
+    expect(bad.status).toBe(400);
+    expect(await errorOf(bad)).toMatch(/E\.164/);
+  });
+
+  it('PATCH changes time zone and name, and pausing cancels the planned delivery', async () => {
+    const { delivery } = await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const res = await call('PATCH', path(), { timeZone: 'Asia/Tokyo', name: 'Grace', paused: true });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ timeZone: 'Asia/Tokyo', name: 'Grace', paused: true });
+    expect(await t.db().selectFrom('deliveries').select(['state', 'reason']).executeTakeFirst()).toEqual({
+      state: 'cancelled',
+      reason: 'paused',
+    });
+    expect(scheduler.cancelled).toEqual([delivery?.id]);
+    const resumed = await call('PATCH', path(), { paused: false, name: null });
+    expect(await resumed.json()).toMatchObject({ paused: false, name: null });
+  });
+
+  it.each([
+    ['an empty patch', {}, 400],
+    ['a bad time zone', { timeZone: 'Nowhere' }, 400],
+    ['paused as a string', { paused: 'yes' }, 400],
+    ['an unknown field', { status: 'active' }, 400],
+  ])('PATCH with %s → %i', async (_label, body, status) => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const res = await call('PATCH', path(), body);
+    expect(res.status).toBe(status);
+    expect(await res.json()).toHaveProperty('error');
+  });
+
+  it('PATCH on an opted-out subscriber → 409; on an unknown one → 404', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE, status: 'opted_out' });
+    expect((await call('PATCH', path(), { name: 'Ada' })).status).toBe(409);
+    expect((await call('PATCH', path('+12125550199'), { name: 'Ada' })).status).toBe(404);
+  });
+
+  it('DELETE opts out, erases the name, cancels the planned delivery and keeps the consent ledger', async () => {
+    await call('POST', '/api/subscribers', { phone: PHONE, name: 'Ada' });
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'YES'));
+    await app.request('/twilio/inbound', { method: 'POST', body, headers });
+
+    const res = await call('DELETE', path());
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ phone: PHONE, status: 'opted_out', name: null });
+    expect(
+      await t.db().selectFrom('consent_events').select(['kind', 'source']).orderBy('id').execute(),
+    ).toEqual([
+      { kind: 'opt_in', source: 'api' },
+      { kind: 'confirm', source: 'sms' },
+      { kind: 'opt_out', source: 'api' },
+    ]);
+    expect((await call('DELETE', path())).status).toBe(200); // idempotent
+    expect((await call('DELETE', path('+12125550199'))).status).toBe(404);
+  });
+
+  it('wrong methods → 405 with Allow; unknown API routes → 404 JSON', async () => {
+    const put = await call('PUT', path(), { name: 'x' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, PATCH, DELETE');
+    const getAll = await call('GET', '/api/subscribers');
+    expect(getAll.status).toBe(405);
+    const unknown = await call('GET', '/api/nothing');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toHaveProperty('error');
+  });
+});
+
+describe('rate limiting', () => {
+  it('counts per API token and answers 429 JSON with Retry-After', async () => {
+    const limiter = new CountingLimiter(2, 12_500);
+    app = createApp({ config: testConfig(), db: t.db(), sms, scheduler, limiter });
+    expect((await call('GET', path())).status).toBe(404);
+    expect((await call('GET', path())).status).toBe(404);
+    const limited = await call('GET', path());
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('13');
+    expect(await errorOf(limited)).toMatch(/too many requests/);
+    expect([...limiter.counts.keys()]).toEqual([expect.stringMatching(/^api\|token:[0-9a-f]{16}$/)]);
+    expect([...limiter.counts.keys()][0]).not.toContain(API_TOKEN);
+  });
+});

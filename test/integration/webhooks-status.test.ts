@@ -1,0 +1,211 @@
+// POST /twilio/status against a real Postgres: stored once per (sid, status), forward-only, ErrorCode kept,
+// 21610 honoured as a carrier opt-out, unknown sids stored.
+import type { Hono } from 'hono';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { useTestDb } from '../support/db.js';
+import {
+  newSid,
+  RecordingScheduler,
+  RecordingSms,
+  rowCounts,
+  seedSubscriber,
+  signedForm,
+  statusParams,
+  testConfig,
+} from '../support/webhook-doubles.js';
+
+const t = useTestDb();
+const PHONE = '+12125550123';
+let scheduler: RecordingScheduler;
+let app: Hono;
+
+beforeEach(() => {
+  scheduler = new RecordingScheduler();
+  app = createApp({ config: testConfig(), db: t.db(), sms: new RecordingSms(), scheduler });
+});
+
+function post(params: Record<string, string>, options: Parameters<typeof signedForm>[2] = {}) {
+  const { body, headers } = signedForm('/twilio/status', params, options);
+  return app.request('/twilio/status', { method: 'POST', body, headers });
+}
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
+}
+
+const localDate = (i: number) => new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10);
+
+describe('out-of-order callbacks', () => {
+  it.each([
+    [['queued', 'sending', 'sent', 'delivered'], 'delivered', null],
+    [['sending', 'sent', 'undelivered'], 'undelivered', '30003'],
+  ])('every order of %j ends on %s', async (sequence, final, errorCode) => {
+    const orders = permutations(sequence);
+    const { subscriber } = await seedSubscriber(t.db(), { phone: PHONE });
+    const sids: string[] = [];
+    for (const [i, order] of orders.entries()) {
+      const sid = newSid();
+      sids.push(sid);
+      await t
+        .db()
+        .insertInto('deliveries')
+        .values({
+          subscriber_id: subscriber.id,
+          local_date: localDate(i),
+          time_zone: 'America/New_York',
+          window_start: new Date('2026-01-01T17:00:00Z'),
+          window_end: new Date('2026-01-01T22:00:00Z'),
+          planned_at: new Date('2026-01-01T18:00:00Z'),
+          state: 'sent',
+          claimed_at: new Date(),
+          sent_at: new Date(),
+          message_sid: sid,
+          delivery_status: 'accepted',
+        })
+        .execute();
+      for (const status of order) {
+        const extra: Record<string, string> =
+          errorCode && status === final ? { ErrorCode: errorCode, ErrorMessage: 'Unreachable' } : {};
+        const res = await post(statusParams(sid, status, extra));
+        expect(res.status).toBe(204);
+      }
+    }
+    const rows = await t
+      .db()
+      .selectFrom('deliveries')
+      .select(['message_sid', 'delivery_status', 'error_code'])
+      .execute();
+    expect(rows).toHaveLength(orders.length);
+    for (const row of rows) {
+      expect(row.delivery_status).toBe(final);
+      expect(row.error_code).toBe(errorCode ? Number(errorCode) : null);
+    }
+    const events = await t.db().selectFrom('delivery_status_events').select('message_sid').execute();
+    expect(events).toHaveLength(orders.length * sequence.length);
+  });
+
+  it('a repeated callback is stored once', async () => {
+    const sid = newSid();
+    await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    await post(statusParams(sid, 'delivered'));
+    await post(statusParams(sid, 'delivered'));
+    const events = await t.db().selectFrom('delivery_status_events').selectAll().execute();
+    expect(events).toHaveLength(1);
+  });
+
+  it('a late sent never overwrites delivered', async () => {
+    const sid = newSid();
+    await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    await post(statusParams(sid, 'delivered'));
+    await post(statusParams(sid, 'sent'));
+    const row = await t.db().selectFrom('deliveries').select('delivery_status').executeTakeFirstOrThrow();
+    expect(row.delivery_status).toBe('delivered');
+  });
+});
+
+describe('21610 and unknown sids', () => {
+  it('21610 opts the subscriber out (source carrier) and cancels their planned delivery', async () => {
+    const sid = newSid();
+    const { subscriber } = await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    const planned = await t
+      .db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: subscriber.id,
+        local_date: '2026-11-26',
+        time_zone: 'America/New_York',
+        window_start: new Date(Date.now() + 86_400_000),
+        window_end: new Date(Date.now() + 2 * 86_400_000),
+        planned_at: new Date(Date.now() + 90_000_000),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+
+    const res = await post(
+      statusParams(sid, 'failed', { ErrorCode: '21610', ErrorMessage: 'Unsubscribed recipient' }),
+    );
+
+    expect(res.status).toBe(204);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'opted_out',
+    });
+    expect(await t.db().selectFrom('consent_events').selectAll().execute()).toMatchObject([
+      { kind: 'opt_out', source: 'carrier', message_sid: sid, subscriber_id: subscriber.id },
+    ]);
+    const sent = await t
+      .db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('message_sid', '=', sid)
+      .executeTakeFirst();
+    expect(sent).toMatchObject({ delivery_status: 'failed', error_code: 21610 });
+    const cancelled = await t
+      .db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', planned.id)
+      .executeTakeFirst();
+    expect(cancelled).toMatchObject({ state: 'cancelled', reason: 'opted_out' });
+    expect(scheduler.cancelled).toEqual([planned.id]);
+  });
+
+  it('an unknown MessageSid is stored and answered 204', async () => {
+    const sid = newSid();
+    const res = await post(statusParams(sid, 'delivered'));
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe('');
+    expect(await t.db().selectFrom('delivery_status_events').selectAll().execute()).toMatchObject([
+      { message_sid: sid, status: 'delivered', error_code: null },
+    ]);
+  });
+
+  it('21610 for an unknown sid still opts out the subscriber with that To number', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const res = await post(statusParams(newSid(), 'undelivered', { ErrorCode: '21610', To: PHONE }));
+    expect(res.status).toBe(204);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'opted_out',
+    });
+  });
+
+  it('older callbacks with only SmsStatus are understood', async () => {
+    const sid = newSid();
+    const { MessageStatus: _omit, ...params } = statusParams(sid, 'sent');
+    expect((await post(params)).status).toBe(204);
+    expect(await t.db().selectFrom('delivery_status_events').select('status').execute()).toEqual([
+      { status: 'sent' },
+    ]);
+  });
+});
+
+describe('rejected callbacks', () => {
+  it.each([
+    ['missing', { signature: null }],
+    ['forged', { signature: 'Zm9yZ2Vk' }],
+  ] as const)('a %s signature → 403 and zero rows changed', async (_label, options) => {
+    const sid = newSid();
+    await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    const before = await rowCounts(t.db());
+    const res = await post(statusParams(sid, 'failed', { ErrorCode: '21610' }), options);
+    expect(res.status).toBe(403);
+    expect(await rowCounts(t.db())).toEqual(before);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'active',
+    });
+  });
+
+  it.each([
+    ['no status', { MessageStatus: '', SmsStatus: '' }],
+    ['a status that is not one', { MessageStatus: 'DELIVERED; DROP TABLE', SmsStatus: '' }],
+    ['a non-numeric ErrorCode', { ErrorCode: 'abc' }],
+    ['no MessageSid', { MessageSid: '' }],
+  ])('%s → 400, nothing stored', async (_label, override) => {
+    const res = await post({ ...statusParams(newSid(), 'delivered'), ...override });
+    expect(res.status).toBe(400);
+    expect(await rowCounts(t.db())).toMatchObject({ delivery_status_events: 0 });
+  });
+});

@@ -1,0 +1,290 @@
+// One app object, two transports: an API Gateway HTTP API (v2) event through hono/aws-lambda, and real HTTP
+// through @hono/node-server on a free port. Also the Lambda handler's cold-start wiring, the database being
+// down (503), and Twilio-route rate limiting.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { handle } from 'hono/aws-lambda';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/connection.js';
+import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
+import { createApp } from '../../src/http/app.js';
+import { useTestDb } from '../support/db.js';
+import {
+  API_TOKEN,
+  AUTH_TOKEN,
+  CountingLimiter,
+  inboundParams,
+  newSid,
+  PUBLIC_BASE_URL,
+  RecordingScheduler,
+  RecordingSms,
+  rowCounts,
+  seedSubscriber,
+  signedForm,
+  statusParams,
+  testConfig,
+} from '../support/webhook-doubles.js';
+
+const t = useTestDb();
+const PHONE = '+12125550123';
+const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+/** An API Gateway HTTP API payload v2 event, as the webhooks Lambda receives it. */
+function httpApiEvent(
+  method: string,
+  path: string,
+  options: { body?: string; headers?: Record<string, string>; base64?: boolean } = {},
+) {
+  const body =
+    options.body === undefined
+      ? undefined
+      : options.base64
+        ? Buffer.from(options.body).toString('base64')
+        : options.body;
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { host: 'abc123.execute-api.us-east-1.amazonaws.com', ...options.headers },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      authentication: null,
+      authorizer: {},
+      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'TwilioProxy/1.1' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '25/Nov/2026:12:00:00 +0000',
+      timeEpoch: 1_795_000_000_000,
+    },
+    body: body ?? null,
+    isBase64Encoded: options.base64 ?? false,
+  };
+}
+
+const lambdaContext = { awsRequestId: 'req-1', functionName: 'webhooks' } as never;
+
+describe('the same app object on Lambda and on node http', () => {
+  let app: Hono;
+  let server: ReturnType<typeof serve> | undefined;
+  beforeEach(() => {
+    app = createApp({
+      config: testConfig(),
+      db: t.db(),
+      sms: new RecordingSms(),
+      scheduler: new RecordingScheduler(),
+    });
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  it('serves a base64-encoded, signed inbound STOP from an API Gateway v2 event, then real HTTP', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const lambda = handle(app);
+
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'STOP'));
+    const result = await lambda(
+      httpApiEvent('POST', '/twilio/inbound', { body, headers, base64: true }),
+      lambdaContext,
+    );
+
+    expect(result).toMatchObject({ statusCode: 200, body: EMPTY, isBase64Encoded: false });
+    expect((result as { headers: Record<string, string> }).headers['content-type']).toMatch(/^text\/xml/);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'opted_out',
+    });
+
+    const health = await lambda(httpApiEvent('GET', '/health'), lambdaContext);
+    expect(health).toMatchObject({ statusCode: 200 });
+
+    // The same object over a real socket.
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => server?.once('listening', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+
+    const start = signedForm('/twilio/inbound', inboundParams(PHONE, 'START'));
+    const res = await fetch(`${base}/twilio/inbound`, {
+      method: 'POST',
+      body: start.body,
+      headers: start.headers,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(EMPTY);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'active',
+    });
+
+    expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok', database: 'reachable' });
+    const api = await fetch(`${base}/api/subscribers/${encodeURIComponent(PHONE)}`, {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    expect(await api.json()).toMatchObject({ phone: PHONE, status: 'active' });
+    const forged = await fetch(`${base}/twilio/status`, {
+      method: 'POST',
+      body: 'MessageSid=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'nope' },
+    });
+    expect(forged.status).toBe(403);
+  });
+
+  it('a base64 body whose decoded form was signed, but sent with a forged signature → 403 over Lambda', async () => {
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'STOP'), {
+      signature: 'Zm9yZ2Vk',
+    });
+    const result = await handle(app)(
+      httpApiEvent('POST', '/twilio/inbound', { body, headers, base64: true }),
+      lambdaContext,
+    );
+    expect(result).toMatchObject({ statusCode: 403 });
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0, inbound_messages: 0 });
+  });
+});
+
+describe('the Lambda handler', () => {
+  it('builds its deps once per cold start from the environment and serves events', async () => {
+    let wired = 0;
+    const scheduler = new RecordingScheduler();
+    const handler = createWebhooksHandler(
+      () => {
+        wired++;
+        return { sms: new RecordingSms(), scheduler };
+      },
+      {
+        DATABASE_URL: t.url(),
+        PUBLIC_BASE_URL,
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        API_TOKEN,
+        DEFAULT_TIMEZONE: 'America/Chicago',
+      },
+    );
+    const first = signedForm('/twilio/inbound', inboundParams(PHONE, 'hello'));
+    const a = await handler(
+      httpApiEvent('POST', '/twilio/inbound', { ...first, base64: true }),
+      lambdaContext,
+    );
+    const b = await handler(httpApiEvent('GET', '/health'), lambdaContext);
+    expect(a).toMatchObject({ statusCode: 200, body: EMPTY });
+    expect(b).toMatchObject({ statusCode: 200 });
+    expect(wired).toBe(1);
+    expect(await t.db().selectFrom('inbound_messages').select('body').execute()).toEqual([{ body: 'hello' }]);
+  });
+
+  it('refuses to start without the settings it needs, naming them', async () => {
+    const handler = createWebhooksHandler(
+      () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
+      {
+        DATABASE_URL: t.url(),
+      },
+    );
+    await expect(handler(httpApiEvent('GET', '/health'), lambdaContext)).rejects.toThrow(
+      /PUBLIC_BASE_URL[\s\S]*TWILIO_AUTH_TOKEN[\s\S]*API_TOKEN/,
+    );
+  });
+});
+
+describe('database unavailable → 503', () => {
+  it('answers 503 on health, Twilio routes (TwiML) and the API (JSON)', async () => {
+    const down = createDb({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere', max: 1 });
+    const app = createApp({
+      config: testConfig(),
+      db: down,
+      sms: new RecordingSms(),
+      scheduler: new RecordingScheduler(),
+    });
+    try {
+      const health = await app.request('/health');
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ status: 'unavailable', database: 'unreachable' });
+
+      const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'STOP'));
+      const inbound = await app.request('/twilio/inbound', { method: 'POST', body, headers });
+      expect(inbound.status).toBe(503);
+      expect(await inbound.text()).toBe(EMPTY);
+
+      const api = await app.request(`/api/subscribers/${encodeURIComponent(PHONE)}`, {
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      expect(api.status).toBe(503);
+      expect(await api.json()).toEqual({ error: 'the database is unavailable; try again shortly' });
+    } finally {
+      await down.destroy();
+    }
+  });
+});
+
+describe('rate limiting on Twilio routes', () => {
+  let limiter: CountingLimiter;
+  let app: Hono;
+  beforeEach(() => {
+    limiter = new CountingLimiter(2, 30_000);
+    app = createApp({
+      config: testConfig(),
+      db: t.db(),
+      sms: new RecordingSms(),
+      scheduler: new RecordingScheduler(),
+      limiter,
+    });
+  });
+  const post = (route: string, params: Record<string, string>) => {
+    const { body, headers } = signedForm(route, params);
+    return app.request(route, { method: 'POST', body, headers });
+  };
+
+  it('limits inbound per sender with an empty-TwiML 429, but never an opt-out', async () => {
+    expect((await post('/twilio/inbound', inboundParams(PHONE, 'hi'))).status).toBe(200);
+    expect((await post('/twilio/inbound', inboundParams(PHONE, 'hi again'))).status).toBe(200);
+    const limited = await post('/twilio/inbound', inboundParams(PHONE, 'third'));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('30');
+    expect(await limited.text()).toBe(EMPTY);
+    expect((await post('/twilio/inbound', inboundParams('+12125550124', 'hi'))).status).toBe(200);
+    expect((await post('/twilio/inbound', inboundParams(PHONE, 'please stop texting me'))).status).toBe(200);
+    expect(
+      await t.db().selectFrom('subscribers').select('status').where('phone', '=', PHONE).executeTakeFirst(),
+    ).toEqual({
+      status: 'opted_out',
+    });
+    // Keys never hold a phone number.
+    for (const key of limiter.counts.keys()) expect(key).not.toContain('2125550');
+  });
+
+  it('limits status callbacks per MessageSid', async () => {
+    const sid = newSid();
+    expect((await post('/twilio/status', statusParams(sid, 'sending'))).status).toBe(204);
+    expect((await post('/twilio/status', statusParams(sid, 'sent'))).status).toBe(204);
+    expect((await post('/twilio/status', statusParams(sid, 'delivered'))).status).toBe(429);
+    expect((await post('/twilio/status', statusParams(newSid(), 'delivered'))).status).toBe(204);
+    expect(limiter.counts.get(`status|sid:${sid}`)).toBe(2);
+  });
+
+  it('never limits /health', async () => {
+    for (let i = 0; i < 5; i++) expect((await app.request('/health')).status).toBe(200);
+    expect(limiter.counts.size).toBe(0);
+  });
+
+  it('lets requests through when the limiter itself fails', async () => {
+    limiter.throwing = true;
+    expect((await post('/twilio/inbound', inboundParams(PHONE, 'hi'))).status).toBe(200);
+    expect((await post('/twilio/status', statusParams(newSid(), 'sent'))).status).toBe(204);
+    const api = await app.request('/api/subscribers/%2B12125550199', {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    expect(api.status).toBe(404);
+  });
+
+  it('does not count requests that fail the signature check', async () => {
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams(PHONE, 'hi'), {
+      signature: 'Zm9yZ2Vk',
+    });
+    for (let i = 0; i < 3; i++) await app.request('/twilio/inbound', { method: 'POST', body, headers });
+    expect(limiter.counts.size).toBe(0);
+  });
+});
