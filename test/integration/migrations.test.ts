@@ -31,6 +31,7 @@ describe('migrations on a real database', () => {
       'deliveries',
       'delivery_status_events',
       'inbound_messages',
+      'rate_limits',
       'subscribers',
       'usage_daily',
     ]);
