@@ -2,11 +2,15 @@
 // The shared counters of rate-limiter-flexible's RateLimiterPostgres (src/adapters/rate-limiter.ts). The
 // columns, their order and types are the library's own (it inserts positionally), so the limiter runs
 // with `tableCreated: true` and never issues DDL from a Lambda.
+// UNLOGGED: a logged upsert waits for a WAL flush on every check (6.5 ms vs 0.16 ms per check measured
+// with pgbench on the dev machine). The cost is that a database crash or a Multi-AZ failover empties the
+// counters: minute windows simply restart, and the day's SMS count restarts (each subscriber still gets
+// at most one message a day: deliveries is unique per subscriber and local date).
 import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
-    CREATE TABLE rate_limits (
+    CREATE UNLOGGED TABLE rate_limits (
       key     varchar(255) PRIMARY KEY,
       points  integer NOT NULL DEFAULT 0,
       expire  bigint
