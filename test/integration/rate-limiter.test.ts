@@ -184,6 +184,8 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
         open({ keyPrefix, budgets: { sms_per_second: window(1, 1) } }),
       ),
     );
+    // Connections open before the clock starts, so the first grant is not late by a connect.
+    await Promise.all(limiters.map((limiter) => limiter.consume('api', 'warm-up')));
     const started = Date.now();
     const deadline = new Date(started + 10_000);
 
@@ -202,9 +204,11 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
     const sorted = grantedAt.sort((a, b) => a - b);
     const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] ?? 0));
     console.log(`[rate-limiter.test] ${store}: ${senders} senders granted at ${sorted.join(', ')} ms`);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(900);
+    // Times are taken when each answer arrives, so one slow reply under load shifts a single grant by its
+    // latency; the last grant, counted from the start, accumulates no such error.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(700);
     expect(sorted[0]).toBeLessThan(500);
-    expect(sorted.at(-1)).toBeGreaterThanOrEqual((senders - 1) * 950);
+    expect(sorted.at(-1)).toBeGreaterThanOrEqual((senders - 1) * 1000 - 20); // timer granularity
     expect(sorted.at(-1)).toBeLessThan((senders - 1) * 1000 + 1_500);
   });
 
