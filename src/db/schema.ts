@@ -110,6 +110,13 @@ export interface OutboxMessagesTable {
   updated_at: UpdatedAt;
 }
 
+/** Counters written by rate-limiter-flexible (src/adapters/rate-limiter.ts); expire is epoch ms. */
+export interface RateLimitsTable {
+  key: string;
+  points: number;
+  expire: number | null;
+}
+
 export interface Database {
   subscribers: SubscribersTable;
   consent_events: ConsentEventsTable;
@@ -118,9 +125,13 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   usage_daily: UsageDailyTable;
   outbox_messages: OutboxMessagesTable;
+  rate_limits: RateLimitsTable;
 }
 
-/** Application tables, in an order safe for TRUNCATE … CASCADE and for reports. */
+/**
+ * Application tables, in an order safe for TRUNCATE … CASCADE and for reports. Not rate_limits: its rows
+ * are ephemeral counters the limiter expires itself.
+ */
 export const APP_TABLES = [
   'delivery_status_events',
   'inbound_messages',

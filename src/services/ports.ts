@@ -90,6 +90,17 @@ export type BudgetName =
 
 export type LimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 
+/** Key for budgets shared by the whole deployment (OpenAI account, daily SMS quota). */
+export const GLOBAL_LIMIT_KEY = 'global';
+
+/**
+ * An estimate taken from a budget before the real figure is known (OpenAI tokens): `settle` with the
+ * real usage afterwards gives back what was over-estimated or takes what was under-estimated.
+ */
+export type Reservation =
+  | { allowed: true; remaining: number; settle(actualPoints: number): Promise<void> }
+  | { allowed: false; retryAfterMs: number };
+
 export interface RateLimiter {
   /** Takes `points` now if the budget allows; never throws for a store outage (it degrades instead). */
   consume(budget: BudgetName, key: string, points?: number): Promise<LimitDecision>;
@@ -97,6 +108,8 @@ export interface RateLimiter {
   waitForTurn(budget: BudgetName, key: string, deadline: Date, points?: number): Promise<LimitDecision>;
   /** Gives points back (e.g. a token estimate that was higher than the real usage). */
   refund(budget: BudgetName, key: string, points: number): Promise<void>;
+  /** Takes an estimate (waiting until `deadline` when given); settle it with the real figure after. */
+  reserve(budget: BudgetName, key: string, estimate: number, deadline?: Date): Promise<Reservation>;
 }
 
 // ── Metrics: Powertools Metrics (EMF) in AWS; the observability issue publishes them ─────────────────
