@@ -1,7 +1,7 @@
 // MessageWriter over the curated library: the offline writer and OpenAI's fallback.
 import { CURATED_MESSAGES } from '../domain/curated-messages.js';
 import { isSingleGsmSegment, normalizeForSms } from '../domain/gsm.js';
-import { isRecentRepeat } from '../domain/message-quality.js';
+import { comparisonKey, isRepeatOfKeys, recentKeys } from '../domain/message-quality.js';
 import type { MessageWriter, WriteRequest, WrittenMessage } from '../services/ports.js';
 
 export interface CuratedWriterOptions {
@@ -24,9 +24,11 @@ export function createCuratedWriter(options: CuratedWriterOptions = {}): Message
   const messages = options.messages ?? CURATED_MESSAGES;
   const random = options.random ?? Math.random;
   if (messages.length === 0) throw new Error('createCuratedWriter: the library is empty');
+  const keyed = messages.map((body) => ({ body, key: comparisonKey(body) }));
 
   function pick(request: WriteRequest): string {
-    const fresh = messages.filter((m) => !isRecentRepeat(m, request.recent));
+    const recent = recentKeys(request.recent);
+    const fresh = keyed.filter((m) => !isRepeatOfKeys(m.key, recent)).map((m) => m.body);
     // With 150+ messages and 30 recent ones this never empties; if a tiny custom library does, any will do.
     const pool = fresh.length > 0 ? fresh : messages;
     const chosen = pool[Math.min(pool.length - 1, Math.floor(random() * pool.length))] as string;

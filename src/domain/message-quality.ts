@@ -37,14 +37,23 @@ export function comparisonKey(text: string): string {
     .trim();
 }
 
+/** Comparison keys of the messages that count as recent (the first 30, newest first). */
+export function recentKeys(recent: readonly string[]): string[] {
+  return recent
+    .slice(0, RECENT_MESSAGES_CHECKED)
+    .map(comparisonKey)
+    .filter((k) => k !== '');
+}
+
+/** True when `key` (or `key` with a greeting in front, or the other way round) is one of `keys`. */
+export function isRepeatOfKeys(key: string, keys: readonly string[]): boolean {
+  if (key === '') return false;
+  return keys.some((other) => other === key || other.endsWith(` ${key}`) || key.endsWith(` ${other}`));
+}
+
 /** True when `body` (or `body` with a greeting in front) is one of the recent messages. */
 export function isRecentRepeat(body: string, recent: readonly string[]): boolean {
-  const key = comparisonKey(body);
-  if (key === '') return false;
-  return recent.slice(0, RECENT_MESSAGES_CHECKED).some((r) => {
-    const other = comparisonKey(r);
-    return other === key || other.endsWith(` ${key}`) || key.endsWith(` ${other}`);
-  });
+  return isRepeatOfKeys(comparisonKey(body), recentKeys(recent));
 }
 
 /**
