@@ -36,6 +36,17 @@ export class SmsError extends Error {
   }
 }
 
+/**
+ * The request may or may not have reached the provider (a timeout or dropped connection after sending).
+ * Never retried: the delivery becomes `unknown` for reconciliation instead of risking a second SMS.
+ */
+export class SmsOutcomeUnknown extends SmsError {
+  constructor(message: string) {
+    super(message, null, false);
+    this.name = 'SmsOutcomeUnknown';
+  }
+}
+
 export interface SmsSender {
   send(message: OutboundSms): Promise<SmsReceipt>;
 }
@@ -56,6 +67,8 @@ export interface WrittenMessage {
   model: string | null;
   tokensIn: number;
   tokensOut: number;
+  /** Model requests made, including failed and discarded attempts (0 for a curated message). */
+  requests?: number;
   fallback: boolean;
 }
 

@@ -1,0 +1,124 @@
+// The sender's side of a delivery: claim it once, finish it once, and never resend a claim left behind.
+import { sql } from 'kysely';
+import type { DbOrTrx } from '../../connection.js';
+import type { Delivery, Subscriber } from '../../schema.js';
+
+/**
+ * Takes a planned delivery for sending (planned → sending). Exactly one concurrent caller gets the row:
+ * the UPDATE's WHERE state = 'planned' is re-checked under the row lock, so the others get undefined.
+ */
+export function claimDelivery(db: DbOrTrx, id: string, now: Date): Promise<Delivery | undefined> {
+  return db
+    .updateTable('deliveries')
+    .set({ state: 'sending', claimed_at: now })
+    .where('id', '=', id)
+    .where('state', '=', 'planned')
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function findDeliveryState(db: DbOrTrx, id: string) {
+  return db.selectFrom('deliveries').select(['id', 'state']).where('id', '=', id).executeTakeFirst();
+}
+
+export function findSubscriber(db: DbOrTrx, id: number): Promise<Subscriber | undefined> {
+  return db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The subscriber's latest message bodies, newest first (for "never repeat the last 30"). */
+export async function recentBodies(db: DbOrTrx, subscriberId: number, limit = 30): Promise<string[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select('body')
+    .where('subscriber_id', '=', subscriberId)
+    .where('body', 'is not', null)
+    .orderBy('local_date', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.body as string);
+}
+
+/** Ends a claimed delivery without a message (skipped or failed). Only a `sending` row changes. */
+export async function finishClaim(
+  db: DbOrTrx,
+  id: string,
+  end: { state: 'skipped' | 'failed' | 'unknown'; reason: string; errorCode?: number | null },
+): Promise<boolean> {
+  const res = await db
+    .updateTable('deliveries')
+    .set({ state: end.state, reason: end.reason.slice(0, 200), error_code: end.errorCode ?? null })
+    .where('id', '=', id)
+    .where('state', '=', 'sending')
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+export interface SentRecord {
+  messageSid: string;
+  status: string;
+  sentAt: Date;
+  body: string;
+  segments: number;
+  model: string | null;
+  fallback: boolean;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+}
+
+export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Promise<boolean> {
+  const res = await db
+    .updateTable('deliveries')
+    .set({
+      state: 'sent',
+      reason: null,
+      message_sid: sent.messageSid,
+      delivery_status: sent.status,
+      sent_at: sent.sentAt,
+      body: sent.body,
+      segments: sent.segments,
+      model: sent.model,
+      fallback: sent.fallback,
+      tokens_in: sent.tokensIn,
+      tokens_out: sent.tokensOut,
+      cost_usd: sent.costUsd,
+    })
+    .where('id', '=', id)
+    .where('state', '=', 'sending')
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+/** Twilio said the number is unsubscribed (21610): opt out, and say so in the consent ledger. */
+export async function recordCarrierOptOut(db: DbOrTrx, subscriber: Subscriber, now: Date): Promise<void> {
+  await db
+    .updateTable('subscribers')
+    .set({ status: 'opted_out', opted_out_at: now })
+    .where('id', '=', subscriber.id)
+    .where('status', '<>', 'opted_out')
+    .execute();
+  await db
+    .insertInto('consent_events')
+    .values({
+      subscriber_id: subscriber.id,
+      phone: subscriber.phone,
+      kind: 'opt_out',
+      source: 'carrier',
+      trigger_text: 'Twilio error 21610: recipient unsubscribed',
+    })
+    .execute();
+}
+
+/**
+ * Claims still `sending` after `olderThan` crashed somewhere between claim and record — maybe after
+ * Twilio accepted. They are never resent automatically: they become `unknown` for reconciliation.
+ */
+export async function markStaleClaimsUnknown(db: DbOrTrx, olderThan: Date): Promise<number> {
+  const res = await db
+    .updateTable('deliveries')
+    .set({ state: 'unknown', reason: sql<string>`'claim not completed; check Twilio before any resend'` })
+    .where('state', '=', 'sending')
+    .where('claimed_at', '<', olderThan)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}

@@ -1,0 +1,130 @@
+// Lambda entry point for one scheduled delivery: { deliveryId } from EventBridge Scheduler.
+import OpenAI from 'openai';
+import { z } from 'zod';
+import { createCuratedWriter } from '../adapters/curated-writer.js';
+import { createOpenAiWriter } from '../adapters/openai-writer.js';
+import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { createTwilioSms, type TwilioSender } from '../adapters/twilio-sms.js';
+import { type Config, ConfigError } from '../config.js';
+import { createDb } from '../db/connection.js';
+import { markStaleClaimsUnknown } from '../db/repositories/deliveries/sending.js';
+import { logger } from '../logger.js';
+import { type RateLimiter, systemClock } from '../services/ports.js';
+import {
+  type SendDeps,
+  type SendOutcome,
+  sendDailyMessage,
+  senderSettings,
+} from '../services/send-daily-message.js';
+
+export const SendEvent = z.object({ deliveryId: z.uuid() });
+
+export type SenderResult = SendOutcome | { outcome: 'rejected'; reason: string };
+
+/** A Lambda runs at most 15 minutes, so an older `sending` claim is not in flight any more. */
+const STALE_CLAIM_MS = 15 * 60_000;
+
+export function twilioSenderFrom(config: Config): TwilioSender {
+  if (config.TWILIO_MESSAGING_SERVICE_SID)
+    return { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID };
+  if (config.TWILIO_FROM_NUMBER) return { from: config.TWILIO_FROM_NUMBER };
+  throw new ConfigError([
+    'TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is required (both missing)',
+  ]);
+}
+
+/** Everything the sender needs, from validated config and the shared limiter. */
+export function buildSenderDeps(config: Config, limiter: RateLimiter): SendDeps {
+  const { DATABASE_URL, PUBLIC_BASE_URL } = config;
+  const { OPENAI_API_KEY, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } = config.secrets;
+  if (!DATABASE_URL || !PUBLIC_BASE_URL || !OPENAI_API_KEY || !TWILIO_ACCOUNT_SID || !TWILIO_AUTH_TOKEN) {
+    throw new ConfigError([
+      'sender: DATABASE_URL, PUBLIC_BASE_URL and the OpenAI/Twilio secrets are required',
+    ]);
+  }
+  const db = createDb({
+    connectionString: DATABASE_URL,
+    max: 2,
+    ssl: config.DATABASE_SSL,
+    applicationName: 'daily-positivity-sender',
+  });
+  const writer = createOpenAiWriter({
+    // Retries are the writer's (bounded by the deadline, honouring Retry-After), not the SDK's.
+    client: new OpenAI({ apiKey: OPENAI_API_KEY, maxRetries: 0, timeout: 10_000 }),
+    model: config.OPENAI_MODEL,
+    limiter,
+    fallback: createCuratedWriter(),
+  });
+  const sms = createTwilioSms({
+    accountSid: TWILIO_ACCOUNT_SID,
+    authToken: TWILIO_AUTH_TOKEN,
+    sender: twilioSenderFrom(config),
+  });
+  return {
+    db,
+    sms,
+    writer,
+    limiter,
+    clock: systemClock,
+    settings: senderSettings({ ...config, PUBLIC_BASE_URL }),
+  };
+}
+
+/** Parses the event (a malformed one is answered, not thrown, so Scheduler does not retry it forever). */
+export function createSenderHandler(getDeps: () => Promise<SendDeps>) {
+  return async (event: unknown): Promise<SenderResult> => {
+    const parsed = SendEvent.safeParse(event);
+    if (!parsed.success) {
+      const reason = parsed.error.issues
+        .map((i) => `${i.path.join('.') || 'event'}: ${i.message}`)
+        .join('; ');
+      logger.error('rejected a malformed sender event', { reason });
+      return { outcome: 'rejected', reason };
+    }
+    const deps = await getDeps();
+    const outcome = await sendDailyMessage(deps, parsed.data.deliveryId);
+    try {
+      const stale = await markStaleClaimsUnknown(
+        deps.db,
+        new Date(deps.clock.now().getTime() - STALE_CLAIM_MS),
+      );
+      if (stale > 0)
+        logger.warn('claims left in sending marked unknown for reconciliation', { count: stale });
+    } catch (err) {
+      logger.warn('could not sweep stale claims', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return outcome;
+  };
+}
+
+/**
+ * The shared limiter is the Rate limits issue's src/adapters/rate-limiter.ts. Until it is merged the
+ * sender refuses to start rather than send without the global pace and quotas.
+ */
+async function sharedLimiter(_config: Config): Promise<RateLimiter> {
+  throw new ConfigError(['rate limiter: src/adapters/rate-limiter.ts is not wired into the sender yet']);
+}
+
+let cold: Promise<SendDeps> | undefined;
+function lambdaDeps(): Promise<SendDeps> {
+  cold ??= (async () => {
+    const config = await loadRuntimeConfig(process.env, {
+      require: [
+        'DATABASE_URL',
+        'PUBLIC_BASE_URL',
+        'OPENAI_API_KEY',
+        'TWILIO_ACCOUNT_SID',
+        'TWILIO_AUTH_TOKEN',
+      ],
+    });
+    return buildSenderDeps(config, await sharedLimiter(config));
+  })().catch((err) => {
+    cold = undefined; // let the next invocation try again (e.g. Secrets Manager was briefly unreachable)
+    throw err;
+  });
+  return cold;
+}
+
+export const handler = createSenderHandler(lambdaDeps);

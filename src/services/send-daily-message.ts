@@ -1,0 +1,270 @@
+// Use case: send one subscriber's message for the day, exactly once, or end the delivery with a reason.
+// Scheduler delivers at least once, so everything external happens only after an atomic claim.
+import type { Settings } from '../config.js';
+import type { Db } from '../db/connection.js';
+import {
+  claimDelivery,
+  findDeliveryState,
+  findSubscriber,
+  finishClaim,
+  recentBodies,
+  recordCarrierOptOut,
+  recordSent,
+} from '../db/repositories/deliveries/sending.js';
+import { addUsage, getUsage, usageDay } from '../db/repositories/usage.js';
+import type { DeliveryState } from '../db/schema.js';
+import { estimateMessageCost, type Prices } from '../domain/cost.js';
+import { countSegments } from '../domain/gsm.js';
+import { type E164, maskPhone } from '../domain/phone.js';
+import { logger } from '../logger.js';
+import {
+  type Clock,
+  type MessageWriter,
+  type MetricsSink,
+  noMetrics,
+  type RateLimiter,
+  SmsError,
+  SmsOutcomeUnknown,
+  type SmsSender,
+  type WrittenMessage,
+} from './ports.js';
+
+export type SkipReason = 'opted_out' | 'not_active' | 'paused' | 'early' | 'late' | 'quota' | 'cost_cap';
+
+export type SendOutcome =
+  | { outcome: 'sent'; deliveryId: string; messageSid: string; segments: number; fallback: boolean }
+  | { outcome: 'duplicate'; deliveryId: string; state: DeliveryState }
+  | { outcome: 'not_found'; deliveryId: string }
+  | { outcome: 'skipped'; deliveryId: string; reason: SkipReason }
+  | { outcome: 'failed'; deliveryId: string; code: number | null; reason: string };
+
+export interface SenderSettings {
+  /** PUBLIC_BASE_URL without a trailing slash. */
+  publicBaseUrl: string;
+  messagesPerDay: number;
+  dailyCostLimitUsd: number;
+  prices: Prices;
+  /** How long the writer (OpenAI with retries, then the fallback) may take. */
+  writeTimeoutMs: number;
+}
+
+export function senderSettings(config: Settings & { PUBLIC_BASE_URL: string }): SenderSettings {
+  return {
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    messagesPerDay: config.TWILIO_MESSAGES_PER_DAY,
+    dailyCostLimitUsd: config.DAILY_COST_LIMIT_USD,
+    prices: {
+      inputPerMTokUsd: config.OPENAI_PRICE_INPUT_PER_MTOK_USD,
+      outputPerMTokUsd: config.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,
+      smsPerSegmentUsd: config.SMS_PRICE_PER_SEGMENT_USD,
+    },
+    writeTimeoutMs: 20_000,
+  };
+}
+
+export interface SendDeps {
+  db: Db;
+  sms: SmsSender;
+  writer: MessageWriter;
+  limiter: RateLimiter;
+  clock: Clock;
+  settings: SenderSettings;
+  metrics?: MetricsSink;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Key of the global pace and daily quota budgets: one Twilio sender for everybody. */
+export const SMS_LIMIT_KEY = 'twilio';
+/** Scheduler fires at the planned instant; allow for clock skew between it and us. */
+const EARLY_TOLERANCE_MS = 60_000;
+
+export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Promise<SendOutcome> {
+  const { db, clock, settings, limiter } = deps;
+  const metrics = deps.metrics ?? noMetrics;
+  if (!UUID.test(deliveryId)) return { outcome: 'not_found', deliveryId };
+
+  // 1. Claim before anything external: only one invocation ever gets past this line.
+  const delivery = await claimDelivery(db, deliveryId, clock.now());
+  if (!delivery) {
+    const existing = await findDeliveryState(db, deliveryId);
+    if (!existing) return { outcome: 'not_found', deliveryId };
+    logger.info('delivery already taken', { deliveryId, state: existing.state });
+    metrics.count('DuplicateInvocation');
+    return { outcome: 'duplicate', deliveryId, state: existing.state };
+  }
+  const log = logger.createChild({ persistentKeys: { deliveryId } });
+
+  const skip = async (reason: SkipReason, refundDayQuota = false): Promise<SendOutcome> => {
+    if (refundDayQuota) await limiter.refund('sms_per_day', usageDay(clock.now()), 1);
+    await finishClaim(db, deliveryId, { state: 'skipped', reason });
+    log.info('delivery skipped', { reason });
+    metrics.count('DeliverySkipped', 1, { reason });
+    return { outcome: 'skipped', deliveryId, reason };
+  };
+
+  // 2. Re-check everything that may have changed since planning.
+  const subscriber = await findSubscriber(db, delivery.subscriber_id);
+  if (subscriber?.status !== 'active') {
+    return skip(subscriber?.status === 'opted_out' ? 'opted_out' : 'not_active');
+  }
+  if (subscriber.paused) return skip('paused');
+  const now = clock.now();
+  if (now.getTime() >= delivery.window_end.getTime()) return skip('late');
+  if (now.getTime() < delivery.window_start.getTime() - EARLY_TOLERANCE_MS) return skip('early');
+  const day = usageDay(now);
+  const usage = await getUsage(db, day);
+  if ((usage?.sms_sent ?? 0) >= settings.messagesPerDay) return skip('quota');
+  if ((usage?.estimated_cost_usd ?? 0) >= settings.dailyCostLimitUsd) return skip('cost_cap');
+  const quota = await limiter.consume('sms_per_day', day, 1);
+  if (!quota.allowed) return skip('quota');
+
+  // 3. Write. The OpenAI writer falls back to the curated library itself; this catch is the last resort.
+  let written: WrittenMessage;
+  try {
+    const writeDeadline = new Date(
+      Math.min(delivery.window_end.getTime(), clock.now().getTime() + settings.writeTimeoutMs),
+    );
+    written = await deps.writer.write(
+      {
+        firstName: subscriber.name,
+        recent: await recentBodies(db, subscriber.id, 30),
+        localDate: delivery.local_date,
+      },
+      writeDeadline,
+    );
+  } catch (err) {
+    log.error('message writer failed', { error: err instanceof Error ? err.message : String(err) });
+    await limiter.refund('sms_per_day', day, 1);
+    await finishClaim(db, deliveryId, { state: 'failed', reason: 'writer_error' });
+    return { outcome: 'failed', deliveryId, code: null, reason: 'writer_error' };
+  }
+  const openaiUsage = {
+    openaiRequests: written.requests ?? 0,
+    tokensIn: written.tokensIn,
+    tokensOut: written.tokensOut,
+    fallbacks: written.fallback ? 1 : 0,
+    // Tokens cost money whether or not the SMS goes out; a sent message replaces this with its full cost.
+    costUsd: estimateMessageCost(
+      { tokensIn: written.tokensIn, tokensOut: written.tokensOut, segments: 0 },
+      settings.prices,
+    ),
+  };
+  const segmentCount = countSegments(written.body);
+  if (segmentCount.encoding !== 'GSM-7' || segmentCount.segments !== 1) {
+    // Writers guarantee one GSM-7 segment; a breach is a bug, and a bug must not cost the subscriber money.
+    return fail(deps, deliveryId, day, openaiUsage, null, 'invalid_body');
+  }
+
+  // 4. Opt-outs can arrive while the model was writing: look once more, then wait for the global pace.
+  const fresh = await findSubscriber(db, subscriber.id);
+  if (fresh?.status !== 'active' || fresh.paused) {
+    await addUsage(db, day, openaiUsage);
+    return skip(fresh?.status === 'opted_out' ? 'opted_out' : fresh?.paused ? 'paused' : 'not_active', true);
+  }
+  const turn = await limiter.waitForTurn('sms_per_second', SMS_LIMIT_KEY, delivery.window_end, 1);
+  if (!turn.allowed || clock.now().getTime() >= delivery.window_end.getTime()) {
+    await addUsage(db, day, openaiUsage);
+    return skip('late', true);
+  }
+
+  // 5. Send, then record the message and its cost in one transaction.
+  let receipt: Awaited<ReturnType<SmsSender['send']>>;
+  try {
+    receipt = await deps.sms.send({
+      to: subscriber.phone as E164,
+      body: written.body,
+      statusCallback: `${settings.publicBaseUrl}/twilio/status`,
+      validUntil: delivery.window_end,
+    });
+  } catch (err) {
+    if (!(err instanceof SmsError)) throw err;
+    if (err instanceof SmsOutcomeUnknown) {
+      // It may have gone out: never resend, leave it for reconciliation, keep the quota point taken.
+      await db.transaction().execute(async (trx) => {
+        await finishClaim(trx, deliveryId, { state: 'unknown', reason: 'twilio_outcome_unknown' });
+        await addUsage(trx, day, openaiUsage);
+      });
+      log.error('twilio outcome unknown; delivery left for reconciliation', { error: err.message });
+      return { outcome: 'failed', deliveryId, code: null, reason: 'twilio_outcome_unknown' };
+    }
+    if (err.code === 21610) {
+      await db.transaction().execute(async (trx) => {
+        await finishClaim(trx, deliveryId, {
+          state: 'failed',
+          reason: 'opted_out_at_carrier',
+          errorCode: 21610,
+        });
+        await recordCarrierOptOut(trx, subscriber, clock.now());
+        await addUsage(trx, day, openaiUsage);
+      });
+      await limiter.refund('sms_per_day', day, 1);
+      log.info('carrier reports the subscriber unsubscribed; opted out', { to: maskPhone(subscriber.phone) });
+      return { outcome: 'failed', deliveryId, code: 21610, reason: 'opted_out_at_carrier' };
+    }
+    log.error('twilio refused the message', { code: err.code, retryable: err.retryable, error: err.message });
+    return fail(
+      deps,
+      deliveryId,
+      day,
+      openaiUsage,
+      err.code,
+      err.retryable ? 'twilio_unavailable' : 'twilio_rejected',
+    );
+  }
+
+  const segments = receipt.segments ?? segmentCount.segments;
+  const costUsd = estimateMessageCost(
+    { tokensIn: written.tokensIn, tokensOut: written.tokensOut, segments },
+    settings.prices,
+  );
+  const sentAt = clock.now();
+  try {
+    await db.transaction().execute(async (trx) => {
+      await recordSent(trx, deliveryId, {
+        messageSid: receipt.sid,
+        status: receipt.status,
+        sentAt,
+        body: written.body,
+        segments,
+        model: written.model,
+        fallback: written.fallback,
+        tokensIn: written.tokensIn,
+        tokensOut: written.tokensOut,
+        costUsd,
+      });
+      await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
+    });
+  } catch (err) {
+    // Twilio has the message; the claim stays `sending` and becomes `unknown` later — never resent.
+    log.error('sent but not recorded', {
+      messageSid: receipt.sid,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+  log.info('message sent', {
+    messageSid: receipt.sid,
+    segments,
+    fallback: written.fallback,
+    model: written.model,
+  });
+  metrics.count('MessageSent', 1, { fallback: String(written.fallback) });
+  return { outcome: 'sent', deliveryId, messageSid: receipt.sid, segments, fallback: written.fallback };
+}
+
+async function fail(
+  deps: SendDeps,
+  deliveryId: string,
+  day: string,
+  openaiUsage: Parameters<typeof addUsage>[2],
+  code: number | null,
+  reason: string,
+): Promise<SendOutcome> {
+  await deps.db.transaction().execute(async (trx) => {
+    await finishClaim(trx, deliveryId, { state: 'failed', reason, errorCode: code });
+    await addUsage(trx, day, openaiUsage);
+  });
+  await deps.limiter.refund('sms_per_day', day, 1);
+  (deps.metrics ?? noMetrics).count('DeliveryFailed', 1, { reason });
+  return { outcome: 'failed', deliveryId, code, reason };
+}

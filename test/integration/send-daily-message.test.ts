@@ -1,0 +1,509 @@
+// sendDailyMessage end to end: real Postgres, the real OpenAI and Twilio SDKs over HTTP intercepted by msw.
+import { delay, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
+import { createOpenAiWriter, SYSTEM_PROMPT } from '../../src/adapters/openai-writer.js';
+import { createTwilioSms } from '../../src/adapters/twilio-sms.js';
+import { markStaleClaimsUnknown } from '../../src/db/repositories/deliveries/sending.js';
+import { addUsage } from '../../src/db/repositories/usage.js';
+import { CURATED_MESSAGES } from '../../src/domain/curated-messages.js';
+import { isSingleGsmSegment } from '../../src/domain/gsm.js';
+import {
+  type SendDeps,
+  type SenderSettings,
+  sendDailyMessage,
+} from '../../src/services/send-daily-message.js';
+import { useTestDb } from '../support/db.js';
+import {
+  type ChatRequestBody,
+  CountingLimiter,
+  chatCompletion,
+  fixedClock,
+  OPENAI_API_KEY,
+  openAiError,
+  openAiHandler,
+  TWILIO_ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN,
+  twilioCreated,
+  twilioError,
+  twilioHandler,
+} from '../support/sender-doubles.js';
+
+const { db } = useTestDb();
+const server = setupServer();
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => server.resetHandlers());
+afterAll(() => server.close());
+
+const PHONE = '+14155550123';
+const FROM = '+14155550100';
+const MODEL = 'gpt-4o-mini';
+// New York, 25 Nov 2026: window 12:00–17:00 EST = 17:00–22:00 UTC; "now" is 13:00 local.
+const WINDOW = { window_start: '2026-11-25T17:00:00Z', window_end: '2026-11-25T22:00:00Z' };
+const NOW = '2026-11-25T18:00:00Z';
+const GOOD =
+  'Ana, notice the late-autumn light on your walk home today. You have earned a slow, warm evening.';
+
+const settings: SenderSettings = {
+  publicBaseUrl: 'https://sms.example.com',
+  messagesPerDay: 1000,
+  dailyCostLimitUsd: 10,
+  prices: { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6, smsPerSegmentUsd: 0.0083 },
+  writeTimeoutMs: 20_000,
+};
+
+let clock: ReturnType<typeof fixedClock>;
+let limiter: CountingLimiter;
+let waits: number[];
+let openaiSeen: ChatRequestBody[];
+let twilioSeen: URLSearchParams[];
+
+function deps(
+  overrides: Partial<SendDeps> & { requestTimeoutMs?: number; maxRetries?: number } = {},
+): SendDeps {
+  const curated = createCuratedWriter({ random: () => 0 });
+  const sleep = async (ms: number) => {
+    waits.push(ms);
+  };
+  const writer = createOpenAiWriter({
+    client: new OpenAI({ apiKey: OPENAI_API_KEY, maxRetries: 0 }),
+    model: MODEL,
+    limiter,
+    fallback: curated,
+    clock,
+    sleep,
+    random: () => 0.5,
+    requestTimeoutMs: overrides.requestTimeoutMs ?? 5_000,
+    maxRetries: overrides.maxRetries ?? 3,
+  });
+  const sms = createTwilioSms({
+    accountSid: TWILIO_ACCOUNT_SID,
+    authToken: TWILIO_AUTH_TOKEN,
+    sender: { from: FROM },
+    clock,
+    sleep,
+    random: () => 0.5,
+  });
+  return { db: db(), sms, writer, limiter, clock, settings, ...overrides };
+}
+
+async function plannedDelivery(
+  subscriber: { status?: 'active' | 'pending'; paused?: boolean; name?: string | null } = {},
+) {
+  const s = await db()
+    .insertInto('subscribers')
+    .values({
+      phone: PHONE,
+      time_zone: 'America/New_York',
+      status: subscriber.status ?? 'active',
+      paused: subscriber.paused ?? false,
+      name: subscriber.name === undefined ? 'Ana' : subscriber.name,
+      confirmed_at: '2026-11-01T12:00:00Z',
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  const d = await db()
+    .insertInto('deliveries')
+    .values({
+      subscriber_id: s.id,
+      local_date: '2026-11-25',
+      time_zone: 'America/New_York',
+      planned_at: NOW,
+      ...WINDOW,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { subscriber: s, deliveryId: d.id };
+}
+
+const delivery = (id: string) =>
+  db().selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const usage = () => db().selectFrom('usage_daily').selectAll().execute();
+
+beforeEach(() => {
+  clock = fixedClock(NOW);
+  limiter = new CountingLimiter({}, clock);
+  waits = [];
+  openaiSeen = [];
+  twilioSeen = [];
+});
+
+describe('sendDailyMessage', () => {
+  it('sends one message and records sid, body, segments, model, tokens, cost and usage', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD, { prompt_tokens: 131, completion_tokens: 29 })]),
+      twilioHandler(twilioSeen),
+    );
+
+    const out = await sendDailyMessage(deps(), deliveryId);
+
+    expect(out).toMatchObject({ outcome: 'sent', segments: 1, fallback: false });
+    expect(openaiSeen).toHaveLength(1);
+    const req = openaiSeen[0];
+    expect(req?.model).toBe(MODEL);
+    expect(req?.max_completion_tokens).toBe(80);
+    expect(req?.messages[0]).toEqual({ role: 'system', content: SYSTEM_PROMPT });
+    expect(req?.messages[1]?.content).toContain('Wednesday 25 November');
+    expect(req?.messages[1]?.content).toContain('Ana');
+    expect(twilioSeen).toHaveLength(1);
+    const form = twilioSeen[0];
+    expect(form?.get('To')).toBe(PHONE);
+    expect(form?.get('From')).toBe(FROM);
+    expect(form?.get('Body')).toBe(GOOD);
+    expect(form?.get('StatusCallback')).toBe('https://sms.example.com/twilio/status');
+    expect(form?.get('ValidityPeriod')).toBe('14400'); // 18:00 → 22:00 UTC
+    const row = await delivery(deliveryId);
+    const cost = (131 * 0.15 + 29 * 0.6) / 1e6 + 0.0083;
+    expect(row).toMatchObject({
+      state: 'sent',
+      message_sid: out.outcome === 'sent' ? out.messageSid : 'x',
+      delivery_status: 'queued',
+      body: GOOD,
+      segments: 1,
+      model: MODEL,
+      fallback: false,
+      tokens_in: 131,
+      tokens_out: 29,
+    });
+    expect(row.cost_usd).toBeCloseTo(cost, 6);
+    expect(row.sent_at?.toISOString()).toBe('2026-11-25T18:00:00.000Z');
+    const [u] = await usage();
+    expect(u).toMatchObject({
+      day: '2026-11-25',
+      openai_requests: 1,
+      openai_tokens_in: 131,
+      openai_tokens_out: 29,
+      fallbacks: 0,
+      sms_sent: 1,
+      sms_segments: 1,
+    });
+    expect(u?.estimated_cost_usd).toBeCloseTo(cost, 6);
+    // Token budget: reserved an estimate, refunded the unused part; net consumption equals real usage.
+    const tokens = limiter.log.filter((e) => e.budget === 'openai_tokens');
+    const net = tokens.reduce((n, e) => n + (e.op === 'consume' ? e.points : -e.points), 0);
+    expect(net).toBe(160);
+    expect(limiter.log.some((e) => e.budget === 'sms_per_second' && e.op === 'consume')).toBe(true);
+  });
+
+  it('three concurrent invocations of one delivery send exactly one SMS', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [
+        async () => {
+          await delay(50);
+          return chatCompletion(GOOD);
+        },
+      ]),
+      twilioHandler(twilioSeen),
+    );
+    const d = deps();
+
+    const outcomes = await Promise.all([1, 2, 3].map(() => sendDailyMessage(d, deliveryId)));
+
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['duplicate', 'duplicate', 'sent']);
+    expect(openaiSeen).toHaveLength(1);
+    expect(twilioSeen).toHaveLength(1);
+    expect((await usage())[0]?.sms_sent).toBe(1);
+  });
+
+  it('answers not_found for an unknown or malformed id, and duplicate once sent', async () => {
+    expect(await sendDailyMessage(deps(), '00000000-0000-4000-8000-000000000000')).toMatchObject({
+      outcome: 'not_found',
+    });
+    expect(await sendDailyMessage(deps(), 'not-a-uuid')).toMatchObject({ outcome: 'not_found' });
+    const { deliveryId } = await plannedDelivery();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+    await sendDailyMessage(deps(), deliveryId);
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'duplicate', state: 'sent' });
+    expect(twilioSeen).toHaveLength(1);
+  });
+
+  it.each([
+    ['500', () => openAiError(500, 'server_error')],
+    ['429 with Retry-After', () => openAiError(429, 'rate_limit_exceeded', { 'retry-after': '2' })],
+    ['429 out of quota', () => openAiError(429, 'insufficient_quota')],
+  ])('OpenAI %s → curated fallback is sent on time', async (label, reply) => {
+    const { deliveryId } = await plannedDelivery({ name: null });
+    server.use(openAiHandler(openaiSeen, [reply]), twilioHandler(twilioSeen));
+
+    const out = await sendDailyMessage(deps(), deliveryId);
+
+    expect(out).toMatchObject({ outcome: 'sent', fallback: true });
+    const body = twilioSeen[0]?.get('Body');
+    expect(CURATED_MESSAGES).toContain(body);
+    if (label === '429 out of quota')
+      expect(openaiSeen).toHaveLength(1); // no retry: money, not load
+    else expect(openaiSeen).toHaveLength(4); // first call + 3 retries
+    if (label === '429 with Retry-After') expect(waits.slice(0, 3)).toEqual([2000, 2000, 2000]);
+    const row = await delivery(deliveryId);
+    expect(row).toMatchObject({ state: 'sent', fallback: true, model: null, body });
+    expect((await usage())[0]).toMatchObject({ fallbacks: 1, openai_requests: openaiSeen.length });
+  });
+
+  it('OpenAI timeout → curated fallback', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [
+        async () => {
+          await delay(2_000);
+          return chatCompletion(GOOD);
+        },
+      ]),
+      twilioHandler(twilioSeen),
+    );
+
+    const out = await sendDailyMessage(deps({ requestTimeoutMs: 150, maxRetries: 1 }), deliveryId);
+
+    expect(out).toMatchObject({ outcome: 'sent', fallback: true });
+    expect(openaiSeen).toHaveLength(2);
+    expect(twilioSeen[0]?.get('Body')).toMatch(/^Hi Ana! /);
+  });
+
+  it('OpenAI output with emoji and curly quotes is normalized to one GSM-7 segment', async () => {
+    const { deliveryId } = await plannedDelivery();
+    const raw =
+      '“You’re doing better than you think 🌻 — take a slow breath… and enjoy the afternoon sun, Ana!” ✨';
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(raw)]), twilioHandler(twilioSeen));
+
+    await sendDailyMessage(deps(), deliveryId);
+
+    const body = twilioSeen[0]?.get('Body') ?? '';
+    expect(body).toBe(
+      "You're doing better than you think - take a slow breath... and enjoy the afternoon sun, Ana!",
+    );
+    expect(isSingleGsmSegment(body)).toBe(true);
+    expect((await delivery(deliveryId)).fallback).toBe(false);
+  });
+
+  it('regenerates once when the first output is too long or a refusal, then falls back', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [
+        () => chatCompletion('Keep going! '.repeat(20)),
+        () => chatCompletion("I'm sorry, but I can't help with that."),
+      ]),
+      twilioHandler(twilioSeen),
+    );
+
+    const out = await sendDailyMessage(deps(), deliveryId);
+
+    expect(out).toMatchObject({ outcome: 'sent', fallback: true });
+    expect(openaiSeen).toHaveLength(2);
+    expect(openaiSeen[1]?.messages[1]?.content).toContain('(too_long)');
+    expect((await delivery(deliveryId)).tokens_in).toBe(262); // both attempts are paid for
+  });
+
+  it('never sends one of the last 30 messages again', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery({ name: null });
+    // The previous day carried the very text the model now writes, modulo case and punctuation.
+    await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: subscriber.id,
+        local_date: '2026-11-24',
+        time_zone: 'America/New_York',
+        window_start: '2026-11-24T17:00:00Z',
+        window_end: '2026-11-24T22:00:00Z',
+        state: 'sent',
+        message_sid: 'SM_previous',
+        body: GOOD.toUpperCase(),
+        claimed_at: '2026-11-24T18:00:00Z',
+      })
+      .execute();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+
+    await sendDailyMessage(deps(), deliveryId);
+
+    expect(openaiSeen).toHaveLength(2);
+    expect(openaiSeen[1]?.messages[1]?.content).toContain('(repeat)');
+    expect(twilioSeen[0]?.get('Body')).not.toBe(GOOD);
+    expect(twilioSeen[0]?.get('Body')).toBe(CURATED_MESSAGES[0]);
+  });
+
+  it('a subscriber who opted out after planning gets nothing', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery();
+    await db()
+      .updateTable('subscribers')
+      .set({ status: 'opted_out', opted_out_at: NOW })
+      .where('id', '=', subscriber.id)
+      .execute();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toEqual({
+      outcome: 'skipped',
+      deliveryId,
+      reason: 'opted_out',
+    });
+    expect(openaiSeen).toHaveLength(0);
+    expect(twilioSeen).toHaveLength(0);
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'opted_out' });
+  });
+
+  it('a subscriber who opts out while the message is being written gets nothing', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [
+        async () => {
+          await db()
+            .updateTable('subscribers')
+            .set({ status: 'opted_out', opted_out_at: NOW })
+            .where('id', '=', subscriber.id)
+            .execute();
+          return chatCompletion(GOOD);
+        },
+      ]),
+      twilioHandler(twilioSeen),
+    );
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'opted_out',
+    });
+    expect(twilioSeen).toHaveLength(0);
+    expect((await usage())[0]).toMatchObject({ openai_requests: 1, sms_sent: 0 });
+  });
+
+  it('a paused subscriber is skipped', async () => {
+    const { deliveryId } = await plannedDelivery({ paused: true });
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'paused',
+    });
+  });
+
+  it('a retry after the window closed is skipped as late, never sent in the evening', async () => {
+    const { deliveryId } = await plannedDelivery();
+    clock.set('2026-11-25T22:00:00Z');
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'skipped', reason: 'late' });
+    expect(openaiSeen).toHaveLength(0);
+    expect(twilioSeen).toHaveLength(0);
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'late' });
+  });
+
+  it('skips when the daily SMS quota is used up (usage_daily)', async () => {
+    const { deliveryId } = await plannedDelivery();
+    await addUsage(db(), '2026-11-25', { smsSent: 1000, smsSegments: 1000 });
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'skipped', reason: 'quota' });
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'quota' });
+  });
+
+  it('skips when the shared sms_per_day budget is used up', async () => {
+    const { deliveryId } = await plannedDelivery();
+    limiter = new CountingLimiter({ sms_per_day: { points: 0, windowMs: 86_400_000 } }, clock);
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'skipped', reason: 'quota' });
+    expect(openaiSeen).toHaveLength(0);
+  });
+
+  it('skips when the daily cost cap is reached', async () => {
+    const { deliveryId } = await plannedDelivery();
+    await addUsage(db(), '2026-11-25', { costUsd: 10 });
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'cost_cap',
+    });
+    expect(openaiSeen).toHaveLength(0);
+    expect(twilioSeen).toHaveLength(0);
+  });
+
+  it('Twilio 21610 opts the subscriber out with a carrier consent event', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [() => twilioError(400, 21610, 'Attempt to send to unsubscribed recipient')]),
+    );
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'failed', code: 21610 });
+    expect(twilioSeen).toHaveLength(1);
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'failed', error_code: 21610 });
+    const s = await db()
+      .selectFrom('subscribers')
+      .selectAll()
+      .where('id', '=', subscriber.id)
+      .executeTakeFirst();
+    expect(s).toMatchObject({ status: 'opted_out' });
+    expect(s?.opted_out_at).toBeInstanceOf(Date);
+    const events = await db().selectFrom('consent_events').selectAll().execute();
+    expect(events).toMatchObject([
+      { subscriber_id: subscriber.id, kind: 'opt_out', source: 'carrier', phone: PHONE },
+    ]);
+  });
+
+  it('a non-retryable Twilio error fails the delivery with its code', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [
+        () => twilioError(400, 21211, "The 'To' number is not a valid phone number."),
+      ]),
+    );
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'failed', code: 21211 });
+    expect(twilioSeen).toHaveLength(1);
+    expect(await delivery(deliveryId)).toMatchObject({
+      state: 'failed',
+      error_code: 21211,
+      reason: 'twilio_rejected',
+    });
+  });
+
+  it('Twilio 429 then success → one message', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [
+        () => twilioError(429, 20429, 'Too Many Requests'),
+        () => twilioError(503, 20503, 'Service unavailable'),
+        (form) => twilioCreated(form),
+      ]),
+    );
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'sent' });
+    expect(twilioSeen).toHaveLength(3);
+    expect(new Set(twilioSeen.map((f) => f.get('Body')))).toEqual(new Set([GOOD]));
+    expect(waits).toEqual([250, 500]); // full jitter at 0.5 of 500 ms, then of 1000 ms
+    expect((await usage())[0]?.sms_sent).toBe(1);
+  });
+
+  it('a Twilio timeout is never retried: the delivery becomes unknown', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [() => HttpResponse.error()]),
+    );
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'failed',
+      reason: 'twilio_outcome_unknown',
+    });
+    expect(twilioSeen).toHaveLength(1);
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'unknown' });
+  });
+
+  it('a claim left in sending is turned unknown and never resent', async () => {
+    const { deliveryId } = await plannedDelivery();
+    await db()
+      .updateTable('deliveries')
+      .set({ state: 'sending', claimed_at: '2026-11-25T17:30:00Z' })
+      .where('id', '=', deliveryId)
+      .execute();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'duplicate',
+      state: 'sending',
+    });
+    expect(await markStaleClaimsUnknown(db(), new Date('2026-11-25T17:00:00Z'))).toBe(0);
+    expect(await markStaleClaimsUnknown(db(), new Date('2026-11-25T17:45:00Z'))).toBe(1);
+    expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({
+      outcome: 'duplicate',
+      state: 'unknown',
+    });
+    expect(twilioSeen).toHaveLength(0);
+    expect(openaiSeen).toHaveLength(0);
+  });
+});

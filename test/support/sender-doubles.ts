@@ -1,0 +1,178 @@
+// Test doubles for the sender: a RateLimiter that really counts (until the shared one lands, and to
+// assert what was reserved and refunded), a fixed clock, and msw handlers that record OpenAI and
+// Twilio requests exactly as they went over HTTP.
+import { HttpResponse, http } from 'msw';
+import type { BudgetName, Clock, LimitDecision, RateLimiter } from '../../src/services/ports.js';
+
+export const TWILIO_ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
+export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
+export const OPENAI_API_KEY = 'sk-test-0123456789abcdefghijklmnop';
+export const OPENAI_URL = 'https://api.openai.com/v1/chat/completions';
+export const TWILIO_URL = `https://api.twilio.com/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`;
+
+export function fixedClock(iso: string): Clock & { set(iso: string): void } {
+  let now = new Date(iso);
+  return {
+    now: () => new Date(now),
+    set: (next: string) => {
+      now = new Date(next);
+    },
+  };
+}
+
+export interface Limit {
+  points: number;
+  windowMs: number;
+}
+
+/**
+ * Fixed-window limiter in memory. Windows run on real time (so waitForTurn can really wait) while
+ * deadlines are judged by the injected clock, like the shared limiter will.
+ */
+export class CountingLimiter implements RateLimiter {
+  readonly log: {
+    op: 'consume' | 'refund';
+    budget: BudgetName;
+    key: string;
+    points: number;
+    allowed?: boolean;
+  }[] = [];
+  private readonly windows = new Map<string, { used: number; resetAt: number }>();
+
+  constructor(
+    private readonly limits: Partial<Record<BudgetName, Limit>> = {},
+    private readonly clock: Clock = { now: () => new Date() },
+  ) {}
+
+  used(budget: BudgetName, key: string): number {
+    const w = this.windows.get(`${budget}:${key}`);
+    return w && w.resetAt > Date.now() ? w.used : 0;
+  }
+
+  async consume(budget: BudgetName, key: string, points = 1): Promise<LimitDecision> {
+    const limit = this.limits[budget];
+    if (!limit) {
+      this.log.push({ op: 'consume', budget, key, points, allowed: true });
+      return { allowed: true, remaining: Number.MAX_SAFE_INTEGER };
+    }
+    const id = `${budget}:${key}`;
+    let w = this.windows.get(id);
+    if (!w || w.resetAt <= Date.now()) {
+      w = { used: 0, resetAt: Date.now() + limit.windowMs };
+      this.windows.set(id, w);
+    }
+    const allowed = w.used + points <= limit.points;
+    this.log.push({ op: 'consume', budget, key, points, allowed });
+    if (!allowed) return { allowed: false, retryAfterMs: Math.max(1, w.resetAt - Date.now()) };
+    w.used += points;
+    return { allowed: true, remaining: limit.points - w.used };
+  }
+
+  async waitForTurn(budget: BudgetName, key: string, deadline: Date, points = 1): Promise<LimitDecision> {
+    for (;;) {
+      const decision = await this.consume(budget, key, points);
+      if (decision.allowed) return decision;
+      const left = deadline.getTime() - this.clock.now().getTime();
+      if (decision.retryAfterMs > left || decision.retryAfterMs > 2_000) return decision;
+      await new Promise((r) => setTimeout(r, decision.retryAfterMs));
+    }
+  }
+
+  async refund(budget: BudgetName, key: string, points: number): Promise<void> {
+    this.log.push({ op: 'refund', budget, key, points });
+    const w = this.windows.get(`${budget}:${key}`);
+    if (w) w.used = Math.max(0, w.used - points);
+  }
+}
+
+// ── msw: OpenAI ────────────────────────────────────────────────────────────────────────────────────
+export interface ChatRequestBody {
+  model: string;
+  messages: { role: string; content: string }[];
+  max_completion_tokens?: number;
+  max_tokens?: number;
+  [k: string]: unknown;
+}
+
+export function chatCompletion(
+  content: string,
+  usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 131, completion_tokens: 29 },
+  finishReason: 'stop' | 'length' = 'stop',
+) {
+  return HttpResponse.json({
+    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
+    object: 'chat.completion',
+    created: 1_764_000_000,
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: [
+      { index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: finishReason },
+    ],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  });
+}
+
+export function openAiError(status: number, code: string, headers: Record<string, string> = {}) {
+  return HttpResponse.json(
+    { error: { message: `mock ${status}`, type: 'server_error', code, param: null } },
+    { status, headers },
+  );
+}
+
+/** Handler that records each body and answers with the next reply in `replies` (the last one repeats). */
+export function openAiHandler(
+  seen: ChatRequestBody[],
+  replies: ((body: ChatRequestBody) => Response | Promise<Response>)[],
+) {
+  return http.post(OPENAI_URL, async ({ request }) => {
+    const body = (await request.json()) as ChatRequestBody;
+    seen.push(body);
+    const reply = replies[Math.min(seen.length - 1, replies.length - 1)];
+    if (!reply) throw new Error('openAiHandler: no replies given');
+    return reply(body);
+  });
+}
+
+// ── msw: Twilio ────────────────────────────────────────────────────────────────────────────────────
+let sidCounter = 0;
+export function twilioCreated(form: URLSearchParams, numSegments = '1') {
+  sidCounter += 1;
+  const sid = `SM${sidCounter.toString(16).padStart(32, '0')}`;
+  return HttpResponse.json(
+    {
+      account_sid: TWILIO_ACCOUNT_SID,
+      api_version: '2010-04-01',
+      body: form.get('Body'),
+      date_created: 'Wed, 25 Nov 2026 18:00:00 +0000',
+      direction: 'outbound-api',
+      from: form.get('From'),
+      messaging_service_sid: form.get('MessagingServiceSid'),
+      num_media: '0',
+      num_segments: numSegments,
+      sid,
+      status: 'queued',
+      to: form.get('To'),
+      uri: `/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages/${sid}.json`,
+    },
+    { status: 201 },
+  );
+}
+
+export function twilioError(status: number, code: number, message: string) {
+  return HttpResponse.json(
+    { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
+    { status },
+  );
+}
+
+export function twilioHandler(
+  seen: URLSearchParams[],
+  replies: ((form: URLSearchParams) => Response | Promise<Response>)[] = [(form) => twilioCreated(form)],
+) {
+  return http.post(TWILIO_URL, async ({ request }) => {
+    const form = new URLSearchParams(await request.text());
+    seen.push(form);
+    const reply = replies[Math.min(seen.length - 1, replies.length - 1)];
+    if (!reply) throw new Error('twilioHandler: no replies given');
+    return reply(form);
+  });
+}
