@@ -112,6 +112,7 @@ const unlimited: RateLimiter = {
   consume: async () => ({ allowed: true, remaining: 1 }),
   waitForTurn: async () => ({ allowed: true, remaining: 1 }),
   refund: async () => {},
+  reserve: async () => ({ allowed: true, remaining: 1, settle: async () => {} }),
 };
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'SILENT' });
 const writer = createOpenAiWriter({

@@ -137,14 +137,14 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
       const budgetDeadline = new Date(Math.min(deadline.getTime(), clock.now().getTime() + budgetWaitMs));
       const request = await limiter.waitForTurn('openai_requests', limiterKey, budgetDeadline, 1);
       if (!request.allowed) throw new ModelUnavailable('request_budget');
-      const tokens = await limiter.waitForTurn('openai_tokens', limiterKey, budgetDeadline, estimate);
+      const tokens = await limiter.reserve('openai_tokens', limiterKey, estimate, budgetDeadline);
       if (!tokens.allowed) {
         await limiter.refund('openai_requests', limiterKey, 1);
         throw new ModelUnavailable('token_budget');
       }
       const timeout = Math.min(requestTimeoutMs, deadline.getTime() - clock.now().getTime());
       if (timeout <= 0) {
-        await limiter.refund('openai_tokens', limiterKey, estimate);
+        await tokens.settle(0);
         throw new ModelUnavailable('deadline');
       }
       counter.requests += 1;
@@ -155,10 +155,9 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
         );
         const tokensIn = res.usage?.prompt_tokens ?? 0;
         const tokensOut = res.usage?.completion_tokens ?? 0;
-        const used = res.usage?.total_tokens ?? estimate;
-        // The reservation was a guess: give back what was not used, or take what was used beyond it.
-        if (used < estimate) await limiter.refund('openai_tokens', limiterKey, estimate - used);
-        else if (used > estimate) await limiter.consume('openai_tokens', limiterKey, used - estimate);
+        // The reservation was a guess: settle gives back what was not used, or records (never refuses)
+        // what was used beyond it.
+        await tokens.settle(res.usage?.total_tokens ?? estimate);
         const choice = res.choices[0];
         return {
           content: choice?.message?.content ?? '',
@@ -169,9 +168,7 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
       } catch (err) {
         const retry = classify(err);
         // A rejected or never-answered call used no tokens; a timed-out one may have, so keep that reservation.
-        if (!(err instanceof OpenAI.APIConnectionTimeoutError)) {
-          await limiter.refund('openai_tokens', limiterKey, estimate);
-        }
+        await tokens.settle(err instanceof OpenAI.APIConnectionTimeoutError ? estimate : 0);
         if (retry.kind === 'fatal') throw new ModelUnavailable(retry.reason);
         const wait = retry.retryAfterMs ?? backoffDelay(attempt, random, backoff);
         const remaining = deadline.getTime() - clock.now().getTime();

@@ -2,7 +2,8 @@
 // assert what was reserved and refunded), a fixed clock, and msw handlers that record OpenAI and
 // Twilio requests exactly as they went over HTTP.
 import { HttpResponse, http } from 'msw';
-import type { BudgetName, Clock, LimitDecision, RateLimiter } from '../../src/services/ports.js';
+import type { BudgetName, Clock, LimitDecision, RateLimiter, Reservation } from '../../src/services/ports.js';
+import { reserveVia } from './limiter-reserve.js';
 
 export const TWILIO_ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
 export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
@@ -78,6 +79,9 @@ export class CountingLimiter implements RateLimiter {
     }
   }
 
+  reserve(budget: BudgetName, key: string, estimate: number, deadline?: Date): Promise<Reservation> {
+    return reserveVia(this, budget, key, estimate, deadline);
+  }
   async refund(budget: BudgetName, key: string, points: number): Promise<void> {
     this.log.push({ op: 'refund', budget, key, points });
     const w = this.windows.get(`${budget}:${key}`);

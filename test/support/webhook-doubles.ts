@@ -9,9 +9,11 @@ import type {
   LimitDecision,
   OutboundSms,
   RateLimiter,
+  Reservation,
   SmsReceipt,
   SmsSender,
 } from '../../src/services/ports.js';
+import { reserveVia } from './limiter-reserve.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const API_TOKEN = 'test-api-token-0123456789abcdefghij';
@@ -69,6 +71,9 @@ export class CountingLimiter implements RateLimiter {
   }
   async waitForTurn(budget: BudgetName, key: string, _deadline: Date, points = 1) {
     return this.consume(budget, key, points);
+  }
+  reserve(budget: BudgetName, key: string, estimate: number, deadline?: Date): Promise<Reservation> {
+    return reserveVia(this, budget, key, estimate, deadline);
   }
   async refund(budget: BudgetName, key: string, points: number) {
     const id = `${budget}|${key}`;
