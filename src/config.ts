@@ -89,6 +89,13 @@ const SettingsSchema = z
         message: 'must be later than SEND_WINDOW_START',
       });
     }
+    if (s.OPENAI_TOKENS_PER_MIN < s.OPENAI_EXPECTED_TOKENS_PER_MESSAGE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPENAI_EXPECTED_TOKENS_PER_MESSAGE'],
+        message: 'must not exceed OPENAI_TOKENS_PER_MIN (not one message a minute would fit the budget)',
+      });
+    }
     if (s.RATE_LIMIT_STORE === 'redis' && !s.REDIS_URL) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when RATE_LIMIT_STORE=redis' });
     }

@@ -18,8 +18,9 @@ export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptio
   const horizonEnd = now.getTime() + options.horizonHours * 3_600_000;
   const earliestEnd = now.getTime() + (options.minLeadMs ?? 0);
   const windows: SendWindow[] = [];
-  // The horizon is at most a few days; -1…+3 local days covers any horizon up to 72 h in any zone.
-  for (let offset = -1; offset <= 3; offset++) {
+  // Yesterday (a window still open just after local midnight) through the last day the horizon reaches.
+  const lastOffset = Math.ceil(options.horizonHours / 24) + 1;
+  for (let offset = -1; offset <= lastOffset; offset++) {
     const w = sendWindowOn(timeZone, addDays(today, offset), options.window);
     if (w.end.getTime() > earliestEnd && w.start.getTime() < horizonEnd) windows.push(w);
   }

@@ -104,6 +104,21 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
   }
 
   const utcToday = now.toISOString().slice(0, 10);
+  // Every subscriber in a zone gets the same windows in one run: work them out once per zone.
+  const byZone = new Map<string, SendWindow[] | null>();
+  const windowsFor = (zone: string): SendWindow[] | null => {
+    let windows = byZone.get(zone);
+    if (windows === undefined) {
+      try {
+        windows = windowsToPlan(zone, now, horizon);
+      } catch (error) {
+        if (!(error instanceof InvalidTimeZone)) throw error;
+        windows = null;
+      }
+      byZone.set(zone, windows);
+    }
+    return windows;
+  };
   let cursor: SubscriberCursor | null = null;
   for (;;) {
     const page = await pageSubscribersForPlanning(db, cursor, deps.pageSize ?? 2000);
@@ -114,11 +129,10 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
     const wanted: { subscriberId: number; window: SendWindow }[] = [];
     const rows: NewPlannedDelivery[] = [];
     for (const s of page) {
-      try {
-        for (const w of windowsToPlan(s.timeZone, now, horizon))
-          wanted.push({ subscriberId: s.id, window: w });
-      } catch (error) {
-        if (!(error instanceof InvalidTimeZone)) throw error;
+      const windows = windowsFor(s.timeZone);
+      if (windows) {
+        for (const w of windows) wanted.push({ subscriberId: s.id, window: w });
+      } else {
         // Skipped, visibly: one row per UTC day, with the window taken in UTC for want of a real zone.
         logger.warn('subscriber has an invalid time zone; skipped', {
           subscriberId: s.id,
