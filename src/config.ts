@@ -55,6 +55,7 @@ const SettingsSchema = z
       .default('gpt-4o-mini'),
     OPENAI_TOKENS_PER_MIN: int(1).default(10_000),
     OPENAI_REQUESTS_PER_MIN: int(1).default(50),
+    OPENAI_EXPECTED_TOKENS_PER_MESSAGE: int(1, 100_000).default(250),
     OPENAI_PRICE_INPUT_PER_MTOK_USD: money.default(0.15),
     OPENAI_PRICE_OUTPUT_PER_MTOK_USD: money.default(0.6),
     DAILY_COST_LIMIT_USD: money.default(10),
@@ -67,6 +68,7 @@ const SettingsSchema = z
 
     SEND_WINDOW_START: clockTime.default(12 * 60),
     SEND_WINDOW_END: clockTime.default(17 * 60),
+    PLANNER_HORIZON_HOURS: int(25, 72).default(26),
     DEFAULT_TIMEZONE: z
       .string()
       .refine(isValidTimeZone, 'expected an IANA time zone such as America/New_York')
@@ -85,6 +87,13 @@ const SettingsSchema = z
         code: 'custom',
         path: ['SEND_WINDOW_END'],
         message: 'must be later than SEND_WINDOW_START',
+      });
+    }
+    if (s.OPENAI_TOKENS_PER_MIN < s.OPENAI_EXPECTED_TOKENS_PER_MESSAGE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPENAI_EXPECTED_TOKENS_PER_MESSAGE'],
+        message: 'must not exceed OPENAI_TOKENS_PER_MIN (not one message a minute would fit the budget)',
       });
     }
     if (s.RATE_LIMIT_STORE === 'redis' && !s.REDIS_URL) {

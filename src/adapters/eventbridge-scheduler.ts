@@ -1,0 +1,177 @@
+// EventBridge Scheduler: one one-shot schedule per delivery that invokes the sender Lambda at the planned
+// second. Creation is idempotent (deterministic name + ClientToken; ConflictException means "exists"), and
+// calls go through an adaptive gate that halves concurrency and backs off when AWS throttles.
+import {
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+import { logger } from '../logger.js';
+import type { DeliveryScheduler, ScheduleRequest } from '../services/ports.js';
+
+export interface EventBridgeSchedulerOptions {
+  client: Pick<SchedulerClient, 'send'>;
+  groupName: string;
+  /** The sender Lambda. */
+  targetArn: string;
+  /** Role EventBridge Scheduler assumes to invoke the target. */
+  roleArn: string;
+  /** SQS queue for invocations that still fail when their retries run out. */
+  deadLetterArn: string;
+  /** Upper bound on calls in flight (default 20). */
+  maxConcurrency?: number;
+  /** Throttled attempts per call before giving up (default 8); the planner's next run retries. */
+  maxAttempts?: number;
+  /** Back-off base and cap in ms (defaults 100 and 5,000). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const NAME_PATTERN = /^[0-9a-zA-Z-_.]{1,64}$/;
+
+/** The schedule's name for a delivery: deterministic, so a repeat is recognised, and ≤ 64 characters. */
+export function scheduleNameFor(deliveryId: string): string {
+  const name = `delivery-${deliveryId}`;
+  if (!NAME_PATTERN.test(name)) throw new RangeError(`delivery id cannot name a schedule: ${deliveryId}`);
+  return name;
+}
+
+/** at(yyyy-mm-ddThh:mm:ss) in UTC, to the second. */
+export function atExpression(at: Date): string {
+  return `at(${at.toISOString().slice(0, 19)})`;
+}
+
+/** Retries stop when the window closes: never less than 60 s or more than 24 h (the service limits). */
+export function maximumEventAgeSeconds(at: Date, windowEnd: Date): number {
+  const seconds = Math.floor((windowEnd.getTime() - at.getTime()) / 1000);
+  return Math.min(86_400, Math.max(60, seconds));
+}
+
+const isNamed = (error: unknown, ...names: string[]) =>
+  error instanceof Error && names.includes((error as { name: string }).name);
+
+const THROTTLED = ['ThrottlingException', 'TooManyRequestsException', 'ServiceQuotaExceededException'];
+
+/** Additive-increase / multiplicative-decrease limit on calls in flight. */
+class AdaptiveGate {
+  private limit: number;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {
+    this.limit = max;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.inFlight < Math.floor(this.limit)) {
+      this.inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.inFlight <= Math.floor(this.limit) ? this.waiting.shift() : undefined;
+    if (next) next();
+    else this.inFlight--;
+  }
+
+  throttled(): void {
+    this.limit = Math.max(1, this.limit / 2);
+  }
+
+  succeeded(): void {
+    this.limit = Math.min(this.max, this.limit + 1 / this.limit);
+    // A raised limit lets queued calls start without waiting for a release.
+    while (this.inFlight < Math.floor(this.limit) && this.waiting.length > 0) {
+      this.inFlight++;
+      this.waiting.shift()?.();
+    }
+  }
+
+  get currentLimit(): number {
+    return this.limit;
+  }
+}
+
+export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions): DeliveryScheduler & {
+  stats(): { throttles: number; concurrencyLimit: number };
+} {
+  const gate = new AdaptiveGate(options.maxConcurrency ?? 20);
+  const maxAttempts = options.maxAttempts ?? 8;
+  const base = options.baseDelayMs ?? 100;
+  const cap = options.maxDelayMs ?? 5_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = options.random ?? Math.random;
+  let throttles = 0;
+
+  async function call<T>(send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await gate.acquire();
+      try {
+        const result = await send();
+        gate.succeeded();
+        return result;
+      } catch (error) {
+        if (!isNamed(error, ...THROTTLED) || attempt >= maxAttempts) throw error;
+        throttles++;
+        gate.throttled();
+      } finally {
+        gate.release();
+      }
+      // Full jitter: spreads retries of many concurrent callers.
+      await sleep(Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1))));
+    }
+  }
+
+  return {
+    async schedule(request: ScheduleRequest): Promise<string> {
+      const name = scheduleNameFor(request.deliveryId);
+      const input: CreateScheduleCommandInput = {
+        Name: name,
+        GroupName: options.groupName,
+        ClientToken: request.deliveryId,
+        ScheduleExpression: atExpression(request.at),
+        ScheduleExpressionTimezone: 'UTC',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        ActionAfterCompletion: 'DELETE',
+        State: 'ENABLED',
+        Target: {
+          Arn: options.targetArn,
+          RoleArn: options.roleArn,
+          Input: JSON.stringify({ deliveryId: request.deliveryId }),
+          RetryPolicy: {
+            MaximumEventAgeInSeconds: maximumEventAgeSeconds(request.at, request.windowEnd),
+            MaximumRetryAttempts: 185,
+          },
+          DeadLetterConfig: { Arn: options.deadLetterArn },
+        },
+      };
+      try {
+        await call(() => options.client.send(new CreateScheduleCommand(input)));
+      } catch (error) {
+        // Same name already in the group: an earlier (perhaps timed-out) run created it.
+        if (!isNamed(error, 'ConflictException')) throw error;
+        logger.debug('schedule already exists', { name });
+      }
+      return name;
+    },
+
+    async cancel(deliveryId: string): Promise<void> {
+      const name = scheduleNameFor(deliveryId);
+      try {
+        await call(() =>
+          options.client.send(new DeleteScheduleCommand({ Name: name, GroupName: options.groupName })),
+        );
+      } catch (error) {
+        // Already fired (ActionAfterCompletion DELETE) or never created: nothing to cancel.
+        if (!isNamed(error, 'ResourceNotFoundException')) throw error;
+      }
+    },
+
+    stats: () => ({ throttles, concurrencyLimit: gate.currentLimit }),
+  };
+}

@@ -1,0 +1,65 @@
+// Planner Lambda: invoked once a day by an EventBridge rule; plans every subscriber's next window and
+// creates the one-shot schedules. Dependencies are built once per cold start.
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { z } from 'zod';
+import { createEventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
+import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { createDb } from '../db/connection.js';
+import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
+import { systemClock } from '../services/ports.js';
+
+/** An EventBridge scheduled event, or `{}` from a manual invocation. */
+export const PlannerEvent = z.object({
+  source: z.string().optional(),
+  'detail-type': z.string().optional(),
+  time: z.iso.datetime().optional(),
+});
+
+/** Stop starting schedule calls this long before the Lambda times out; the next run resumes. */
+const SAFETY_MARGIN_MS = 30_000;
+
+async function buildPlannerDeps(): Promise<Omit<PlanDayDeps, 'deadline'>> {
+  const config = await loadRuntimeConfig(process.env, {
+    require: [
+      'DATABASE_URL',
+      'SCHEDULER_GROUP_NAME',
+      'SCHEDULER_ROLE_ARN',
+      'SCHEDULER_DLQ_ARN',
+      'SENDER_FUNCTION_ARN',
+    ],
+  });
+  const db = createDb({
+    connectionString: config.DATABASE_URL as string,
+    ssl: config.DATABASE_SSL,
+    max: 2,
+    statementTimeoutMs: 120_000,
+    applicationName: 'planner',
+  });
+  const scheduler = createEventBridgeScheduler({
+    client: new SchedulerClient({}),
+    groupName: config.SCHEDULER_GROUP_NAME as string,
+    targetArn: config.SENDER_FUNCTION_ARN as string,
+    roleArn: config.SCHEDULER_ROLE_ARN as string,
+    deadLetterArn: config.SCHEDULER_DLQ_ARN as string,
+  });
+  return { db, scheduler, settings: config };
+}
+
+let deps: Promise<Omit<PlanDayDeps, 'deadline'>> | undefined;
+
+export const handler = async (
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<PlanSummary> => {
+  PlannerEvent.parse(event);
+  // A failed build (e.g. a bad setting) is not cached: the next invocation tries again.
+  deps ??= buildPlannerDeps().catch((error: unknown) => {
+    deps = undefined;
+    throw error;
+  });
+  const now = systemClock.now();
+  const remaining = context?.getRemainingTimeInMillis?.();
+  const deadline =
+    remaining === undefined ? undefined : new Date(now.getTime() + remaining - SAFETY_MARGIN_MS);
+  return planDay({ ...(await deps), deadline }, now);
+};

@@ -1,0 +1,271 @@
+// planDay on real Postgres: idempotent re-runs, caps and quota with fair rotation, bad zones, schedule
+// progress stored per delivery, and 10,000 subscribers in one run.
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/connection.js';
+import { seededRandom } from '../../src/domain/slots.js';
+import { type PlannerSettings, planDay } from '../../src/services/plan-day.js';
+import type { DeliveryScheduler, ScheduleRequest } from '../../src/services/ports.js';
+import { useTestDb } from '../support/db.js';
+
+const { db } = useTestDb();
+
+const settings: PlannerSettings = {
+  SEND_WINDOW_START: 12 * 60,
+  SEND_WINDOW_END: 17 * 60,
+  PLANNER_HORIZON_HOURS: 26,
+  TWILIO_MESSAGES_PER_DAY: 1000,
+  TWILIO_MESSAGES_PER_SECOND: 1,
+  OPENAI_REQUESTS_PER_MIN: 50,
+  OPENAI_TOKENS_PER_MIN: 10_000,
+  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
+};
+
+/** Records every schedule request; fails the ids in `failing` once each. */
+function fakeScheduler(failing = new Set<string>()): DeliveryScheduler & { requests: ScheduleRequest[] } {
+  const requests: ScheduleRequest[] = [];
+  return {
+    requests,
+    async schedule(r) {
+      requests.push(r);
+      if (failing.delete(r.deliveryId))
+        throw Object.assign(new Error('role not assumable'), { name: 'ValidationException' });
+      return `delivery-${r.deliveryId}`;
+    },
+    async cancel() {},
+  };
+}
+
+async function addSubscribers(d: Db, count: number, zones: string[], status = 'active') {
+  await sql`
+    INSERT INTO subscribers (phone, status, time_zone)
+    SELECT '+1415' || lpad(g::text, 7, '0'), ${status}, (${zones}::text[])[1 + (g % ${zones.length})]
+    FROM generate_series(1, ${count}) AS g`.execute(d);
+}
+
+const now = new Date('2026-03-07T10:00:00Z'); // New York's spring-forward is the next day
+
+describe('planDay', () => {
+  it('plans each active subscriber once per local date; a second run changes nothing', async () => {
+    await addSubscribers(db(), 30, ['America/New_York', 'Asia/Kolkata', 'Pacific/Kiritimati']);
+    await db()
+      .insertInto('subscribers')
+      .values({ phone: '+14155559999', time_zone: 'Europe/London', status: 'active', paused: true })
+      .execute();
+    const first = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings, random: seededRandom(1) },
+      now,
+    );
+    const rows = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .orderBy('subscriber_id')
+      .orderBy('local_date')
+      .execute();
+
+    const second = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings, random: seededRandom(2) },
+      now,
+    );
+    const again = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .orderBy('subscriber_id')
+      .orderBy('local_date')
+      .execute();
+
+    expect(first.planned).toBe(rows.length);
+    expect(first.scheduled).toBe(rows.length);
+    expect(second).toMatchObject({ planned: 0, scheduled: 0, failed: 0, skipped: {} });
+    expect(again).toEqual(rows);
+    // The paused subscriber got nothing; every row is inside its window and scheduled.
+    expect(rows.every((r) => r.subscriber_id <= 30)).toBe(true);
+    for (const r of rows) {
+      expect(r.state).toBe('planned');
+      expect(r.planned_at?.getTime()).toBeGreaterThanOrEqual(r.window_start.getTime());
+      expect(r.planned_at?.getTime()).toBeLessThan(r.window_end.getTime());
+      expect(r.schedule_name).toBe(`delivery-${r.id}`);
+      expect(r.scheduled_at).not.toBeNull();
+    }
+    // New York at 10:00 UTC: today's window (16:00–21:00 UTC) only; Kiritimati (+14): 8 March, whose
+    // window 22:00–03:00 UTC starts within 26 h, and Kolkata 7 March (06:30–11:30 UTC, still open) + 8 March.
+    const dates = (zone: string) =>
+      [...new Set(rows.filter((r) => r.time_zone === zone).map((r) => r.local_date))].sort();
+    expect(dates('America/New_York')).toEqual(['2026-03-07']);
+    expect(dates('Pacific/Kiritimati')).toEqual(['2026-03-08']);
+    expect(dates('Asia/Kolkata')).toEqual(['2026-03-07', '2026-03-08']);
+  });
+
+  it('keeps to the daily quota and rotates fairly: yesterday’s skipped go first', async () => {
+    await addSubscribers(db(), 10, ['America/New_York']);
+    const quota = { ...settings, TWILIO_MESSAGES_PER_DAY: 6 };
+    const day1 = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings: quota, random: seededRandom(3) },
+      now,
+    );
+    expect(day1).toMatchObject({ planned: 6, skipped: { quota: 4 } });
+    const skipped1 = await db()
+      .selectFrom('subscribers')
+      .select('id')
+      .where('last_quota_skip_date', '=', '2026-03-07')
+      .execute();
+    expect(skipped1).toHaveLength(4);
+    const skippedRows = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('state', '=', 'skipped')
+      .execute();
+    expect(skippedRows.every((r) => r.reason === 'quota' && r.planned_at === null)).toBe(true);
+
+    const nextDay = new Date(now.getTime() + 86_400_000);
+    const day2 = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings: quota, random: seededRandom(4) },
+      nextDay,
+    );
+    expect(day2).toMatchObject({ planned: 6, skipped: { quota: 4 } });
+    const plannedDay2 = await db()
+      .selectFrom('deliveries')
+      .select('subscriber_id')
+      .where('local_date', '=', '2026-03-08')
+      .where('state', '=', 'planned')
+      .execute();
+    const servedIds = new Set(plannedDay2.map((r) => r.subscriber_id));
+    for (const s of skipped1) expect(servedIds.has(s.id)).toBe(true);
+  });
+
+  it('counts sends already planned against the per-second and per-minute caps', async () => {
+    await addSubscribers(db(), 200, ['America/New_York', 'America/Toronto', 'America/Detroit']);
+    const tight = {
+      ...settings,
+      TWILIO_MESSAGES_PER_SECOND: 1,
+      OPENAI_REQUESTS_PER_MIN: 2,
+      TWILIO_MESSAGES_PER_DAY: 10_000,
+    };
+    const summary = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings: tight, random: seededRandom(5) },
+      now,
+    );
+    expect(summary.planned).toBe(200);
+    const { rows } = await sql<{ perSecond: number; perMinute: number }>`
+      SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('second', planned_at)) s)::int AS "perSecond",
+             (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('minute', planned_at)) m)::int AS "perMinute"`.execute(
+      db(),
+    );
+    expect(rows[0]).toEqual({ perSecond: 1, perMinute: 2 });
+  });
+
+  it('skips a subscriber with an invalid time zone, visibly, and plans the others', async () => {
+    await addSubscribers(db(), 3, ['Europe/London']);
+    await db()
+      .insertInto('subscribers')
+      .values({ phone: '+14155550000', status: 'active', time_zone: 'Mars/Olympus' })
+      .execute();
+    const summary = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings, random: seededRandom(6) },
+      now,
+    );
+    expect(summary).toMatchObject({ skipped: { bad_timezone: 1 } });
+    expect(summary.planned).toBeGreaterThanOrEqual(3);
+    const bad = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('reason', '=', 'bad_timezone')
+      .executeTakeFirstOrThrow();
+    expect(bad).toMatchObject({
+      state: 'skipped',
+      time_zone: 'Mars/Olympus',
+      local_date: '2026-03-07',
+      planned_at: null,
+    });
+  });
+
+  it('records a schedule error per delivery and the next run retries only those', async () => {
+    await addSubscribers(db(), 5, ['Europe/London']);
+    // Plan without scheduling first to learn the ids, then fail two of them.
+    const first = fakeScheduler();
+    const past = new Date(0);
+    await planDay({ db: db(), scheduler: first, settings, random: seededRandom(7), deadline: past }, now);
+    const ids = (await db().selectFrom('deliveries').select('id').execute()).map((r) => r.id);
+    expect(first.requests).toHaveLength(0);
+
+    const failing = fakeScheduler(new Set(ids.slice(0, 2)));
+    const run1 = await planDay({ db: db(), scheduler: failing, settings }, now);
+    expect(run1).toMatchObject({ planned: 0, scheduled: 3, failed: 2 });
+    const errored = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('schedule_error', 'is not', null)
+      .execute();
+    expect(errored.map((r) => r.id).sort()).toEqual(ids.slice(0, 2).sort());
+    expect(
+      errored.every(
+        (r) => r.scheduled_at === null && r.schedule_error === 'ValidationException: role not assumable',
+      ),
+    ).toBe(true);
+
+    const retry = fakeScheduler();
+    const run2 = await planDay({ db: db(), scheduler: retry, settings }, now);
+    expect(run2).toMatchObject({ scheduled: 2, failed: 0 });
+    expect(retry.requests.map((r) => r.deliveryId).sort()).toEqual(ids.slice(0, 2).sort());
+    const left = await db().selectFrom('deliveries').select('id').where('scheduled_at', 'is', null).execute();
+    expect(left).toEqual([]);
+  });
+
+  it('reports the deliveries left when the deadline comes first, and resumes them next run', async () => {
+    await addSubscribers(db(), 4, ['Asia/Kolkata']);
+    const stopped = await planDay(
+      { db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) },
+      now,
+    );
+    expect(stopped.scheduled).toBe(0);
+    expect(stopped.remaining).toBe(stopped.planned);
+    const resumed = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, now);
+    expect(resumed).toMatchObject({ planned: 0, scheduled: stopped.planned, remaining: 0 });
+  });
+
+  it('plans 10,000 subscribers across zones in one run, within every cap', async () => {
+    const zones = [
+      'America/New_York',
+      'America/Los_Angeles',
+      'Europe/London',
+      'Europe/Berlin',
+      'Asia/Kolkata',
+      'Asia/Tokyo',
+      'Australia/Lord_Howe',
+      'Pacific/Kiritimati',
+      'America/Sao_Paulo',
+      'Africa/Lagos',
+    ];
+    await addSubscribers(db(), 10_000, zones);
+    const roomy = {
+      ...settings,
+      TWILIO_MESSAGES_PER_SECOND: 3,
+      OPENAI_REQUESTS_PER_MIN: 100,
+      OPENAI_TOKENS_PER_MIN: 100_000,
+      TWILIO_MESSAGES_PER_DAY: 30_000,
+    };
+    const scheduler = fakeScheduler();
+    const summary = await planDay(
+      { db: db(), scheduler, settings: roomy, random: seededRandom(8), pageSize: 2000 },
+      now,
+    );
+    const { rows } = await sql<{
+      subscribers: number;
+      rows: number;
+      perSecond: number;
+      perMinute: number;
+      outside: number;
+    }>`
+      SELECT count(DISTINCT subscriber_id)::int AS subscribers, count(*)::int AS rows,
+        (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries GROUP BY date_trunc('second', planned_at)) s)::int AS "perSecond",
+        (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries GROUP BY date_trunc('minute', planned_at)) m)::int AS "perMinute",
+        count(*) FILTER (WHERE planned_at < window_start OR planned_at >= window_end)::int AS outside
+      FROM deliveries WHERE state = 'planned'`.execute(db());
+    expect(rows[0]).toMatchObject({ subscribers: 10_000, outside: 0 });
+    expect(rows[0]?.perSecond).toBeLessThanOrEqual(3);
+    expect(rows[0]?.perMinute).toBeLessThanOrEqual(100);
+    expect(summary.planned).toBe(rows[0]?.rows);
+    expect(summary.skipped).toEqual({});
+    expect(new Set(scheduler.requests.map((r) => r.deliveryId)).size).toBe(summary.planned);
+  }, 120_000);
+});

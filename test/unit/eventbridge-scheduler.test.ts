@@ -1,0 +1,207 @@
+// The EventBridge Scheduler adapter: exact CreateSchedule input, back-off on throttling, conflicts and
+// missing schedules treated as success, other errors passed on.
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+  ThrottlingException,
+  ValidationException,
+} from '@aws-sdk/client-scheduler';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  atExpression,
+  createEventBridgeScheduler,
+  maximumEventAgeSeconds,
+  scheduleNameFor,
+} from '../../src/adapters/eventbridge-scheduler.js';
+
+const sdk = mockClient(SchedulerClient);
+const deliveryId = '0b7f3c1e-6a4d-4c1b-9a55-0e8d5d8f2a10';
+const options = {
+  groupName: 'daily-positivity',
+  targetArn: 'arn:aws:lambda:us-east-1:123456789012:function:sender',
+  roleArn: 'arn:aws:iam::123456789012:role/scheduler-invoke-sender',
+  deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:schedule-dlq',
+};
+const meta = { $metadata: {} };
+
+function adapter(extra: Partial<Parameters<typeof createEventBridgeScheduler>[0]> = {}) {
+  const sleeps: number[] = [];
+  const scheduler = createEventBridgeScheduler({
+    client: new SchedulerClient({ region: 'us-east-1' }),
+    ...options,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...extra,
+  });
+  return { scheduler, sleeps };
+}
+
+beforeEach(() => sdk.reset());
+
+describe('EventBridge scheduler adapter', () => {
+  it('creates a one-shot UTC schedule with the exact input the sender and the DLQ need', async () => {
+    sdk.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:aws:scheduler:…' });
+    const { scheduler } = adapter();
+    const name = await scheduler.schedule({
+      deliveryId,
+      at: new Date('2026-03-08T18:23:45.000Z'),
+      windowEnd: new Date('2026-03-08T21:00:00.000Z'),
+    });
+    expect(name).toBe(`delivery-${deliveryId}`);
+    expect(name.length).toBeLessThanOrEqual(64);
+    const calls = sdk.commandCalls(CreateScheduleCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toEqual({
+      Name: `delivery-${deliveryId}`,
+      GroupName: 'daily-positivity',
+      ClientToken: deliveryId,
+      ScheduleExpression: 'at(2026-03-08T18:23:45)',
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      State: 'ENABLED',
+      Target: {
+        Arn: options.targetArn,
+        RoleArn: options.roleArn,
+        Input: JSON.stringify({ deliveryId }),
+        RetryPolicy: { MaximumEventAgeInSeconds: 9_375, MaximumRetryAttempts: 185 },
+        DeadLetterConfig: { Arn: options.deadLetterArn },
+      },
+    });
+  });
+
+  it.each([
+    ['2026-03-08T20:59:30Z', '2026-03-08T21:00:00Z', 60], // at least the service minimum
+    ['2026-03-08T16:00:00Z', '2026-03-08T21:00:00Z', 18_000],
+    ['2026-03-08T00:00:00Z', '2026-03-10T00:00:00Z', 86_400], // at most the service maximum
+  ])('retries of a send at %s stop by %s: %i s', (at, end, seconds) => {
+    expect(maximumEventAgeSeconds(new Date(at), new Date(end))).toBe(seconds);
+  });
+
+  it('formats at() to the second, in UTC', () => {
+    expect(atExpression(new Date('2026-01-01T03:04:05.999Z'))).toBe('at(2026-01-01T03:04:05)');
+  });
+
+  it('refuses a delivery id that cannot name a schedule', () => {
+    expect(() => scheduleNameFor('x'.repeat(60))).toThrow(RangeError);
+    expect(() => scheduleNameFor('a b')).toThrow(RangeError);
+  });
+
+  it('backs off with growing delays on throttling, halves concurrency, then succeeds', async () => {
+    const throttle = new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', ...meta });
+    sdk
+      .on(CreateScheduleCommand)
+      .rejectsOnce(throttle)
+      .rejectsOnce(throttle)
+      .rejectsOnce(throttle)
+      .resolves({ ScheduleArn: 'arn' });
+    const { scheduler, sleeps } = adapter({ maxConcurrency: 8, baseDelayMs: 100 });
+    await scheduler.schedule({
+      deliveryId,
+      at: new Date('2026-03-08T18:00:00Z'),
+      windowEnd: new Date('2026-03-08T21:00:00Z'),
+    });
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(4);
+    // Full jitter with random() = 0.5: half of 100, 200, 400 ms.
+    expect(sleeps).toEqual([50, 100, 200]);
+    expect(scheduler.stats().throttles).toBe(3);
+    // 8 → 4 → 2 → 1 on the throttles, then +1 on the success.
+    expect(scheduler.stats().concurrencyLimit).toBe(2);
+  });
+
+  it('gives up after maxAttempts throttled calls and reports the throttling', async () => {
+    sdk
+      .on(CreateScheduleCommand)
+      .rejects(new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', ...meta }));
+    const { scheduler, sleeps } = adapter({ maxAttempts: 3 });
+    await expect(
+      scheduler.schedule({
+        deliveryId,
+        at: new Date('2026-03-08T18:00:00Z'),
+        windowEnd: new Date('2026-03-08T21:00:00Z'),
+      }),
+    ).rejects.toThrow(ThrottlingException);
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('treats ConflictException as already created (a re-run is safe)', async () => {
+    sdk
+      .on(CreateScheduleCommand)
+      .rejects(new ConflictException({ message: 'exists', Message: 'exists', ...meta }));
+    const { scheduler } = adapter();
+    await expect(
+      scheduler.schedule({
+        deliveryId,
+        at: new Date('2026-03-08T18:00:00Z'),
+        windowEnd: new Date('2026-03-08T21:00:00Z'),
+      }),
+    ).resolves.toBe(`delivery-${deliveryId}`);
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(1);
+  });
+
+  it('passes on other errors without retrying', async () => {
+    sdk
+      .on(CreateScheduleCommand)
+      .rejects(new ValidationException({ message: 'bad role', Message: 'bad role', ...meta }));
+    const { scheduler, sleeps } = adapter();
+    await expect(
+      scheduler.schedule({
+        deliveryId,
+        at: new Date('2026-03-08T18:00:00Z'),
+        windowEnd: new Date('2026-03-08T21:00:00Z'),
+      }),
+    ).rejects.toThrow('bad role');
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('deletes the schedule on cancel; a missing one is not an error', async () => {
+    sdk
+      .on(DeleteScheduleCommand)
+      .resolvesOnce({})
+      .rejects(new ResourceNotFoundException({ message: 'gone', Message: 'gone', ...meta }));
+    const { scheduler } = adapter();
+    await scheduler.cancel(deliveryId);
+    await scheduler.cancel(deliveryId);
+    const calls = sdk.commandCalls(DeleteScheduleCommand);
+    expect(calls.map((c) => c.args[0].input)).toEqual([
+      { Name: `delivery-${deliveryId}`, GroupName: 'daily-positivity' },
+      { Name: `delivery-${deliveryId}`, GroupName: 'daily-positivity' },
+    ]);
+  });
+
+  it('keeps no more calls in flight than its concurrency limit', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    sdk.on(CreateScheduleCommand).callsFake(async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return {};
+    });
+    const { scheduler } = adapter({ maxConcurrency: 4 });
+    const ids = Array.from(
+      { length: 40 },
+      (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
+    await Promise.all(
+      ids.map((id) =>
+        scheduler.schedule({
+          deliveryId: id,
+          at: new Date('2026-03-08T18:00:00Z'),
+          windowEnd: new Date('2026-03-08T21:00:00Z'),
+        }),
+      ),
+    );
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(40);
+    expect(peak).toBe(4);
+  });
+});
