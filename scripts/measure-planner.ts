@@ -167,9 +167,11 @@ async function measureScheduling() {
   const adapter = createEventBridgeScheduler({
     client: fake.client,
     groupName: 'measure',
-    targetArn: 'arn:aws:lambda:us-east-1:123456789012:function:sender',
-    roleArn: 'arn:aws:iam::123456789012:role/scheduler',
-    deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:dlq',
+    target: {
+      arn: 'arn:aws:lambda:us-east-1:123456789012:function:sender',
+      roleArn: 'arn:aws:iam::123456789012:role/scheduler',
+      deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:dlq',
+    },
     maxConcurrency: 20,
     maxAttempts: 20,
   });

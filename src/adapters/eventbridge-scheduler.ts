@@ -13,12 +13,13 @@ import type { DeliveryScheduler, ScheduleRequest } from '../services/ports.js';
 export interface EventBridgeSchedulerOptions {
   client: Pick<SchedulerClient, 'send'>;
   groupName: string;
-  /** The sender Lambda. */
-  targetArn: string;
-  /** Role EventBridge Scheduler assumes to invoke the target. */
-  roleArn: string;
-  /** SQS queue for invocations that still fail when their retries run out. */
-  deadLetterArn: string;
+  /**
+   * Where schedules send their event: the sender Lambda, the role EventBridge Scheduler assumes to invoke
+   * it, and the SQS queue for invocations that still fail when their retries run out. Absent for a
+   * cancel-only scheduler (the webhooks Lambda only deletes schedules, and referencing the sender from it
+   * would make the stack circular).
+   */
+  target?: { arn: string; roleArn: string; deadLetterArn: string };
   /** Upper bound on calls in flight (default 20). */
   maxConcurrency?: number;
   /** Throttled attempts per call before giving up (default 8); the planner's next run retries. */
@@ -129,6 +130,8 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
 
   return {
     async schedule(request: ScheduleRequest): Promise<string> {
+      const target = options.target;
+      if (!target) throw new Error('this EventBridge scheduler was built to cancel only: it has no target');
       const name = scheduleNameFor(request.deliveryId);
       const input: CreateScheduleCommandInput = {
         Name: name,
@@ -140,14 +143,14 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
         ActionAfterCompletion: 'DELETE',
         State: 'ENABLED',
         Target: {
-          Arn: options.targetArn,
-          RoleArn: options.roleArn,
+          Arn: target.arn,
+          RoleArn: target.roleArn,
           Input: JSON.stringify({ deliveryId: request.deliveryId }),
           RetryPolicy: {
             MaximumEventAgeInSeconds: maximumEventAgeSeconds(request.at, request.windowEnd),
             MaximumRetryAttempts: 185,
           },
-          DeadLetterConfig: { Arn: options.deadLetterArn },
+          DeadLetterConfig: { Arn: target.deadLetterArn },
         },
       };
       try {

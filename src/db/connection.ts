@@ -45,5 +45,10 @@ export function createPool(options: DbOptions): pg.Pool {
 }
 
 export function createDb(options: DbOptions): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options) }) });
+  return dbOnPool(createPool(options));
+}
+
+/** A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). */
+export function dbOnPool(pool: pg.Pool): Db {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -1,12 +1,10 @@
 // Planner Lambda: invoked once a day by an EventBridge rule; plans every subscriber's next window and
 // creates the one-shot schedules. Dependencies are built once per cold start.
-import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { z } from 'zod';
-import { createEventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
-import { createDb } from '../db/connection.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
+import { databaseFor, eventBridgeScheduler } from './aws-wiring.js';
 
 /** An EventBridge scheduled event, or `{}` from a manual invocation. */
 export const PlannerEvent = z.object({
@@ -28,20 +26,8 @@ async function buildPlannerDeps(): Promise<Omit<PlanDayDeps, 'deadline'>> {
       'SENDER_FUNCTION_ARN',
     ],
   });
-  const db = createDb({
-    connectionString: config.DATABASE_URL as string,
-    ssl: config.DATABASE_SSL,
-    max: 2,
-    statementTimeoutMs: 120_000,
-    applicationName: 'planner',
-  });
-  const scheduler = createEventBridgeScheduler({
-    client: new SchedulerClient({}),
-    groupName: config.SCHEDULER_GROUP_NAME as string,
-    targetArn: config.SENDER_FUNCTION_ARN as string,
-    roleArn: config.SCHEDULER_ROLE_ARN as string,
-    deadLetterArn: config.SCHEDULER_DLQ_ARN as string,
-  });
+  const { db } = databaseFor(config, 'planner');
+  const scheduler = eventBridgeScheduler(config);
   return { db, scheduler, settings: config };
 }
 

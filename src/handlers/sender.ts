@@ -4,9 +4,8 @@ import { z } from 'zod';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
-import { createTwilioSms, type TwilioSender } from '../adapters/twilio-sms.js';
 import { type Config, ConfigError } from '../config.js';
-import { createDb } from '../db/connection.js';
+import { createDb, type Db } from '../db/connection.js';
 import { markStaleClaimsUnknown } from '../db/repositories/deliveries/sending.js';
 import { logger } from '../logger.js';
 import { type RateLimiter, systemClock } from '../services/ports.js';
@@ -16,6 +15,7 @@ import {
   sendDailyMessage,
   senderSettings,
 } from '../services/send-daily-message.js';
+import { databaseFor, sharedLimiter, twilioSms } from './aws-wiring.js';
 
 export const SendEvent = z.object({ deliveryId: z.uuid() });
 
@@ -24,17 +24,8 @@ export type SenderResult = SendOutcome | { outcome: 'rejected'; reason: string }
 /** A Lambda runs at most 15 minutes, so an older `sending` claim is not in flight any more. */
 const STALE_CLAIM_MS = 15 * 60_000;
 
-export function twilioSenderFrom(config: Config): TwilioSender {
-  if (config.TWILIO_MESSAGING_SERVICE_SID)
-    return { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID };
-  if (config.TWILIO_FROM_NUMBER) return { from: config.TWILIO_FROM_NUMBER };
-  throw new ConfigError([
-    'TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID: one is required (both missing)',
-  ]);
-}
-
 /** Everything the sender needs, from validated config and the shared limiter. */
-export function buildSenderDeps(config: Config, limiter: RateLimiter): SendDeps {
+export function buildSenderDeps(config: Config, limiter: RateLimiter, db?: Db): SendDeps {
   const { DATABASE_URL, PUBLIC_BASE_URL } = config;
   const { OPENAI_API_KEY, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN } = config.secrets;
   if (!DATABASE_URL || !PUBLIC_BASE_URL || !OPENAI_API_KEY || !TWILIO_ACCOUNT_SID || !TWILIO_AUTH_TOKEN) {
@@ -42,7 +33,7 @@ export function buildSenderDeps(config: Config, limiter: RateLimiter): SendDeps 
       'sender: DATABASE_URL, PUBLIC_BASE_URL and the OpenAI/Twilio secrets are required',
     ]);
   }
-  const db = createDb({
+  db ??= createDb({
     connectionString: DATABASE_URL,
     max: 2,
     ssl: config.DATABASE_SSL,
@@ -55,11 +46,7 @@ export function buildSenderDeps(config: Config, limiter: RateLimiter): SendDeps 
     limiter,
     fallback: createCuratedWriter(),
   });
-  const sms = createTwilioSms({
-    accountSid: TWILIO_ACCOUNT_SID,
-    authToken: TWILIO_AUTH_TOKEN,
-    sender: twilioSenderFrom(config),
-  });
+  const sms = twilioSms(config);
   return {
     db,
     sms,
@@ -99,14 +86,6 @@ export function createSenderHandler(getDeps: () => Promise<SendDeps>) {
   };
 }
 
-/**
- * The shared limiter is the Rate limits issue's src/adapters/rate-limiter.ts. Until it is merged the
- * sender refuses to start rather than send without the global pace and quotas.
- */
-async function sharedLimiter(_config: Config): Promise<RateLimiter> {
-  throw new ConfigError(['rate limiter: src/adapters/rate-limiter.ts is not wired into the sender yet']);
-}
-
 let cold: Promise<SendDeps> | undefined;
 function lambdaDeps(): Promise<SendDeps> {
   cold ??= (async () => {
@@ -119,7 +98,8 @@ function lambdaDeps(): Promise<SendDeps> {
         'TWILIO_AUTH_TOKEN',
       ],
     });
-    return buildSenderDeps(config, await sharedLimiter(config));
+    const { db, pool } = databaseFor(config, 'sender');
+    return buildSenderDeps(config, await sharedLimiter(config, pool), db);
   })().catch((err) => {
     cold = undefined; // let the next invocation try again (e.g. Secrets Manager was briefly unreachable)
     throw err;

@@ -2,11 +2,13 @@
 // event to it. All routing, parsing and logic live in src/http and src/services.
 import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
+import type pg from 'pg';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import type { Config } from '../config.js';
-import { createDb, type Db } from '../db/connection.js';
+import type { Db } from '../db/connection.js';
 import { createApp } from '../http/app.js';
 import type { DeliveryScheduler, RateLimiter, SmsSender } from '../services/ports.js';
+import { databaseFor, eventBridgeScheduler, sharedLimiter, twilioSms } from './aws-wiring.js';
 
 export interface WebhookAdapters {
   sms: SmsSender;
@@ -15,7 +17,11 @@ export interface WebhookAdapters {
 }
 
 /** Builds the outside-world adapters for this Lambda from its config. */
-export type WireAdapters = (config: Config, db: Db) => WebhookAdapters | Promise<WebhookAdapters>;
+export type WireAdapters = (
+  config: Config,
+  db: Db,
+  pool: pg.Pool,
+) => WebhookAdapters | Promise<WebhookAdapters>;
 
 type LambdaHandler = ReturnType<typeof handle>;
 
@@ -32,14 +38,8 @@ export function createWebhooksHandler(
     const config = await loadRuntimeConfig(env, {
       require: ['DATABASE_URL', 'PUBLIC_BASE_URL', 'TWILIO_AUTH_TOKEN', 'API_TOKEN'],
     });
-    const db = createDb({
-      connectionString: config.DATABASE_URL as string,
-      ssl: config.DATABASE_SSL,
-      max: 2,
-      statementTimeoutMs: 10_000,
-      applicationName: 'webhooks',
-    });
-    const app: Hono = createApp({ config, db, ...(await wire(config, db)) });
+    const { db, pool } = databaseFor(config, 'webhooks');
+    const app: Hono = createApp({ config, db, ...(await wire(config, db, pool)) });
     return handle(app);
   };
   return (async (event: Parameters<LambdaHandler>[0], context: Parameters<LambdaHandler>[1]) => {
@@ -51,13 +51,9 @@ export function createWebhooksHandler(
   }) as LambdaHandler;
 }
 
-/**
- * The deployed handler. The Twilio SmsSender (sender issue) and the EventBridge Scheduler
- * DeliveryScheduler (planner issue) are other modules' adapters; until they are merged this wiring
- * refuses to start rather than run without them.
- */
-export const handler = createWebhooksHandler(() => {
-  throw new Error(
-    'webhooks Lambda: the Twilio SmsSender and EventBridge DeliveryScheduler adapters are not wired yet (src/handlers/webhooks.ts)',
-  );
-});
+/** The deployed handler: Twilio for the double opt-in text, EventBridge Scheduler to cancel on opt-out. */
+export const handler = createWebhooksHandler(async (config, _db, pool) => ({
+  sms: twilioSms(config),
+  scheduler: eventBridgeScheduler(config),
+  limiter: await sharedLimiter(config, pool),
+}));

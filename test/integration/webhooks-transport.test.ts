@@ -10,6 +10,7 @@ import { createDb } from '../../src/db/connection.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { createApp } from '../../src/http/app.js';
 import { useTestDb } from '../support/db.js';
+import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import {
   API_TOKEN,
   AUTH_TOKEN,
@@ -29,45 +30,6 @@ import {
 const t = useTestDb();
 const PHONE = '+12125550123';
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
-
-/** An API Gateway HTTP API payload v2 event, as the webhooks Lambda receives it. */
-function httpApiEvent(
-  method: string,
-  path: string,
-  options: { body?: string; headers?: Record<string, string>; base64?: boolean } = {},
-) {
-  const body =
-    options.body === undefined
-      ? undefined
-      : options.base64
-        ? Buffer.from(options.body).toString('base64')
-        : options.body;
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { host: 'abc123.execute-api.us-east-1.amazonaws.com', ...options.headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      authentication: null,
-      authorizer: {},
-      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'TwilioProxy/1.1' },
-      requestId: 'req-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: '25/Nov/2026:12:00:00 +0000',
-      timeEpoch: 1_795_000_000_000,
-    },
-    body: body ?? null,
-    isBase64Encoded: options.base64 ?? false,
-  };
-}
-
-const lambdaContext = { awsRequestId: 'req-1', functionName: 'webhooks' } as never;
 
 describe('the same app object on Lambda and on node http', () => {
   let app: Hono;

@@ -20,12 +20,12 @@ import {
 
 const sdk = mockClient(SchedulerClient);
 const deliveryId = '0b7f3c1e-6a4d-4c1b-9a55-0e8d5d8f2a10';
-const options = {
-  groupName: 'daily-positivity',
-  targetArn: 'arn:aws:lambda:us-east-1:123456789012:function:sender',
+const target = {
+  arn: 'arn:aws:lambda:us-east-1:123456789012:function:sender',
   roleArn: 'arn:aws:iam::123456789012:role/scheduler-invoke-sender',
   deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:schedule-dlq',
 };
+const options = { groupName: 'daily-positivity', target };
 const meta = { $metadata: {} };
 
 function adapter(extra: Partial<Parameters<typeof createEventBridgeScheduler>[0]> = {}) {
@@ -67,11 +67,11 @@ describe('EventBridge scheduler adapter', () => {
       ActionAfterCompletion: 'DELETE',
       State: 'ENABLED',
       Target: {
-        Arn: options.targetArn,
-        RoleArn: options.roleArn,
+        Arn: target.arn,
+        RoleArn: target.roleArn,
         Input: JSON.stringify({ deliveryId }),
         RetryPolicy: { MaximumEventAgeInSeconds: 9_375, MaximumRetryAttempts: 185 },
-        DeadLetterConfig: { Arn: options.deadLetterArn },
+        DeadLetterConfig: { Arn: target.deadLetterArn },
       },
     });
   });

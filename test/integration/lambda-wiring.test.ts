@@ -1,0 +1,50 @@
+// The deployed handler exports, built as in AWS (settings from env, the shared limiter on the Postgres
+// pool, Twilio and EventBridge Scheduler adapters), not with test doubles.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.js';
+import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
+import { inboundParams, signedForm } from '../support/webhook-doubles.js';
+
+const t = useTestDb();
+const saved = { ...process.env };
+
+describe('deployed Lambda handlers', () => {
+  beforeAll(() => {
+    Object.assign(process.env, {
+      PUBLIC_BASE_URL: 'https://sms.example.com',
+      TWILIO_ACCOUNT_SID: `AC${'b2'.repeat(16)}`,
+      TWILIO_AUTH_TOKEN: 'test-auth-token-0123456789abcdef',
+      TWILIO_FROM_NUMBER: '+14155550100',
+      OPENAI_API_KEY: 'sk-test-0123456789abcdefghijklmnop',
+      API_TOKEN: 'test-api-token-0123456789abcdefghij',
+      SCHEDULER_GROUP_NAME: 'daily-positivity',
+      RATE_LIMIT_STORE: 'postgres',
+    });
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('webhooks: builds from the environment and serves health and a signed HELP', async () => {
+    process.env.DATABASE_URL = t.url();
+    const { handler } = await import('../../src/handlers/webhooks.js');
+    expect(await handler(httpApiEvent('GET', '/health'), lambdaContext)).toMatchObject({ statusCode: 200 });
+    const { body, headers } = signedForm('/twilio/inbound', inboundParams('+12125550123', 'HELP'));
+    const reply = await handler(httpApiEvent('POST', '/twilio/inbound', { body, headers }), lambdaContext);
+    expect(reply).toMatchObject({ statusCode: 200 });
+    const inbound = await t.db().selectFrom('inbound_messages').select('classification').execute();
+    expect(inbound).toEqual([{ classification: 'help' }]);
+    // The limiter really is the shared Postgres store: the inbound budget left a counter row.
+    const counters = await t.db().selectFrom('rate_limits').select('key').execute();
+    expect(counters.length).toBeGreaterThan(0);
+  });
+
+  it('sender: rejects a malformed event without throwing and answers not_found for an unknown id', async () => {
+    process.env.DATABASE_URL = t.url();
+    const { handler } = await import('../../src/handlers/sender.js');
+    expect(await handler({ nope: true })).toMatchObject({ outcome: 'rejected' });
+    expect(await handler({ deliveryId: '00000000-0000-4000-8000-000000000000' })).toMatchObject({
+      outcome: 'not_found',
+    });
+  });
+});
