@@ -4,7 +4,9 @@
 import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql`CREATE INDEX deliveries_body_retention_idx ON deliveries (created_at) WHERE body IS NOT NULL`.execute(db);
+  await sql`CREATE INDEX deliveries_body_retention_idx ON deliveries (created_at) WHERE body IS NOT NULL`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
