@@ -109,7 +109,7 @@ try {
   const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN
     UPDATE deliveries SET body = NULL WHERE id IN (
       SELECT id FROM deliveries WHERE body IS NOT NULL AND created_at < ${cutoff}
-      LIMIT ${DEFAULT_CLEANUP_BATCH} FOR UPDATE SKIP LOCKED)`.execute(db);
+      ORDER BY created_at LIMIT ${DEFAULT_CLEANUP_BATCH} FOR UPDATE SKIP LOCKED)`.execute(db);
   console.log(`plan of one body-clearing batch:\n  ${plan.map((r) => r['QUERY PLAN']).join('\n  ')}`);
 
   const { rows: counts } = await sql<{ events: number; bodies: number }>`SELECT

@@ -1,5 +1,8 @@
 // Retention statements, each bounded to `limit` rows so no statement holds row locks for long. Every
-// statement runs on its own (autocommit); callers loop until a batch comes back short.
+// statement runs on its own (autocommit); callers loop until a batch comes back short. ORDER BY the
+// timestamp makes each batch an index range scan from the oldest row: without it the planner picks a
+// sequential scan that re-reads every row earlier batches already handled (measured: >1 s per batch at
+// 1M rows).
 import { sql } from 'kysely';
 import type { DbOrTrx } from '../connection.js';
 
@@ -14,7 +17,7 @@ export function clearDeliveryBodies(db: DbOrTrx, cutoff: Date, limit: number): P
     db,
     sql`UPDATE deliveries SET body = NULL WHERE id IN (
           SELECT id FROM deliveries WHERE body IS NOT NULL AND created_at < ${cutoff}
-          LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+          ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   );
 }
 
@@ -24,7 +27,7 @@ export function deleteInboundMessages(db: DbOrTrx, cutoff: Date, limit: number):
     db,
     sql`DELETE FROM inbound_messages WHERE id IN (
           SELECT id FROM inbound_messages WHERE received_at < ${cutoff}
-          LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+          ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   );
 }
 
@@ -34,7 +37,7 @@ export function deleteStatusEvents(db: DbOrTrx, cutoff: Date, limit: number): Pr
     db,
     sql`DELETE FROM delivery_status_events WHERE id IN (
           SELECT id FROM delivery_status_events WHERE received_at < ${cutoff}
-          LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+          ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   );
 }
 
@@ -44,7 +47,7 @@ export function deleteConsentEvents(db: DbOrTrx, cutoff: Date, limit: number): P
     db,
     sql`DELETE FROM consent_events WHERE id IN (
           SELECT id FROM consent_events WHERE created_at < ${cutoff}
-          LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+          ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   );
 }
 
