@@ -4,12 +4,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initialSchema from './2026-11-25T1200_initial_schema.js';
 import * as rateLimits from './2026-11-25T1310_rate_limits.js';
 import * as plannerOrderIndex from './2026-11-25T1320_planner_order_index.js';
+import * as retentionIndexes from './2026-11-25T1350_retention_indexes.js';
 import * as localOutbox from './2026-11-25T1360_local_outbox.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
   '2026-11-25T1310_rate_limits': rateLimits,
   '2026-11-25T1320_planner_order_index': plannerOrderIndex,
+  '2026-11-25T1350_retention_indexes': retentionIndexes,
   '2026-11-25T1360_local_outbox': localOutbox,
 };
 

@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { createCuratedWriter } from '../src/adapters/curated-writer.js';
 import { createOpenAiWriter } from '../src/adapters/openai-writer.js';
 import { loadConfig } from '../src/config.js';
-import { estimateMessageCost } from '../src/domain/cost.js';
+import { estimateCost, pricesFromConfig } from '../src/domain/cost.js';
 import { CURATED_MESSAGES } from '../src/domain/curated-messages.js';
 import { countSegments, isSingleGsmSegment } from '../src/domain/gsm.js';
 import type { RateLimiter } from '../src/services/ports.js';
@@ -151,17 +151,13 @@ server.close();
 const pct = (n: number, d: number) => `${((100 * n) / d).toFixed(1)}%`;
 const perMsgIn = tokensIn / generations;
 const perMsgOut = tokensOut / generations;
-const prices = {
-  inputPerMTokUsd: config.OPENAI_PRICE_INPUT_PER_MTOK_USD,
-  outputPerMTokUsd: config.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,
-  smsPerSegmentUsd: config.SMS_PRICE_PER_SEGMENT_USD,
-};
+const prices = pricesFromConfig(config);
 const openaiPer1000 =
-  (perMsgIn * 1000 * prices.inputPerMTokUsd + perMsgOut * 1000 * prices.outputPerMTokUsd) / 1e6;
-const totalPer1000 = estimateMessageCost(
-  { tokensIn: perMsgIn * 1000, tokensOut: perMsgOut * 1000, segments: 1000 },
+  (perMsgIn * 1000 * prices.inputPerMTokUSD + perMsgOut * 1000 * prices.outputPerMTokUSD) / 1e6;
+const totalPer1000 = estimateCost(
+  { tokensIn: Math.round(perMsgIn * 1000), tokensOut: Math.round(perMsgOut * 1000), segments: 1000 },
   prices,
-);
+).totalUSD;
 
 console.log(`model                         ${config.OPENAI_MODEL} (mocked with msw, seed ${seed})`);
 console.log(
@@ -181,9 +177,9 @@ console.log(
   `tokens per message            ${perMsgIn.toFixed(1)} in + ${perMsgOut.toFixed(1)} out = ${(perMsgIn + perMsgOut).toFixed(1)}`,
 );
 console.log(
-  `OpenAI cost per 1,000         $${openaiPer1000.toFixed(4)} (in $${prices.inputPerMTokUsd}/Mtok, out $${prices.outputPerMTokUsd}/Mtok)`,
+  `OpenAI cost per 1,000         $${openaiPer1000.toFixed(4)} (in $${prices.inputPerMTokUSD}/Mtok, out $${prices.outputPerMTokUSD}/Mtok)`,
 );
 console.log(
-  `with SMS, per 1,000           $${totalPer1000.toFixed(4)} (+ 1,000 segments × $${prices.smsPerSegmentUsd})`,
+  `with SMS, per 1,000           $${totalPer1000.toFixed(4)} (+ 1,000 segments × $${prices.perSegmentUSD})`,
 );
 console.log(`curated fallback library      ${CURATED_MESSAGES.length} messages`);

@@ -1,13 +1,137 @@
 // The one logger: Powertools for AWS Lambda (JSON lines with level, service and correlation keys), used
-// by Lambdas and one-machine mode alike. Log phone numbers through maskPhone(), never raw.
+// by Lambdas and one-machine mode alike. Privacy rules live in the JSON replacer every log line passes
+// through, so a caller cannot forget them: phone numbers are masked to their last 4 digits, secret-named
+// attributes and secret-looking values are redacted, and inbound message text appears only at DEBUG.
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Settings } from './config.js';
 
-type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
-const level = (process.env.LOG_LEVEL?.toUpperCase() ?? 'INFO') as Level;
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+const LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
 
-export const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'daily-positivity',
-  logLevel: ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'].includes(level) ? level : 'INFO',
-});
+export const REDACTED = '[REDACTED]';
+export const DEBUG_ONLY = '[omitted below DEBUG]';
+
+/** E.164-looking numbers, also URL-encoded (%2B…) as in Twilio form bodies. */
+const PHONE_PATTERN = /(\+|%2B)([1-9]\d{2,10})(\d{4})(?!\d)/gi;
+/** Attribute names whose string value is a phone number even without a leading '+'. */
+const PHONE_KEY = /(^|_)(phone|to|from|msisdn)$|Phone$|^(To|From)$/;
+/** Attribute names whose value is a secret, whatever it looks like. */
+const SECRET_KEY =
+  /(auth_?token|api_?key|apikey|authorization|password|passwd|secret|cookie|signature|credential|^token$|access_?token|bearer)/i;
+/** Secret-looking fragments inside any string: bearer/basic credentials, OpenAI keys, URL passwords. */
+const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
+  [/\bsk-[A-Za-z0-9_-]{16,}/g, REDACTED],
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+:)[^@/\s]+@/gi, `$1${REDACTED}@`],
+];
+/** Attribute names that carry text a subscriber wrote (Twilio's inbound `Body`, our `inboundText`). */
+const INBOUND_TEXT_KEY = /^(inboundText|inbound_text|Body|triggerText|trigger_text)$/;
+
+/** Masks every E.164-looking number in a string: "+14155550123" → "***0123". */
+export function maskPhonesInText(text: string): string {
+  return text.replace(PHONE_PATTERN, (_m, _plus, _middle, last4: string) => `***${last4}`);
+}
+
+function redactSecretsInText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Scrubs one string value for logging. */
+export function scrubText(text: string): string {
+  return maskPhonesInText(redactSecretsInText(text));
+}
+
+/**
+ * JSON.stringify replacer applied by Powertools to every key/value of every log line (message, extra
+ * attributes, appended keys, formatted errors). The level is read from the root object so text a
+ * subscriber wrote is kept only on DEBUG lines.
+ */
+export function createPrivacyReplacer(): (key: string, value: unknown) => unknown {
+  let lineLevel = 'INFO';
+  return (key: string, value: unknown): unknown => {
+    if (key === '' && value && typeof value === 'object' && 'level' in value) {
+      lineLevel = String((value as { level: unknown }).level);
+      return value;
+    }
+    if (key !== '' && SECRET_KEY.test(key) && value !== undefined && value !== null) return REDACTED;
+    if (key !== '' && INBOUND_TEXT_KEY.test(key) && lineLevel !== 'DEBUG' && value != null) return DEBUG_ONLY;
+    if (typeof value === 'string') {
+      if (PHONE_KEY.test(key) && /^\+?\d{7,15}$/.test(value)) return `***${value.slice(-4)}`;
+      return scrubText(value);
+    }
+    return value;
+  };
+}
+
+function levelFrom(value: string | undefined): LogLevel {
+  const upper = value?.toUpperCase() as LogLevel | undefined;
+  return upper && LEVELS.includes(upper) ? upper : 'INFO';
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  serviceName?: string;
+}
+
+/** A logger with the privacy replacer. Use the shared `logger` below; tests make their own. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return new Logger({
+    serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'daily-positivity',
+    // Read directly (not via config.ts) so a bad configuration can still be logged at start-up;
+    // applyLogConfig() sets the validated level once config is loaded.
+    logLevel: options.level ?? levelFrom(process.env.LOG_LEVEL),
+    jsonReplacerFn: createPrivacyReplacer(),
+  });
+}
+
+export const logger = createLogger();
+
+/** Applies the validated LOG_LEVEL from config to the shared logger. */
+export function applyLogConfig(config: Pick<Settings, 'LOG_LEVEL'>, target: Logger = logger): void {
+  target.setLogLevel(config.LOG_LEVEL);
+}
+
+/** Correlation keys every line about one delivery, message or schedule carries. */
+export interface CorrelationKeys {
+  deliveryId?: string;
+  messageSid?: string;
+  scheduleName?: string;
+  subscriberId?: number;
+}
+
+function definedKeys(keys: CorrelationKeys): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined && v !== null)) as Record<
+    string,
+    string | number
+  >;
+}
+
+/** A child logger whose every line carries the given correlation keys (use per delivery / per message). */
+export function correlated(keys: CorrelationKeys, parent: Logger = logger): Logger {
+  return parent.createChild({ persistentKeys: definedKeys(keys) });
+}
+
+/**
+ * Adds correlation keys to the shared logger for the current invocation (Powertools clears temporary
+ * keys with `resetKeys()`; handlers call it at the start of each invocation).
+ */
+export function appendCorrelationKeys(keys: CorrelationKeys, target: Logger = logger): void {
+  target.appendKeys(definedKeys(keys));
+}
+
+/**
+ * Logs text a subscriber wrote. Only at DEBUG: at INFO and above the line is not written at all (and the
+ * replacer would hide the text anyway if someone logged it under `inboundText` or `Body`).
+ */
+export function logInboundText(
+  text: string,
+  attributes: Record<string, unknown> = {},
+  target: Logger = logger,
+): void {
+  if (target.getLevelName() !== 'DEBUG') return;
+  target.debug('inbound message text', { ...attributes, inboundText: text });
+}
 
 export { maskPhone } from './domain/phone.js';

@@ -130,3 +130,25 @@ export interface MetricsSink {
   count(name: string, value?: number, dimensions?: Record<string, string>): void;
 }
 export const noMetrics: MetricsSink = { count: () => {} };
+
+// ── Reconciliation: what the SMS provider says became of a message (Twilio Messages API) ────────────
+export interface ProviderMessage {
+  sid: string;
+  /** Twilio's status: queued, sending, sent, delivered, undelivered, failed, canceled, … */
+  status: string;
+  errorCode: number | null;
+  to: string;
+  /** outbound-api, outbound-reply, inbound, … */
+  direction: string;
+  dateCreated: Date | null;
+  dateSent: Date | null;
+  body: string | null;
+  segments: number | null;
+}
+
+export interface MessageStatusLookup {
+  /** The message with this SID, or null when the provider has no such message. */
+  fetchStatus(sid: string): Promise<ProviderMessage | null>;
+  /** Messages to `to` sent in [from, until] (for sends whose SID was never recorded). */
+  findSentTo(to: E164, from: Date, until: Date): Promise<ProviderMessage[]>;
+}

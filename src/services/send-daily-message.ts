@@ -13,7 +13,7 @@ import {
 } from '../db/repositories/deliveries/sending.js';
 import { addUsage, getUsage, usageDay } from '../db/repositories/usage.js';
 import type { DeliveryState } from '../db/schema.js';
-import { estimateMessageCost, type Prices } from '../domain/cost.js';
+import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import { countSegments } from '../domain/gsm.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
@@ -53,11 +53,7 @@ export function senderSettings(config: Settings & { PUBLIC_BASE_URL: string }): 
     publicBaseUrl: config.PUBLIC_BASE_URL,
     messagesPerDay: config.TWILIO_MESSAGES_PER_DAY,
     dailyCostLimitUsd: config.DAILY_COST_LIMIT_USD,
-    prices: {
-      inputPerMTokUsd: config.OPENAI_PRICE_INPUT_PER_MTOK_USD,
-      outputPerMTokUsd: config.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,
-      smsPerSegmentUsd: config.SMS_PRICE_PER_SEGMENT_USD,
-    },
+    prices: pricesFromConfig(config),
     writeTimeoutMs: 20_000,
   };
 }
@@ -144,10 +140,10 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     tokensOut: written.tokensOut,
     fallbacks: written.fallback ? 1 : 0,
     // Tokens cost money whether or not the SMS goes out; a sent message replaces this with its full cost.
-    costUsd: estimateMessageCost(
+    costUsd: estimateCost(
       { tokensIn: written.tokensIn, tokensOut: written.tokensOut, segments: 0 },
       settings.prices,
-    ),
+    ).totalUSD,
   };
   const segmentCount = countSegments(written.body);
   if (segmentCount.encoding !== 'GSM-7' || segmentCount.segments !== 1) {
@@ -213,10 +209,10 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   }
 
   const segments = receipt.segments ?? segmentCount.segments;
-  const costUsd = estimateMessageCost(
+  const costUsd = estimateCost(
     { tokensIn: written.tokensIn, tokensOut: written.tokensOut, segments },
     settings.prices,
-  );
+  ).totalUSD;
   const sentAt = clock.now();
   try {
     await db.transaction().execute(async (trx) => {

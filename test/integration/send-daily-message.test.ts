@@ -50,7 +50,7 @@ const settings: SenderSettings = {
   publicBaseUrl: 'https://sms.example.com',
   messagesPerDay: 1000,
   dailyCostLimitUsd: 10,
-  prices: { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6, smsPerSegmentUsd: 0.0083 },
+  prices: { inputPerMTokUSD: 0.15, outputPerMTokUSD: 0.6, perSegmentUSD: 0.0083 },
   writeTimeoutMs: 20_000,
 };
 

@@ -22,7 +22,7 @@ function deps(): SendDeps {
       publicBaseUrl: 'https://sms.example.com',
       messagesPerDay: 10,
       dailyCostLimitUsd: 1,
-      prices: { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6, smsPerSegmentUsd: 0.0083 },
+      prices: { inputPerMTokUSD: 0.15, outputPerMTokUSD: 0.6, perSegmentUSD: 0.0083 },
       writeTimeoutMs: 1000,
     },
   };

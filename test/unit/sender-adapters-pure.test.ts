@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validityPeriodSeconds } from '../../src/adapters/twilio-sms.js';
 import { backoffDelay, parseRetryAfter } from '../../src/domain/backoff.js';
-import { estimateMessageCost } from '../../src/domain/cost.js';
+import { estimateCost } from '../../src/domain/cost.js';
 
 const now = new Date('2026-11-25T18:00:00Z');
 
@@ -39,7 +39,7 @@ describe('backoff', () => {
 });
 
 it('estimates a message cost from tokens and segments', () => {
-  const prices = { inputPerMTokUsd: 0.15, outputPerMTokUsd: 0.6, smsPerSegmentUsd: 0.0083 };
-  expect(estimateMessageCost({ tokensIn: 1_000_000, tokensOut: 0, segments: 0 }, prices)).toBe(0.15);
-  expect(estimateMessageCost({ tokensIn: 131, tokensOut: 29, segments: 1 }, prices)).toBe(0.008337);
+  const prices = { inputPerMTokUSD: 0.15, outputPerMTokUSD: 0.6, perSegmentUSD: 0.0083 };
+  expect(estimateCost({ tokensIn: 1_000_000, tokensOut: 0, segments: 0 }, prices).totalUSD).toBe(0.15);
+  expect(estimateCost({ tokensIn: 131, tokensOut: 29, segments: 1 }, prices).totalUSD).toBe(0.008337);
 });

@@ -1,0 +1,113 @@
+// Deliveries whose outcome is still open long after the send, and the updates that close them.
+import { sql } from 'kysely';
+import { FINAL_STATUSES } from '../../domain/reconciliation.js';
+import type { DbOrTrx } from '../connection.js';
+import type { DeliveryState } from '../schema.js';
+
+export interface OpenDelivery {
+  id: string;
+  state: DeliveryState;
+  message_sid: string | null;
+  delivery_status: string | null;
+  claimed_at: Date | null;
+  sent_at: Date | null;
+  window_end: Date;
+  body: string | null;
+  phone: string;
+}
+
+/**
+ * Deliveries in sending/unknown, or sent without a final delivery status, claimed (or sent) in
+ * [notBefore, olderThan). Oldest first.
+ */
+export function findOpenDeliveries(
+  db: DbOrTrx,
+  range: { olderThan: Date; notBefore: Date },
+  limit: number,
+): Promise<OpenDelivery[]> {
+  return db
+    .selectFrom('deliveries as d')
+    .innerJoin('subscribers as s', 's.id', 'd.subscriber_id')
+    .select([
+      'd.id',
+      'd.state',
+      'd.message_sid',
+      'd.delivery_status',
+      'd.claimed_at',
+      'd.sent_at',
+      'd.window_end',
+      'd.body',
+      's.phone',
+    ])
+    .where('d.state', 'in', ['sending', 'unknown', 'sent'])
+    .where((eb) =>
+      eb.or([eb('d.delivery_status', 'is', null), eb('d.delivery_status', 'not in', [...FINAL_STATUSES])]),
+    )
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('d.claimed_at', '<', range.olderThan), eb('d.claimed_at', '>=', range.notBefore)]),
+        eb.and([
+          eb('d.claimed_at', 'is', null),
+          eb('d.sent_at', '<', range.olderThan),
+          eb('d.sent_at', '>=', range.notBefore),
+        ]),
+      ]),
+    )
+    .orderBy('d.claimed_at')
+    .limit(limit)
+    .execute();
+}
+
+export interface ObservedStatus {
+  messageSid: string;
+  status: string;
+  errorCode: number | null;
+  sentAt: Date | null;
+  segments: number | null;
+}
+
+/**
+ * Records what Twilio reports for a delivery: the SID (when it was missing), state `sent` (Twilio has the
+ * message), the delivery status and error code, plus a status event row. Only touches a delivery that is
+ * still open, so a status callback that landed meanwhile wins.
+ */
+export async function recordObservedStatus(
+  db: DbOrTrx,
+  deliveryId: string,
+  seen: ObservedStatus,
+): Promise<boolean> {
+  const updated = await db
+    .updateTable('deliveries')
+    .set({
+      state: 'sent',
+      message_sid: seen.messageSid,
+      delivery_status: seen.status,
+      error_code: seen.errorCode,
+      sent_at: sql`coalesce(sent_at, ${seen.sentAt})`,
+      segments: sql`coalesce(segments, ${seen.segments}::smallint)`,
+    })
+    .where('id', '=', deliveryId)
+    .where('state', 'in', ['sending', 'unknown', 'sent'])
+    .where((eb) =>
+      eb.or([eb('delivery_status', 'is', null), eb('delivery_status', 'not in', [...FINAL_STATUSES])]),
+    )
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) return false;
+  await db
+    .insertInto('delivery_status_events')
+    .values({ message_sid: seen.messageSid, status: seen.status, error_code: seen.errorCode })
+    .onConflict((oc) => oc.columns(['message_sid', 'status']).doNothing())
+    .execute();
+  return true;
+}
+
+/** Marks a claimed delivery that never reached Twilio as failed (its send window is long over). */
+export async function markNeverSent(db: DbOrTrx, deliveryId: string, reason: string): Promise<boolean> {
+  const updated = await db
+    .updateTable('deliveries')
+    .set({ state: 'failed', reason })
+    .where('id', '=', deliveryId)
+    .where('state', 'in', ['sending', 'unknown'])
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}

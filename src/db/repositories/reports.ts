@@ -1,0 +1,83 @@
+// Read-only queries behind the daily report. Times are half-open UTC ranges [from, to).
+import { sql } from 'kysely';
+import type { DbOrTrx } from '../connection.js';
+
+export interface DeliveryOutcomeCounts {
+  sent: number;
+  delivered: number;
+  undelivered: number;
+  failed: number;
+  /** Sent but Twilio has not (yet) reported a terminal status. */
+  awaitingStatus: number;
+  /** Never accepted by Twilio (state `failed` without sent_at), by send window start. */
+  sendErrors: number;
+}
+
+/**
+ * Outcomes of the messages that went out in [from, to) (by sent_at), and sends that failed before Twilio
+ * accepted them whose window opened in [from, to).
+ */
+export async function deliveryOutcomes(db: DbOrTrx, from: Date, to: Date): Promise<DeliveryOutcomeCounts> {
+  const inDay = sql<boolean>`sent_at >= ${from} AND sent_at < ${to}`;
+  const row = await db
+    .selectFrom('deliveries')
+    .select([
+      sql<number>`count(*) FILTER (WHERE ${inDay})`.as('sent'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'delivered')`.as('delivered'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'undelivered')`.as('undelivered'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'failed')`.as('failed'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status IS DISTINCT FROM 'delivered'
+        AND delivery_status IS DISTINCT FROM 'undelivered' AND delivery_status IS DISTINCT FROM 'failed'
+        AND delivery_status IS DISTINCT FROM 'canceled' AND delivery_status IS DISTINCT FROM 'read')`.as(
+        'awaitingStatus',
+      ),
+      sql<number>`count(*) FILTER (WHERE sent_at IS NULL AND state = 'failed'
+        AND window_start >= ${from} AND window_start < ${to})`.as('sendErrors'),
+    ])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('sent_at', '>=', from), eb('sent_at', '<', to)]),
+        eb.and([eb('window_start', '>=', from), eb('window_start', '<', to)]),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return row;
+}
+
+/** Skipped deliveries whose send window opened in [from, to), by reason. */
+export async function skippedByReason(db: DbOrTrx, from: Date, to: Date): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['reason', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('state', '=', 'skipped')
+    .where('window_start', '>=', from)
+    .where('window_start', '<', to)
+    .groupBy('reason')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.reason ?? 'unspecified', r.n]));
+}
+
+export interface ConsentCounts {
+  optOuts: number;
+  optIns: number;
+  confirmations: number;
+}
+
+export async function consentCounts(db: DbOrTrx, from: Date, to: Date): Promise<ConsentCounts> {
+  const row = await db
+    .selectFrom('consent_events')
+    .select([
+      sql<number>`count(*) FILTER (WHERE kind = 'opt_out')`.as('optOuts'),
+      sql<number>`count(*) FILTER (WHERE kind = 'opt_in')`.as('optIns'),
+      sql<number>`count(*) FILTER (WHERE kind = 'confirm')`.as('confirmations'),
+    ])
+    .where('created_at', '>=', from)
+    .where('created_at', '<', to)
+    .executeTakeFirstOrThrow();
+  return row;
+}
+
+/** The usage_daily row for one day (written by the sender), or null when nothing was used. */
+export async function usageForDay(db: DbOrTrx, day: string) {
+  return (await db.selectFrom('usage_daily').selectAll().where('day', '=', day).executeTakeFirst()) ?? null;
+}

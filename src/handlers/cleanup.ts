@@ -1,0 +1,29 @@
+// Daily retention Lambda: clears old message text and status events in bounded batches and publishes the
+// database size.
+import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { createDb } from '../db/connection.js';
+import { applyLogConfig, logger } from '../logger.js';
+import { PowertoolsMetricsSink } from '../metrics.js';
+import { runCleanup } from '../services/cleanup.js';
+import { systemClock } from '../services/ports.js';
+import { deadlineFrom, type LambdaContextLike, ScheduledEvent } from './scheduled.js';
+
+const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
+applyLogConfig(config);
+const db = createDb({
+  connectionString: config.DATABASE_URL as string,
+  ssl: config.DATABASE_SSL,
+  max: 1,
+  applicationName: 'daily-positivity-cleanup',
+});
+const metrics = new PowertoolsMetricsSink({ serviceName: 'cleanup' });
+
+export const handler = async (event: unknown, context?: LambdaContextLike) => {
+  ScheduledEvent.parse(event);
+  logger.resetKeys();
+  try {
+    return await runCleanup({ db, clock: systemClock, metrics }, config, { deadline: deadlineFrom(context) });
+  } finally {
+    metrics.flush();
+  }
+};

@@ -1,0 +1,24 @@
+// Daily report Lambda: logs yesterday's (UTC) sends, delivery rate, opt-outs and cost as one line, and
+// returns the typed report. `{ "day": "YYYY-MM-DD" }` reports another day.
+import { z } from 'zod';
+import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { createDb } from '../db/connection.js';
+import { applyLogConfig } from '../logger.js';
+import { buildDailyReport, previousUtcDay } from '../services/daily-report.js';
+import { systemClock } from '../services/ports.js';
+
+const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
+applyLogConfig(config);
+const db = createDb({
+  connectionString: config.DATABASE_URL as string,
+  ssl: config.DATABASE_SSL,
+  max: 1,
+  applicationName: 'daily-positivity-report',
+});
+
+const ReportEvent = z.looseObject({ day: z.iso.date().optional() });
+
+export const handler = async (event: unknown) => {
+  const { day } = ReportEvent.parse(event ?? {});
+  return buildDailyReport({ db }, day ?? previousUtcDay(systemClock.now()));
+};

@@ -1,0 +1,38 @@
+// Daily reconciliation Lambda: asks Twilio about deliveries still open 24 h after they were claimed.
+import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { TwilioStatusLookup } from '../adapters/twilio-status-lookup.js';
+import { createDb } from '../db/connection.js';
+import { applyLogConfig, logger } from '../logger.js';
+import { PowertoolsMetricsSink } from '../metrics.js';
+import { systemClock } from '../services/ports.js';
+import { reconcileDeliveries } from '../services/reconcile.js';
+import { deadlineFrom, type LambdaContextLike, ScheduledEvent } from './scheduled.js';
+
+const config = await loadRuntimeConfig(process.env, {
+  require: ['DATABASE_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
+});
+applyLogConfig(config);
+const db = createDb({
+  connectionString: config.DATABASE_URL as string,
+  ssl: config.DATABASE_SSL,
+  max: 1,
+  applicationName: 'daily-positivity-reconcile',
+});
+const lookup = new TwilioStatusLookup({
+  accountSid: config.secrets.TWILIO_ACCOUNT_SID as string,
+  authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
+});
+const metrics = new PowertoolsMetricsSink({ serviceName: 'reconcile' });
+
+export const handler = async (event: unknown, context?: LambdaContextLike) => {
+  ScheduledEvent.parse(event);
+  logger.resetKeys();
+  try {
+    return await reconcileDeliveries(
+      { db, lookup, clock: systemClock, metrics },
+      { deadline: deadlineFrom(context) },
+    );
+  } finally {
+    metrics.flush();
+  }
+};

@@ -1,0 +1,18 @@
+// Shared edge for the daily scheduled Lambdas (cleanup, reconciliation, report): the event they accept
+// and the deadline derived from the Lambda's remaining time.
+import { z } from 'zod';
+
+/** An EventBridge scheduled event, or {} when invoked by hand. Extra fields are ignored. */
+export const ScheduledEvent = z.looseObject({ time: z.iso.datetime().optional() });
+
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Stop starting new work this long before the Lambda would be killed. */
+const SAFETY_MARGIN_MS = 30_000;
+
+export function deadlineFrom(context: LambdaContextLike | undefined, now = Date.now()): Date | undefined {
+  if (!context) return undefined;
+  return new Date(now + Math.max(0, context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS));
+}

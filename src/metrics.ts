@@ -1,0 +1,119 @@
+// Business metrics: Powertools Metrics (CloudWatch Embedded Metric Format on stdout) in AWS, an in-memory
+// sink in one-machine mode and tests. Both implement the MetricsSink port, so services never know which.
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricsSink } from './services/ports.js';
+
+/** The one CloudWatch namespace for every metric this service publishes. */
+export const METRICS_NAMESPACE = 'DailyPositivity';
+
+export const MetricName = {
+  DeliveriesPlanned: 'DeliveriesPlanned',
+  /** Dimension `reason` (quota, cost_cap, opted_out, …). */
+  DeliveriesSkipped: 'DeliveriesSkipped',
+  MessagesSent: 'MessagesSent',
+  MessagesDelivered: 'MessagesDelivered',
+  MessagesUndelivered: 'MessagesUndelivered',
+  MessagesFailed: 'MessagesFailed',
+  OptOuts: 'OptOuts',
+  OptIns: 'OptIns',
+  OpenAIRequests: 'OpenAIRequests',
+  OpenAITokens: 'OpenAITokens',
+  FallbackMessages: 'FallbackMessages',
+  RateLimitHits: 'RateLimitHits',
+  /** Estimated spend in US dollars (OpenAI tokens + SMS segments); fractional. */
+  EstimatedCostUSD: 'EstimatedCostUSD',
+  /** Published by the daily cleanup. */
+  DatabaseSizeBytes: 'DatabaseSizeBytes',
+  /** Deliveries whose status the daily reconciliation corrected from Twilio's Messages API. */
+  DeliveriesReconciled: 'DeliveriesReconciled',
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+/** CloudWatch has no currency unit: cost is published unit-less; sizes in bytes; the rest are counts. */
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+const UNITS: Partial<Record<string, Unit>> = {
+  [MetricName.EstimatedCostUSD]: MetricUnit.NoUnit,
+  [MetricName.DatabaseSizeBytes]: MetricUnit.Bytes,
+};
+
+export interface FlushableMetricsSink extends MetricsSink {
+  /** Writes buffered metrics (one EMF line). Handlers call it once per invocation, in `finally`. */
+  flush(): void;
+}
+
+/**
+ * MetricsSink over Powertools Metrics. Metrics without dimensions are buffered and flushed together;
+ * a metric with dimensions (e.g. DeliveriesSkipped by reason) goes out at once as its own EMF line,
+ * because one EMF document shares a single dimension set.
+ */
+export class PowertoolsMetricsSink implements FlushableMetricsSink {
+  readonly metrics: Metrics;
+
+  constructor(options: { serviceName?: string; namespace?: string; metrics?: Metrics } = {}) {
+    this.metrics =
+      options.metrics ??
+      new Metrics({
+        namespace: options.namespace ?? METRICS_NAMESPACE,
+        serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'daily-positivity',
+      });
+  }
+
+  count(name: string, value = 1, dimensions?: Record<string, string>): void {
+    if (!Number.isFinite(value)) return;
+    const unit = UNITS[name] ?? MetricUnit.Count;
+    if (dimensions && Object.keys(dimensions).length > 0) {
+      const single = this.metrics.singleMetric();
+      single.addDimensions(dimensions);
+      single.addMetric(name, unit, value);
+      return;
+    }
+    this.metrics.addMetric(name, unit, value);
+  }
+
+  flush(): void {
+    if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
+  }
+}
+
+export interface RecordedMetric {
+  name: string;
+  value: number;
+  dimensions: Record<string, string>;
+}
+
+/** MetricsSink that keeps every data point in memory: one-machine mode (CLI report) and tests. */
+export class InMemoryMetricsSink implements FlushableMetricsSink {
+  readonly recorded: RecordedMetric[] = [];
+
+  count(name: string, value = 1, dimensions: Record<string, string> = {}): void {
+    if (!Number.isFinite(value)) return;
+    this.recorded.push({ name, value, dimensions: { ...dimensions } });
+  }
+
+  flush(): void {}
+
+  /** Sum of a metric's values, optionally only those whose dimensions include `where`. */
+  total(name: string, where: Record<string, string> = {}): number {
+    return this.recorded
+      .filter((m) => m.name === name && Object.entries(where).every(([k, v]) => m.dimensions[k] === v))
+      .reduce((sum, m) => sum + m.value, 0);
+  }
+
+  /** Totals per metric name and dimension set, e.g. { "DeliveriesSkipped{reason=quota}": 3 }. */
+  totals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const m of this.recorded) {
+      const dims = Object.entries(m.dimensions)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const key = dims ? `${m.name}{${dims}}` : m.name;
+      out[key] = (out[key] ?? 0) + m.value;
+    }
+    return out;
+  }
+
+  reset(): void {
+    this.recorded.length = 0;
+  }
+}

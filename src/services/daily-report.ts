@@ -1,0 +1,98 @@
+// The daily report: what went out on one UTC day, whether it landed, who opted in or out, and what it
+// cost. Returned as a typed object (for the CLI and alarms) and logged as one summary line.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Db } from '../db/connection.js';
+import { consentCounts, deliveryOutcomes, skippedByReason, usageForDay } from '../db/repositories/reports.js';
+import { roundUSD } from '../domain/cost.js';
+import { logger as defaultLogger } from '../logger.js';
+
+export interface DailyReport {
+  /** The UTC day, 'YYYY-MM-DD'. */
+  day: string;
+  sent: number;
+  delivered: number;
+  undelivered: number;
+  failed: number;
+  awaitingStatus: number;
+  sendErrors: number;
+  /** delivered ÷ (delivered + undelivered + failed); null when no message has a final status yet. */
+  deliveryRate: number | null;
+  skipped: Record<string, number>;
+  skippedTotal: number;
+  optOuts: number;
+  optIns: number;
+  confirmations: number;
+  openaiRequests: number;
+  openaiTokensIn: number;
+  openaiTokensOut: number;
+  fallbacks: number;
+  smsSegments: number;
+  estimatedCostUSD: number;
+}
+
+export class InvalidReportDay extends Error {
+  constructor(readonly input: string) {
+    super(`day must be a calendar date YYYY-MM-DD (got ${JSON.stringify(input)})`);
+    this.name = 'InvalidReportDay';
+  }
+}
+
+/** [00:00Z, next 00:00Z) for 'YYYY-MM-DD'. */
+export function utcDayRange(day: string): { from: Date; to: Date } {
+  const from = new Date(`${day}T00:00:00.000Z`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(day) ||
+    Number.isNaN(from.getTime()) ||
+    from.toISOString().slice(0, 10) !== day
+  )
+    throw new InvalidReportDay(day);
+  return { from, to: new Date(from.getTime() + 86_400_000) };
+}
+
+/** The UTC day before `now`, the usual day a morning report covers. */
+export function previousUtcDay(now: Date): string {
+  return new Date(now.getTime() - 86_400_000).toISOString().slice(0, 10);
+}
+
+export async function buildDailyReport(deps: { db: Db; logger?: Logger }, day: string): Promise<DailyReport> {
+  const { from, to } = utcDayRange(day);
+  const [outcomes, skipped, consent, usage] = await Promise.all([
+    deliveryOutcomes(deps.db, from, to),
+    skippedByReason(deps.db, from, to),
+    consentCounts(deps.db, from, to),
+    usageForDay(deps.db, day),
+  ]);
+  const final = outcomes.delivered + outcomes.undelivered + outcomes.failed;
+  const report: DailyReport = {
+    day,
+    ...outcomes,
+    deliveryRate: final === 0 ? null : Math.round((outcomes.delivered / final) * 10_000) / 10_000,
+    skipped,
+    skippedTotal: Object.values(skipped).reduce((a, b) => a + b, 0),
+    ...consent,
+    openaiRequests: usage?.openai_requests ?? 0,
+    openaiTokensIn: usage?.openai_tokens_in ?? 0,
+    openaiTokensOut: usage?.openai_tokens_out ?? 0,
+    fallbacks: usage?.fallbacks ?? 0,
+    smsSegments: usage?.sms_segments ?? 0,
+    estimatedCostUSD: roundUSD(usage?.estimated_cost_usd ?? 0),
+  };
+  (deps.logger ?? defaultLogger).info(summarizeReport(report), { report });
+  return report;
+}
+
+/** One human line, e.g. "2026-11-24: 120 sent, 117 delivered (97.5%), 2 undelivered, …". */
+export function summarizeReport(r: DailyReport): string {
+  const rate = r.deliveryRate === null ? 'n/a' : `${(r.deliveryRate * 100).toFixed(1)}%`;
+  const skipped = Object.entries(r.skipped)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([reason, n]) => `${reason}=${n}`)
+    .join(' ');
+  return (
+    `daily report ${r.day}: ${r.sent} sent, ${r.delivered} delivered (${rate}), ${r.undelivered} undelivered, ` +
+    `${r.failed} failed, ${r.awaitingStatus} awaiting status, ${r.sendErrors} send errors; ` +
+    `${r.skippedTotal} skipped${skipped ? ` (${skipped})` : ''}; ${r.optOuts} opt-outs, ${r.optIns} opt-ins; ` +
+    `${r.openaiRequests} OpenAI requests, ${r.openaiTokensIn + r.openaiTokensOut} tokens, ` +
+    `${r.fallbacks} fallbacks, ${r.smsSegments} segments; est. cost $${r.estimatedCostUSD.toFixed(4)}`
+  );
+}

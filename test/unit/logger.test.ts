@@ -1,0 +1,144 @@
+// The logger masks phone numbers and removes secrets on every line, whatever the caller passes.
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  appendCorrelationKeys,
+  correlated,
+  createLogger,
+  DEBUG_ONLY,
+  logInboundText,
+  maskPhonesInText,
+  REDACTED,
+} from '../../src/logger.js';
+
+let lines: string[] = [];
+beforeEach(() => {
+  lines = [];
+  const capture = (chunk: unknown) => {
+    lines.push(String(chunk));
+    return true;
+  };
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture as never);
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture as never);
+});
+afterEach(() => vi.restoreAllMocks());
+
+const output = () => lines.join('');
+const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('phone masking', () => {
+  it.each([
+    ['to +14155550123 now', 'to ***0123 now'],
+    ['From=%2B12125550123&To=%2B14155550100', 'From=***0123&To=***0100'],
+    ['+447911123456', '***3456'],
+    ['order 1234567890123 (no plus) stays', 'order 1234567890123 (no plus) stays'],
+  ])('maskPhonesInText(%j) → %j', (input, expected) => expect(maskPhonesInText(input)).toBe(expected));
+
+  it('masks numbers in the message, attributes, nested objects, errors and appended keys', () => {
+    const log = createLogger({ level: 'DEBUG' });
+    log.appendKeys({ subscriber: { phone: '+14155550123' } });
+    log.info('sending to +12125550199', { to: '+13105550142', nested: { list: ['call +16175550177'] } });
+    log.error('send failed', new Error('Twilio refused +15035550111'));
+    log.warn('bare number under a phone key', { phone: '14085550166', From: '+19995550100' });
+    const text = output();
+    for (const full of ['4155550123', '2125550199', '3105550142', '6175550177', '5035550111', '4085550166'])
+      expect(text).not.toContain(full);
+    const [info, error, warn] = records();
+    expect(info?.message).toBe('sending to ***0199');
+    expect(info?.to).toBe('***0142');
+    expect(info?.subscriber).toEqual({ phone: '***0123' });
+    expect((error?.error as { message?: string } | undefined)?.message).toBe('Twilio refused ***0111');
+    expect(warn?.phone).toBe('***0166');
+  });
+
+  it('never prints any E.164 number in full (property)', () => {
+    const log = createLogger({ level: 'INFO' });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.stringMatching(/^\d{6,14}$/),
+        fc.string(),
+        (first, rest, noise) => {
+          lines = [];
+          const phone = `+${first}${rest}`;
+          log.info(`${noise}${phone}`, { detail: `x${phone}` });
+          const text = output();
+          return !text.includes(phone) && text.includes(`***${phone.slice(-4)}`);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('secrets', () => {
+  it('redacts secret-named attributes and secret-looking values', () => {
+    const log = createLogger({ level: 'INFO' });
+    const authToken = 'f3a9c1d2e4b5a6c7d8e9f0a1b2c3d4e5';
+    const apiKey = 'sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234';
+    log.info('calling out', {
+      TWILIO_AUTH_TOKEN: authToken,
+      openaiApiKey: apiKey,
+      headers: { Authorization: 'Bearer very-secret-api-token-123456', 'x-twilio-signature': 'abc=' },
+      url: 'postgres://app:hunter2-password@db.internal:5432/app',
+      note: `key was ${apiKey}`,
+    });
+    const text = output();
+    for (const secret of [authToken, apiKey, 'very-secret-api-token-123456', 'hunter2-password', 'abc='])
+      expect(text).not.toContain(secret);
+    const [line] = records();
+    expect(line?.TWILIO_AUTH_TOKEN).toBe(REDACTED);
+    expect(line?.headers).toEqual({ Authorization: REDACTED, 'x-twilio-signature': REDACTED });
+    expect(line?.url).toBe(`postgres://app:${REDACTED}@db.internal:5432/app`);
+    expect(line?.note).toBe(`key was ${REDACTED}`);
+  });
+
+  it('keeps harmless values that merely look long (message SIDs, token counts)', () => {
+    const log = createLogger({ level: 'INFO' });
+    const sid = `SM${'a1'.repeat(16)}`;
+    log.info('sent', { messageSid: sid, tokensIn: 42 });
+    expect(records()[0]).toMatchObject({ messageSid: sid, tokensIn: 42 });
+  });
+});
+
+describe('inbound text', () => {
+  it('is logged only at DEBUG', () => {
+    const info = createLogger({ level: 'INFO' });
+    logInboundText('my secret feelings', { messageSid: 'SM1' }, info);
+    info.info('inbound', { Body: 'my secret feelings', inboundText: 'my secret feelings' });
+    expect(output()).not.toContain('my secret feelings');
+    expect(records()[0]).toMatchObject({ Body: DEBUG_ONLY, inboundText: DEBUG_ONLY });
+
+    lines = [];
+    const debug = createLogger({ level: 'DEBUG' });
+    logInboundText('hello from +14155550123', { messageSid: 'SM1' }, debug);
+    expect(records()[0]).toMatchObject({
+      level: 'DEBUG',
+      inboundText: 'hello from ***0123',
+      messageSid: 'SM1',
+    });
+  });
+});
+
+describe('correlation keys', () => {
+  it('a correlated child carries deliveryId, messageSid and scheduleName on every line', () => {
+    const parent = createLogger({ level: 'INFO' });
+    const child = correlated({ deliveryId: 'd-1', messageSid: 'SM9', scheduleName: 'send-d-1' }, parent);
+    child.info('one');
+    child.warn('two');
+    for (const line of records())
+      expect(line).toMatchObject({ deliveryId: 'd-1', messageSid: 'SM9', scheduleName: 'send-d-1' });
+  });
+
+  it('appended keys last until resetKeys()', () => {
+    const log = createLogger({ level: 'INFO' });
+    appendCorrelationKeys({ deliveryId: 'd-2', messageSid: undefined }, log);
+    log.info('with');
+    log.resetKeys();
+    log.info('without');
+    const [withKeys, withoutKeys] = records();
+    expect(withKeys?.deliveryId).toBe('d-2');
+    expect(withKeys).not.toHaveProperty('messageSid');
+    expect(withoutKeys).not.toHaveProperty('deliveryId');
+  });
+});

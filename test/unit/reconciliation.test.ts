@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { chooseCandidate, isFinalStatus } from '../../src/domain/reconciliation.js';
+import { deadlineFrom } from '../../src/handlers/scheduled.js';
+import type { ProviderMessage } from '../../src/services/ports.js';
+
+const msg = (sid: string, direction: string, body: string): ProviderMessage => ({
+  sid,
+  status: 'delivered',
+  errorCode: null,
+  to: '+14155550123',
+  direction,
+  dateCreated: null,
+  dateSent: null,
+  body,
+  segments: 1,
+});
+
+describe('chooseCandidate', () => {
+  it.each([
+    ['nothing sent', [], 'hi', 'none'],
+    ['only inbound', [msg('SM1', 'inbound', 'hi')], 'hi', 'none'],
+    ['one outbound', [msg('SM1', 'outbound-api', 'other text'), msg('SM2', 'inbound', 'x')], 'hi', 'SM1'],
+    [
+      'two, one matches the body',
+      [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'hi')],
+      'hi',
+      'SM2',
+    ],
+    [
+      'two, none matches',
+      [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'b')],
+      'hi',
+      'ambiguous',
+    ],
+    [
+      'two, body unknown',
+      [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'b')],
+      null,
+      'ambiguous',
+    ],
+  ] as const)('%s', (_name, messages, body, expected) => {
+    const choice = chooseCandidate([...messages], body);
+    expect(choice.kind === 'one' ? choice.message.sid : choice.kind).toBe(expected);
+  });
+});
+
+it.each([
+  ['delivered', true],
+  ['undelivered', true],
+  ['failed', true],
+  ['canceled', true],
+  ['sent', false],
+  ['queued', false],
+  [null, false],
+])('isFinalStatus(%j) = %s', (status, final) => expect(isFinalStatus(status)).toBe(final));
+
+it('deadlineFrom leaves a 30 s margin before the Lambda times out', () => {
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 900_000 }, 0)?.getTime()).toBe(870_000);
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 10_000 }, 0)?.getTime()).toBe(0);
+  expect(deadlineFrom(undefined)).toBeUndefined();
+});
