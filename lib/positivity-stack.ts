@@ -117,5 +117,7 @@ export class PositivityStack extends Stack {
       description: 'Fill TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, OPENAI_API_KEY here',
     });
     new CfnOutput(this, 'SchedulerDeadLetterQueueUrl', { value: this.scheduling.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PlannerFunctionName', { value: this.planner.function.fn.functionName });
+    new CfnOutput(this, 'MigrateFunctionName', { value: this.migrations.function.fn.functionName });
   }
 }
