@@ -8,7 +8,11 @@ import { ServiceFunction, type ServiceFunctionShared } from './service-function.
 
 export interface DatabaseMigrationsProps {
   shared: ServiceFunctionShared;
-  /** Provisioned first: the database and the network path to it and to Secrets Manager. */
+  /**
+   * Provisioned first: the database and the network path to it and to Secrets Manager. (The NAT instance
+   * is "created" once running, before its user data finishes; the database takes ~10 minutes longer, so by
+   * the time the trigger fires the route to Secrets Manager works.)
+   */
   executeAfter: Construct[];
   /** Updated only after migrations succeeded: the app Lambdas. */
   executeBefore: Construct[];

@@ -1,8 +1,10 @@
 // Where the planner puts one-shot schedules: a dedicated schedule group, the role EventBridge Scheduler
-// assumes to invoke the sender (and nothing else), and a dead-letter queue for deliveries it gave up on.
+// assumes to invoke the sender (and nothing else), and a dead-letter queue for deliveries that could not be
+// handed to the sender or that failed in it after retries.
 import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -47,6 +49,15 @@ export class DeliveryScheduling extends Construct {
     });
     props.sender.grantInvoke(this.invokeRole);
     this.deadLetterQueue.grantSendMessages(this.invokeRole);
+
+    // Scheduler invokes Lambda asynchronously: its retry policy and DLQ cover failed Invoke calls, while
+    // function errors and throttles are retried by Lambda's own async queue. Deliveries that exhaust those
+    // land in the same queue, so operators look in one place.
+    props.sender.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6), // the longest send window is 5 h; the sender refuses late sends itself
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
     Validations.of(this.invokeRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(senderCfn(props.sender))}.Arn>:*]`,
       reason:

@@ -9,7 +9,8 @@ export const SEND_SECONDS_BUDGET = 5;
 /**
  * Concurrency that keeps up with the Twilio pace without piling up waiters: at `perSecond` messages a
  * second, each invocation busy for up to SEND_SECONDS_BUDGET seconds, about perSecond × budget are in
- * flight. Scheduler retries throttled invocations, so a burst above it is delayed, not lost.
+ * flight. Scheduler invokes asynchronously, so a burst above it waits in Lambda's async queue (retried
+ * for up to the event age set in DeliveryScheduling): delayed, not lost.
  */
 export function senderConcurrency(messagesPerSecond: number): number {
   return Math.max(2, Math.ceil(messagesPerSecond * SEND_SECONDS_BUDGET));

@@ -144,6 +144,21 @@ describe('daily planning', () => {
     });
   });
 
+  it('sends deliveries that fail in the sender after Lambda’s async retries to the same DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId('Sender') },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: {
+            'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'Arn'],
+          },
+        },
+      },
+    });
+  });
+
   it('keeps failed schedule deliveries in an encrypted, TLS-only SQS dead-letter queue for 14 days', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
