@@ -16,8 +16,8 @@ export interface EventBridgeSchedulerOptions {
   /**
    * Where schedules send their event: the sender Lambda, the role EventBridge Scheduler assumes to invoke
    * it, and the SQS queue for invocations that still fail when their retries run out. Absent for a
-   * cancel-only scheduler (the webhooks Lambda only deletes schedules, and referencing the sender from it
-   * would make the stack circular).
+   * cancel-only scheduler: the webhooks Lambda only deletes schedules (on opt-out), so it is given
+   * neither the sender's ARN nor the right to pass the invoke role.
    */
   target?: { arn: string; roleArn: string; deadLetterArn: string };
   /** Upper bound on calls in flight (default 20). */

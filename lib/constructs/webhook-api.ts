@@ -1,0 +1,93 @@
+// HTTP API in front of the webhooks Lambda: Twilio's inbound and status webhooks, /health, and the
+// subscriber config API. The app authenticates each route itself (Twilio signature, bearer token).
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
+
+const { GET, POST, PATCH, DELETE } = apigwv2.HttpMethod;
+
+/** Every route the webhooks app serves (src/handlers/webhooks.ts); anything else gets API Gateway's 404. */
+export const WEBHOOK_ROUTES: ReadonlyArray<{ path: string; methods: apigwv2.HttpMethod[] }> = [
+  { path: '/twilio/inbound', methods: [POST] },
+  { path: '/twilio/status', methods: [POST] },
+  { path: '/health', methods: [GET] },
+  { path: '/api/subscribers', methods: [POST] },
+  { path: '/api/subscribers/{phone}', methods: [GET, PATCH, DELETE] },
+];
+
+/**
+ * Outer limit only (the app has per-sender and per-token limits): at 1 SMS/s Twilio sends ~4 status
+ * callbacks a second; 50/s with bursts of 100 leaves room for that and for the subscriber API.
+ */
+export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
+
+export interface WebhookApiProps {
+  shared: ServiceFunctionShared;
+}
+
+export class WebhookApi extends Construct {
+  readonly function: ServiceFunction;
+  readonly api: apigwv2.HttpApi;
+  /** https://{id}.execute-api.{region}.amazonaws.com — no trailing slash; PUBLIC_BASE_URL for every Lambda. */
+  readonly baseUrl: string;
+
+  constructor(scope: Construct, id: string, props: WebhookApiProps) {
+    super(scope, id);
+
+    this.function = new ServiceFunction(this, 'Webhooks', {
+      shared: props.shared,
+      name: 'webhooks',
+      description: 'Twilio webhooks, health check and subscriber API',
+      // API Gateway gives up after 30 s; Twilio after 15 s.
+      timeout: Duration.seconds(15),
+      memorySize: 512,
+    });
+
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'Daily Positivity: Twilio webhooks and subscriber API',
+      createDefaultStage: false,
+    });
+    const integration = new HttpLambdaIntegration('Webhooks', this.function.fn);
+    for (const route of WEBHOOK_ROUTES) {
+      this.api.addRoutes({ path: route.path, methods: route.methods, integration });
+    }
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.shared.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: STAGE_THROTTLE,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        // routeKey, not path: paths carry subscribers' phone numbers, which must not reach logs.
+        format: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+            sourceIp: '$context.identity.sourceIp',
+          }),
+        ),
+      },
+    });
+    this.baseUrl = this.api.apiEndpoint;
+
+    for (const route of this.api.node.findAll().filter((c) => c instanceof apigwv2.HttpRoute)) {
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Authenticated in the app: Twilio routes by X-Twilio-Signature, /api by bearer token; /health is public.',
+      });
+    }
+  }
+}

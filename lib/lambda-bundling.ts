@@ -1,0 +1,40 @@
+// The one definition of how a Lambda entry point is bundled, shared by the CDK stack (NodejsFunction) and
+// scripts/bundle.ts, so the bundle measured locally is the bundle that is deployed.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every Lambda the stack deploys, by name, with its entry file (each exports `handler`). */
+export const LAMBDA_ENTRIES = {
+  webhooks: 'src/handlers/webhooks.ts',
+  planner: 'src/handlers/planner.ts',
+  sender: 'src/handlers/sender.ts',
+  migrate: 'src/handlers/migrate.ts',
+} as const;
+export type LambdaName = keyof typeof LAMBDA_ENTRIES;
+
+export const entryPath = (name: LambdaName) => path.join(PROJECT_ROOT, LAMBDA_ENTRIES[name]);
+
+/**
+ * ESM bundles still meet CommonJS dependencies (twilio, pg) that call `require` for Node built-ins;
+ * esbuild's ESM output has no `require`, so the bundle creates one.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+export const BUNDLE_OPTIONS = {
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  minify: true,
+  /** Prefer packages' ESM builds so esbuild can drop unused exports. */
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_BANNER,
+  /**
+   * pg-native is pg's optional native binding, required only when NODE_PG_FORCE_NATIVE is set.
+   * The AWS SDK is bundled rather than taken from the runtime, so the version that runs is the one
+   * in package-lock.json that the tests ran against.
+   */
+  external: ['pg-native'],
+} as const;

@@ -1,0 +1,124 @@
+// The whole service as one stack: composes the constructs in lib/constructs and names its outputs.
+import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { AppSecret } from './constructs/app-secret.js';
+import { CostBudget } from './constructs/cost-budget.js';
+import { DailyPlanner } from './constructs/daily-planner.js';
+import { Database } from './constructs/database.js';
+import { DatabaseMigrations } from './constructs/database-migrations.js';
+import { DeliveryScheduling } from './constructs/delivery-scheduling.js';
+import { MessageSender } from './constructs/message-sender.js';
+import { Network } from './constructs/network.js';
+import type { ServiceFunctionShared } from './constructs/service-function.js';
+import { WebhookApi } from './constructs/webhook-api.js';
+import type { StackSettings } from './stack-settings.js';
+
+export interface PositivityStackProps extends StackProps {
+  settings: StackSettings;
+}
+
+export class PositivityStack extends Stack {
+  readonly network: Network;
+  readonly database: Database;
+  readonly appSecret: AppSecret;
+  readonly sender: MessageSender;
+  readonly scheduling: DeliveryScheduling;
+  readonly planner: DailyPlanner;
+  readonly webhooks: WebhookApi;
+  readonly migrations: DatabaseMigrations;
+
+  constructor(scope: Construct, id: string, props: PositivityStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const logRetention = settings.logRetentionDays as RetentionDays;
+    Tags.of(this).add('app', 'daily-positivity');
+    Tags.of(this).add('stage', settings.stage);
+
+    this.network = new Network(this, 'Network', { logRetention });
+    this.database = new Database(this, 'Database', {
+      vpc: this.network.vpc,
+      subnets: this.network.databaseSubnets,
+      clientSecurityGroup: this.network.lambdaSecurityGroup,
+      stage: settings.stage,
+      deletionProtection: settings.stage === 'prod',
+      logRetention,
+    });
+    this.appSecret = new AppSecret(this, 'AppSecret');
+
+    const shared: ServiceFunctionShared = {
+      vpc: this.network.vpc,
+      subnets: this.network.lambdaSubnets,
+      securityGroup: this.network.lambdaSecurityGroup,
+      appSecret: this.appSecret.secret,
+      databaseSecret: this.database.secret,
+      logRetention,
+      // Names from src/config.ts; none of them is secret.
+      environment: {
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'INFO',
+        DATABASE_SSL: 'true',
+        // Node 20+ Lambda runtimes no longer trust the RDS CA by default; this bundle of AWS CAs does.
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        TWILIO_FROM_NUMBER: settings.twilioFromNumber,
+        TWILIO_MESSAGES_PER_SECOND: String(settings.twilioMessagesPerSecond),
+        RETENTION_DAYS: String(settings.retentionDays),
+      },
+    };
+
+    this.sender = new MessageSender(this, 'Sender', {
+      shared,
+      twilioMessagesPerSecond: settings.twilioMessagesPerSecond,
+    });
+    this.scheduling = new DeliveryScheduling(this, 'Scheduling', {
+      stage: settings.stage,
+      sender: this.sender.function.fn,
+    });
+    this.planner = new DailyPlanner(this, 'Planner', {
+      shared,
+      scheduling: this.scheduling,
+      sender: this.sender.function.fn,
+      dailyCron: settings.dailyCron,
+    });
+    this.webhooks = new WebhookApi(this, 'Webhooks', { shared });
+    this.scheduling.grantCancelSchedules(this.webhooks.function.fn);
+
+    // The API URL is a token on the API resource, which depends on nothing here: no cycle.
+    const appFunctions = [this.webhooks.function.fn, this.sender.function.fn, this.planner.function.fn];
+    for (const fn of appFunctions) fn.addEnvironment('PUBLIC_BASE_URL', this.webhooks.baseUrl);
+
+    this.migrations = new DatabaseMigrations(this, 'Migrations', {
+      shared,
+      executeAfter: [this.network, this.database],
+      executeBefore: appFunctions,
+    });
+
+    new CostBudget(this, 'Budget', {
+      stage: settings.stage,
+      monthlyBudgetUsd: settings.monthlyBudgetUsd,
+      alertEmail: settings.alertEmail,
+    });
+
+    const base = this.webhooks.baseUrl;
+    new CfnOutput(this, 'PublicBaseUrl', {
+      value: base,
+      description: 'PUBLIC_BASE_URL: the base of every URL below (already set on the Lambdas)',
+    });
+    new CfnOutput(this, 'TwilioInboundWebhookUrl', {
+      value: `${base}/twilio/inbound`,
+      description: 'Twilio console → phone number → Messaging → "A message comes in" (HTTP POST)',
+    });
+    new CfnOutput(this, 'TwilioStatusCallbackUrl', {
+      value: `${base}/twilio/status`,
+      description: 'Status callback URL (the sender also sets it on every message)',
+    });
+    new CfnOutput(this, 'HealthUrl', { value: `${base}/health` });
+    new CfnOutput(this, 'AppSecretArn', {
+      value: this.appSecret.secret.secretArn,
+      description: 'Fill TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, OPENAI_API_KEY here',
+    });
+    new CfnOutput(this, 'SchedulerDeadLetterQueueUrl', { value: this.scheduling.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PlannerFunctionName', { value: this.planner.function.fn.functionName });
+    new CfnOutput(this, 'MigrateFunctionName', { value: this.migrations.function.fn.functionName });
+  }
+}

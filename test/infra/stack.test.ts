@@ -1,0 +1,410 @@
+// The stack's wiring, asserted on one synthesized template (cdk.json context, stage dev).
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_ROUTES } from '../../lib/constructs/webhook-api.js';
+import { SecretsSchema } from '../../src/config.js';
+import { CDK_CONTEXT, logicalId, resources, synthesize } from './support.js';
+
+let template: Template;
+const APP_FUNCTIONS = ['Webhooks', 'Planner', 'Sender', 'MigrationsMigrate'] as const;
+const fnId = (name: (typeof APP_FUNCTIONS)[number]) =>
+  logicalId(template, 'AWS::Lambda::Function', `${name}Function`);
+const fnArn = (name: (typeof APP_FUNCTIONS)[number]) => ({ 'Fn::GetAtt': [fnId(name), 'Arn'] });
+
+function envOf(name: (typeof APP_FUNCTIONS)[number]): Record<string, unknown> {
+  const env = resources(template, 'AWS::Lambda::Function')[fnId(name)]?.Properties?.Environment as
+    | { Variables: Record<string, unknown> }
+    | undefined;
+  return env?.Variables ?? {};
+}
+
+beforeAll(() => {
+  template = synthesize().template();
+});
+
+/** Every policy statement attached to the role with this logical id. */
+function statementsOfRole(roleId: string): Array<{ Action: string | string[]; Resource: unknown }> {
+  const policies = Object.values(resources(template, 'AWS::IAM::Policy')).filter((p) =>
+    JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`),
+  );
+  return policies.flatMap((p) => {
+    const doc = p.Properties?.PolicyDocument as
+      | { Statement: Array<{ Action: string; Resource: unknown }> }
+      | undefined;
+    return doc?.Statement ?? [];
+  });
+}
+const actions = (s: { Action: string | string[] }) => [s.Action].flat();
+
+describe('daily planning', () => {
+  it('runs the planner from a daily EventBridge rule with the configured cron', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: CDK_CONTEXT.dailyCron,
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: fnArn('Planner'),
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: fnArn('Planner'),
+      Principal: 'events.amazonaws.com',
+    });
+  });
+
+  it('gives the Scheduler a role that can invoke only the sender (and write to the DLQ)', () => {
+    const roleId = logicalId(template, 'AWS::IAM::Role', 'SchedulingInvokeSenderRole');
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
+    });
+    expect(resources(template, 'AWS::IAM::Role')[roleId]?.Properties?.ManagedPolicyArns).toBeUndefined();
+
+    const statements = statementsOfRole(roleId);
+    const invoke = statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')));
+    expect(invoke).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: [fnArn('Sender'), { 'Fn::Join': ['', [fnArn('Sender'), ':*']] }],
+      }),
+    ]);
+    const others = statements.filter((s) => !invoke.includes(s));
+    const dlqArn = {
+      'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'Arn'],
+    };
+    for (const s of others) {
+      expect(actions(s).every((a) => a.startsWith('sqs:'))).toBe(true);
+      expect(s.Resource).toEqual(dlqArn);
+    }
+  });
+
+  it('lets the webhooks Lambda only delete schedules in the group (opt-out), never create or pass a role', () => {
+    const statements = statementsOfRole(logicalId(template, 'AWS::IAM::Role', 'WebhooksFunctionServiceRole'));
+    const scheduler = statements.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
+    expect(scheduler.flatMap(actions)).toEqual(['scheduler:DeleteSchedule']);
+    expect(JSON.stringify(scheduler[0]?.Resource)).toContain(
+      `:schedule/daily-positivity-${CDK_CONTEXT.stage}/*`,
+    );
+    expect(statements.filter((s) => actions(s).includes('iam:PassRole'))).toEqual([]);
+    expect(envOf('Webhooks')).toMatchObject({
+      SCHEDULER_GROUP_NAME: `daily-positivity-${CDK_CONTEXT.stage}`,
+    });
+    expect(envOf('Webhooks')).not.toHaveProperty('SENDER_FUNCTION_ARN');
+  });
+
+  it('lets the planner manage schedules only in its group and pass only the Scheduler role', () => {
+    const roleId = logicalId(template, 'AWS::IAM::Role', 'PlannerFunctionServiceRole');
+    const statements = statementsOfRole(roleId);
+    const groupArn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':scheduler:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:schedule/daily-positivity-${CDK_CONTEXT.stage}/*`,
+        ],
+      ],
+    };
+    const scheduler = statements.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
+    expect(scheduler.flatMap(actions).sort()).toEqual([
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      'scheduler:UpdateSchedule',
+    ]);
+    for (const s of scheduler) expect(s.Resource).toEqual(groupArn);
+
+    const passRole = statements.filter((s) => actions(s).includes('iam:PassRole'));
+    expect(passRole).toEqual([
+      expect.objectContaining({
+        Resource: {
+          'Fn::GetAtt': [logicalId(template, 'AWS::IAM::Role', 'SchedulingInvokeSenderRole'), 'Arn'],
+        },
+      }),
+    ]);
+
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          SCHEDULER_GROUP_NAME: `daily-positivity-${CDK_CONTEXT.stage}`,
+          SCHEDULER_ROLE_ARN: {
+            'Fn::GetAtt': [logicalId(template, 'AWS::IAM::Role', 'SchedulingInvokeSenderRole'), 'Arn'],
+          },
+          SCHEDULER_DLQ_ARN: {
+            'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'Arn'],
+          },
+          SENDER_FUNCTION_ARN: fnArn('Sender'),
+        }),
+      },
+      Handler: 'index.handler',
+      ReservedConcurrentExecutions: 1,
+    });
+  });
+
+  it('names the schedule group as the planner is told', () => {
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', {
+      Name: `daily-positivity-${CDK_CONTEXT.stage}`,
+    });
+  });
+
+  it('sends deliveries that fail in the sender after Lambda’s async retries to the same DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId('Sender') },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: {
+            'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'Arn'],
+          },
+        },
+      },
+    });
+  });
+
+  it('keeps failed schedule deliveries in an encrypted, TLS-only SQS dead-letter queue for 14 days', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('never grants a wildcard action', () => {
+    for (const [id, policy] of Object.entries(resources(template, 'AWS::IAM::Policy'))) {
+      const doc = policy.Properties?.PolicyDocument as { Statement: Array<{ Action: string | string[] }> };
+      for (const a of doc.Statement.flatMap(actions)) expect(a, id).not.toMatch(/(^\*$|:\*$)/);
+    }
+  });
+});
+
+describe('Lambdas', () => {
+  it('bundles all four handlers for Node.js 22 on ARM64', () => {
+    for (const name of APP_FUNCTIONS) {
+      const fn = resources(template, 'AWS::Lambda::Function')[fnId(name)];
+      expect(fn?.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+      });
+    }
+  });
+
+  it('logs each function to its own log group with the configured retention', () => {
+    for (const name of APP_FUNCTIONS) {
+      const logging = resources(template, 'AWS::Lambda::Function')[fnId(name)]?.Properties?.LoggingConfig as {
+        LogGroup: { Ref: string };
+      };
+      const group = resources(template, 'AWS::Logs::LogGroup')[logging.LogGroup.Ref];
+      expect(group?.Properties?.RetentionInDays, name).toBe(CDK_CONTEXT.logRetentionDays);
+    }
+    for (const [id, group] of Object.entries(resources(template, 'AWS::Logs::LogGroup'))) {
+      expect(group.Properties?.RetentionInDays, id).toBe(CDK_CONTEXT.logRetentionDays);
+    }
+  });
+
+  it('puts no secret value in any Lambda environment: only the secrets’ ARNs', () => {
+    const secretNames = Object.keys(SecretsSchema.shape);
+    const appSecret = logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret');
+    const dbSecretAttachment = logicalId(
+      template,
+      'AWS::SecretsManager::SecretTargetAttachment',
+      'DatabasePostgres',
+    );
+    const all = Object.entries(resources(template, 'AWS::Lambda::Function'));
+    expect(all.length).toBeGreaterThanOrEqual(APP_FUNCTIONS.length);
+    for (const [id, fn] of all) {
+      const vars =
+        (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      for (const name of secretNames) expect(Object.keys(vars), id).not.toContain(name);
+      const serialized = JSON.stringify(vars);
+      expect(serialized, id).not.toContain('resolve:secretsmanager');
+      expect(serialized, id).not.toContain('SecretString');
+    }
+    for (const name of APP_FUNCTIONS) {
+      const vars = envOf(name);
+      expect(vars.APP_SECRET_ARN, name).toEqual({ Ref: appSecret }); // Ref of a secret is its ARN
+      expect(vars.DB_SECRET_ARN, name).toEqual({ Ref: dbSecretAttachment });
+    }
+  });
+
+  it('reads the app secret and database secret by grant, per function', () => {
+    for (const name of APP_FUNCTIONS) {
+      const roleId = logicalId(template, 'AWS::IAM::Role', `${name}FunctionServiceRole`);
+      const reads = statementsOfRole(roleId)
+        .filter((s) => actions(s).includes('secretsmanager:GetSecretValue'))
+        .map((s) => s.Resource);
+      expect(reads, name).toEqual([
+        { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret') },
+        { Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres') },
+      ]);
+    }
+  });
+
+  it('creates the app secret with the operator’s keys empty and API_TOKEN generated', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        SecretStringTemplate: JSON.stringify({
+          TWILIO_ACCOUNT_SID: '',
+          TWILIO_AUTH_TOKEN: '',
+          OPENAI_API_KEY: '',
+        }),
+        GenerateStringKey: 'API_TOKEN',
+        PasswordLength: 48,
+        ExcludePunctuation: true,
+      },
+    });
+  });
+
+  it('sizes the sender’s reserved concurrency to the Twilio pace (1/s → 5)', () => {
+    expect(
+      resources(template, 'AWS::Lambda::Function')[fnId('Sender')]?.Properties?.ReservedConcurrentExecutions,
+    ).toBe(5);
+  });
+
+  it('gives the app Lambdas the API’s URL as PUBLIC_BASE_URL and TLS to Postgres', () => {
+    const api = logicalId(template, 'AWS::ApiGatewayV2::Api', 'WebhooksApi');
+    for (const name of ['Webhooks', 'Sender', 'Planner'] as const) {
+      expect(resources(template, 'AWS::Lambda::Function')[fnId(name)]?.Properties?.Environment).toMatchObject(
+        {
+          Variables: {
+            PUBLIC_BASE_URL: { 'Fn::GetAtt': [api, 'ApiEndpoint'] },
+            DATABASE_SSL: 'true',
+            NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+            TWILIO_FROM_NUMBER: CDK_CONTEXT.twilioFromNumber,
+          },
+        },
+      );
+    }
+  });
+});
+
+describe('HTTP API', () => {
+  it('routes exactly the Twilio, health and subscriber endpoints to the webhooks Lambda', () => {
+    const routes = Object.values(resources(template, 'AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties?.RouteKey).sort()).toEqual(
+      [
+        'POST /twilio/inbound',
+        'POST /twilio/status',
+        'GET /health',
+        'POST /api/subscribers',
+        'GET /api/subscribers/{phone}',
+        'PATCH /api/subscribers/{phone}',
+        'DELETE /api/subscribers/{phone}',
+      ].sort(),
+    );
+    expect(WEBHOOK_ROUTES.flatMap((r) => r.methods).length).toBe(routes.length);
+    template.allResourcesProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: fnArn('Webhooks'),
+      PayloadFormatVersion: '2.0',
+    });
+  });
+
+  it('throttles the stage and logs route keys, never paths with phone numbers', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { Format: Match.stringLikeRegexp('\\$context\\.routeKey') },
+    });
+    const stage = Object.values(resources(template, 'AWS::ApiGatewayV2::Stage'))[0];
+    expect(JSON.stringify(stage?.Properties?.AccessLogSettings)).not.toMatch(/\$context\.(path|requestUri)/);
+  });
+
+  it('outputs the URLs to paste into the Twilio console', () => {
+    const api = logicalId(template, 'AWS::ApiGatewayV2::Api', 'WebhooksApi');
+    template.hasOutput('TwilioInboundWebhookUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [api, 'ApiEndpoint'] }, '/twilio/inbound']] },
+    });
+    template.hasOutput('TwilioStatusCallbackUrl', {
+      Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [api, 'ApiEndpoint'] }, '/twilio/status']] },
+    });
+  });
+});
+
+describe('database and migrations', () => {
+  it('runs PostgreSQL 18 on Graviton, encrypted, private, backed up; no deletion protection outside prod', () => {
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      Engine: 'postgres',
+      EngineVersion: '18',
+      DBInstanceClass: 'db.t4g.micro',
+      StorageEncrypted: true,
+      PubliclyAccessible: false,
+      BackupRetentionPeriod: 7,
+      DeletionProtection: false,
+      MasterUserPassword: Match.objectLike({}), // from the generated secret, never a literal
+    });
+    template.hasResource('AWS::RDS::DBInstance', { DeletionPolicy: 'Snapshot' });
+    template.hasResourceProperties('AWS::RDS::DBSubnetGroup', {
+      SubnetIds: [
+        { Ref: logicalId(template, 'AWS::EC2::Subnet', 'NetworkVpcdataSubnet1') },
+        { Ref: logicalId(template, 'AWS::EC2::Subnet', 'NetworkVpcdataSubnet2') },
+      ],
+    });
+  });
+
+  it('admits only the Lambdas’ security group to the database', () => {
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+    const dbPort = {
+      'Fn::GetAtt': [logicalId(template, 'AWS::RDS::DBInstance', 'DatabasePostgres'), 'Endpoint.Port'],
+    };
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: dbPort,
+      ToPort: dbPort,
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [
+          logicalId(template, 'AWS::EC2::SecurityGroup', 'NetworkLambdaSecurityGroup'),
+          'GroupId',
+        ],
+      },
+    });
+  });
+
+  it('uses one t4g.nano NAT instance, no NAT gateway', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::Instance', 1);
+    template.hasResourceProperties('AWS::EC2::Instance', {
+      InstanceType: 't4g.nano',
+      SourceDestCheck: false,
+    });
+  });
+
+  it('runs migrations during the deploy, after the database and before the app Lambdas', () => {
+    const migrateVersion = logicalId(
+      template,
+      'AWS::Lambda::Version',
+      'MigrationsMigrateFunctionCurrentVersion',
+    );
+    template.hasResourceProperties('Custom::Trigger', {
+      HandlerArn: { Ref: migrateVersion },
+      InvocationType: 'RequestResponse',
+      ExecuteOnHandlerChange: true,
+    });
+    const [triggerId, trigger] = Object.entries(resources(template, 'Custom::Trigger'))[0] ?? [];
+    expect(trigger?.DependsOn).toContain(logicalId(template, 'AWS::RDS::DBInstance', 'DatabasePostgres'));
+    expect(trigger?.DependsOn).toContain(
+      logicalId(template, 'AWS::EC2::Instance', 'NetworkVpcpublicSubnet1NatInstance'),
+    );
+    for (const name of ['Webhooks', 'Planner', 'Sender'] as const) {
+      expect(resources(template, 'AWS::Lambda::Function')[fnId(name)]?.DependsOn, name).toContain(triggerId);
+    }
+  });
+});

@@ -1,0 +1,46 @@
+// Synthesizes the stack for infra tests: the cdk.json context (plus overrides), no Lambda bundling, a temp
+// output directory. Built-in CloudFormation validation and cdk-nag are opt-in because they cost seconds.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { PositivityStack } from '../../lib/positivity-stack.js';
+import { readStackSettings } from '../../lib/stack-settings.js';
+
+export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+).context;
+
+export interface SynthOptions {
+  context?: Record<string, unknown>;
+  nag?: boolean;
+  cloudFormationValidation?: boolean;
+}
+
+export function synthesize(options: SynthOptions = {}) {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'positivity-cdk-'));
+  const app = new App({
+    context: { ...CDK_CONTEXT, ...options.context, 'aws:cdk:bundling-stacks': [] },
+    outdir,
+    builtinCloudFormationValidation: options.cloudFormationValidation ?? false,
+  });
+  const stack = new PositivityStack(app, 'Positivity', { settings: readStackSettings(app.node) });
+  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, outdir, template: () => Template.fromStack(stack) };
+}
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }>;
+
+/** Logical id of the single resource of `type` whose id starts with `prefix`. */
+export function logicalId(template: Template, type: string, prefix: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  if (ids.length !== 1)
+    throw new Error(`expected one ${type} starting ${prefix}, found ${ids.join(', ') || 'none'}`);
+  return ids[0] as string;
+}
+
+export function resources(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}

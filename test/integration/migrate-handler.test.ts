@@ -1,0 +1,93 @@
+// The deploy-time migrate Lambda, as AWS runs it: database URL from the RDS secret (Secrets Manager mocked),
+// migrations applied to a real Postgres, a summary returned — and a failure thrown so the deploy fails.
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { migrations } from '../../migrations/index.js';
+import type { MigrationSummary } from '../../src/handlers/migrate.js';
+import { createEmptyDatabase } from '../support/db.js';
+
+const DB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:rds-db-AbCdEf';
+const sm = mockClient(SecretsManagerClient);
+
+/** What RDS writes into its generated credentials secret, for the database at `url`. */
+function rdsSecretFor(url: string) {
+  const u = new URL(url);
+  return {
+    engine: 'postgres',
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    username: decodeURIComponent(u.username),
+    // The machine's server trusts local connections; RDS always sets one.
+    password: decodeURIComponent(u.password) || 'ignored-by-trust-auth',
+    dbname: u.pathname.slice(1),
+  };
+}
+
+async function loadHandler(databaseUrl: string) {
+  sm.on(GetSecretValueCommand, { SecretId: DB_SECRET_ARN }).resolves({
+    SecretString: JSON.stringify(rdsSecretFor(databaseUrl)),
+  });
+  vi.resetModules();
+  vi.stubEnv('DATABASE_URL', '');
+  vi.stubEnv('DB_SECRET_ARN', DB_SECRET_ARN);
+  vi.stubEnv('APP_SECRET_ARN', '');
+  vi.stubEnv('DATABASE_SSL', 'false');
+  const module = await import('../../src/handlers/migrate.js');
+  return module.handler as () => Promise<MigrationSummary>;
+}
+
+function connect(url: string) {
+  return new Kysely<unknown>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+  });
+}
+
+describe('migrate Lambda', () => {
+  beforeEach(() => sm.reset());
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('applies every pending migration, then reports nothing to do on the next deploy', async () => {
+    const url = await createEmptyDatabase('migrate_handler');
+    const handler = await loadHandler(url);
+    const names = Object.keys(migrations);
+
+    const first = await handler();
+    expect(first.applied).toEqual(names);
+    expect(first.latest).toBe(names.at(-1));
+    expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId)).toEqual([
+      DB_SECRET_ARN,
+    ]);
+
+    const second = await handler();
+    expect(second).toMatchObject({ applied: [], latest: names.at(-1) });
+
+    const db = connect(url);
+    try {
+      const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(
+        db,
+      );
+      expect(rows.map((r) => r.name)).toEqual(names);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('throws (failing the deploy) when a migration fails, and leaves it unapplied', async () => {
+    const url = await createEmptyDatabase('migrate_handler_fail');
+    const db = connect(url);
+    try {
+      // A table in the way makes the first migration's CREATE TABLE fail.
+      await sql`CREATE TABLE subscribers (id int)`.execute(db);
+      const handler = await loadHandler(url);
+      const first = Object.keys(migrations)[0];
+      await expect(handler()).rejects.toThrow(new RegExp(`migration ${first} failed: .*subscribers`));
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM kysely_migration`.execute(db);
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
