@@ -6,6 +6,19 @@ import type { MetricsSink } from './services/ports.js';
 /** The one CloudWatch namespace for every metric this service publishes. */
 export const METRICS_NAMESPACE = 'DailyPositivity';
 
+/**
+ * The `service` dimension Powertools adds to every metric, per Lambda. Alarms and the dashboard
+ * (lib/constructs/monitoring.ts) select metrics by it, so both sides read it from here.
+ */
+export const MetricService = {
+  planner: 'planner',
+  sender: 'sender',
+  webhooks: 'webhooks',
+  cleanup: 'cleanup',
+  reconcile: 'reconcile',
+} as const;
+export type MetricService = (typeof MetricService)[keyof typeof MetricService];
+
 export const MetricName = {
   DeliveriesPlanned: 'DeliveriesPlanned',
   /** Dimension `reason` (quota, cost_cap, opted_out, …). */
