@@ -51,7 +51,7 @@ export function businessMetric(
     dimensionsMap: { service },
     statistic: options.statistic ?? cloudwatch.Stats.SUM,
     period: options.period ?? Duration.hours(1),
-    label: options.label ?? name,
+    label: options.label,
   });
 }
 
