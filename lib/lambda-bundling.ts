@@ -11,6 +11,9 @@ export const LAMBDA_ENTRIES = {
   planner: 'src/handlers/planner.ts',
   sender: 'src/handlers/sender.ts',
   migrate: 'src/handlers/migrate.ts',
+  cleanup: 'src/handlers/cleanup.ts',
+  reconcile: 'src/handlers/reconcile.ts',
+  'daily-report': 'src/handlers/daily-report.ts',
 } as const;
 export type LambdaName = keyof typeof LAMBDA_ENTRIES;
 

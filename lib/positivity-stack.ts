@@ -9,7 +9,9 @@ import { Database } from './constructs/database.js';
 import { DatabaseMigrations } from './constructs/database-migrations.js';
 import { DeliveryScheduling } from './constructs/delivery-scheduling.js';
 import { MessageSender } from './constructs/message-sender.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { Network } from './constructs/network.js';
+import { ScheduledJobs } from './constructs/scheduled-jobs.js';
 import type { ServiceFunctionShared } from './constructs/service-function.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 import type { StackSettings } from './stack-settings.js';
@@ -27,6 +29,9 @@ export class PositivityStack extends Stack {
   readonly planner: DailyPlanner;
   readonly webhooks: WebhookApi;
   readonly migrations: DatabaseMigrations;
+  readonly jobs: ScheduledJobs;
+  readonly monitoring: Monitoring;
+  readonly budget: CostBudget;
 
   constructor(scope: Construct, id: string, props: PositivityStackProps) {
     super(scope, id, props);
@@ -63,6 +68,8 @@ export class PositivityStack extends Stack {
         TWILIO_FROM_NUMBER: settings.twilioFromNumber,
         TWILIO_MESSAGES_PER_SECOND: String(settings.twilioMessagesPerSecond),
         RETENTION_DAYS: String(settings.retentionDays),
+        // The sender's cost cap; the daily cost alarm uses the same figure.
+        DAILY_COST_LIMIT_USD: String(settings.dailyCostLimitUsd),
       },
     };
 
@@ -87,16 +94,39 @@ export class PositivityStack extends Stack {
     const appFunctions = [this.webhooks.function.fn, this.sender.function.fn, this.planner.function.fn];
     for (const fn of appFunctions) fn.addEnvironment('PUBLIC_BASE_URL', this.webhooks.baseUrl);
 
+    this.jobs = new ScheduledJobs(this, 'Jobs', { shared });
+    const jobFunctions = Object.values(this.jobs.functions).map((f) => f.fn);
+
     this.migrations = new DatabaseMigrations(this, 'Migrations', {
       shared,
       executeAfter: [this.network, this.database],
-      executeBefore: appFunctions,
+      executeBefore: [...appFunctions, ...jobFunctions],
     });
 
-    new CostBudget(this, 'Budget', {
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: settings.stage,
+      alertEmail: settings.alertEmail,
+      functions: [
+        { label: 'sender', fn: this.sender.function.fn },
+        { label: 'webhooks', fn: this.webhooks.function.fn },
+        { label: 'planner', fn: this.planner.function.fn },
+        { label: 'cleanup', fn: this.jobs.functions.cleanup.fn },
+        { label: 'reconcile', fn: this.jobs.functions.reconcile.fn },
+        { label: 'daily-report', fn: this.jobs.functions['daily-report'].fn },
+      ],
+      planner: this.planner.function.fn,
+      deadLetterQueue: this.scheduling.deadLetterQueue,
+      api: this.webhooks.api,
+      database: this.database.instance,
+      dailyCostLimitUsd: settings.dailyCostLimitUsd,
+      deliveryFailureRatePercent: settings.deliveryFailureRatePercent,
+      databaseFreeStorageAlarmGib: settings.databaseFreeStorageAlarmGib,
+    });
+
+    this.budget = new CostBudget(this, 'Budget', {
       stage: settings.stage,
       monthlyBudgetUsd: settings.monthlyBudgetUsd,
-      alertEmail: settings.alertEmail,
+      topic: this.monitoring.topic,
     });
 
     const base = this.webhooks.baseUrl;
@@ -120,5 +150,10 @@ export class PositivityStack extends Stack {
     new CfnOutput(this, 'SchedulerDeadLetterQueueUrl', { value: this.scheduling.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PlannerFunctionName', { value: this.planner.function.fn.functionName });
     new CfnOutput(this, 'MigrateFunctionName', { value: this.migrations.function.fn.functionName });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'Every alarm and budget alert; confirm the email subscription it sends to alertEmail',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 }

@@ -13,7 +13,7 @@ export const StackSettingsSchema = z.object({
   stage: z
     .string()
     .regex(/^[a-z][a-z0-9-]{0,19}$/, 'expected lower-case letters, digits and -, such as prod'),
-  /** Receives the monthly budget alerts (and, later, alarms). */
+  /** Receives every alarm and the monthly budget alerts (through the alarm SNS topic). */
   alertEmail: z.email('expected an email address'),
   /** When the planner runs, as an EventBridge cron expression in UTC. */
   dailyCron: z.string().regex(/^cron\(\S+( \S+){5}\)$/, 'expected cron(min hour day month weekday year)'),
@@ -30,6 +30,12 @@ export const StackSettingsSchema = z.object({
     .refine((d) => LOG_RETENTION_DAYS.includes(d), `expected one of ${LOG_RETENTION_DAYS.join(', ')}`),
   /** Monthly AWS cost above which alertEmail is warned (AWS Budgets). */
   monthlyBudgetUsd: z.coerce.number().positive().max(100_000),
+  /** DAILY_COST_LIMIT_USD: the sender skips with `cost_cap` at this estimated daily spend; the cost alarm too. */
+  dailyCostLimitUsd: z.coerce.number().positive().max(10_000),
+  /** Alarm when failed + undelivered messages exceed this percentage of messages sent in 6 hours. */
+  deliveryFailureRatePercent: z.coerce.number().positive().max(100),
+  /** Alarm when the database's free storage stays below this many GiB for 15 minutes. */
+  databaseFreeStorageAlarmGib: z.coerce.number().positive().max(1000),
 });
 
 export type StackSettings = z.output<typeof StackSettingsSchema>;

@@ -1,10 +1,27 @@
 // Business metrics: Powertools Metrics (CloudWatch Embedded Metric Format on stdout) in AWS, an in-memory
 // sink in one-machine mode and tests. Both implement the MetricsSink port, so services never know which.
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { InboundResult } from './services/inbound.js';
+import type { PlanSummary } from './services/plan-day.js';
 import type { MetricsSink } from './services/ports.js';
+import type { SendOutcome } from './services/send-daily-message.js';
+import type { StatusCallbackResult } from './services/status-callbacks.js';
 
 /** The one CloudWatch namespace for every metric this service publishes. */
 export const METRICS_NAMESPACE = 'DailyPositivity';
+
+/**
+ * The `service` dimension Powertools adds to every metric, per Lambda. Alarms and the dashboard
+ * (lib/constructs/monitoring.ts) select metrics by it, so both sides read it from here.
+ */
+export const MetricService = {
+  planner: 'planner',
+  sender: 'sender',
+  webhooks: 'webhooks',
+  cleanup: 'cleanup',
+  reconcile: 'reconcile',
+} as const;
+export type MetricService = (typeof MetricService)[keyof typeof MetricService];
 
 export const MetricName = {
   DeliveriesPlanned: 'DeliveriesPlanned',
@@ -116,4 +133,75 @@ export class InMemoryMetricsSink implements FlushableMetricsSink {
   reset(): void {
     this.recorded.length = 0;
   }
+}
+
+// ── What each Lambda publishes, from what its service returned (handlers call these, then flush) ─────
+
+/** Planner run: deliveries planned, and those skipped at planning time by reason. */
+export function countPlanSummary(sink: MetricsSink, summary: Pick<PlanSummary, 'planned' | 'skipped'>): void {
+  sink.count(MetricName.DeliveriesPlanned, summary.planned);
+  for (const [reason, count] of Object.entries(summary.skipped)) {
+    if (count > 0) sink.count(MetricName.DeliveriesSkipped, count, { reason });
+  }
+}
+
+/** One sender invocation. A carrier-side opt-out (Twilio 21610) is an opt-out, not a failed message. */
+export function countSendOutcome(sink: MetricsSink, outcome: SendOutcome): void {
+  switch (outcome.outcome) {
+    case 'sent':
+      sink.count(MetricName.MessagesSent);
+      if (outcome.fallback) sink.count(MetricName.FallbackMessages);
+      break;
+    case 'skipped':
+      sink.count(MetricName.DeliveriesSkipped, 1, { reason: outcome.reason });
+      break;
+    case 'failed':
+      sink.count(outcome.reason === 'opted_out_at_carrier' ? MetricName.OptOuts : MetricName.MessagesFailed);
+      break;
+    default:
+      return; // duplicate / not_found: nothing happened
+  }
+  const usage = 'usage' in outcome ? outcome.usage : undefined;
+  if (!usage) return;
+  if (usage.openaiRequests > 0) sink.count(MetricName.OpenAIRequests, usage.openaiRequests);
+  if (usage.tokens > 0) sink.count(MetricName.OpenAITokens, usage.tokens);
+  if (usage.costUsd > 0) sink.count(MetricName.EstimatedCostUSD, usage.costUsd);
+}
+
+/** One inbound SMS: a repeated MessageSid counts nothing. */
+export function countInboundResult(
+  sink: MetricsSink,
+  result: Pick<InboundResult, 'kind' | 'duplicate'>,
+): void {
+  if (result.duplicate) return;
+  if (result.kind === 'opt_out') sink.count(MetricName.OptOuts);
+  else if (result.kind === 'opt_in') sink.count(MetricName.OptIns);
+}
+
+const FINAL_STATUS_METRIC: Partial<Record<string, MetricName>> = {
+  delivered: MetricName.MessagesDelivered,
+  undelivered: MetricName.MessagesUndelivered,
+  failed: MetricName.MessagesFailed,
+};
+
+/**
+ * One status callback: a final status counts once, when it moved one of our deliveries forward (not for a
+ * repeated callback, nor for messages that are not daily deliveries, such as the opt-in confirmation).
+ */
+export function countStatusCallback(sink: MetricsSink, status: string, result: StatusCallbackResult): void {
+  if (result.duplicate) return;
+  const metric = FINAL_STATUS_METRIC[status];
+  if (metric && result.advanced) sink.count(metric);
+  if (result.optedOut) sink.count(MetricName.OptOuts);
+}
+
+/**
+ * The rate limiter (src/adapters/rate-limiter.ts) reports each refusal as `RateLimitHit`; CloudWatch gets
+ * it under this namespace's name, RateLimitHits (dimension `budget`). Everything else passes through.
+ */
+export function limiterMetrics(sink: MetricsSink): MetricsSink {
+  return {
+    count: (name, value, dimensions) =>
+      sink.count(name === 'RateLimitHit' ? MetricName.RateLimitHits : name, value, dimensions),
+  };
 }

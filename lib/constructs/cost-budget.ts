@@ -1,18 +1,36 @@
-// A monthly AWS Budgets cost budget: email when actual spend passes 80% or the forecast passes 100%.
+// A monthly AWS Budgets cost budget: notifies the alarm topic (which emails alertEmail) when actual spend
+// passes 80% or the forecast passes 100%.
+import { Stack } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 export interface CostBudgetProps {
   stage: string;
   monthlyBudgetUsd: number;
-  alertEmail: string;
+  /** The alarm topic; its email subscription is the operator's inbox. */
+  topic: sns.ITopic;
 }
 
 export class CostBudget extends Construct {
+  readonly budget: budgets.CfnBudget;
+
   constructor(scope: Construct, id: string, props: CostBudgetProps) {
     super(scope, id);
-    const subscribers = [{ subscriptionType: 'EMAIL', address: props.alertEmail }];
-    new budgets.CfnBudget(this, 'Monthly', {
+    // AWS Budgets checks it may publish when the budget is created: grant first, only for this account.
+    props.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AwsBudgetsPublish',
+        principals: [new iam.ServicePrincipal('budgets.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [props.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    // One SNS subscriber (Budgets allows one per notification); the topic fans out to the email.
+    const subscribers = [{ subscriptionType: 'SNS', address: props.topic.topicArn }];
+    this.budget = new budgets.CfnBudget(this, 'Monthly', {
       budget: {
         budgetName: `daily-positivity-${props.stage}-monthly`,
         budgetType: 'COST',
@@ -40,5 +58,6 @@ export class CostBudget extends Construct {
         },
       ],
     });
+    this.budget.node.addDependency(props.topic);
   }
 }

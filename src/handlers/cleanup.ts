@@ -2,11 +2,11 @@
 // database size.
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { createDb } from '../db/connection.js';
-import { applyLogConfig, logger } from '../logger.js';
-import { PowertoolsMetricsSink } from '../metrics.js';
+import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
+import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { runCleanup } from '../services/cleanup.js';
 import { systemClock } from '../services/ports.js';
-import { deadlineFrom, type LambdaContextLike, ScheduledEvent } from './scheduled.js';
+import { deadlineFrom, type LambdaContextLike, ruleNameOf, ScheduledEvent } from './scheduled.js';
 
 const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
 applyLogConfig(config);
@@ -16,11 +16,12 @@ const db = createDb({
   max: 1,
   applicationName: 'daily-positivity-cleanup',
 });
-const metrics = new PowertoolsMetricsSink({ serviceName: 'cleanup' });
+const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.cleanup });
 
 export const handler = async (event: unknown, context?: LambdaContextLike) => {
-  ScheduledEvent.parse(event);
+  const { resources } = ScheduledEvent.parse(event);
   logger.resetKeys();
+  appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
   try {
     return await runCleanup({ db, clock: systemClock, metrics }, config, { deadline: deadlineFrom(context) });
   } finally {

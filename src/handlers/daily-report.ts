@@ -3,9 +3,10 @@
 import { z } from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { createDb } from '../db/connection.js';
-import { applyLogConfig } from '../logger.js';
+import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { buildDailyReport, previousUtcDay } from '../services/daily-report.js';
 import { systemClock } from '../services/ports.js';
+import { ruleNameOf } from './scheduled.js';
 
 const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
 applyLogConfig(config);
@@ -16,9 +17,14 @@ const db = createDb({
   applicationName: 'daily-positivity-report',
 });
 
-const ReportEvent = z.looseObject({ day: z.iso.date().optional() });
+const ReportEvent = z.looseObject({
+  day: z.iso.date().optional(),
+  resources: z.array(z.string()).optional(),
+});
 
 export const handler = async (event: unknown) => {
-  const { day } = ReportEvent.parse(event ?? {});
+  const { day, resources } = ReportEvent.parse(event ?? {});
+  logger.resetKeys();
+  appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
   return buildDailyReport({ db }, day ?? previousUtcDay(systemClock.now()));
 };

@@ -2,15 +2,25 @@
 // creates the one-shot schedules. Dependencies are built once per cold start.
 import { z } from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
+import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
+import {
+  countPlanSummary,
+  type FlushableMetricsSink,
+  MetricService,
+  PowertoolsMetricsSink,
+} from '../metrics.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
 import { databaseFor, eventBridgeScheduler } from './aws-wiring.js';
+import { ruleNameOf } from './scheduled.js';
 
 /** An EventBridge scheduled event, or `{}` from a manual invocation. */
 export const PlannerEvent = z.object({
   source: z.string().optional(),
   'detail-type': z.string().optional(),
   time: z.iso.datetime().optional(),
+  /** The rule's ARN: its name is the run's correlation key. */
+  resources: z.array(z.string()).optional(),
 });
 
 /** Stop starting schedule calls this long before the Lambda times out; the next run resumes. */
@@ -26,6 +36,7 @@ async function buildPlannerDeps(): Promise<Omit<PlanDayDeps, 'deadline'>> {
       'SENDER_FUNCTION_ARN',
     ],
   });
+  applyLogConfig(config);
   const { db } = databaseFor(config, 'planner');
   const scheduler = eventBridgeScheduler(config);
   return { db, scheduler, settings: config };
@@ -33,11 +44,20 @@ async function buildPlannerDeps(): Promise<Omit<PlanDayDeps, 'deadline'>> {
 
 let deps: Promise<Omit<PlanDayDeps, 'deadline'>> | undefined;
 
-export const handler = async (
+const lambdaMetrics = new PowertoolsMetricsSink({ serviceName: MetricService.planner });
+
+export const handler = (event: unknown, context?: { getRemainingTimeInMillis?: () => number }) =>
+  runPlanner(event, context, lambdaMetrics);
+
+/** The handler's body, with the metrics sink as a parameter (tests pass their own). */
+export async function runPlanner(
   event: unknown,
-  context?: { getRemainingTimeInMillis?: () => number },
-): Promise<PlanSummary> => {
-  PlannerEvent.parse(event);
+  context: { getRemainingTimeInMillis?: () => number } | undefined,
+  metrics: FlushableMetricsSink,
+): Promise<PlanSummary> {
+  const { resources } = PlannerEvent.parse(event);
+  logger.resetKeys();
+  appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
   // A failed build (e.g. a bad setting) is not cached: the next invocation tries again.
   deps ??= buildPlannerDeps().catch((error: unknown) => {
     deps = undefined;
@@ -47,5 +67,11 @@ export const handler = async (
   const remaining = context?.getRemainingTimeInMillis?.();
   const deadline =
     remaining === undefined ? undefined : new Date(now.getTime() + remaining - SAFETY_MARGIN_MS);
-  return planDay({ ...(await deps), deadline }, now);
-};
+  try {
+    const summary = await planDay({ ...(await deps), deadline }, now);
+    countPlanSummary(metrics, summary);
+    return summary;
+  } finally {
+    metrics.flush();
+  }
+}

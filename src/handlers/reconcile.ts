@@ -2,11 +2,11 @@
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { TwilioStatusLookup } from '../adapters/twilio-status-lookup.js';
 import { createDb } from '../db/connection.js';
-import { applyLogConfig, logger } from '../logger.js';
-import { PowertoolsMetricsSink } from '../metrics.js';
+import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
+import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { systemClock } from '../services/ports.js';
 import { reconcileDeliveries } from '../services/reconcile.js';
-import { deadlineFrom, type LambdaContextLike, ScheduledEvent } from './scheduled.js';
+import { deadlineFrom, type LambdaContextLike, ruleNameOf, ScheduledEvent } from './scheduled.js';
 
 const config = await loadRuntimeConfig(process.env, {
   require: ['DATABASE_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
@@ -22,11 +22,12 @@ const lookup = new TwilioStatusLookup({
   accountSid: config.secrets.TWILIO_ACCOUNT_SID as string,
   authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
 });
-const metrics = new PowertoolsMetricsSink({ serviceName: 'reconcile' });
+const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.reconcile });
 
 export const handler = async (event: unknown, context?: LambdaContextLike) => {
-  ScheduledEvent.parse(event);
+  const { resources } = ScheduledEvent.parse(event);
   logger.resetKeys();
+  appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
   try {
     return await reconcileDeliveries(
       { db, lookup, clock: systemClock, metrics },

@@ -3,7 +3,15 @@
 import { z } from 'zod';
 
 /** An EventBridge scheduled event, or {} when invoked by hand. Extra fields are ignored. */
-export const ScheduledEvent = z.looseObject({ time: z.iso.datetime().optional() });
+export const ScheduledEvent = z.looseObject({
+  time: z.iso.datetime().optional(),
+  /** The rule's ARN: its name is the run's correlation key (scheduleName). */
+  resources: z.array(z.string()).optional(),
+});
+
+/** `arn:aws:events:…:rule/<name>` → `<name>`; undefined for a manual invocation. */
+export const ruleNameOf = (resources: string[] | undefined): string | undefined =>
+  resources?.[0]?.split('/').at(-1);
 
 export interface LambdaContextLike {
   getRemainingTimeInMillis(): number;

@@ -7,7 +7,15 @@ import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { type Config, ConfigError } from '../config.js';
 import { createDb, type Db } from '../db/connection.js';
 import { markStaleClaimsUnknown } from '../db/repositories/deliveries/sending.js';
-import { logger } from '../logger.js';
+import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
+import {
+  countSendOutcome,
+  type FlushableMetricsSink,
+  InMemoryMetricsSink,
+  limiterMetrics,
+  MetricService,
+  PowertoolsMetricsSink,
+} from '../metrics.js';
 import { type RateLimiter, systemClock } from '../services/ports.js';
 import {
   type SendDeps,
@@ -57,34 +65,55 @@ export function buildSenderDeps(config: Config, limiter: RateLimiter, db?: Db): 
   };
 }
 
-/** Parses the event (a malformed one is answered, not thrown, so Scheduler does not retry it forever). */
-export function createSenderHandler(getDeps: () => Promise<SendDeps>) {
+/**
+ * Parses the event (a malformed one is answered, not thrown, so Scheduler does not retry it forever),
+ * sends, and publishes the outcome as metrics (flushed once per invocation, also when it throws).
+ */
+export function createSenderHandler(
+  getDeps: () => Promise<SendDeps>,
+  metrics: FlushableMetricsSink = new InMemoryMetricsSink(),
+) {
   return async (event: unknown): Promise<SenderResult> => {
-    const parsed = SendEvent.safeParse(event);
-    if (!parsed.success) {
-      const reason = parsed.error.issues
-        .map((i) => `${i.path.join('.') || 'event'}: ${i.message}`)
-        .join('; ');
-      logger.error('rejected a malformed sender event', { reason });
-      return { outcome: 'rejected', reason };
-    }
-    const deps = await getDeps();
-    const outcome = await sendDailyMessage(deps, parsed.data.deliveryId);
     try {
-      const stale = await markStaleClaimsUnknown(
-        deps.db,
-        new Date(deps.clock.now().getTime() - STALE_CLAIM_MS),
-      );
-      if (stale > 0)
-        logger.warn('claims left in sending marked unknown for reconciliation', { count: stale });
-    } catch (err) {
-      logger.warn('could not sweep stale claims', {
-        error: err instanceof Error ? err.message : String(err),
-      });
+      return await sendOne(getDeps, metrics, event);
+    } finally {
+      metrics.flush();
     }
-    return outcome;
   };
 }
+
+async function sendOne(
+  getDeps: () => Promise<SendDeps>,
+  metrics: FlushableMetricsSink,
+  event: unknown,
+): Promise<SenderResult> {
+  logger.resetKeys();
+  const parsed = SendEvent.safeParse(event);
+  if (!parsed.success) {
+    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ');
+    logger.error('rejected a malformed sender event', { reason });
+    return { outcome: 'rejected', reason };
+  }
+  appendCorrelationKeys({ deliveryId: parsed.data.deliveryId });
+  const deps = await getDeps();
+  const outcome = await sendDailyMessage(deps, parsed.data.deliveryId);
+  countSendOutcome(metrics, outcome);
+  try {
+    const stale = await markStaleClaimsUnknown(
+      deps.db,
+      new Date(deps.clock.now().getTime() - STALE_CLAIM_MS),
+    );
+    if (stale > 0) logger.warn('claims left in sending marked unknown for reconciliation', { count: stale });
+  } catch (err) {
+    logger.warn('could not sweep stale claims', {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+  return outcome;
+}
+
+/** One sink per container: Powertools buffers until the handler flushes. */
+const lambdaMetrics = new PowertoolsMetricsSink({ serviceName: MetricService.sender });
 
 let cold: Promise<SendDeps> | undefined;
 function lambdaDeps(): Promise<SendDeps> {
@@ -98,8 +127,9 @@ function lambdaDeps(): Promise<SendDeps> {
         'TWILIO_AUTH_TOKEN',
       ],
     });
+    applyLogConfig(config);
     const { db, pool } = databaseFor(config, 'sender');
-    return buildSenderDeps(config, await sharedLimiter(config, pool), db);
+    return buildSenderDeps(config, await sharedLimiter(config, pool, limiterMetrics(lambdaMetrics)), db);
   })().catch((err) => {
     cold = undefined; // let the next invocation try again (e.g. Secrets Manager was briefly unreachable)
     throw err;
@@ -107,4 +137,4 @@ function lambdaDeps(): Promise<SendDeps> {
   return cold;
 }
 
-export const handler = createSenderHandler(lambdaDeps);
+export const handler = createSenderHandler(lambdaDeps, lambdaMetrics);

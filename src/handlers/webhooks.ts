@@ -7,7 +7,15 @@ import { loadRuntimeConfig } from '../adapters/secrets.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { createApp } from '../http/app.js';
-import type { DeliveryScheduler, RateLimiter, SmsSender } from '../services/ports.js';
+import { applyLogConfig, logger } from '../logger.js';
+import {
+  type FlushableMetricsSink,
+  InMemoryMetricsSink,
+  limiterMetrics,
+  MetricService,
+  PowertoolsMetricsSink,
+} from '../metrics.js';
+import type { DeliveryScheduler, MetricsSink, RateLimiter, SmsSender } from '../services/ports.js';
 import { databaseFor, eventBridgeScheduler, sharedLimiter, twilioSms } from './aws-wiring.js';
 
 export interface WebhookAdapters {
@@ -21,25 +29,29 @@ export type WireAdapters = (
   config: Config,
   db: Db,
   pool: pg.Pool,
+  metrics: MetricsSink,
 ) => WebhookAdapters | Promise<WebhookAdapters>;
 
 type LambdaHandler = ReturnType<typeof handle>;
 
 /**
  * A Lambda handler whose dependencies are built on the first invocation and kept for the container's
- * life. A failed build is retried on the next invocation rather than cached.
+ * life. A failed build is retried on the next invocation rather than cached. Metrics the request
+ * produced are flushed once per invocation.
  */
 export function createWebhooksHandler(
   wire: WireAdapters,
   env: Record<string, string | undefined> = process.env,
+  metrics: FlushableMetricsSink = new InMemoryMetricsSink(),
 ): LambdaHandler {
   let ready: Promise<LambdaHandler> | undefined;
   const build = async (): Promise<LambdaHandler> => {
     const config = await loadRuntimeConfig(env, {
       require: ['DATABASE_URL', 'PUBLIC_BASE_URL', 'TWILIO_AUTH_TOKEN', 'API_TOKEN'],
     });
+    applyLogConfig(config);
     const { db, pool } = databaseFor(config, 'webhooks');
-    const app: Hono = createApp({ config, db, ...(await wire(config, db, pool)) });
+    const app: Hono = createApp({ config, db, metrics, ...(await wire(config, db, pool, metrics)) });
     return handle(app);
   };
   return (async (event: Parameters<LambdaHandler>[0], context: Parameters<LambdaHandler>[1]) => {
@@ -47,13 +59,22 @@ export function createWebhooksHandler(
       ready = undefined;
       throw error;
     });
-    return (await ready)(event, context);
+    logger.resetKeys();
+    try {
+      return await (await ready)(event, context);
+    } finally {
+      metrics.flush();
+    }
   }) as LambdaHandler;
 }
 
 /** The deployed handler: Twilio for the double opt-in text, EventBridge Scheduler to cancel on opt-out. */
-export const handler = createWebhooksHandler(async (config, _db, pool) => ({
-  sms: twilioSms(config),
-  scheduler: eventBridgeScheduler(config),
-  limiter: await sharedLimiter(config, pool),
-}));
+export const handler = createWebhooksHandler(
+  async (config, _db, pool, metrics) => ({
+    sms: twilioSms(config),
+    scheduler: eventBridgeScheduler(config),
+    limiter: await sharedLimiter(config, pool, limiterMetrics(metrics)),
+  }),
+  process.env,
+  new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),
+);

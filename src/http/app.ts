@@ -9,6 +9,7 @@ import { logger } from '../logger.js';
 import {
   type Clock,
   type DeliveryScheduler,
+  type MetricsSink,
   type RateLimiter,
   type SmsSender,
   systemClock,
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Optional: without one nothing is rate limited. */
   limiter?: RateLimiter;
   clock?: Clock;
+  /** Opt-outs, opt-ins and final delivery statuses are counted here (the caller flushes). */
+  metrics?: MetricsSink;
 }
 
 /** Methods each known path accepts, for 405 + Allow. */
@@ -75,6 +78,7 @@ export function createApp(deps: AppDeps): Hono {
       authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
       publicBaseUrl,
       limiter: deps.limiter,
+      metrics: deps.metrics,
       inbound: {
         db: deps.db,
         scheduler: deps.scheduler,

@@ -20,8 +20,6 @@ import { logger } from '../logger.js';
 import {
   type Clock,
   type MessageWriter,
-  type MetricsSink,
-  noMetrics,
   type RateLimiter,
   SmsError,
   SmsOutcomeUnknown,
@@ -31,12 +29,30 @@ import {
 
 export type SkipReason = 'opted_out' | 'not_active' | 'paused' | 'early' | 'late' | 'quota' | 'cost_cap';
 
+/** What writing the message used, once the writer ran: the handler publishes it as metrics. */
+export interface WriteUsage {
+  openaiRequests: number;
+  /** OpenAI tokens in + out. */
+  tokens: number;
+  /** Estimated cost in USD: the tokens, plus the SMS segments when the message was sent. */
+  costUsd: number;
+  /** True when the curated library wrote it. */
+  fallback: boolean;
+}
+
 export type SendOutcome =
-  | { outcome: 'sent'; deliveryId: string; messageSid: string; segments: number; fallback: boolean }
+  | {
+      outcome: 'sent';
+      deliveryId: string;
+      messageSid: string;
+      segments: number;
+      fallback: boolean;
+      usage: WriteUsage;
+    }
   | { outcome: 'duplicate'; deliveryId: string; state: DeliveryState }
   | { outcome: 'not_found'; deliveryId: string }
-  | { outcome: 'skipped'; deliveryId: string; reason: SkipReason }
-  | { outcome: 'failed'; deliveryId: string; code: number | null; reason: string };
+  | { outcome: 'skipped'; deliveryId: string; reason: SkipReason; usage?: WriteUsage }
+  | { outcome: 'failed'; deliveryId: string; code: number | null; reason: string; usage?: WriteUsage };
 
 export interface SenderSettings {
   /** PUBLIC_BASE_URL without a trailing slash. */
@@ -65,7 +81,6 @@ export interface SendDeps {
   limiter: RateLimiter;
   clock: Clock;
   settings: SenderSettings;
-  metrics?: MetricsSink;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -76,7 +91,6 @@ const EARLY_TOLERANCE_MS = 60_000;
 
 export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Promise<SendOutcome> {
   const { db, clock, settings, limiter } = deps;
-  const metrics = deps.metrics ?? noMetrics;
   if (!UUID.test(deliveryId)) return { outcome: 'not_found', deliveryId };
 
   // 1. Claim before anything external: only one invocation ever gets past this line.
@@ -85,17 +99,21 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     const existing = await findDeliveryState(db, deliveryId);
     if (!existing) return { outcome: 'not_found', deliveryId };
     logger.info('delivery already taken', { deliveryId, state: existing.state });
-    metrics.count('DuplicateInvocation');
     return { outcome: 'duplicate', deliveryId, state: existing.state };
   }
   const log = logger.createChild({ persistentKeys: { deliveryId } });
 
-  const skip = async (reason: SkipReason, refundDayQuota = false): Promise<SendOutcome> => {
+  const skip = async (
+    reason: SkipReason,
+    refundDayQuota = false,
+    usage?: WriteUsage,
+  ): Promise<SendOutcome> => {
     if (refundDayQuota) await limiter.refund('sms_per_day', usageDay(clock.now()), 1);
     await finishClaim(db, deliveryId, { state: 'skipped', reason });
     log.info('delivery skipped', { reason });
-    metrics.count('DeliverySkipped', 1, { reason });
-    return { outcome: 'skipped', deliveryId, reason };
+    return usage
+      ? { outcome: 'skipped', deliveryId, reason, usage }
+      : { outcome: 'skipped', deliveryId, reason };
   };
 
   // 2. Re-check everything that may have changed since planning.
@@ -145,22 +163,32 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
       settings.prices,
     ).totalUSD,
   };
+  const writeUsage: WriteUsage = {
+    openaiRequests: openaiUsage.openaiRequests,
+    tokens: written.tokensIn + written.tokensOut,
+    costUsd: openaiUsage.costUsd,
+    fallback: written.fallback,
+  };
   const segmentCount = countSegments(written.body);
   if (segmentCount.encoding !== 'GSM-7' || segmentCount.segments !== 1) {
     // Writers guarantee one GSM-7 segment; a breach is a bug, and a bug must not cost the subscriber money.
-    return fail(deps, deliveryId, day, openaiUsage, null, 'invalid_body');
+    return fail(deps, deliveryId, day, openaiUsage, writeUsage, null, 'invalid_body');
   }
 
   // 4. Opt-outs can arrive while the model was writing: look once more, then wait for the global pace.
   const fresh = await findSubscriber(db, subscriber.id);
   if (fresh?.status !== 'active' || fresh.paused) {
     await addUsage(db, day, openaiUsage);
-    return skip(fresh?.status === 'opted_out' ? 'opted_out' : fresh?.paused ? 'paused' : 'not_active', true);
+    return skip(
+      fresh?.status === 'opted_out' ? 'opted_out' : fresh?.paused ? 'paused' : 'not_active',
+      true,
+      writeUsage,
+    );
   }
   const turn = await limiter.waitForTurn('sms_per_second', SMS_LIMIT_KEY, delivery.window_end, 1);
   if (!turn.allowed || clock.now().getTime() >= delivery.window_end.getTime()) {
     await addUsage(db, day, openaiUsage);
-    return skip('late', true);
+    return skip('late', true, writeUsage);
   }
 
   // 5. Send, then record the message and its cost in one transaction.
@@ -181,7 +209,13 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         await addUsage(trx, day, openaiUsage);
       });
       log.error('twilio outcome unknown; delivery left for reconciliation', { error: err.message });
-      return { outcome: 'failed', deliveryId, code: null, reason: 'twilio_outcome_unknown' };
+      return {
+        outcome: 'failed',
+        deliveryId,
+        code: null,
+        reason: 'twilio_outcome_unknown',
+        usage: writeUsage,
+      };
     }
     if (err.code === 21610) {
       await db.transaction().execute(async (trx) => {
@@ -195,7 +229,13 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
       });
       await limiter.refund('sms_per_day', day, 1);
       log.info('carrier reports the subscriber unsubscribed; opted out', { to: maskPhone(subscriber.phone) });
-      return { outcome: 'failed', deliveryId, code: 21610, reason: 'opted_out_at_carrier' };
+      return {
+        outcome: 'failed',
+        deliveryId,
+        code: 21610,
+        reason: 'opted_out_at_carrier',
+        usage: writeUsage,
+      };
     }
     log.error('twilio refused the message', { code: err.code, retryable: err.retryable, error: err.message });
     return fail(
@@ -203,6 +243,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
       deliveryId,
       day,
       openaiUsage,
+      writeUsage,
       err.code,
       err.retryable ? 'twilio_unavailable' : 'twilio_rejected',
     );
@@ -244,8 +285,14 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     fallback: written.fallback,
     model: written.model,
   });
-  metrics.count('MessageSent', 1, { fallback: String(written.fallback) });
-  return { outcome: 'sent', deliveryId, messageSid: receipt.sid, segments, fallback: written.fallback };
+  return {
+    outcome: 'sent',
+    deliveryId,
+    messageSid: receipt.sid,
+    segments,
+    fallback: written.fallback,
+    usage: { ...writeUsage, costUsd },
+  };
 }
 
 async function fail(
@@ -253,6 +300,7 @@ async function fail(
   deliveryId: string,
   day: string,
   openaiUsage: Parameters<typeof addUsage>[2],
+  usage: WriteUsage,
   code: number | null,
   reason: string,
 ): Promise<SendOutcome> {
@@ -261,6 +309,5 @@ async function fail(
     await addUsage(trx, day, openaiUsage);
   });
   await deps.limiter.refund('sms_per_day', day, 1);
-  (deps.metrics ?? noMetrics).count('DeliveryFailed', 1, { reason });
-  return { outcome: 'failed', deliveryId, code, reason };
+  return { outcome: 'failed', deliveryId, code, reason, usage };
 }

@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { classifyInbound } from '../../domain/inbound-keywords.js';
-import { logger } from '../../logger.js';
+import { appendCorrelationKeys, logger } from '../../logger.js';
+import { countInboundResult, countStatusCallback } from '../../metrics.js';
 import { handleInboundSms, type InboundDeps } from '../../services/inbound.js';
-import type { RateLimiter } from '../../services/ports.js';
+import { type MetricsSink, noMetrics, type RateLimiter } from '../../services/ports.js';
 import { recordStatusCallback, type StatusCallbackDeps } from '../../services/status-callbacks.js';
 import { rateLimit } from '../rate-limit.js';
 import { param, type TwilioEnv, type TwilioParams, twiml, verifyTwilioSignature } from '../twilio.js';
@@ -48,10 +49,12 @@ export interface TwilioRouteDeps {
   inbound: InboundDeps;
   status: StatusCallbackDeps;
   limiter?: RateLimiter;
+  metrics?: MetricsSink;
 }
 
 export function twilioRoutes(deps: TwilioRouteDeps) {
   const routes = new Hono<TwilioEnv>();
+  const metrics = deps.metrics ?? noMetrics;
   const verify = verifyTwilioSignature({ authToken: deps.authToken, publicBaseUrl: deps.publicBaseUrl });
 
   routes.post(
@@ -78,6 +81,7 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
         return twiml(c, null, 400);
       }
       const form = parsed.data;
+      appendCorrelationKeys({ messageSid: form.MessageSid });
       const result = await handleInboundSms(deps.inbound, {
         messageSid: form.MessageSid,
         from: form.From,
@@ -85,6 +89,7 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
         body: form.Body,
         optOutType: form.OptOutType || null,
       });
+      countInboundResult(metrics, result);
       return twiml(c, result.reply);
     },
   );
@@ -114,12 +119,14 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
         });
         return twiml(c, null, 400);
       }
-      await recordStatusCallback(deps.status, {
+      appendCorrelationKeys({ messageSid: parsed.data.MessageSid });
+      const result = await recordStatusCallback(deps.status, {
         messageSid: parsed.data.MessageSid,
         status: parsed.data.MessageStatus,
         errorCode: parsed.data.ErrorCode ?? null,
         to: parsed.data.To ?? null,
       });
+      countStatusCallback(metrics, parsed.data.MessageStatus, result);
       return c.body(null, 204);
     },
   );

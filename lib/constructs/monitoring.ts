@@ -1,0 +1,332 @@
+// What wakes an operator: one SNS topic (email to alertEmail, TLS only), an alarm per way this service
+// breaks, and a CloudWatch dashboard of the key figures. Business metrics come from the Lambdas' EMF lines
+// (src/metrics.ts: namespace, names and the `service` dimension are read from there, so they cannot drift).
+import { Duration } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, MetricName, MetricService } from '../../src/metrics.js';
+
+const GIB = 1024 ** 3;
+/** Window of the delivery failure rate: about one afternoon of sends in one time-zone band. */
+export const FAILURE_RATE_WINDOW = Duration.hours(6);
+/** The planner alarm looks back this far: one day plus an hour of slack for a late EventBridge rule. */
+export const PLANNER_SILENCE_HOURS = 25;
+
+export interface MonitoredFunction {
+  /** Short name used in the alarm name and the dashboard, e.g. `sender`. */
+  label: string;
+  fn: lambda.IFunction;
+}
+
+export interface MonitoringProps {
+  stage: string;
+  alertEmail: string;
+  /** Every Lambda whose errors should page (the planner included). */
+  functions: MonitoredFunction[];
+  planner: lambda.IFunction;
+  deadLetterQueue: sqs.IQueue;
+  api: apigwv2.HttpApi;
+  database: rds.IDatabaseInstance;
+  dailyCostLimitUsd: number;
+  deliveryFailureRatePercent: number;
+  databaseFreeStorageAlarmGib: number;
+}
+
+/** One business metric from the EMF namespace, as the given Lambda publishes it. */
+export function businessMetric(
+  name: MetricName,
+  service: MetricService,
+  options: { period?: Duration; label?: string; statistic?: string } = {},
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service },
+    statistic: options.statistic ?? cloudwatch.Stats.SUM,
+    period: options.period ?? Duration.hours(1),
+    label: options.label,
+  });
+}
+
+/** A metric published with one extra dimension (e.g. DeliveriesSkipped by reason), every value of it. */
+function searchByDimension(name: MetricName, dimension: string, period: Duration) {
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${METRICS_NAMESPACE},${dimension},service} MetricName="${name}"', 'Sum', ${period.toSeconds()})`,
+    period,
+  });
+}
+
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: Record<string, cloudwatch.Alarm> = {};
+  readonly dashboard: cloudwatch.Dashboard;
+  private readonly prefix: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.prefix = `daily-positivity-${props.stage}`;
+
+    this.topic = new sns.Topic(this, 'Alarms', {
+      displayName: `Daily Positivity (${props.stage}) alarms`,
+      // Publishers must use TLS (cdk-nag SNS3). No KMS key: notices carry no personal data, and CloudWatch
+      // alarms and AWS Budgets cannot publish to a topic under the AWS-managed SNS key.
+      enforceSSL: true,
+    });
+    this.topic.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
+
+    for (const { label, fn } of props.functions) {
+      this.alarm(`${label}-errors`, {
+        alarmDescription: `The ${label} Lambda threw (see its log group for the error line).`,
+        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
+    this.alarm('planner-did-not-run', {
+      alarmDescription: `The planner was not invoked in the last ${PLANNER_SILENCE_HOURS} hours: nobody gets a message tomorrow.`,
+      metric: props.planner.metricInvocations({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: PLANNER_SILENCE_HOURS,
+      datapointsToAlarm: PLANNER_SILENCE_HOURS,
+      // Lambda publishes no datapoint for an hour without invocations: silence is the failure.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    this.alarm('dlq-not-empty', {
+      alarmDescription:
+        'Deliveries are in the scheduling dead-letter queue (Scheduler could not invoke the sender, or it failed after retries).',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('delivery-failure-rate', {
+      alarmDescription: `Failed + undelivered messages above ${props.deliveryFailureRatePercent}% of messages sent over ${FAILURE_RATE_WINDOW.toHours()} h.`,
+      metric: this.failureRatePercent(FAILURE_RATE_WINDOW),
+      threshold: props.deliveryFailureRatePercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('daily-cost-cap', {
+      alarmDescription: `Estimated spend today reached DAILY_COST_LIMIT_USD (${props.dailyCostLimitUsd} USD): the sender is skipping with cost_cap.`,
+      metric: businessMetric(MetricName.EstimatedCostUSD, MetricService.sender, { period: Duration.days(1) }),
+      threshold: props.dailyCostLimitUsd,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('api-5xx', {
+      alarmDescription: 'The HTTP API answered 5xx (Twilio retries; an inbound STOP may be waiting).',
+      metric: props.api.metricServerError({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('database-storage-low', {
+      alarmDescription: `Database free storage below ${props.databaseFreeStorageAlarmGib} GiB for 15 minutes (storage autoscaling should have acted by then).`,
+      metric: props.database.metricFreeStorageSpace({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MINIMUM,
+      }),
+      threshold: props.databaseFreeStorageAlarmGib * GIB,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    this.dashboard = this.buildDashboard(props);
+  }
+
+  /**
+   * 100 × (sender failures + failed and undelivered status callbacks) / messages sent. A window with
+   * failures but no sends (callbacks for earlier messages) counts as 100%; one with neither as 0.
+   */
+  failureRatePercent(period: Duration): cloudwatch.MathExpression {
+    const failures = new cloudwatch.MathExpression({
+      expression: 'FILL(senderFailed, 0) + FILL(callbackFailed, 0) + FILL(undelivered, 0)',
+      usingMetrics: {
+        senderFailed: businessMetric(MetricName.MessagesFailed, MetricService.sender, { period }),
+        callbackFailed: businessMetric(MetricName.MessagesFailed, MetricService.webhooks, { period }),
+        undelivered: businessMetric(MetricName.MessagesUndelivered, MetricService.webhooks, { period }),
+      },
+      period,
+      label: 'failed + undelivered',
+    });
+    return new cloudwatch.MathExpression({
+      expression: 'IF(FILL(sent, 0) > 0, 100 * failures / FILL(sent, 0), IF(failures > 0, 100, 0))',
+      usingMetrics: {
+        sent: businessMetric(MetricName.MessagesSent, MetricService.sender, { period }),
+        failures,
+      },
+      period,
+      label: 'delivery failure rate (%)',
+    });
+  }
+
+  private alarm(name: string, props: Omit<cloudwatch.AlarmProps, 'alarmName'>): cloudwatch.Alarm {
+    const id = name.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+    const alarm = new cloudwatch.Alarm(this, id, { ...props, alarmName: `${this.prefix}-${name}` });
+    alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
+    this.alarms[name] = alarm;
+    return alarm;
+  }
+
+  private buildDashboard(props: MonitoringProps): cloudwatch.Dashboard {
+    const hour = Duration.hours(1);
+    const day = Duration.days(1);
+    const sender = (name: MetricName, label?: string) =>
+      businessMetric(name, MetricService.sender, { period: hour, label });
+    const webhooks = (name: MetricName, label?: string) =>
+      businessMetric(name, MetricService.webhooks, { period: hour, label });
+
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: this.prefix,
+      defaultInterval: Duration.days(7),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: Object.values(this.alarms),
+        width: 24,
+        height: 4,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Messages (per hour)',
+        left: [
+          businessMetric(MetricName.DeliveriesPlanned, MetricService.planner, { period: hour }),
+          sender(MetricName.MessagesSent),
+          webhooks(MetricName.MessagesDelivered),
+          webhooks(MetricName.MessagesUndelivered),
+          sender(MetricName.MessagesFailed, 'MessagesFailed (sender)'),
+          webhooks(MetricName.MessagesFailed, 'MessagesFailed (callbacks)'),
+          sender(MetricName.FallbackMessages),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Delivery failure rate (%)',
+        left: [this.failureRatePercent(FAILURE_RATE_WINDOW)],
+        leftAnnotations: [{ value: props.deliveryFailureRatePercent, label: 'alarm' }],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Estimated cost (USD per day)',
+        left: [businessMetric(MetricName.EstimatedCostUSD, MetricService.sender, { period: day })],
+        leftAnnotations: [{ value: props.dailyCostLimitUsd, label: 'DAILY_COST_LIMIT_USD' }],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'OpenAI (per hour)',
+        left: [sender(MetricName.OpenAIRequests)],
+        right: [sender(MetricName.OpenAITokens)],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Opt-outs and opt-ins (per day)',
+        left: [
+          businessMetric(MetricName.OptOuts, MetricService.webhooks, { period: day }),
+          businessMetric(MetricName.OptIns, MetricService.webhooks, { period: day }),
+          businessMetric(MetricName.OptOuts, MetricService.sender, {
+            period: day,
+            label: 'OptOuts (carrier)',
+          }),
+        ],
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Skipped deliveries by reason (per hour)',
+        left: [searchByDimension(MetricName.DeliveriesSkipped, 'reason', hour)],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Rate-limit hits by budget (per hour)',
+        left: [searchByDimension(MetricName.RateLimitHits, 'budget', hour)],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Lambda errors (per 5 minutes)',
+        left: props.functions.map(({ label, fn }) =>
+          fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM, label }),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'HTTP API',
+        left: [
+          props.api.metricServerError({ period: Duration.minutes(5), label: '5xx' }),
+          props.api.metricClientError({ period: Duration.minutes(5), label: '4xx' }),
+        ],
+        right: [
+          props.api.metricLatency({ period: Duration.minutes(5), statistic: 'p99', label: 'p99 latency' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Scheduling DLQ (messages visible)',
+        left: [
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(5),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+        ],
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Database storage (bytes)',
+        left: [
+          props.database.metricFreeStorageSpace({ period: hour, statistic: cloudwatch.Stats.MINIMUM }),
+          businessMetric(MetricName.DatabaseSizeBytes, MetricService.cleanup, {
+            period: day,
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+        ],
+        leftAnnotations: [{ value: props.databaseFreeStorageAlarmGib * GIB, label: 'free storage alarm' }],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Reconciliation and planner (per day)',
+        left: [
+          businessMetric(MetricName.DeliveriesReconciled, MetricService.reconcile, { period: day }),
+          props.planner.metricInvocations({
+            period: day,
+            statistic: cloudwatch.Stats.SUM,
+            label: 'planner runs',
+          }),
+        ],
+        width: 12,
+      }),
+    );
+    return dashboard;
+  }
+}
