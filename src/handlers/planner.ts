@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
-import { databaseFor, eventBridgeScheduler } from './aws-wiring.js';
+import { databaseFor } from './wiring/database.js';
+import { eventBridgeScheduler } from './wiring/scheduler.js';
 
 /** An EventBridge scheduled event, or `{}` from a manual invocation. */
 export const PlannerEvent = z.object({

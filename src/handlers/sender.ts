@@ -15,7 +15,9 @@ import {
   sendDailyMessage,
   senderSettings,
 } from '../services/send-daily-message.js';
-import { databaseFor, sharedLimiter, twilioSms } from './aws-wiring.js';
+import { databaseFor } from './wiring/database.js';
+import { sharedLimiter } from './wiring/limiter.js';
+import { twilioSms } from './wiring/twilio.js';
 
 export const SendEvent = z.object({ deliveryId: z.uuid() });
 

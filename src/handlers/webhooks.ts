@@ -8,7 +8,10 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { createApp } from '../http/app.js';
 import type { DeliveryScheduler, RateLimiter, SmsSender } from '../services/ports.js';
-import { databaseFor, eventBridgeScheduler, sharedLimiter, twilioSms } from './aws-wiring.js';
+import { databaseFor } from './wiring/database.js';
+import { sharedLimiter } from './wiring/limiter.js';
+import { eventBridgeScheduler } from './wiring/scheduler.js';
+import { twilioSms } from './wiring/twilio.js';
 
 export interface WebhookAdapters {
   sms: SmsSender;
