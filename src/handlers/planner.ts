@@ -1,6 +1,6 @@
 // Planner Lambda: invoked once a day by an EventBridge rule; plans every subscriber's next window and
 // creates the one-shot schedules. Dependencies are built once per cold start.
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';

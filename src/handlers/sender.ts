@@ -1,6 +1,6 @@
 // Lambda entry point for one scheduled delivery: { deliveryId } from EventBridge Scheduler.
 import OpenAI from 'openai';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
