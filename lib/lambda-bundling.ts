@@ -31,7 +31,11 @@ export const BUNDLE_OPTIONS = {
   platform: 'node',
   target: 'node22',
   minify: true,
-  /** Prefer packages' ESM builds so esbuild can drop unused exports. */
+  /**
+   * Prefer packages' ESM builds so esbuild can drop unused exports: without 'module' each bundle grows by
+   * ≈ 145 KiB (measured). `conditions: ['module']` and `legalComments: 'none'` were measured too and change
+   * nothing worth having (0 and 0.2 KiB). Sizes and import times: `npm run measure:bundles`.
+   */
   mainFields: ['module', 'main'],
   banner: ESM_REQUIRE_BANNER,
   /**

@@ -1,6 +1,6 @@
 // The one place the environment is read. Every setting is validated together so a bad deployment fails
 // at start-up with a single message naming every missing or invalid variable.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidTimeZone } from './domain/time-zone.js';
 
 export class ConfigError extends Error {

@@ -1,7 +1,7 @@
 // Secrets Manager: the app secret (OpenAI key, Twilio credentials, API token) and the RDS credentials
 // secret. Read once per cold start; values never go into environment variables or logs.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Config, ConfigError, loadConfig, type SecretName, type SettingName } from '../config.js';
 
 const RdsSecret = z.object({

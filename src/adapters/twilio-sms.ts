@@ -1,6 +1,5 @@
 // SmsSender over the Twilio Messages API: status callbacks, a validity period that ends with the send
 // window, retries on 429/20429/5xx within a deadline, and Twilio's refusals mapped to SmsError.
-import twilio from 'twilio';
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
 import { maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
@@ -13,6 +12,7 @@ import {
   type SmsSender,
   systemClock,
 } from '../services/ports.js';
+import { createTwilioApi, type TwilioApi, TwilioApiError, TwilioMessage } from './twilio-api.js';
 
 /** Twilio accepts ValidityPeriod between 1 and 36000 seconds (10 hours). */
 export const VALIDITY_MIN_S = 1;
@@ -32,8 +32,8 @@ export interface TwilioSmsOptions {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
   clock?: Clock;
-  /** For tests: a pre-built client. */
-  client?: twilio.Twilio;
+  /** For tests: another fetch. */
+  fetch?: typeof fetch;
 }
 
 /** Seconds until `validUntil`, clamped to Twilio's range; null when the message has no expiry. */
@@ -50,19 +50,33 @@ type Failure =
   | { kind: 'retry'; code: number | null; status: number | null }
   | { kind: 'final'; error: SmsError };
 
+/** fetch rejects with TypeError('fetch failed') and the socket error as its cause. */
+function networkCode(err: unknown): unknown {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  return e?.code ?? e?.cause?.code;
+}
+
 export function classifyTwilioError(err: unknown): Failure {
-  if (err instanceof twilio.RestException) {
-    const code = err.code ?? null;
-    if (err.status === 429 || code === 20429 || err.status >= 500)
-      return { kind: 'retry', code, status: err.status };
+  if (err instanceof SmsError) return { kind: 'final', error: err };
+  if (err instanceof TwilioApiError) {
+    const { code, status } = err;
+    if (status === 429 || code === 20429 || status >= 500) return { kind: 'retry', code, status };
     return { kind: 'final', error: new SmsError(err.message, code, false) };
   }
-  const netCode = (err as { code?: unknown })?.code;
+  const netCode = networkCode(err);
   if (typeof netCode === 'string' && NOT_SENT_CODES.has(netCode))
     return { kind: 'retry', code: null, status: null };
   // Timeouts and dropped connections: Twilio may have accepted it. Retrying could text twice.
   const message = err instanceof Error ? err.message : String(err);
   return { kind: 'final', error: new SmsOutcomeUnknown(`Twilio request outcome unknown: ${message}`) };
+}
+
+/** Twilio accepted the message (2xx); an answer without a SID leaves us unable to track it. */
+function readCreated(answer: unknown): TwilioMessage {
+  const parsed = TwilioMessage.safeParse(answer);
+  if (!parsed.success)
+    throw new SmsOutcomeUnknown('Twilio accepted the request but its answer has no message SID');
+  return parsed.data;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -77,11 +91,12 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
     sleep = defaultSleep,
     clock = systemClock,
   } = options;
-  // Retries are ours (bounded by the window); the SDK's own 429 auto-retry is off.
-  const client =
-    options.client ??
-    twilio(options.accountSid, options.authToken, { autoRetry: false, timeout: requestTimeoutMs });
-  const origin = 'from' in options.sender ? { from: options.sender.from } : options.sender;
+  // Retries are ours, bounded by the window.
+  const api: TwilioApi = createTwilioApi(options, options.fetch);
+  const origin =
+    'from' in options.sender
+      ? { From: options.sender.from }
+      : { MessagingServiceSid: options.sender.messagingServiceSid };
 
   return {
     async send(message: OutboundSms): Promise<SmsReceipt> {
@@ -93,14 +108,20 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
       for (let attempt = 0; ; attempt++) {
         const validityPeriod = validityPeriodSeconds(message.validUntil, clock.now());
         try {
-          const created = await client.messages.create({
-            to: message.to,
-            body: message.body,
-            statusCallback: message.statusCallback,
-            ...origin,
-            ...(validityPeriod === null ? {} : { validityPeriod }),
+          const answer = await api.request({
+            method: 'POST',
+            path: '/Messages.json',
+            form: {
+              To: message.to,
+              Body: message.body,
+              StatusCallback: message.statusCallback,
+              ...origin,
+              ValidityPeriod: validityPeriod ?? undefined,
+            },
+            timeoutMs: requestTimeoutMs,
           });
-          const segments = Number(created.numSegments);
+          const created = readCreated(answer);
+          const segments = Number(created.num_segments);
           return {
             sid: created.sid,
             status: created.status,

@@ -1,61 +1,94 @@
 // Twilio Messages API, read side: the status of one message by SID, and messages sent to a number in a
 // time range. Used by the daily reconciliation.
-import twilio from 'twilio';
+import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
 import type { E164 } from '../domain/phone.js';
 import type { MessageStatusLookup, ProviderMessage } from '../services/ports.js';
+import {
+  createTwilioApi,
+  type TwilioApi,
+  TwilioApiError,
+  type TwilioCredentials,
+  TwilioMessage,
+  TwilioMessagePage,
+  twilioDate,
+  twilioDateTime,
+} from './twilio-api.js';
 
-type TwilioClient = ReturnType<typeof twilio>;
-type MessageInstance = Awaited<ReturnType<ReturnType<TwilioClient['messages']>['fetch']>>;
+export type { TwilioCredentials } from './twilio-api.js';
 
-export interface TwilioCredentials {
-  accountSid: string;
-  authToken: string;
+export interface TwilioStatusLookupOptions {
+  requestTimeoutMs?: number;
+  /** Retries of a request Twilio answered 429 (the run is not time-critical: back off, don't fail). */
+  maxRetries?: number;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  fetch?: typeof fetch;
 }
 
-function toProviderMessage(m: MessageInstance): ProviderMessage {
-  const segments = Number.parseInt(String(m.numSegments ?? ''), 10);
+function toProviderMessage(m: TwilioMessage): ProviderMessage {
+  const segments = Number.parseInt(String(m.num_segments ?? ''), 10);
   return {
     sid: m.sid,
-    status: String(m.status),
-    errorCode: m.errorCode ?? null,
+    status: m.status,
+    errorCode: m.error_code ?? null,
     to: m.to,
     direction: String(m.direction),
-    dateCreated: m.dateCreated ?? null,
-    dateSent: m.dateSent ?? null,
+    dateCreated: twilioDate(m.date_created),
+    dateSent: twilioDate(m.date_sent),
     body: m.body ?? null,
     segments: Number.isFinite(segments) && segments > 0 ? segments : null,
   };
 }
 
-function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
-}
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class TwilioStatusLookup implements MessageStatusLookup {
-  private readonly client: TwilioClient;
+  private readonly api: TwilioApi;
+  private readonly options: Required<Omit<TwilioStatusLookupOptions, 'fetch'>>;
 
-  constructor(credentials: TwilioCredentials, client?: TwilioClient) {
-    // autoRetry: back off on Twilio's 429s instead of failing the run.
-    this.client =
-      client ?? twilio(credentials.accountSid, credentials.authToken, { autoRetry: true, maxRetries: 3 });
+  constructor(credentials: TwilioCredentials, options: TwilioStatusLookupOptions = {}) {
+    this.api = createTwilioApi(credentials, options.fetch);
+    this.options = {
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 3,
+      backoff: options.backoff ?? { baseMs: 100, capMs: 3_000 },
+      random: options.random ?? Math.random,
+      sleep: options.sleep ?? defaultSleep,
+    };
   }
 
   async fetchStatus(sid: string): Promise<ProviderMessage | null> {
     try {
-      return toProviderMessage(await this.client.messages(sid).fetch());
+      const answer = await this.get(`/Messages/${encodeURIComponent(sid)}.json`);
+      return toProviderMessage(TwilioMessage.parse(answer));
     } catch (error) {
-      if (isNotFound(error)) return null;
+      if (error instanceof TwilioApiError && error.status === 404) return null;
       throw error;
     }
   }
 
   async findSentTo(to: E164, from: Date, until: Date): Promise<ProviderMessage[]> {
-    const messages = await this.client.messages.list({
-      to,
-      dateSentAfter: from,
-      dateSentBefore: until,
-      limit: 20,
+    // One page of 20 is the whole answer: a subscriber gets one text a day.
+    const answer = await this.get('/Messages.json', {
+      To: to,
+      'DateSent>': twilioDateTime(from),
+      'DateSent<': twilioDateTime(until),
+      PageSize: 20,
     });
-    return messages.map(toProviderMessage);
+    return TwilioMessagePage.parse(answer).messages.map(toProviderMessage);
+  }
+
+  private async get(path: string, query?: Record<string, string | number>): Promise<unknown> {
+    const { requestTimeoutMs, maxRetries, backoff, random, sleep } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.api.request({ method: 'GET', path, query, timeoutMs: requestTimeoutMs });
+      } catch (error) {
+        const throttled = error instanceof TwilioApiError && (error.status === 429 || error.code === 20429);
+        if (!throttled || attempt >= maxRetries) throw error;
+        await sleep(backoffDelay(attempt, random, backoff));
+      }
+    }
   }
 }

@@ -1,6 +1,6 @@
 // Daily report Lambda: logs yesterday's (UTC) sends, delivery rate, opt-outs and cost as one line, and
 // returns the typed report. `{ "day": "YYYY-MM-DD" }` reports another day.
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { createDb } from '../db/connection.js';
 import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';

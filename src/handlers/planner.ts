@@ -1,6 +1,6 @@
 // Planner Lambda: invoked once a day by an EventBridge rule; plans every subscriber's next window and
 // creates the one-shot schedules. Dependencies are built once per cold start.
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import {
@@ -11,8 +11,9 @@ import {
 } from '../metrics.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
-import { databaseFor, eventBridgeScheduler } from './aws-wiring.js';
 import { ruleNameOf } from './scheduled.js';
+import { databaseFor } from './wiring/database.js';
+import { eventBridgeScheduler } from './wiring/scheduler.js';
 
 /** An EventBridge scheduled event, or `{}` from a manual invocation. */
 export const PlannerEvent = z.object({

@@ -1,6 +1,6 @@
 // Shared edge for the daily scheduled Lambdas (cleanup, reconciliation, report): the event they accept
 // and the deadline derived from the Lambda's remaining time.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An EventBridge scheduled event, or {} when invoked by hand. Extra fields are ignored. */
 export const ScheduledEvent = z.looseObject({

@@ -1,6 +1,6 @@
 // Lambda entry point for one scheduled delivery: { deliveryId } from EventBridge Scheduler.
 import OpenAI from 'openai';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import { loadRuntimeConfig } from '../adapters/secrets.js';
@@ -23,7 +23,9 @@ import {
   sendDailyMessage,
   senderSettings,
 } from '../services/send-daily-message.js';
-import { databaseFor, sharedLimiter, twilioSms } from './aws-wiring.js';
+import { databaseFor } from './wiring/database.js';
+import { sharedLimiter } from './wiring/limiter.js';
+import { twilioSms } from './wiring/twilio.js';
 
 export const SendEvent = z.object({ deliveryId: z.uuid() });
 

@@ -16,7 +16,10 @@ import {
   PowertoolsMetricsSink,
 } from '../metrics.js';
 import type { DeliveryScheduler, MetricsSink, RateLimiter, SmsSender } from '../services/ports.js';
-import { databaseFor, eventBridgeScheduler, sharedLimiter, twilioSms } from './aws-wiring.js';
+import { databaseFor } from './wiring/database.js';
+import { sharedLimiter } from './wiring/limiter.js';
+import { eventBridgeScheduler } from './wiring/scheduler.js';
+import { twilioSms } from './wiring/twilio.js';
 
 export interface WebhookAdapters {
   sms: SmsSender;

@@ -3,7 +3,7 @@
 // the data in .data/postgres, owned by this process.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface LocalDatabase {

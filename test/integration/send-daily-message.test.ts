@@ -1,4 +1,4 @@
-// sendDailyMessage end to end: real Postgres, the real OpenAI and Twilio SDKs over HTTP intercepted by msw.
+// sendDailyMessage end to end: real Postgres, the OpenAI SDK and the Twilio adapter over HTTP, intercepted by msw.
 import { delay, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import OpenAI from 'openai';

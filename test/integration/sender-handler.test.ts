@@ -2,8 +2,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
 import { loadConfig } from '../../src/config.js';
-import { twilioSenderFrom } from '../../src/handlers/aws-wiring.js';
 import { buildSenderDeps, createSenderHandler } from '../../src/handlers/sender.js';
+import { twilioSenderFrom } from '../../src/handlers/wiring/twilio.js';
 import type { SendDeps } from '../../src/services/send-daily-message.js';
 import { useTestDb } from '../support/db.js';
 import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';

@@ -1,7 +1,7 @@
 // The subscriber config API: POST /api/subscribers, GET/PATCH/DELETE /api/subscribers/:phone. JSON in and
 // out, bearer-token auth, every input checked with zod; each failure is a 4xx saying what is wrong.
 import { type Context, Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type E164, parseE164 } from '../../domain/phone.js';
 import { isValidTimeZone } from '../../domain/time-zone.js';
 import { type RateLimiter, SmsError } from '../../services/ports.js';

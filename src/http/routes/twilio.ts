@@ -1,7 +1,7 @@
 // POST /twilio/inbound (TwiML reply) and POST /twilio/status (empty 204). Both signed by Twilio.
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { classifyInbound } from '../../domain/inbound-keywords.js';
 import { appendCorrelationKeys, logger } from '../../logger.js';
 import { countInboundResult, countStatusCallback } from '../../metrics.js';

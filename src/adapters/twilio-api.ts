@@ -1,0 +1,123 @@
+// The two Twilio Messages API calls this service makes (create; fetch/list for reconciliation), over the
+// runtime's fetch. The twilio SDK's client pulls every generated API domain (3.2 MB bundled) and even its
+// bare base client brings axios, form-data and mime-db (≈ 390 KB); three requests need neither.
+import * as z from 'zod';
+
+export const TWILIO_API_BASE = 'https://api.twilio.com/2010-04-01';
+const USER_AGENT = 'daily-positivity-sms (node fetch)';
+
+export interface TwilioCredentials {
+  accountSid: string;
+  authToken: string;
+}
+
+/**
+ * Twilio answered with an error status. `code` and `moreInfo` come from the JSON body when there is one
+ * (https://www.twilio.com/docs/api/errors); the message is Twilio's, as the SDK's RestException gave it.
+ */
+export class TwilioApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number | null,
+    message: string,
+    readonly moreInfo: string | null = null,
+  ) {
+    super(message);
+    this.name = 'TwilioApiError';
+  }
+}
+
+const ErrorBody = z.looseObject({
+  code: z.number().int().nullish(),
+  message: z.string().nullish(),
+  more_info: z.string().nullish(),
+});
+
+/** The fields of a Message resource this service reads; Twilio sends more, which are kept but unused. */
+export const TwilioMessage = z.looseObject({
+  sid: z.string(),
+  status: z.string(),
+  to: z.string(),
+  direction: z.string().nullish(),
+  body: z.string().nullish(),
+  error_code: z.number().int().nullish(),
+  num_segments: z.union([z.string(), z.number()]).nullish(),
+  date_created: z.string().nullish(),
+  date_sent: z.string().nullish(),
+});
+export type TwilioMessage = z.infer<typeof TwilioMessage>;
+
+export const TwilioMessagePage = z.looseObject({ messages: z.array(TwilioMessage) });
+
+/** Twilio's list filters take UTC seconds: 2026-11-24T16:55:00Z (what the SDK sent). */
+export function twilioDateTime(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+/** Twilio's RFC 2822 dates ("Tue, 24 Nov 2026 17:00:02 +0000") as Dates; null when absent or unreadable. */
+export function twilioDate(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
+
+export interface TwilioRequest {
+  method: 'GET' | 'POST';
+  /** Below /2010-04-01/Accounts/{AccountSid}, e.g. `/Messages.json`. */
+  path: string;
+  form?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | undefined>;
+  timeoutMs: number;
+}
+
+export interface TwilioApi {
+  /** The parsed JSON body of a 2xx answer; TwilioApiError otherwise. Network errors and timeouts reject as fetch does. */
+  request(req: TwilioRequest): Promise<unknown>;
+}
+
+const defined = (params: Record<string, string | number | undefined>) =>
+  new URLSearchParams(
+    Object.entries(params)
+      .filter((e): e is [string, string | number] => e[1] !== undefined)
+      .map(([k, v]): [string, string] => [k, String(v)]),
+  );
+
+export function createTwilioApi(credentials: TwilioCredentials, fetchImpl: typeof fetch = fetch): TwilioApi {
+  const account = `${TWILIO_API_BASE}/Accounts/${encodeURIComponent(credentials.accountSid)}`;
+  const authorization = `Basic ${Buffer.from(`${credentials.accountSid}:${credentials.authToken}`).toString('base64')}`;
+  return {
+    async request({ method, path, form, query, timeoutMs }) {
+      const url = new URL(`${account}${path}`);
+      if (query) url.search = defined(query).toString();
+      const response = await fetchImpl(url, {
+        method,
+        headers: {
+          Authorization: authorization,
+          Accept: 'application/json',
+          'User-Agent': USER_AGENT,
+          ...(form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        body: form ? defined(form).toString() : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text();
+      let json: unknown = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = null;
+      }
+      if (response.ok) return json;
+      const body = ErrorBody.safeParse(json);
+      const fallback = `[HTTP ${response.status}] Failed to execute request`;
+      throw body.success
+        ? new TwilioApiError(
+            response.status,
+            body.data.code ?? null,
+            body.data.message ?? fallback,
+            body.data.more_info ?? null,
+          )
+        : new TwilioApiError(response.status, null, fallback);
+    },
+  };
+}
