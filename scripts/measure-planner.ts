@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createEventBridgeScheduler } from '../src/adapters/eventbridge-scheduler.js';
-import { createDb, type Db } from '../src/db/connection.js';
+import { createPool, type Db, dbOnPool } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { seededRandom } from '../src/domain/slots.js';
 import { type PlannerSettings, planDay } from '../src/services/plan-day.js';
@@ -105,7 +105,11 @@ export async function measurePlanner(
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = createDb({ connectionString: url.toString(), max: 2, statementTimeoutMs: 600_000 });
+  const pool = createPool({ connectionString: url.toString(), max: 2, statementTimeoutMs: 600_000 });
+  // An idle connection the server drops (a restart, an operator) must fail the query that needs it, not
+  // crash the process with an unhandled 'error' event.
+  pool.on('error', (error) => console.error(`measure-planner: idle connection lost: ${error.message}`));
+  const db = dbOnPool(pool);
   try {
     await migrateToLatest(db);
     await sql`
@@ -241,7 +245,25 @@ function throttlingFake(perSecond: number) {
   return { client: { send } as never, names, stats };
 }
 
-async function measureScheduling(schedules: number, quotaPerSecond: number) {
+export interface SchedulingMeasurement {
+  schedules: number;
+  quotaPerSecond: number;
+  seconds: number;
+  /** Schedules created per second over the run. */
+  rate: number;
+  calls: number;
+  throttled: number;
+  failedAfterRetries: number;
+  created: number;
+  lost: number;
+  duplicateCreates: number;
+}
+
+/** The EventBridge adapter creating `schedules` schedules against a fake throttling above the quota. */
+export async function measureScheduling(
+  schedules: number,
+  quotaPerSecond: number,
+): Promise<SchedulingMeasurement> {
   const fake = throttlingFake(quotaPerSecond);
   const adapter = createEventBridgeScheduler({
     client: fake.client,
@@ -273,13 +295,18 @@ async function measureScheduling(schedules: number, quotaPerSecond: number) {
     }),
   );
   const seconds = (performance.now() - t) / 1000;
-  const lost = ids.filter((id) => !fake.names.has(`delivery-${id}`)).length;
-  console.log(`scheduling: ${schedules} schedules against a fake throttling above ${quotaPerSecond}/s`);
-  console.log(`  ${seconds.toFixed(2)} s → ${(schedules / seconds).toFixed(1)} schedules/s sustained`);
-  console.log(
-    `  calls ${fake.stats.calls}, throttled ${fake.stats.throttled}, failed after retries ${failed}`,
-  );
-  console.log(`  created ${fake.names.size}, lost ${lost}, duplicate creates ${fake.stats.conflicts}`);
+  return {
+    schedules,
+    quotaPerSecond,
+    seconds,
+    rate: schedules / seconds,
+    calls: fake.stats.calls,
+    throttled: fake.stats.throttled,
+    failedAfterRetries: failed,
+    created: fake.names.size,
+    lost: ids.filter((id) => !fake.names.has(`delivery-${id}`)).length,
+    duplicateCreates: fake.stats.conflicts,
+  };
 }
 
 async function main() {
@@ -324,7 +351,11 @@ async function main() {
   );
   console.log(`  re-run (nothing to do): ${sec(m.rerunMs)}`);
   console.log(`  max per second ${m.maxPerSecond}, max per minute ${m.maxPerMinute}`);
-  await measureScheduling(schedules, quota);
+  const c = await measureScheduling(schedules, quota);
+  console.log(`scheduling: ${c.schedules} schedules against a fake throttling above ${c.quotaPerSecond}/s`);
+  console.log(`  ${c.seconds.toFixed(2)} s → ${c.rate.toFixed(1)} schedules/s sustained`);
+  console.log(`  calls ${c.calls}, throttled ${c.throttled}, failed after retries ${c.failedAfterRetries}`);
+  console.log(`  created ${c.created}, lost ${c.lost}, duplicate creates ${c.duplicateCreates}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
