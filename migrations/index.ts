@@ -6,6 +6,7 @@ import * as rateLimits from './2026-11-25T1310_rate_limits.js';
 import * as plannerOrderIndex from './2026-11-25T1320_planner_order_index.js';
 import * as retentionIndexes from './2026-11-25T1350_retention_indexes.js';
 import * as localOutbox from './2026-11-25T1360_local_outbox.js';
+import * as plannerScheduleOrderIndex from './2026-11-25T1370_planner_schedule_order_index.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -13,6 +14,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T1320_planner_order_index': plannerOrderIndex,
   '2026-11-25T1350_retention_indexes': retentionIndexes,
   '2026-11-25T1360_local_outbox': localOutbox,
+  '2026-11-25T1370_planner_schedule_order_index': plannerScheduleOrderIndex,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,40 +1,23 @@
-// Measures the planner (not a test): (1) the database part of planning N subscribers over 24 zones, on a
-// scratch database it creates and drops; (2) the schedule-creation rate the EventBridge adapter sustains
-// against an in-process fake that throttles above a set quota, and that no schedule is lost or duplicated.
+// Measures the planner (not a test): (1) the database part of planning N subscribers over up to 24 zones
+// against a bare bulk insert of the same number of delivery rows, measured in the same process on the
+// same scratch database (created and dropped here); (2) the schedule-creation rate the EventBridge adapter
+// sustains against an in-process fake that throttles above a set quota, and that no schedule is lost or
+// duplicated. `measurePlanner` is exported for the benchmark (bench/).
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx scripts/measure-planner.ts \
-//     [--subscribers 100000] [--schedules 3000] [--quota 200]
+//     [--subscribers 100000] [--zones 24] [--rounds 2] [--schedules 3000] [--quota 200]
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createEventBridgeScheduler } from '../src/adapters/eventbridge-scheduler.js';
-import { createDb } from '../src/db/connection.js';
+import { createPool, type Db, dbOnPool } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { seededRandom } from '../src/domain/slots.js';
 import { type PlannerSettings, planDay } from '../src/services/plan-day.js';
 import type { DeliveryScheduler } from '../src/services/ports.js';
 
-const { values } = parseArgs({
-  options: {
-    subscribers: { type: 'string', default: '100000' },
-    schedules: { type: 'string', default: '3000' },
-    quota: { type: 'string', default: '200' },
-  },
-});
-const subscribers = Number(values.subscribers);
-const schedules = Number(values.schedules);
-const quotaPerSecond = Number(values.quota);
-if (![subscribers, schedules, quotaPerSecond].every((n) => Number.isInteger(n) && n > 0)) {
-  console.error('--subscribers, --schedules and --quota must be positive integers');
-  process.exit(2);
-}
-const adminUrl = process.env.DATABASE_URL;
-if (!adminUrl) {
-  console.error('DATABASE_URL must point at a Postgres server where this script may create a database');
-  process.exit(2);
-}
-
-const ZONES = [
+export const PLANNER_ZONES = [
   'America/New_York',
   'America/Chicago',
   'America/Denver',
@@ -59,79 +42,179 @@ const ZONES = [
   'Pacific/Chatham',
   'Pacific/Kiritimati',
   'Pacific/Pago_Pago',
-];
+] as const;
 
-async function measurePlanning() {
-  const name = `measure_planner_${process.pid}`;
+export interface PlannerMeasurement {
+  subscribers: number;
+  zones: number;
+  rounds: number;
+  /** Delivery rows the plan phase inserted (more than subscribers: some zones get two windows). */
+  deliveries: number;
+  /** Plan phase of planDay (read pages, assign slots, bulk insert), best of `rounds`. */
+  plannerMs: number;
+  /** Bare `INSERT … SELECT FROM generate_series` of `deliveries` rows into the same table, best of `rounds`. */
+  baselineMs: number;
+  /** plannerMs / baselineMs. */
+  ratio: number;
+  /** Schedule phase with an instant scheduler: paging and per-delivery bookkeeping only, best of `rounds`. */
+  scheduleMs: number;
+  /** One bare `UPDATE` setting schedule_name and scheduled_at on the same rows, best of `rounds`. */
+  scheduleBaselineMs: number;
+  scheduleRatio: number;
+  /** A third run with nothing left to do. */
+  rerunMs: number;
+  maxPerSecond: number;
+  maxPerMinute: number;
+}
+
+const SETTINGS: PlannerSettings = {
+  SEND_WINDOW_START: 12 * 60,
+  SEND_WINDOW_END: 17 * 60,
+  PLANNER_HORIZON_HOURS: 26,
+  TWILIO_MESSAGES_PER_DAY: 1_000_000,
+  TWILIO_MESSAGES_PER_SECOND: 10,
+  OPENAI_REQUESTS_PER_MIN: 10_000,
+  OPENAI_TOKENS_PER_MIN: 10_000_000,
+  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
+};
+const NOW = new Date('2026-03-07T10:00:00Z');
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+/**
+ * Plans `subscribers` spread evenly over the first `zones` of PLANNER_ZONES on a scratch database made
+ * under `adminUrl`, and times a bare bulk insert of the same number of delivery rows into the same table
+ * (same indexes, foreign key and constraints) in the same process. Rounds alternate baseline and planner
+ * on emptied tables; each side's best round counts, so a burst of load from elsewhere on a shared machine
+ * does not decide the ratio.
+ */
+export async function measurePlanner(
+  adminUrl: string,
+  options: { subscribers?: number; zones?: number; rounds?: number } = {},
+): Promise<PlannerMeasurement> {
+  const subscribers = options.subscribers ?? 100_000;
+  const zones = PLANNER_ZONES.slice(0, options.zones ?? PLANNER_ZONES.length);
+  const rounds = options.rounds ?? 2;
+  const name = `measure_planner_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl as string);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = createDb({ connectionString: url.toString(), max: 4, statementTimeoutMs: 300_000 });
+  const pool = createPool({ connectionString: url.toString(), max: 2, statementTimeoutMs: 600_000 });
+  // An idle connection the server drops (a restart, an operator) must fail the query that needs it, not
+  // crash the process with an unhandled 'error' event.
+  pool.on('error', (error) => console.error(`measure-planner: idle connection lost: ${error.message}`));
+  const db = dbOnPool(pool);
   try {
     await migrateToLatest(db);
     await sql`
       INSERT INTO subscribers (phone, status, time_zone)
-      SELECT '+1415' || lpad(g::text, 7, '0'), 'active', (${ZONES}::text[])[1 + (g % ${ZONES.length})]
+      SELECT '+1415' || lpad(g::text, 7, '0'), 'active', (${zones}::text[])[1 + (g % ${zones.length})]
       FROM generate_series(1, ${subscribers}) AS g`.execute(db);
-    await sql`ANALYZE subscribers`.execute(db);
-
-    const settings: PlannerSettings = {
-      SEND_WINDOW_START: 12 * 60,
-      SEND_WINDOW_END: 17 * 60,
-      PLANNER_HORIZON_HOURS: 26,
-      TWILIO_MESSAGES_PER_DAY: 1_000_000,
-      TWILIO_MESSAGES_PER_SECOND: 10,
-      OPENAI_REQUESTS_PER_MIN: 10_000,
-      OPENAI_TOKENS_PER_MIN: 10_000_000,
-      OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
-    };
-    let created = 0;
+    await sql`VACUUM ANALYZE subscribers`.execute(db);
+    const empty = () => sql`TRUNCATE deliveries`.execute(db);
     const instant: DeliveryScheduler = {
-      schedule: async (r) => {
-        created++;
-        return `delivery-${r.deliveryId}`;
-      },
+      schedule: async (r) => `delivery-${r.deliveryId}`,
       cancel: async () => {},
     };
-    const now = new Date('2026-03-07T10:00:00Z');
-    // Phase 1 alone (the deadline stops phase 2 before it starts), then phase 2's bookkeeping alone.
-    let t = performance.now();
-    const planned = await planDay(
-      { db, scheduler: instant, settings, random: seededRandom(1), deadline: new Date(0) },
-      now,
-    );
-    const planMs = performance.now() - t;
-    t = performance.now();
-    const scheduled = await planDay({ db, scheduler: instant, settings, random: seededRandom(2) }, now);
-    const scheduleMs = performance.now() - t;
-    t = performance.now();
-    const rerun = await planDay({ db, scheduler: instant, settings, random: seededRandom(3) }, now);
-    const rerunMs = performance.now() - t;
-    const { rows } = await sql<{ n: number; per_second: number; per_minute: number }>`
-      SELECT count(*)::int AS n,
-        (SELECT max(c) FROM (SELECT count(*) c FROM deliveries GROUP BY date_trunc('second', planned_at)) s)::int AS per_second,
-        (SELECT max(c) FROM (SELECT count(*) c FROM deliveries GROUP BY date_trunc('minute', planned_at)) m)::int AS per_minute
-      FROM deliveries WHERE state = 'planned'`.execute(db);
-    console.log(`planning: ${subscribers} subscribers, ${ZONES.length} zones`);
-    console.log(
-      `  plan phase (read, slot, bulk insert): ${(planMs / 1000).toFixed(2)} s → ${planned.planned} deliveries planned`,
-    );
-    console.log(
-      `  schedule bookkeeping with an instant scheduler: ${(scheduleMs / 1000).toFixed(2)} s → ${scheduled.scheduled} recorded`,
-    );
-    console.log(
-      `  re-run (nothing to do): ${(rerunMs / 1000).toFixed(2)} s → planned ${rerun.planned}, scheduled ${rerun.scheduled}`,
-    );
-    console.log(
-      `  rows ${rows[0]?.n}, max per second ${rows[0]?.per_second}, max per minute ${rows[0]?.per_minute}, schedule calls ${created}`,
-    );
+
+    const best = { plan: Infinity, base: Infinity, schedule: Infinity, update: Infinity };
+    let deliveries = 0;
+    let rerunMs = 0;
+    let caps = { perSecond: 0, perMinute: 0 };
+    for (let round = 0; round < rounds; round++) {
+      // The planner's plan phase alone (the deadline stops the schedule phase before its first call),
+      // then its schedule phase with an instant scheduler: paging and per-delivery bookkeeping.
+      await empty();
+      let planned = 0;
+      best.plan = Math.min(
+        best.plan,
+        await timed(async () => {
+          const s = await planDay(
+            {
+              db,
+              scheduler: instant,
+              settings: SETTINGS,
+              random: seededRandom(round + 1),
+              deadline: new Date(0),
+            },
+            NOW,
+          );
+          planned = s.planned;
+        }),
+      );
+      if (round > 0 && planned !== deliveries) {
+        throw new Error(`round ${round}: planned ${planned}, round 0 planned ${deliveries}`);
+      }
+      deliveries = planned;
+      best.schedule = Math.min(
+        best.schedule,
+        await timed(() => planDay({ db, scheduler: instant, settings: SETTINGS }, NOW)),
+      );
+      if (round === 0) {
+        rerunMs = await timed(() => planDay({ db, scheduler: instant, settings: SETTINGS }, NOW));
+        caps = await maxPerSecondAndMinute(db);
+      }
+
+      // The bare baseline: the same number of rows into the same, emptied table; then one bare UPDATE.
+      await empty();
+      best.base = Math.min(best.base, await timed(() => bareInsert(db, deliveries, subscribers)));
+      best.update = Math.min(
+        best.update,
+        await timed(() =>
+          sql`UPDATE deliveries SET schedule_name = 'delivery-' || id, scheduled_at = now()
+              WHERE state = 'planned' AND scheduled_at IS NULL`.execute(db),
+        ),
+      );
+    }
+    return {
+      subscribers,
+      zones: zones.length,
+      rounds,
+      deliveries,
+      plannerMs: best.plan,
+      baselineMs: best.base,
+      ratio: best.plan / best.base,
+      scheduleMs: best.schedule,
+      scheduleBaselineMs: best.update,
+      scheduleRatio: best.schedule / best.update,
+      rerunMs,
+      maxPerSecond: caps.perSecond,
+      maxPerMinute: caps.perMinute,
+    };
   } finally {
     await db.destroy();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
+}
+
+async function maxPerSecondAndMinute(db: Db): Promise<{ perSecond: number; perMinute: number }> {
+  const { rows } = await sql<{ perSecond: number; perMinute: number }>`
+    SELECT
+      (SELECT max(c) FROM (SELECT count(*) c FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('second', planned_at)) s)::int AS "perSecond",
+      (SELECT max(c) FROM (SELECT count(*) c FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('minute', planned_at)) m)::int AS "perMinute"`.execute(
+    db,
+  );
+  return rows[0] ?? { perSecond: 0, perMinute: 0 };
+}
+
+/**
+ * The simplest way to put `count` delivery rows of the same shape into the table: one INSERT … SELECT,
+ * subscriber ids and local dates cycling as the planner's do, a random second in a five-hour window.
+ */
+async function bareInsert(db: Db, count: number, subscribers: number): Promise<void> {
+  await sql`
+    INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at, state)
+    SELECT 1 + (g % ${subscribers}), '2026-03-07'::date + (g / ${subscribers}), 'Europe/London',
+      '2026-03-07T12:00:00Z', '2026-03-07T17:00:00Z',
+      '2026-03-07T12:00:00Z'::timestamptz + floor(random() * 18000) * interval '1 second', 'planned'
+    FROM generate_series(0, ${count - 1}) AS g`.execute(db);
 }
 
 /** A fake Scheduler API: ~15 ms per call, ThrottlingException above `quotaPerSecond` (token bucket). */
@@ -162,7 +245,25 @@ function throttlingFake(perSecond: number) {
   return { client: { send } as never, names, stats };
 }
 
-async function measureScheduling() {
+export interface SchedulingMeasurement {
+  schedules: number;
+  quotaPerSecond: number;
+  seconds: number;
+  /** Schedules created per second over the run. */
+  rate: number;
+  calls: number;
+  throttled: number;
+  failedAfterRetries: number;
+  created: number;
+  lost: number;
+  duplicateCreates: number;
+}
+
+/** The EventBridge adapter creating `schedules` schedules against a fake throttling above the quota. */
+export async function measureScheduling(
+  schedules: number,
+  quotaPerSecond: number,
+): Promise<SchedulingMeasurement> {
   const fake = throttlingFake(quotaPerSecond);
   const adapter = createEventBridgeScheduler({
     client: fake.client,
@@ -194,14 +295,67 @@ async function measureScheduling() {
     }),
   );
   const seconds = (performance.now() - t) / 1000;
-  const lost = ids.filter((id) => !fake.names.has(`delivery-${id}`)).length;
-  console.log(`scheduling: ${schedules} schedules against a fake throttling above ${quotaPerSecond}/s`);
-  console.log(`  ${seconds.toFixed(2)} s → ${(schedules / seconds).toFixed(1)} schedules/s sustained`);
-  console.log(
-    `  calls ${fake.stats.calls}, throttled ${fake.stats.throttled}, failed after retries ${failed}`,
-  );
-  console.log(`  created ${fake.names.size}, lost ${lost}, duplicate creates ${fake.stats.conflicts}`);
+  return {
+    schedules,
+    quotaPerSecond,
+    seconds,
+    rate: schedules / seconds,
+    calls: fake.stats.calls,
+    throttled: fake.stats.throttled,
+    failedAfterRetries: failed,
+    created: fake.names.size,
+    lost: ids.filter((id) => !fake.names.has(`delivery-${id}`)).length,
+    duplicateCreates: fake.stats.conflicts,
+  };
 }
 
-await measurePlanning();
-await measureScheduling();
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      subscribers: { type: 'string', default: '100000' },
+      zones: { type: 'string', default: String(PLANNER_ZONES.length) },
+      rounds: { type: 'string', default: '2' },
+      schedules: { type: 'string', default: '3000' },
+      quota: { type: 'string', default: '200' },
+    },
+  });
+  const [subscribers, zones, rounds, schedules, quota] = [
+    values.subscribers,
+    values.zones,
+    values.rounds,
+    values.schedules,
+    values.quota,
+  ].map(Number) as [number, number, number, number, number];
+  if (![subscribers, zones, rounds, schedules, quota].every((n) => Number.isInteger(n) && n > 0)) {
+    console.error('--subscribers, --zones, --rounds, --schedules and --quota must be positive integers');
+    process.exit(2);
+  }
+  if (zones > PLANNER_ZONES.length) {
+    console.error(`--zones must be at most ${PLANNER_ZONES.length}`);
+    process.exit(2);
+  }
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    console.error('DATABASE_URL must point at a Postgres server where this script may create a database');
+    process.exit(2);
+  }
+  const m = await measurePlanner(adminUrl, { subscribers, zones, rounds });
+  const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`planning: ${m.subscribers} subscribers, ${m.zones} zones, best of ${m.rounds} rounds`);
+  console.log(`  plan phase (read, slot, bulk insert): ${sec(m.plannerMs)} → ${m.deliveries} deliveries`);
+  console.log(`  bare INSERT … SELECT of ${m.deliveries} delivery rows: ${sec(m.baselineMs)}`);
+  console.log(`  ratio ${m.ratio.toFixed(2)}× (target ≤ 2×)`);
+  console.log(`  schedule bookkeeping with an instant scheduler: ${sec(m.scheduleMs)}`);
+  console.log(
+    `  bare UPDATE of the same rows: ${sec(m.scheduleBaselineMs)} → ratio ${m.scheduleRatio.toFixed(2)}×`,
+  );
+  console.log(`  re-run (nothing to do): ${sec(m.rerunMs)}`);
+  console.log(`  max per second ${m.maxPerSecond}, max per minute ${m.maxPerMinute}`);
+  const c = await measureScheduling(schedules, quota);
+  console.log(`scheduling: ${c.schedules} schedules against a fake throttling above ${c.quotaPerSecond}/s`);
+  console.log(`  ${c.seconds.toFixed(2)} s → ${c.rate.toFixed(1)} schedules/s sustained`);
+  console.log(`  calls ${c.calls}, throttled ${c.throttled}, failed after retries ${c.failedAfterRetries}`);
+  console.log(`  created ${c.created}, lost ${c.lost}, duplicate creates ${c.duplicateCreates}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

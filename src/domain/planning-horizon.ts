@@ -28,7 +28,11 @@ export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptio
 }
 
 /** The part of a window still usable at `now`: planned instants must fall in it. */
-export function usableWindow(window: SendWindow, now: Date, minLeadMs = 0): { start: Date; end: Date } {
+export function usableWindow(
+  window: Pick<SendWindow, 'start' | 'end'>,
+  now: Date,
+  minLeadMs = 0,
+): { start: Date; end: Date } {
   const earliest = now.getTime() + minLeadMs;
   return { start: new Date(Math.max(window.start.getTime(), earliest)), end: window.end };
 }

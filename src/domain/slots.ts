@@ -45,6 +45,12 @@ function bump(map: Map<number, number>, key: number, by = 1) {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
+function drop(map: Map<number, number>, key: number) {
+  const left = (map.get(key) ?? 0) - 1;
+  if (left > 0) map.set(key, left);
+  else map.delete(key);
+}
+
 /** Running counts of planned sends per second, minute and day; assigns new slots within the caps. */
 export class CapacityLedger {
   private readonly seconds = new Map<number, number>();
@@ -63,6 +69,14 @@ export class CapacityLedger {
     bump(this.seconds, s, count);
     bump(this.minutes, minuteOf(s), count);
     bump(this.days, dayOf(s), count);
+  }
+
+  /** Forgets one send counted at `at` (a delivery moved to another second); never below zero. */
+  release(at: Date): void {
+    const s = Math.floor(at.getTime() / 1000);
+    drop(this.seconds, s);
+    drop(this.minutes, minuteOf(s));
+    drop(this.days, dayOf(s));
   }
 
   /** Sends already counted on the UTC day of `at` (for reports and tests). */

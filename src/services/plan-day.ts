@@ -5,20 +5,23 @@
 import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
 import {
-  existingDeliveryKeys,
+  countUnscheduledDeliveries,
   insertPlannedDeliveries,
-  markMissedSchedules,
+  type MissedOutcome,
+  missedDeliveries,
   type NewPlannedDelivery,
   pageSubscribersForPlanning,
   pageUnscheduledDeliveries,
   plannedSendsPerSecond,
   recordQuotaSkips,
   recordScheduleOutcomes,
+  resolveMissedDeliveries,
   type ScheduleOutcome,
   type SubscriberCursor,
+  withPlannerLock,
 } from '../db/repositories/deliveries/planning.js';
 import { usableWindow, windowsToPlan } from '../domain/planning-horizon.js';
-import { InvalidTimeZone, type SendWindow } from '../domain/send-window.js';
+import { addDays, InvalidTimeZone, type SendWindow } from '../domain/send-window.js';
 import { CapacityLedger, openAiMessagesPerMinute, type Random } from '../domain/slots.js';
 import { logger } from '../logger.js';
 import type { DeliveryScheduler } from './ports.js';
@@ -43,23 +46,33 @@ export interface PlanDayDeps {
   random?: Random;
   /** Stop starting new schedule calls after this instant (e.g. the Lambda's timeout minus a margin). */
   deadline?: Date;
-  /** Subscribers per page (default 2,000). */
+  /** Subscribers per page (default 5,000). */
   pageSize?: number;
   /** Schedule calls in flight at once (default 16). */
   scheduleConcurrency?: number;
 }
 
 export interface PlanSummary {
+  /**
+   * `completed`, or `another_run_in_progress` when a concurrent run (EventBridge may deliver an event
+   * twice) holds the planner lock; that run does the work and every count here is zero.
+   */
+  status: 'completed' | 'another_run_in_progress';
   /** Deliveries this run created in state planned. */
   planned: number;
-  /** Deliveries this run created in state skipped, by reason (quota, capacity, bad_timezone). */
+  /**
+   * Deliveries this run created or ended in state skipped, by reason (quota, capacity, bad_timezone, and
+   * missed for a delivery whose time passed unscheduled and whose window has no room left).
+   */
   skipped: Record<string, number>;
   /** Schedules created (or found already created) this run. */
   scheduled: number;
   /** Schedule calls that failed this run; recorded per delivery and retried by the next run. */
   failed: number;
-  /** Planned deliveries whose time passed before any run could schedule them. */
+  /** Planned deliveries whose time passed before any run could schedule them (replanned or skipped). */
   missed: number;
+  /** Of the missed, those moved to a later second of their still-open window (and scheduled there). */
+  replanned: number;
   /** Planned deliveries left unscheduled because the deadline came first; the next run resumes them. */
   remaining: number;
 }
@@ -68,15 +81,41 @@ export interface PlanSummary {
 const SCHEDULE_LEAD_MS = 60_000;
 /** New windows must have at least this much left to be planned (room to create the schedule). */
 const PLAN_LEAD_MS = 5 * 60_000;
-const SCHEDULE_PAGE = 500;
+const SCHEDULE_PAGE = 1000;
 
+/**
+ * One planner run. Runs never overlap: the run holds a Postgres advisory lock on one connection and does
+ * all its work on it; a run that finds the lock taken returns at once with status
+ * `another_run_in_progress`.
+ */
 export async function planDay(deps: PlanDayDeps, now: Date): Promise<PlanSummary> {
-  const summary: PlanSummary = { planned: 0, skipped: {}, scheduled: 0, failed: 0, missed: 0, remaining: 0 };
-  await planDeliveries(deps, now, summary);
-  await scheduleDeliveries(deps, now, summary);
+  const summary: PlanSummary = {
+    status: 'completed',
+    planned: 0,
+    skipped: {},
+    scheduled: 0,
+    failed: 0,
+    missed: 0,
+    replanned: 0,
+    remaining: 0,
+  };
+  const run = await withPlannerLock(deps.db, async (conn) => {
+    const locked = { ...deps, db: conn };
+    await planDeliveries(locked, now, summary);
+    await scheduleDeliveries(locked, now, summary);
+  });
+  if (!run.acquired) {
+    summary.status = 'another_run_in_progress';
+    logger.warn('another planner run is in progress; this one did nothing');
+    return summary;
+  }
   logger.info('planner run finished', { ...summary });
   return summary;
 }
+
+const countSkip = (summary: PlanSummary, reason: string) => {
+  summary.skipped[reason] = (summary.skipped[reason] ?? 0) + 1;
+};
 
 const DAY_MS = 86_400_000;
 const startOfUtcDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
@@ -103,6 +142,9 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
     ledger.reserve(new Date(row.second * 1000), row.count);
   }
 
+  // Earlier deliveries whose time passed before they got a schedule go first: they were promised today.
+  await replanMissed(db, ledger, now, random, summary);
+
   const utcToday = now.toISOString().slice(0, 10);
   // Every subscriber in a zone gets the same windows in one run: work them out once per zone.
   const byZone = new Map<string, SendWindow[] | null>();
@@ -119,56 +161,51 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
     }
     return windows;
   };
+  // A subscriber with an invalid zone gets one skipped row, its window taken in UTC for want of a real zone.
+  const utcWindow = windowsToPlan('UTC', new Date(`${utcToday}T00:00:00Z`), { window, horizonHours: 24 })[0];
+  // Local dates any zone can have within the horizon (UTC−12 … UTC+14, plus yesterday's open window).
+  const dates = {
+    from: addDays(utcToday, -2),
+    to: addDays(utcToday, Math.ceil(settings.PLANNER_HORIZON_HOURS / 24) + 2),
+  };
   let cursor: SubscriberCursor | null = null;
   for (;;) {
-    const page = await pageSubscribersForPlanning(db, cursor, deps.pageSize ?? 2000);
+    const page = await pageSubscribersForPlanning(db, cursor, deps.pageSize ?? 5000, dates);
     if (page.length === 0) break;
     const last = page[page.length - 1] as (typeof page)[number];
     cursor = { skipKey: last.skipKey, id: last.id };
 
-    const wanted: { subscriberId: number; window: SendWindow }[] = [];
+    // Page order is priority order (fair rotation), so capacity goes to the front of the queue first.
     const rows: NewPlannedDelivery[] = [];
     for (const s of page) {
       const windows = windowsFor(s.timeZone);
-      if (windows) {
-        for (const w of windows) wanted.push({ subscriberId: s.id, window: w });
-      } else {
-        // Skipped, visibly: one row per UTC day, with the window taken in UTC for want of a real zone.
+      if (!windows) {
         logger.warn('subscriber has an invalid time zone; skipped', {
           subscriberId: s.id,
           timeZone: s.timeZone,
         });
-        const utc = windowsToPlan('UTC', new Date(`${utcToday}T00:00:00Z`), { window, horizonHours: 24 })[0];
-        if (utc) rows.push(skippedRow(s.id, utc, 'bad_timezone', s.timeZone));
+        if (utcWindow) rows.push(skippedRow(s.id, utcWindow, 'bad_timezone', s.timeZone));
+        continue;
       }
-    }
-    const dates = wanted.map((w) => w.window.localDate).sort();
-    const existing = await existingDeliveryKeys(
-      db,
-      page.map((s) => s.id),
-      dates[0] ?? utcToday,
-      dates[dates.length - 1] ?? utcToday,
-    );
-
-    // Page order is priority order (fair rotation), so capacity goes to the front of the queue first.
-    for (const { subscriberId, window: w } of wanted) {
-      if (existing.has(`${subscriberId}|${w.localDate}`)) continue;
-      const usable = usableWindow(w, now, PLAN_LEAD_MS);
-      const slot = ledger.assign(usable.start, usable.end, random);
-      rows.push(
-        slot.ok
-          ? {
-              subscriberId,
-              localDate: w.localDate,
-              timeZone: w.timeZone,
-              windowStart: w.start,
-              windowEnd: w.end,
-              plannedAt: slot.at,
-              state: 'planned',
-              reason: null,
-            }
-          : skippedRow(subscriberId, w, slot.reason),
-      );
+      for (const w of windows) {
+        if (s.plannedDates.includes(w.localDate)) continue;
+        const usable = usableWindow(w, now, PLAN_LEAD_MS);
+        const slot = ledger.assign(usable.start, usable.end, random);
+        rows.push(
+          slot.ok
+            ? {
+                subscriberId: s.id,
+                localDate: w.localDate,
+                timeZone: w.timeZone,
+                windowStart: w.start,
+                windowEnd: w.end,
+                plannedAt: slot.at,
+                state: 'planned',
+                reason: null,
+              }
+            : skippedRow(s.id, w, slot.reason),
+        );
+      }
     }
 
     const inserted = await db.transaction().execute(async (trx) => {
@@ -183,8 +220,44 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
     });
     for (const r of inserted) {
       if (r.state === 'planned') summary.planned++;
-      else summary.skipped[r.reason ?? 'unknown'] = (summary.skipped[r.reason ?? 'unknown'] ?? 0) + 1;
+      else countSkip(summary, r.reason ?? 'unknown');
     }
+  }
+}
+
+/**
+ * Planned deliveries that never got a schedule and whose time has (nearly) passed: moved to a random free
+ * second later in the same window when it is still open, else skipped with reason `missed` so an operator
+ * sees them. The schedule phase of this run then schedules the moved ones.
+ */
+async function replanMissed(
+  db: Db,
+  ledger: CapacityLedger,
+  now: Date,
+  random: Random,
+  summary: PlanSummary,
+): Promise<void> {
+  const missed = await missedDeliveries(db, new Date(now.getTime() + SCHEDULE_LEAD_MS));
+  if (missed.length === 0) return;
+  const outcomes: MissedOutcome[] = missed.map((d) => {
+    ledger.release(d.plannedAt);
+    const usable = usableWindow({ start: d.windowStart, end: d.windowEnd }, now, PLAN_LEAD_MS);
+    const slot = ledger.assign(usable.start, usable.end, random);
+    if (slot.ok) return { id: d.id, plannedAt: slot.at };
+    ledger.reserve(d.plannedAt);
+    return { id: d.id, skipReason: 'missed' };
+  });
+  const changed = await resolveMissedDeliveries(db, outcomes);
+  for (const r of changed) {
+    summary.missed++;
+    if (r.state === 'planned') summary.replanned++;
+    else countSkip(summary, 'missed');
+  }
+  if (changed.length > 0) {
+    logger.warn('deliveries missed their time before a schedule existed', {
+      missed: summary.missed,
+      replanned: summary.replanned,
+    });
   }
 }
 
@@ -204,7 +277,10 @@ function skippedRow(subscriberId: number, w: SendWindow, reason: string, timeZon
 async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary): Promise<void> {
   const { db, scheduler } = deps;
   const notBefore = new Date(now.getTime() + SCHEDULE_LEAD_MS);
-  summary.missed = await markMissedSchedules(db, notBefore);
+  if (deps.deadline && Date.now() >= deps.deadline.getTime()) {
+    summary.remaining = await countUnscheduledDeliveries(db, notBefore);
+    return;
+  }
 
   let after: { plannedAt: Date; id: string } | null = null;
   for (;;) {

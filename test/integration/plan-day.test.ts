@@ -217,10 +217,157 @@ describe('planDay', () => {
       { db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) },
       now,
     );
-    expect(stopped.scheduled).toBe(0);
-    expect(stopped.remaining).toBe(stopped.planned);
+    expect(stopped).toMatchObject({ status: 'completed', scheduled: 0, remaining: stopped.planned });
     const resumed = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, now);
     expect(resumed).toMatchObject({ planned: 0, scheduled: stopped.planned, remaining: 0 });
+  });
+
+  it('never runs twice at once: a second run while one holds the lock does nothing and says so', async () => {
+    await addSubscribers(db(), 6, ['Europe/London', 'Asia/Tokyo']);
+    // The first run stops inside its schedule phase (lock held) until the gate opens.
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered: () => void = () => {};
+    const inScheduling = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const slow = fakeScheduler();
+    const blocking: DeliveryScheduler = {
+      async schedule(r) {
+        entered();
+        await gate;
+        return slow.schedule(r);
+      },
+      cancel: slow.cancel,
+    };
+    const first = planDay({ db: db(), scheduler: blocking, settings, random: seededRandom(11) }, now);
+    await inScheduling;
+
+    const duplicate = fakeScheduler();
+    const second = await planDay({ db: db(), scheduler: duplicate, settings, random: seededRandom(12) }, now);
+    expect(second).toEqual({
+      status: 'another_run_in_progress',
+      planned: 0,
+      skipped: {},
+      scheduled: 0,
+      failed: 0,
+      missed: 0,
+      replanned: 0,
+      remaining: 0,
+    });
+    expect(duplicate.requests).toEqual([]);
+
+    open();
+    const done = await first;
+    expect(done.status).toBe('completed');
+    expect(done.scheduled).toBe(done.planned);
+    const rows = await db().selectFrom('deliveries').select('id').execute();
+    expect(rows).toHaveLength(done.planned);
+    // The lock was released: the next run goes ahead (and finds nothing to do).
+    const third = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, now);
+    expect(third).toMatchObject({ status: 'completed', planned: 0, scheduled: 0 });
+  });
+
+  it('releases the lock when a run fails', async () => {
+    await addSubscribers(db(), 2, ['Europe/London']);
+    const broken = () => {
+      throw new Error('random source failed');
+    };
+    await expect(
+      planDay({ db: db(), scheduler: fakeScheduler(), settings, random: broken }, now),
+    ).rejects.toThrow('random source failed');
+    // Released, not just re-entered by the same pooled session: no advisory lock is held anywhere.
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (
+        SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db());
+    expect(rows[0]?.n).toBe(0);
+    const next = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, now);
+    expect(next).toMatchObject({ status: 'completed', planned: 2, scheduled: 2 });
+  });
+
+  it('moves a missed delivery to a later second of its open window and schedules it there', async () => {
+    await addSubscribers(db(), 5, ['Europe/London']); // London is on UTC in March: window 12:00–17:00Z
+    await planDay({ db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) }, now);
+    const rows = await db().selectFrom('deliveries').select(['id', 'subscriber_id']).orderBy('id').execute();
+    expect(rows).toHaveLength(5);
+    // Three were due at 12:30 and never got a schedule; two are due at 15:00.
+    const [a, b, c, d, e] = rows.map((r) => r.id) as [string, string, string, string, string];
+    await sql`
+      UPDATE deliveries SET planned_at = v.at, schedule_error = 'ThrottlingException: gave up'
+      FROM unnest(${[a, b, c, d, e]}::uuid[], ${[
+        '2026-03-07T12:30:00Z',
+        '2026-03-07T12:30:00Z',
+        '2026-03-07T12:30:01Z',
+        '2026-03-07T15:00:00Z',
+        '2026-03-07T15:00:01Z',
+      ]}::timestamptz[]) AS v(id, at)
+      WHERE deliveries.id = v.id`.execute(db());
+
+    const at1400 = new Date('2026-03-07T14:00:00Z');
+    const scheduler = fakeScheduler();
+    const run = await planDay({ db: db(), scheduler, settings, random: seededRandom(13) }, at1400);
+
+    expect(run).toMatchObject({ status: 'completed', missed: 3, replanned: 3, failed: 0, skipped: {} });
+    const today = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('local_date', '=', '2026-03-07')
+      .orderBy('planned_at')
+      .execute();
+    expect(today).toHaveLength(5);
+    for (const r of today) {
+      expect(r.state).toBe('planned');
+      expect(r.schedule_error).toBeNull();
+      expect(r.scheduled_at).not.toBeNull();
+      // 5 minutes of lead after the run, before the window closes; one per second (the cap is 1/s).
+      expect(r.planned_at?.getTime()).toBeGreaterThanOrEqual(at1400.getTime() + 5 * 60_000);
+      expect(r.planned_at?.getTime()).toBeLessThan(r.window_end.getTime());
+    }
+    expect(new Set(today.map((r) => r.planned_at?.getTime())).size).toBe(5);
+    const moved = today.filter((r) => [a, b, c].includes(r.id));
+    expect(moved.every((r) => (r.planned_at?.getTime() ?? 0) > at1400.getTime())).toBe(true);
+    expect(today.find((r) => r.id === d)?.planned_at).toEqual(new Date('2026-03-07T15:00:00Z'));
+    expect(scheduler.requests.filter((q) => [a, b, c].includes(q.deliveryId))).toHaveLength(3);
+    // Tomorrow's windows were planned and scheduled by the same run.
+    expect(run.planned).toBe(5);
+    expect(run.scheduled).toBe(10);
+  });
+
+  it('skips a missed delivery whose window has no time left, and leaves one the sender claimed', async () => {
+    await addSubscribers(db(), 3, ['Europe/London']);
+    await planDay({ db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) }, now);
+    const [a, b, c] = (await db().selectFrom('deliveries').select('id').orderBy('id').execute()).map(
+      (r) => r.id,
+    ) as [string, string, string];
+    await sql`UPDATE deliveries SET planned_at = '2026-03-07T16:00:00Z'::timestamptz + (subscriber_id * interval '1 second')`.execute(
+      db(),
+    );
+    await db()
+      .updateTable('deliveries')
+      .set({ state: 'sending', claimed_at: new Date('2026-03-07T16:00:03Z') })
+      .where('id', '=', c)
+      .execute();
+
+    const late = new Date('2026-03-07T16:58:00Z'); // 2 minutes before the window closes
+    const run = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, late);
+
+    expect(run).toMatchObject({ missed: 2, replanned: 0, skipped: { missed: 2 } });
+    const today = await db()
+      .selectFrom('deliveries')
+      .select(['id', 'state', 'reason', 'scheduled_at'])
+      .where('local_date', '=', '2026-03-07')
+      .orderBy('id')
+      .execute();
+    expect(today).toEqual([
+      { id: a, state: 'skipped', reason: 'missed', scheduled_at: null },
+      { id: b, state: 'skipped', reason: 'missed', scheduled_at: null },
+      { id: c, state: 'sending', reason: null, scheduled_at: null },
+    ]);
+    // A later run finds nothing missed any more.
+    const again = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, late);
+    expect(again).toMatchObject({ missed: 0, replanned: 0, skipped: {} });
   });
 
   it('plans 10,000 subscribers across zones in one run, within every cap', async () => {

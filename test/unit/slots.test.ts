@@ -137,3 +137,20 @@ describe('CapacityLedger.assign', () => {
     );
   });
 });
+
+describe('CapacityLedger.release', () => {
+  it('frees the second, minute and day a moved send had taken, and never counts below zero', () => {
+    const ledger = new CapacityLedger({ perSecond: 1, perMinute: 100, perDay: 1 });
+    const start = new Date('2026-03-07T12:00:00Z');
+    const end = new Date('2026-03-07T12:00:01Z');
+    expect(ledger.assign(start, end, seededRandom(1))).toEqual({ ok: true, at: start });
+    expect(ledger.assign(start, end, seededRandom(2))).toEqual({ ok: false, reason: 'quota' });
+
+    ledger.release(start);
+    expect(ledger.usedOnDay(start)).toBe(0);
+    ledger.release(start); // a send the ledger never counted (planned before its loaded range)
+    expect(ledger.usedOnDay(start)).toBe(0);
+    expect(ledger.assign(start, end, seededRandom(3))).toEqual({ ok: true, at: start });
+    expect(ledger.usedOnDay(start)).toBe(1);
+  });
+});

@@ -2,7 +2,8 @@
 // bulk delivery inserts, and per-delivery schedule progress. Bulk statements pass arrays (unnest) so a
 // page of thousands of rows is one statement with a handful of parameters.
 import { sql } from 'kysely';
-import type { DbOrTrx } from '../../connection.js';
+import { logger } from '../../../logger.js';
+import type { Db, DbOrTrx } from '../../connection.js';
 import type { DeliveryState } from '../../schema.js';
 
 export interface PlanningSubscriber {
@@ -10,6 +11,8 @@ export interface PlanningSubscriber {
   timeZone: string;
   /** Sort key: last quota skip date, or '-infinity' for never skipped. */
   skipKey: string;
+  /** Local dates in the page's date range that already have a delivery (any state). */
+  plannedDates: string[];
 }
 
 export interface SubscriberCursor {
@@ -19,39 +22,28 @@ export interface SubscriberCursor {
 
 /**
  * Active, unpaused subscribers, most recently skipped for quota first (fair rotation), then by id;
- * `after` is the last row of the previous page.
+ * `after` is the last row of the previous page. Each row carries the local dates between `dates.from` and
+ * `dates.to` already planned for it, so one statement per page answers both questions.
  */
 export async function pageSubscribersForPlanning(
   db: DbOrTrx,
   after: SubscriberCursor | null,
   limit: number,
+  dates: { from: string; to: string },
 ): Promise<PlanningSubscriber[]> {
-  const key = sql<string>`coalesce(last_quota_skip_date, '-infinity'::date)`;
-  let query = db
-    .selectFrom('subscribers')
-    .select(['id', 'time_zone as timeZone', key.as('skipKey')])
-    .where('status', '=', 'active')
-    .where('paused', '=', false);
-  if (after) query = query.where(sql<boolean>`(${key}, id) < (${after.skipKey}::date, ${after.id})`);
-  return query.orderBy(key, 'desc').orderBy('id', 'desc').limit(limit).execute();
-}
-
-/** 'subscriberId|localDate' for every delivery that already exists among these subscribers and dates. */
-export async function existingDeliveryKeys(
-  db: DbOrTrx,
-  subscriberIds: number[],
-  fromDate: string,
-  toDate: string,
-): Promise<Set<string>> {
-  if (subscriberIds.length === 0) return new Set();
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['subscriber_id', 'local_date'])
-    .where('subscriber_id', '=', sql<number>`any(${subscriberIds}::int[])`)
-    .where('local_date', '>=', fromDate)
-    .where('local_date', '<=', toDate)
-    .execute();
-  return new Set(rows.map((r) => `${r.subscriber_id}|${r.local_date}`));
+  const key = sql<string>`coalesce(s.last_quota_skip_date, '-infinity'::date)`;
+  const { rows } = await sql<PlanningSubscriber>`
+    SELECT s.id, s.time_zone AS "timeZone", ${key} AS "skipKey",
+      ARRAY(
+        SELECT d.local_date::text FROM deliveries d
+        WHERE d.subscriber_id = s.id AND d.local_date BETWEEN ${dates.from}::date AND ${dates.to}::date
+      ) AS "plannedDates"
+    FROM subscribers s
+    WHERE s.status = 'active' AND NOT s.paused
+      ${after ? sql`AND (${key}, s.id) < (${after.skipKey}::date, ${after.id})` : sql``}
+    ORDER BY ${key} DESC, s.id DESC
+    LIMIT ${limit}`.execute(db);
+  return rows;
 }
 
 /** Sends already planned (or under way) between two instants, grouped by whole UTC second. */
@@ -84,11 +76,10 @@ export interface NewPlannedDelivery {
 export async function insertPlannedDeliveries(
   db: DbOrTrx,
   rows: NewPlannedDelivery[],
-): Promise<{ id: string; subscriberId: number; localDate: string; state: string; reason: string | null }[]> {
+): Promise<{ subscriberId: number; localDate: string; state: string; reason: string | null }[]> {
   if (rows.length === 0) return [];
   const col = <T>(f: (r: NewPlannedDelivery) => T) => rows.map(f);
   const result = await sql<{
-    id: string;
     subscriberId: number;
     localDate: string;
     state: string;
@@ -106,7 +97,7 @@ export async function insertPlannedDeliveries(
       ${col((r) => r.reason)}::text[]
     )
     ON CONFLICT (subscriber_id, local_date) DO NOTHING
-    RETURNING id, subscriber_id AS "subscriberId", local_date AS "localDate", state, reason`.execute(db);
+    RETURNING subscriber_id AS "subscriberId", local_date AS "localDate", state, reason`.execute(db);
   return result.rows;
 }
 
@@ -146,22 +137,94 @@ export async function pageUnscheduledDeliveries(
   return rows.map((r) => ({ id: r.id, plannedAt: r.plannedAt as Date, windowEnd: r.windowEnd }));
 }
 
-/**
- * Planned deliveries that never got a schedule and whose time has passed: recorded as such so an
- * operator sees them. Returns how many.
- */
-export async function markMissedSchedules(db: DbOrTrx, notAfter: Date): Promise<number> {
-  const message = 'planned time passed before a schedule was created';
-  const result = await db
-    .updateTable('deliveries')
-    .set({ schedule_error: message })
+/** Planned deliveries without a schedule yet whose time is after `notBefore` (what the run has left). */
+export async function countUnscheduledDeliveries(db: DbOrTrx, notBefore: Date): Promise<number> {
+  const row = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('state', '=', 'planned')
+    .where('scheduled_at', 'is', null)
+    .where('planned_at', '>', notBefore)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export interface MissedDelivery {
+  id: string;
+  plannedAt: Date;
+  windowStart: Date;
+  windowEnd: Date;
+}
+
+/** Planned deliveries that never got a schedule and whose time is at or before `notAfter`. */
+export async function missedDeliveries(db: DbOrTrx, notAfter: Date): Promise<MissedDelivery[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['id', 'planned_at as plannedAt', 'window_start as windowStart', 'window_end as windowEnd'])
     .where('state', '=', 'planned')
     .where('scheduled_at', 'is', null)
     .where('planned_at', '<=', notAfter)
-    .where((eb) => eb.or([eb('schedule_error', 'is', null), eb('schedule_error', '<>', message)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .orderBy('planned_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ ...r, plannedAt: r.plannedAt as Date }));
 }
+
+export type MissedOutcome = { id: string; plannedAt: Date } | { id: string; skipReason: string };
+
+/**
+ * Moves missed deliveries to their new second, or marks them skipped with a reason. Only rows still
+ * planned and unscheduled change (a sender that claimed one meanwhile wins). Returns the rows changed.
+ */
+export async function resolveMissedDeliveries(
+  db: DbOrTrx,
+  outcomes: MissedOutcome[],
+): Promise<{ id: string; state: string }[]> {
+  if (outcomes.length === 0) return [];
+  const at = outcomes.map((o) => ('plannedAt' in o ? o.plannedAt.toISOString() : null));
+  const reasons = outcomes.map((o) => ('skipReason' in o ? o.skipReason.slice(0, 200) : null));
+  const result = await sql<{ id: string; state: string }>`
+    UPDATE deliveries d SET
+      planned_at = coalesce(v.at, d.planned_at),
+      state = CASE WHEN v.at IS NULL THEN 'skipped' ELSE 'planned' END,
+      reason = v.reason,
+      schedule_error = NULL
+    FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${at}::timestamptz[], ${reasons}::text[]) AS v(id, at, reason)
+    WHERE d.id = v.id AND d.state = 'planned' AND d.scheduled_at IS NULL
+    RETURNING d.id, d.state`.execute(db);
+  return result.rows;
+}
+
+/**
+ * Holds the planner's advisory lock for the duration of `fn`, on one connection that `fn` gets to use
+ * for all its work (so the lock never needs a second pool slot). A session lock, not a transaction one:
+ * a run commits page by page so a run cut short keeps its progress. If the process dies, Postgres drops
+ * the session and the lock with it. Returns `{ acquired: false }` at once when another session holds it.
+ */
+export async function withPlannerLock<T>(
+  db: Db,
+  fn: (conn: Db) => Promise<T>,
+): Promise<{ acquired: true; value: T } | { acquired: false }> {
+  return db.connection().execute(async (conn) => {
+    const { rows } = await sql<{ locked: boolean }>`
+      SELECT pg_try_advisory_lock(${PLANNER_LOCK_KEY}::bigint) AS locked`.execute(conn);
+    if (!rows[0]?.locked) return { acquired: false } as const;
+    try {
+      return { acquired: true, value: await fn(conn) } as const;
+    } finally {
+      // A failed unlock means the connection is broken, and a broken session holds no lock: log, go on
+      // (throwing here would hide the error that ended the run, if any).
+      await sql`SELECT pg_advisory_unlock(${PLANNER_LOCK_KEY}::bigint)`
+        .execute(conn)
+        .catch((error: unknown) =>
+          logger.warn('could not release the planner lock', { error: String(error) }),
+        );
+    }
+  });
+}
+
+/** The planner's advisory lock key (any fixed bigint no other code uses; this one spells "PLANDAY1"). */
+export const PLANNER_LOCK_KEY = '5786071425672632625';
 
 export type ScheduleOutcome = { id: string; scheduleName: string } | { id: string; error: string };
 
