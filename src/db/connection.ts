@@ -1,6 +1,7 @@
 // Builds the Kysely instance. One pool per process; Lambdas keep it across invocations.
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import { logger } from '../logger.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -32,7 +33,7 @@ export interface DbOptions {
 }
 
 export function createPool(options: DbOptions): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
     ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
@@ -42,6 +43,12 @@ export function createPool(options: DbOptions): pg.Pool {
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'daily-positivity',
   });
+  // An idle client that loses its server (failover, restart, admin kill) emits 'error' on the pool; with no
+  // listener that would crash the process. The pool drops the client and the next query opens a new one.
+  pool.on('error', (error) => {
+    logger.warn('database connection lost while idle; it will be replaced', { error: error.message });
+  });
+  return pool;
 }
 
 export function createDb(options: DbOptions): Db {

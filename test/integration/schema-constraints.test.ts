@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.js';
 
-const { db } = useTestDb();
+const { db, url: useTestDbUrl } = useTestDb();
 
 async function subscriber(phone = '+14155550123') {
   return db()
@@ -143,5 +143,21 @@ describe('schema constraints', () => {
       .where('id', '=', s.id)
       .executeTakeFirstOrThrow();
     expect(after.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
+  });
+});
+
+describe('connection pool', () => {
+  it('survives the server terminating an idle connection', async () => {
+    const { createDb } = await import('../../src/db/connection.js');
+    const own = createDb({ connectionString: useTestDbUrl(), max: 1, applicationName: 'idle-kill-test' });
+    await sql`SELECT 1`.execute(own);
+    // Kill our pool's idle connection from another session, as a failover or restart would.
+    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'idle-kill-test'`.execute(
+      db(),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { rows } = await sql<{ ok: number }>`SELECT 1 AS ok`.execute(own);
+    expect(rows).toEqual([{ ok: 1 }]);
+    await own.destroy();
   });
 });
