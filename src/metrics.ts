@@ -36,7 +36,10 @@ export const MetricName = {
   OpenAIRequests: 'OpenAIRequests',
   OpenAITokens: 'OpenAITokens',
   FallbackMessages: 'FallbackMessages',
+  /** Dimension `budget`. Emitted by the rate limiter. */
   RateLimitHits: 'RateLimitHits',
+  /** Dimensions `budget`, `store`: the shared store failed and a fallback store answered. */
+  RateLimitStoreFallback: 'RateLimitStoreFallback',
   /** Estimated spend in US dollars (OpenAI tokens + SMS segments); fractional. */
   EstimatedCostUSD: 'EstimatedCostUSD',
   /** Published by the daily cleanup. */
@@ -193,15 +196,4 @@ export function countStatusCallback(sink: MetricsSink, status: string, result: S
   const metric = FINAL_STATUS_METRIC[status];
   if (metric && result.advanced) sink.count(metric);
   if (result.optedOut) sink.count(MetricName.OptOuts);
-}
-
-/**
- * The rate limiter (src/adapters/rate-limiter.ts) reports each refusal as `RateLimitHit`; CloudWatch gets
- * it under this namespace's name, RateLimitHits (dimension `budget`). Everything else passes through.
- */
-export function limiterMetrics(sink: MetricsSink): MetricsSink {
-  return {
-    count: (name, value, dimensions) =>
-      sink.count(name === 'RateLimitHit' ? MetricName.RateLimitHits : name, value, dimensions),
-  };
 }

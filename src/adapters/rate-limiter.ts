@@ -265,7 +265,7 @@ class SharedRateLimiter implements StoreRateLimiter {
 
   async consume(budget: BudgetName, key: string, points = 1): Promise<LimitDecision> {
     const { decision } = await this.take(budget, key, points);
-    if (!decision.allowed) this.metrics.count('RateLimitHit', 1, { budget });
+    if (!decision.allowed) this.metrics.count('RateLimitHits', 1, { budget });
     return decision;
   }
 
@@ -293,7 +293,7 @@ class SharedRateLimiter implements StoreRateLimiter {
     const { decision, windowEndsAt } = deadline
       ? await this.waitAndTake(budget, key, deadline, estimate)
       : await this.take(budget, key, estimate).then((taken) => {
-          if (!taken.decision.allowed) this.metrics.count('RateLimitHit', 1, { budget });
+          if (!taken.decision.allowed) this.metrics.count('RateLimitHits', 1, { budget });
           return taken;
         });
     if (!decision.allowed) return decision;
@@ -328,7 +328,7 @@ class SharedRateLimiter implements StoreRateLimiter {
       const taken = await this.take(budget, key, points);
       const { decision } = taken;
       if (decision.allowed) return taken;
-      if (!waited) this.metrics.count('RateLimitHit', 1, { budget });
+      if (!waited) this.metrics.count('RateLimitHits', 1, { budget });
       waited = true;
       const pause = decision.retryAfterMs + Math.floor(Math.random() * WAKE_JITTER_MS);
       // Sleeping past the deadline helps no one: say now when a turn could come instead.

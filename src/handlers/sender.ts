@@ -12,7 +12,6 @@ import {
   countSendOutcome,
   type FlushableMetricsSink,
   InMemoryMetricsSink,
-  limiterMetrics,
   MetricService,
   PowertoolsMetricsSink,
 } from '../metrics.js';
@@ -131,7 +130,7 @@ function lambdaDeps(): Promise<SendDeps> {
     });
     applyLogConfig(config);
     const { db, pool } = databaseFor(config, 'sender');
-    return buildSenderDeps(config, await sharedLimiter(config, pool, limiterMetrics(lambdaMetrics)), db);
+    return buildSenderDeps(config, await sharedLimiter(config, pool, lambdaMetrics), db);
   })().catch((err) => {
     cold = undefined; // let the next invocation try again (e.g. Secrets Manager was briefly unreachable)
     throw err;

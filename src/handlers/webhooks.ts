@@ -11,7 +11,6 @@ import { applyLogConfig, logger } from '../logger.js';
 import {
   type FlushableMetricsSink,
   InMemoryMetricsSink,
-  limiterMetrics,
   MetricService,
   PowertoolsMetricsSink,
 } from '../metrics.js';
@@ -76,7 +75,7 @@ export const handler = createWebhooksHandler(
   async (config, _db, pool, metrics) => ({
     sms: twilioSms(config),
     scheduler: eventBridgeScheduler(config),
-    limiter: await sharedLimiter(config, pool, limiterMetrics(metrics)),
+    limiter: await sharedLimiter(config, pool, metrics),
   }),
   process.env,
   new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),

@@ -130,7 +130,7 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
       expect(refused.retryAfterMs).toBeGreaterThan(55_000);
       expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
     }
-    expect(counts).toEqual([{ name: 'RateLimitHit', value: 1, dimensions: { budget: 'api' } }]);
+    expect(counts).toEqual([{ name: 'RateLimitHits', value: 1, dimensions: { budget: 'api' } }]);
   });
 
   it('keeps keys and budgets apart', async () => {
