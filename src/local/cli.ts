@@ -27,9 +27,9 @@ import {
   type SubscriberView,
   toView,
 } from '../services/subscribers.js';
+import { describePlan, messageOf } from './describe.js';
 import { openLocalDatabase, runningServer } from './local-database.js';
 import { buildLocalRuntime, DatabaseNotMigrated, type LocalRuntime } from './runtime.js';
-import { describePlan, messageOf } from './server.js';
 
 /** Bad input: the command line is wrong (exit 2). */
 class BadInput extends Error {}

@@ -3,9 +3,10 @@
 import path from 'node:path';
 import { ConfigError } from '../config.js';
 import { applyLogConfig, logger } from '../logger.js';
+import { messageOf } from './describe.js';
 import { runningServer } from './local-database.js';
 import type { RuntimeModes } from './runtime.js';
-import { type LocalServer, messageOf, startLocalServer } from './server.js';
+import { type LocalServer, startLocalServer } from './server.js';
 
 function describeModes(m: RuntimeModes, dataDir: string): string[] {
   const database = {

@@ -4,16 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import OpenAI from 'openai';
 import type pg from 'pg';
 import { z } from 'zod';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
-import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../adapters/rate-limiter.js';
 import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
-import { twilioSms } from '../handlers/aws-wiring.js';
 import { logger } from '../logger.js';
 import { InMemoryMetricsSink } from '../metrics.js';
 import type { PlanDayDeps } from '../services/plan-day.js';
@@ -188,12 +185,16 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
         authToken: config.secrets.TWILIO_AUTH_TOKEN,
         stepDelayMs: options.outboxStepDelayMs,
       });
-  const sms: SmsSender = outbox ?? twilioSms(config);
+  // The real adapters load only when configured: their SDKs take seconds to import on a busy machine.
+  const sms: SmsSender = outbox ?? (await import('../handlers/aws-wiring.js')).twilioSms(config);
 
   const curated = createCuratedWriter();
-  const writer: MessageWriter = OPENAI_API_KEY
-    ? createOpenAiWriter({
-        client: new OpenAI({ apiKey: OPENAI_API_KEY, maxRetries: 0, timeout: 10_000 }),
+  const openAi = OPENAI_API_KEY
+    ? { sdk: (await import('openai')).default, adapter: await import('../adapters/openai-writer.js') }
+    : null;
+  const writer: MessageWriter = openAi
+    ? openAi.adapter.createOpenAiWriter({
+        client: new openAi.sdk({ apiKey: OPENAI_API_KEY, maxRetries: 0, timeout: 10_000 }),
         model: config.OPENAI_MODEL,
         limiter,
         fallback: curated,

@@ -8,6 +8,7 @@ import { logger } from '../logger.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { describeSendNow, sendNow } from '../services/send-now.js';
 import { createSubscriber } from '../services/subscribers.js';
+import { describePlan, messageOf } from './describe.js';
 import { createDevPage } from './dev-page.js';
 import { announceServer, withdrawServer } from './local-database.js';
 import { buildLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './runtime.js';
@@ -28,19 +29,6 @@ export interface LocalServer {
   /** The first planner run (at start). */
   firstPlan: PlanSummary;
   stop(): Promise<void>;
-}
-
-/** Words for the dev page: what a planner run did. */
-export function describePlan(s: PlanSummary): string {
-  const skipped = Object.entries(s.skipped)
-    .map(([reason, n]) => `${n} ${reason}`)
-    .join(', ');
-  return `Planned ${s.planned} new deliveries${skipped ? ` (skipped: ${skipped})` : ''}; ${s.scheduled} scheduled.`;
-}
-
-/** An error's message for a person (never a stack trace). */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
