@@ -58,7 +58,12 @@ async function json(...args: string[]): Promise<any> {
 describe('positivity CLI', () => {
   it('runs every command with --json against one database', { timeout: 120_000 }, async () => {
     const added = await json('subscribers', 'add', PHONE, '--tz', 'America/Chicago', '--name', 'Ana');
-    expect(added).toMatchObject({ phone: PHONE, status: 'pending', timeZone: 'America/Chicago', name: 'Ana' });
+    expect(added).toMatchObject({
+      phone: PHONE,
+      status: 'pending',
+      timeZone: 'America/Chicago',
+      name: 'Ana',
+    });
     const optIn = await db().selectFrom('outbox_messages').selectAll().execute();
     expect(optIn).toHaveLength(1);
     expect(optIn[0]).toMatchObject({ to_phone: PHONE });
@@ -121,7 +126,9 @@ describe('positivity CLI', () => {
       cli('frobnicate'),
     ]);
     const [phone, zone, date, unknown, command] = runs;
-    expect(phone?.stderr).toBe('positivity: not a valid phone number: "12345" (use E.164, e.g. +14155550123)\n');
+    expect(phone?.stderr).toBe(
+      'positivity: not a valid phone number: "12345" (use E.164, e.g. +14155550123)\n',
+    );
     expect(zone?.stderr).toMatch(/^positivity: not an IANA time zone: "Mars\/Olympus"/);
     expect(date?.stderr).toMatch(/^positivity: not a date: "2026-02-30" \(use YYYY-MM-DD\)/);
     expect(unknown?.stderr).toBe('positivity: no subscriber has this phone number\n');
