@@ -48,6 +48,7 @@ function cli(...args: string[]): Promise<Run> {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of a child process; the assertions check its shape
 async function json(...args: string[]): Promise<any> {
   const run = await cli(...args, '--json');
   expect(run.stderr, `stderr of ${args.join(' ')}`).toBe('');
