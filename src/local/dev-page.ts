@@ -144,9 +144,14 @@ export function createDevPage(deps: DevPageDeps): Hono {
   <form method="post" action="/dev/send-now"><input type="hidden" name="phone" value="${current.phone}">
     <button data-testid="send-now">Send today's message now</button></form>
   <script>
+    const thread = document.getElementById('thread');
+    thread.scrollTop = thread.scrollHeight;
     setInterval(async () => {
       const r = await fetch('/dev/thread?phone=' + encodeURIComponent(${raw(JSON.stringify(current.phone))}));
-      if (r.ok) document.getElementById('thread').innerHTML = await r.text();
+      if (!r.ok) return;
+      const atBottom = thread.scrollTop + thread.clientHeight >= thread.scrollHeight - 4;
+      thread.innerHTML = await r.text();
+      if (atBottom) thread.scrollTop = thread.scrollHeight;
     }, 1000);
   </script>`
       : html`<p>Pick a subscriber, or add one (use your own invented number such as +14155550123).</p>`

@@ -1,7 +1,7 @@
 // Which Postgres one-machine mode uses: DATABASE_URL when set; else the embedded server a running
 // `npm start` already owns (it leaves its address in .data/server.json); else a new embedded server on
 // the data in .data/postgres, owned by this process.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -13,7 +13,13 @@ export interface LocalDatabase {
   release(): Promise<void>;
 }
 
-const ServerFile = z.object({ pid: z.number().int(), databaseUrl: z.string(), appUrl: z.string() });
+const ServerFile = z.object({
+  pid: z.number().int(),
+  databaseUrl: z.string(),
+  appUrl: z.string(),
+  /** The URL Twilio signatures are computed on (PUBLIC_BASE_URL); the outbox posts callbacks there. */
+  publicBaseUrl: z.string(),
+});
 export type ServerInfo = z.infer<typeof ServerFile>;
 
 export function dataDirectory(): string {
@@ -30,34 +36,34 @@ function isAlive(pid: number): boolean {
 }
 
 /** The running local server's addresses, if one is running. */
-export async function runningServer(): Promise<ServerInfo | null> {
+export async function runningServer(dataDir = dataDirectory()): Promise<ServerInfo | null> {
   try {
-    const info = ServerFile.parse(
-      JSON.parse(await readFile(path.join(dataDirectory(), 'server.json'), 'utf8')),
-    );
+    const info = ServerFile.parse(JSON.parse(await readFile(path.join(dataDir, 'server.json'), 'utf8')));
     return isAlive(info.pid) ? info : null;
   } catch {
     return null;
   }
 }
 
-export async function announceServer(info: ServerInfo): Promise<void> {
-  await writeFile(path.join(dataDirectory(), 'server.json'), `${JSON.stringify(info, null, 2)}\n`);
+export async function announceServer(info: ServerInfo, dataDir = dataDirectory()): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(path.join(dataDir, 'server.json'), `${JSON.stringify(info, null, 2)}\n`);
 }
 
-export async function withdrawServer(): Promise<void> {
-  await rm(path.join(dataDirectory(), 'server.json'), { force: true });
+export async function withdrawServer(dataDir = dataDirectory()): Promise<void> {
+  await rm(path.join(dataDir, 'server.json'), { force: true });
 }
 
 export async function openLocalDatabase(
   databaseUrl: string | undefined,
-  options: { log?: (line: string) => void } = {},
+  options: { log?: (line: string) => void; dataDir?: string } = {},
 ): Promise<LocalDatabase> {
+  const dataDir = options.dataDir ?? dataDirectory();
   if (databaseUrl) return { url: databaseUrl, source: 'DATABASE_URL', release: async () => {} };
-  const running = await runningServer();
+  const running = await runningServer(dataDir);
   if (running) return { url: running.databaseUrl, source: 'running server', release: async () => {} };
   const server = await startEmbeddedPostgres({
-    dataDir: path.join(dataDirectory(), 'postgres'),
+    dataDir: path.join(dataDir, 'postgres'),
     onLog: options.log,
   });
   return { url: server.url(), source: 'embedded', release: () => server.stop() };

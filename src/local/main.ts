@@ -1,0 +1,88 @@
+// `npm start`: one-machine mode. Starts (or reuses) Postgres, migrates, serves the webhooks app and the
+// dev-phone page, runs the in-process scheduler and the planner, and shuts everything down on Ctrl-C.
+import path from 'node:path';
+import { ConfigError } from '../config.js';
+import { applyLogConfig, logger } from '../logger.js';
+import { messageOf } from './describe.js';
+import { runningServer } from './local-database.js';
+import type { RuntimeModes } from './runtime.js';
+import { type LocalServer, startLocalServer } from './server.js';
+
+function describeModes(m: RuntimeModes, dataDir: string): string[] {
+  const database = {
+    DATABASE_URL: 'PostgreSQL at DATABASE_URL (real)',
+    'running server': 'PostgreSQL of another running local server',
+    embedded: `embedded PostgreSQL, data in ${dataDir}/postgres (real Postgres, local)`,
+  }[m.database];
+  return [
+    `  database   ${database}`,
+    `  SMS        ${m.sms === 'twilio' ? 'Twilio (real: texts cost money)' : 'local outbox (stand-in for Twilio: nothing leaves this machine; signed status callbacks)'}`,
+    `  writer     ${m.writer === 'openai' ? 'OpenAI (real), curated library as fallback' : 'curated library (stand-in for OpenAI; set OPENAI_API_KEY for the real one)'}`,
+    '  scheduler  in-process timers (stand-in for EventBridge Scheduler); planner at start and hourly',
+    `  limiter    ${m.limiter}`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const other = await runningServer();
+  if (other) {
+    console.error(`npm start: a local server is already running (pid ${other.pid}) at ${other.appUrl}`);
+    process.exit(1);
+  }
+  let server: LocalServer;
+  try {
+    server = await startLocalServer();
+  } catch (error) {
+    const message = messageOf(error);
+    const hint = /EADDRINUSE/.test(message) ? ' (another program uses this PORT; set PORT=…)' : '';
+    console.error(`npm start: could not start: ${message}${hint}`);
+    process.exit(1);
+  }
+  const { runtime } = server;
+  applyLogConfig(runtime.config);
+  const base = runtime.config.PUBLIC_BASE_URL;
+  const secretsFile = path.relative(process.cwd(), path.join(runtime.dataDir, 'local-secrets.json'));
+  const token = (origin: string) =>
+    origin === 'generated' ? ` (generated; kept in ${secretsFile})` : ' (from the environment)';
+  console.log(
+    [
+      '',
+      `Daily Positivity — one-machine mode (listening on ${server.url})`,
+      `  dev phone  ${base}/dev`,
+      `  API        ${base}/api/subscribers   health ${base}/health`,
+      `  API token  ${runtime.config.secrets.API_TOKEN}${token(runtime.modes.apiToken)}`,
+      `  Twilio auth token ${runtime.config.secrets.TWILIO_AUTH_TOKEN}${token(runtime.modes.authToken)}; signatures are checked`,
+      ...describeModes(runtime.modes, runtime.dataDir),
+      `  planned at start: ${server.firstPlan.planned} new deliveries`,
+      `ready in ${process.uptime().toFixed(1)} s (since the process started). Ctrl-C stops it.`,
+      '',
+    ].join('\n'),
+  );
+
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      console.error('second signal: exiting without a clean shutdown');
+      process.exit(130);
+    }
+    console.log(`${signal}: stopping (server, scheduler, outbox, Postgres)…`);
+    server.stop().then(
+      () => {
+        console.log('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', { error: messageOf(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`npm start: ${error instanceof ConfigError ? error.message : messageOf(error)}`);
+  process.exit(1);
+});

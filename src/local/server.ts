@@ -1,0 +1,149 @@
+// The one-machine server: the webhooks app and the dev-phone page over @hono/node-server, the in-process
+// scheduler, an hourly planner run (the daily EventBridge rule's stand-in) and the outbox's callbacks.
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { toE164 } from '../domain/phone.js';
+import { createApp } from '../http/app.js';
+import { logger } from '../logger.js';
+import { type PlanSummary, planDay } from '../services/plan-day.js';
+import { describeSendNow, sendNow } from '../services/send-now.js';
+import { createSubscriber } from '../services/subscribers.js';
+import { describePlan, messageOf } from './describe.js';
+import { createDevPage } from './dev-page.js';
+import { announceServer, withdrawServer } from './local-database.js';
+import { buildLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './runtime.js';
+
+export interface LocalServerOptions extends Omit<LocalRuntimeOptions, 'migrate' | 'preferRunningServer'> {
+  /** Write .data/server.json so the CLI finds this server's database and URL (default true). */
+  announce?: boolean;
+  /** How often the planner runs after the first run at start (default hourly). */
+  planEveryMs?: number;
+  /** Interface to listen on (default 127.0.0.1: the dev page is for this machine only). */
+  hostname?: string;
+}
+
+export interface LocalServer {
+  runtime: LocalRuntime;
+  /** Where this process listens, e.g. http://127.0.0.1:3000. */
+  url: string;
+  /** The first planner run (at start). */
+  firstPlan: PlanSummary;
+  stop(): Promise<void>;
+}
+
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const runtime = await buildLocalRuntime({ ...options, migrate: 'apply' });
+  const { config } = runtime;
+  let server: Server | undefined;
+  let planner: NodeJS.Timeout | undefined;
+  try {
+    const app = createApp({
+      config,
+      db: runtime.db,
+      sms: runtime.sms,
+      scheduler: runtime.scheduler,
+      limiter: runtime.limiter,
+      clock: runtime.clock,
+    });
+    const hostname = options.hostname ?? '127.0.0.1';
+    const serverUrl = `http://${hostname}:${config.PORT}`;
+    const planNow = () => planDay(runtime.planDeps, runtime.clock.now());
+    app.route(
+      '/',
+      createDevPage({
+        db: runtime.db,
+        defaultTimeZone: config.DEFAULT_TIMEZONE,
+        simulator: {
+          db: runtime.db,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+          serverUrl,
+          authToken: config.secrets.TWILIO_AUTH_TOKEN,
+          serviceNumber: runtime.serviceNumber,
+        },
+        actions: {
+          async addSubscriber(input) {
+            try {
+              const phone = toE164(input.phone);
+              const created = await createSubscriber(runtime.subscriberDeps, { ...input, phone });
+              return `Added ${created.phone} (pending); the opt-in request was texted. Reply YES to confirm.`;
+            } catch (error) {
+              return `Not added: ${messageOf(error)}`;
+            }
+          },
+          async planToday() {
+            try {
+              return describePlan(await planNow());
+            } catch (error) {
+              return `Planning failed: ${messageOf(error)}`;
+            }
+          },
+          async sendNow(phone) {
+            try {
+              return describeSendNow(await sendNow(runtime.sendNowDeps, toE164(phone)));
+            } catch (error) {
+              return `Not sent: ${messageOf(error)}`;
+            }
+          },
+        },
+      }),
+    );
+    app.get('/', (c) => c.redirect('/dev'));
+
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname }, () => resolve(s as Server));
+      s.once('error', reject);
+    });
+
+    // Armed only once the server listens: a send's status callbacks come back to it.
+    await runtime.scheduler.start();
+    await runtime.outbox?.resume();
+    const firstPlan = await planNow();
+    planner = setInterval(() => {
+      planNow().catch((error: unknown) =>
+        logger.error('local planner run failed', { error: messageOf(error) }),
+      );
+    }, options.planEveryMs ?? 3_600_000);
+    planner.unref();
+    if (options.announce ?? true) {
+      await announceServer(
+        {
+          pid: process.pid,
+          databaseUrl: runtime.database.url,
+          appUrl: serverUrl,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+        },
+        runtime.dataDir,
+      );
+    }
+
+    const listening = server;
+    let stopping: Promise<void> | undefined;
+    return {
+      runtime,
+      url: serverUrl,
+      firstPlan,
+      stop: () => {
+        stopping ??= (async () => {
+          clearInterval(planner);
+          runtime.scheduler.stop();
+          // Sends in flight finish (their callbacks still need the server); carrier steps not yet taken
+          // stay queued in the outbox and resume() carries them on at the next start.
+          await runtime.inFlight();
+          await runtime.outbox?.close();
+          await new Promise<void>((resolve) => {
+            listening.close(() => resolve());
+            listening.closeAllConnections();
+          });
+          if (options.announce ?? true) await withdrawServer(runtime.dataDir);
+          await runtime.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    clearInterval(planner);
+    server?.close();
+    await runtime.close();
+    throw error;
+  }
+}

@@ -1,0 +1,116 @@
+// Use case (one-machine demos and operators): send one subscriber's message for today right now, through
+// the real sender. It never bypasses a rule: only active, unpaused subscribers; at most one delivery per
+// subscriber per local day (a day that already had its delivery, sent or not, is refused).
+
+import {
+  insertDeliveryDueNow,
+  lockDeliveryForDate,
+  moveDeliveryToNow,
+} from '../db/repositories/deliveries/send-now.js';
+import { findSubscriberByPhone } from '../db/repositories/subscribers.js';
+import type { E164 } from '../domain/phone.js';
+import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
+import type { DeliveryScheduler } from './ports.js';
+import { type SendDeps, type SendOutcome, sendDailyMessage } from './send-daily-message.js';
+import { SubscriberNotFound } from './subscribers.js';
+
+/** Send-now was refused; the message says why in words an operator can act on. */
+export class SendNowRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SendNowRefused';
+  }
+}
+
+export interface SendNowDeps {
+  send: SendDeps;
+  scheduler: DeliveryScheduler;
+  window: WindowMinutes;
+  /** Length of the demo window opened at now when now is outside the subscriber's send window. */
+  demoWindowMinutes?: number;
+}
+
+export interface SendNowResult {
+  deliveryId: string;
+  localDate: string;
+  /** True when now was outside the send window and a demo window starting now was used. */
+  demoWindow: boolean;
+  outcome: SendOutcome;
+}
+
+/** The sender skips a delivery whose window ends this soon; closer than this a demo window is used. */
+const MIN_WINDOW_LEFT_MS = 60_000;
+
+export async function sendNow(deps: SendNowDeps, phone: E164): Promise<SendNowResult> {
+  const { db, clock } = deps.send;
+  const subscriber = await findSubscriberByPhone(db, phone);
+  if (!subscriber) throw new SubscriberNotFound();
+  if (subscriber.status === 'opted_out')
+    throw new SendNowRefused('this subscriber has opted out (STOP); nothing is sent');
+  if (subscriber.status === 'pending')
+    throw new SendNowRefused('this subscriber has not confirmed yet: they must text YES first');
+  if (subscriber.paused) throw new SendNowRefused('this subscriber is paused; unpause them first');
+
+  const now = clock.now();
+  let localDate: string;
+  let window: { start: Date; end: Date };
+  try {
+    localDate = localDateAt(subscriber.time_zone, now);
+    window = sendWindowOn(subscriber.time_zone, localDate, deps.window);
+  } catch (error) {
+    if (error instanceof InvalidTimeZone)
+      throw new SendNowRefused(`the stored time zone ${JSON.stringify(subscriber.time_zone)} is not valid`);
+    throw error;
+  }
+  const inWindow =
+    now.getTime() >= window.start.getTime() && now.getTime() < window.end.getTime() - MIN_WINDOW_LEFT_MS;
+  const demoWindow = !inWindow;
+  if (demoWindow)
+    window = { start: now, end: new Date(now.getTime() + (deps.demoWindowMinutes ?? 60) * 60_000) };
+  const due = {
+    subscriberId: subscriber.id,
+    localDate,
+    timeZone: subscriber.time_zone,
+    windowStart: window.start,
+    windowEnd: window.end,
+    now,
+  };
+
+  const { deliveryId, wasPlanned } = await db.transaction().execute(async (trx) => {
+    const existing = await lockDeliveryForDate(trx, subscriber.id, localDate);
+    if (!existing) {
+      const id = await insertDeliveryDueNow(trx, due);
+      if (!id) throw new SendNowRefused(`today's delivery (${localDate}) was just created by another run`);
+      return { deliveryId: id, wasPlanned: false };
+    }
+    if (existing.state !== 'planned' || !(await moveDeliveryToNow(trx, existing.id, due))) {
+      const why = existing.reason ? `${existing.state}: ${existing.reason}` : existing.state;
+      throw new SendNowRefused(
+        `today's delivery (${localDate}) is already ${why}; one message per subscriber per day`,
+      );
+    }
+    return { deliveryId: existing.id, wasPlanned: true };
+  });
+  // The timer armed for the planned time is no longer needed; the claim would make it harmless anyway.
+  if (wasPlanned) await deps.scheduler.cancel(deliveryId);
+  const outcome = await sendDailyMessage(deps.send, deliveryId);
+  return { deliveryId, localDate, demoWindow, outcome };
+}
+
+/** One sentence for the dev page and the CLI. */
+export function describeSendNow(result: SendNowResult): string {
+  const o = result.outcome;
+  const when = result.demoWindow ? ' (outside the send window: used a demo window starting now)' : '';
+  switch (o.outcome) {
+    case 'sent':
+      return `Sent today's message${o.fallback ? ' (curated fallback)' : ''}${when}.`;
+    case 'skipped':
+      return `Not sent: the sender skipped it (${o.reason}).`;
+    case 'failed':
+      return `Not sent: the send failed (${o.reason}${o.code ? `, code ${o.code}` : ''}).`;
+    case 'duplicate':
+      return `Not sent: the delivery was already ${o.state}.`;
+    case 'not_found':
+      return 'Not sent: the delivery disappeared.';
+  }
+}

@@ -1,0 +1,121 @@
+// The dev-phone page in a real browser (playwright-core driving Debian's Chromium): add a subscriber,
+// text YES, send now and watch it arrive delivered, be refused a second send, text STOP. Saves a
+// screenshot to test-results/dev-phone.png (and docs/dev-phone.png with UPDATE_DOCS_SCREENSHOT=1).
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/local/embedded-postgres.js';
+import { type LocalServer, startLocalServer } from '../../src/local/server.js';
+import { useTestDb } from '../support/db.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`dev-phone browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+}
+const SCREENSHOT = path.resolve('test-results/dev-phone.png');
+const DOCS_SCREENSHOT = path.resolve('docs/dev-phone.png');
+const PHONE = '+14155550123';
+
+const { db, url } = useTestDb();
+
+describe('dev-phone page in Chromium', () => {
+  let server: LocalServer;
+  let dataDir: string;
+  let browser: Browser | undefined;
+
+  beforeEach(async () => {
+    if (!hasChromium) return;
+    dataDir = await mkdtemp(path.join(tmpdir(), 'dps-browser-'));
+    server = await startLocalServer({
+      env: { DATABASE_URL: url(), PORT: String(await freePort()), LOG_LEVEL: 'SILENT' },
+      dataDir,
+      outboxStepDelayMs: 100,
+      announce: false,
+    });
+  });
+  afterEach(async () => {
+    await server?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const note = (page: Page) => page.getByTestId('note');
+  async function text(page: Page, body: string) {
+    await page.getByLabel('message').fill(body);
+    await page.getByTestId('text-form').getByRole('button').click();
+    await page.waitForLoadState();
+  }
+
+  it.skipIf(!hasChromium)(
+    'adds a subscriber, confirms with YES, sends now, refuses a second send and stops on STOP',
+    async () => {
+      // Prepare
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--no-first-run',
+        ],
+      });
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await page.goto(`${server.url}/dev`);
+
+      // Act: add a subscriber through the form; the opt-in request arrives and is delivered.
+      await page.getByLabel('phone').fill(PHONE);
+      await page.getByLabel('time zone').fill('America/Los_Angeles');
+      await page.getByLabel('name').fill('Ana');
+      await page.getByTestId('add-form').getByRole('button').click();
+      await expect.poll(() => note(page).textContent()).toMatch(/Added \+14155550123 \(pending\)/);
+      await expect
+        .poll(() => page.getByTestId('status').first().textContent(), { timeout: 10_000 })
+        .toBe('delivered');
+
+      // YES confirms (the server signs the text and posts it to the real inbound route).
+      await text(page, 'YES');
+      await expect.poll(() => page.getByTestId('subscriber-status').textContent()).toBe('active');
+
+      // Send now: the real sender, the outbox, signed callbacks; the thread shows it delivered.
+      await page.getByTestId('send-now').click();
+      await expect.poll(() => note(page).textContent()).toMatch(/^Sent today's message/);
+      const daily = await db()
+        .selectFrom('deliveries')
+        .select(['body', 'message_sid'])
+        .executeTakeFirstOrThrow();
+      const dailyBubble = page.getByTestId('msg-out').filter({ hasText: daily.body as string });
+      await expect
+        .poll(() => dailyBubble.getByTestId('status').textContent(), { timeout: 10_000 })
+        .toBe('delivered');
+
+      // A second send-now the same day is refused.
+      await page.getByTestId('send-now').click();
+      await expect.poll(() => note(page).textContent()).toMatch(/one message per subscriber per day/);
+
+      // STOP opts out; the confirmation shows in the thread.
+      await text(page, 'STOP');
+      await expect.poll(() => page.getByTestId('subscriber-status').textContent()).toBe('opted_out');
+      await expect.poll(() => page.getByTestId('msg-in').count()).toBe(2);
+
+      // Assess: the database agrees with the page; keep a screenshot.
+      const subscriber = await db().selectFrom('subscribers').select('status').executeTakeFirstOrThrow();
+      expect(subscriber.status).toBe('opted_out');
+      const outbox = await db().selectFrom('outbox_messages').select('status').execute();
+      expect(outbox.every((m) => m.status === 'delivered')).toBe(true);
+      await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      console.log(`dev-phone screenshot: ${SCREENSHOT}`);
+      if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await copyFile(SCREENSHOT, DOCS_SCREENSHOT);
+    },
+    90_000,
+  );
+});

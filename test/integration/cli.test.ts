@@ -1,0 +1,144 @@
+// The operator CLI as an operator runs it: a child process (`node src/local/positivity.mjs`, what
+// `npx positivity` runs) against the test database. Checks each command's --json output and that bad
+// input exits 2 with one line on stderr and no stack trace.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.js';
+
+const { db, url } = useTestDb();
+const PHONE = '+14155550123';
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'dps-cli-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['src/local/positivity.mjs', ...args],
+      {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: url(),
+          DPS_DATA_DIR: dataDir,
+          // Nothing listens here: the outbox's status callbacks fail fast instead of reaching a dev server.
+          PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of a child process; the assertions check its shape
+async function json(...args: string[]): Promise<any> {
+  const run = await cli(...args, '--json');
+  expect(run.stderr, `stderr of ${args.join(' ')}`).toBe('');
+  expect(run.code, `exit code of ${args.join(' ')}`).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+describe('positivity CLI', () => {
+  it('runs every command with --json against one database', { timeout: 120_000 }, async () => {
+    const added = await json('subscribers', 'add', PHONE, '--tz', 'America/Chicago', '--name', 'Ana');
+    expect(added).toMatchObject({
+      phone: PHONE,
+      status: 'pending',
+      timeZone: 'America/Chicago',
+      name: 'Ana',
+    });
+    const optIn = await db().selectFrom('outbox_messages').selectAll().execute();
+    expect(optIn).toHaveLength(1);
+    expect(optIn[0]).toMatchObject({ to_phone: PHONE });
+
+    const changed = await json('subscribers', 'set-timezone', PHONE, 'Europe/London');
+    expect(changed).toMatchObject({ phone: PHONE, timeZone: 'Europe/London' });
+
+    // The subscriber confirms (the inbound route is covered elsewhere); then the planner has work.
+    await db()
+      .updateTable('subscribers')
+      .set({ status: 'active', confirmed_at: new Date() })
+      .where('phone', '=', PHONE)
+      .execute();
+    const listed = await json('subscribers', 'list');
+    expect(listed).toEqual([expect.objectContaining({ phone: PHONE, status: 'active' })]);
+
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const plan = await json('plan', '--date', tomorrow);
+    expect(plan).toMatchObject({ at: `${tomorrow}T00:00:00.000Z`, failed: 0 });
+    expect(plan.planned).toBeGreaterThanOrEqual(1);
+    const planned = await json('deliveries', '--date', tomorrow);
+    expect(planned).toMatchObject({
+      date: tomorrow,
+      deliveries: [expect.objectContaining({ phone: PHONE, state: 'planned', timeZone: 'Europe/London' })],
+    });
+
+    const sent = await json('send-now', PHONE);
+    expect(sent).toMatchObject({ outcome: { outcome: 'sent' } });
+    const again = await cli('send-now', PHONE, '--json');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^positivity: .*already sent; one message per subscriber per day\n$/);
+    expect(again.stdout).toBe('');
+
+    const shown = await json('subscribers', 'show', PHONE);
+    expect(shown.deliveries.map((d: { state: string }) => d.state).sort()).toEqual(['planned', 'sent']);
+
+    expect(await json('send-due')).toEqual({ due: 0, sent: 0, outcomes: [] });
+
+    const usage = await json('usage');
+    expect(usage).toMatchObject({ day: new Date().toISOString().slice(0, 10), sent: 1, smsSegments: 1 });
+    expect(usage.estimatedCostUSD).toBeGreaterThan(0);
+
+    const cleanup = await json('cleanup');
+    expect(cleanup).toMatchObject({ complete: true, deliveryBodiesCleared: 0 });
+
+    expect(await json('migrate')).toEqual({ applied: [] });
+
+    const removed = await json('subscribers', 'remove', PHONE);
+    expect(removed).toMatchObject({ phone: PHONE, status: 'opted_out', name: null });
+    const rows = await db().selectFrom('deliveries').select('state').orderBy('local_date').execute();
+    expect(rows.map((r) => r.state)).toEqual(['sent', 'cancelled']);
+  });
+
+  it('answers bad input with exit code 2 and one line on stderr', { timeout: 60_000 }, async () => {
+    const runs = await Promise.all([
+      cli('subscribers', 'add', '12345', '--json'),
+      cli('subscribers', 'set-timezone', PHONE, 'Mars/Olympus', '--json'),
+      cli('deliveries', '--date', '2026-02-30', '--json'),
+      cli('subscribers', 'show', '+14155550199', '--json'),
+      cli('frobnicate'),
+    ]);
+    const [phone, zone, date, unknown, command] = runs;
+    expect(phone?.stderr).toBe(
+      'positivity: not a valid phone number: "12345" (use E.164, e.g. +14155550123)\n',
+    );
+    expect(zone?.stderr).toMatch(/^positivity: not an IANA time zone: "Mars\/Olympus"/);
+    expect(date?.stderr).toMatch(/^positivity: not a date: "2026-02-30" \(use YYYY-MM-DD\)/);
+    expect(unknown?.stderr).toBe('positivity: no subscriber has this phone number\n');
+    expect(command?.stderr).toMatch(/unknown command 'frobnicate'/);
+    for (const run of runs) {
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
