@@ -11,8 +11,9 @@ import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../
 import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
+import { twilioSms } from '../handlers/wiring/twilio.js';
 import { logger } from '../logger.js';
-import { InMemoryMetricsSink } from '../metrics.js';
+import { countSendOutcome, InMemoryMetricsSink } from '../metrics.js';
 import type { PlanDayDeps } from '../services/plan-day.js';
 import { type Clock, type MessageWriter, type SmsSender, systemClock } from '../services/ports.js';
 import { type SendDeps, sendDailyMessage, senderSettings } from '../services/send-daily-message.js';
@@ -185,10 +186,10 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
         authToken: config.secrets.TWILIO_AUTH_TOKEN,
         stepDelayMs: options.outboxStepDelayMs,
       });
-  // The real adapters load only when configured: their SDKs take seconds to import on a busy machine.
-  const sms: SmsSender = outbox ?? (await import('../handlers/aws-wiring.js')).twilioSms(config);
+  const sms: SmsSender = outbox ?? twilioSms(config);
 
   const curated = createCuratedWriter();
+  // The OpenAI SDK loads only when configured: it takes seconds to import on a busy machine.
   const openAi = OPENAI_API_KEY
     ? { sdk: (await import('openai')).default, adapter: await import('../adapters/openai-writer.js') }
     : null;
@@ -208,7 +209,6 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     writer,
     limiter,
     clock,
-    metrics,
     settings: senderSettings(config),
   };
   const sending = new Set<Promise<unknown>>();
@@ -216,7 +216,11 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     db,
     clock,
     onDue: (deliveryId) => {
-      const work = sendDailyMessage(sendDeps, deliveryId);
+      // The same numbers the Lambdas publish, counted from the outcome (shown by the CLI and dev page).
+      const work = sendDailyMessage(sendDeps, deliveryId).then((outcome) => {
+        countSendOutcome(metrics, outcome);
+        return outcome;
+      });
       sending.add(work);
       void work.finally(() => sending.delete(work)).catch(() => {});
       return work;

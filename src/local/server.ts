@@ -44,6 +44,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       scheduler: runtime.scheduler,
       limiter: runtime.limiter,
       clock: runtime.clock,
+      metrics: runtime.metrics,
     });
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;
