@@ -10,6 +10,9 @@ export async function startBareServer(
   poolMax = 10,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolMax });
+  pool.on('error', (error) =>
+    console.error(`bare server: idle database connection closed: ${error.message}`),
+  );
   await pool.query(
     'CREATE TABLE IF NOT EXISTS bench_bare_inbound (sid text PRIMARY KEY, from_phone text, body text, at timestamptz DEFAULT now())',
   );

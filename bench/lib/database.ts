@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createDb, type Db } from '../../src/db/connection.js';
+import { createPool, type Db, dbOnPool } from '../../src/db/connection.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.js';
 
@@ -69,7 +69,18 @@ export async function withScratchDatabase<T>(
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${name}`);
     const url = databaseUrl(adminUrl, name);
-    const db = createDb({ connectionString: url, max: options.poolMax ?? 4, statementTimeoutMs: 600_000 });
+    const pool = createPool({
+      connectionString: url,
+      max: options.poolMax ?? 4,
+      statementTimeoutMs: 600_000,
+    });
+    // An idle connection the server closes (e.g. at shutdown) must not end the whole run.
+    pool.on('error', (error: Error & { code?: string }) => {
+      // 57P01: the server closed a connection that was already being let go (DROP … WITH (FORCE)).
+      if (error.code !== '57P01')
+        process.stderr.write(`bench: idle database connection failed: ${error.message}\n`);
+    });
+    const db = dbOnPool(pool);
     try {
       await migrateToLatest(db);
       return await work({ db, url });

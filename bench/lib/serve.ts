@@ -37,6 +37,7 @@ async function main(kind: string | undefined, databaseUrl: string | undefined): 
     RATE_LIMIT_STATUS_PER_MIN: '100000000',
   });
   const pool = createPool({ connectionString: databaseUrl, max: SERVER_POOL_MAX });
+  pool.on('error', (error) => console.error(`app server: idle database connection closed: ${error.message}`));
   const db = dbOnPool(pool);
   const limiter = await createRateLimiter({ config, pool });
   // Inbound texts never send or schedule; an opt-out cancels schedules, which here answer at once.
