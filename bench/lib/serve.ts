@@ -32,7 +32,7 @@ async function main(kind: string | undefined, databaseUrl: string | undefined): 
     PUBLIC_BASE_URL: BENCH_PUBLIC_BASE_URL,
     TWILIO_AUTH_TOKEN: BENCH_AUTH_TOKEN,
     // The deployed store (Postgres, shared by every Lambda), set high enough never to refuse under load.
-    RATE_LIMIT_STORE: 'postgres',
+    RATE_LIMIT_STORE: process.env.BENCH_LIMITER_STORE === 'memory' ? 'memory' : 'postgres',
     RATE_LIMIT_INBOUND_PER_MIN: '100000000',
     RATE_LIMIT_STATUS_PER_MIN: '100000000',
   });
