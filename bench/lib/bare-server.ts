@@ -5,8 +5,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 
-export async function startBareServer(databaseUrl: string): Promise<{ url: string; close(): Promise<void> }> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+export async function startBareServer(
+  databaseUrl: string,
+  poolMax = 10,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolMax });
+  pool.on('error', (error) =>
+    console.error(`bare server: idle database connection closed: ${error.message}`),
+  );
   await pool.query(
     'CREATE TABLE IF NOT EXISTS bench_bare_inbound (sid text PRIMARY KEY, from_phone text, body text, at timestamptz DEFAULT now())',
   );

@@ -1,0 +1,196 @@
+// Messages: N bodies from the curated library and N from the real OpenAI writer against an msw-mocked
+// model that answers like gpt-4o-mini does in practice (mostly clean one-liners; some with emoji, curly
+// quotes or dashes, some too long, wrapped in quotes, with a preamble, or a refusal). The mock is the one in
+// scripts/measure-messages.ts. Measures single-GSM-7-segment share and tokens per message.
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import OpenAI from 'openai';
+import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
+import { createOpenAiWriter } from '../../src/adapters/openai-writer.js';
+import type { Config } from '../../src/config.js';
+import { countSegments, isSingleGsmSegment } from '../../src/domain/gsm.js';
+import { seededRandom } from '../../src/domain/slots.js';
+import type { MessageWriter, RateLimiter } from '../../src/services/ports.js';
+import type { BenchRow } from './report.js';
+
+const OPENERS = [
+  'Take a moment this afternoon to',
+  'Today is a good day to',
+  'If you can, step outside and',
+  'Give yourself permission to',
+  'Here is a small challenge:',
+  'Before the day slips by,',
+  'Whatever else happens today,',
+  'On your next break,',
+];
+const MIDDLES = [
+  'notice the way the light falls across the street',
+  'send a kind word to someone who made you laugh this year',
+  'enjoy a warm drink slowly, with your phone face down',
+  'take the long way home and look up at the trees',
+  'write down one thing that went right this week',
+  'stretch your arms high and take three slow breaths',
+  'tidy one small corner and enjoy how fresh it feels',
+  'listen to a song you loved years ago, all the way through',
+  'thank someone for a small thing they always do',
+  'let one task wait while you rest for five minutes',
+];
+const CLOSERS = [
+  'You deserve that small joy.',
+  'Little moments like this add up.',
+  'You are doing better than you think.',
+  'Small kindnesses travel far.',
+  'That counts as a win today.',
+  'Your afternoon will feel lighter for it.',
+];
+const EMOJI = ['🌞', '🌻', '✨', '💛', '😊', '🍂', '☕'];
+
+/** One realistic completion; shares roughly follow what a prompted gpt-4o-mini returns. */
+function modelOutput(name: string | null, rand: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const core = `${pick(OPENERS)} ${pick(MIDDLES)}. ${pick(CLOSERS)}`;
+  const named = name && rand() < 0.8 ? `${name}, ${core.charAt(0).toLowerCase()}${core.slice(1)}` : core;
+  const r = rand();
+  if (r < 0.6) return named;
+  if (r < 0.75) return `${named} ${pick(EMOJI)}`;
+  if (r < 0.83) return `“${named.replace('. ', ' — ').replace("'", '’')}”`;
+  if (r < 0.9) return `${named} ${pick(CLOSERS)} ${pick(MIDDLES)}, and ${pick(MIDDLES)}.`;
+  if (r < 0.95) return `"${named}"`;
+  if (r < 0.98) return `Sure! Here's your message: ${named}`;
+  return "I'm sorry, but I can't help with that request.";
+}
+
+/** Token estimate in the spirit of o200k on short English: one per word, number or punctuation mark. */
+export const mockTokens = (text: string) => (text.match(/[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]/g) ?? []).length;
+
+const unlimited: RateLimiter = {
+  consume: async () => ({ allowed: true, remaining: 1 }),
+  waitForTurn: async () => ({ allowed: true, remaining: 1 }),
+  refund: async () => {},
+  reserve: async () => ({ allowed: true, remaining: 1, settle: async () => {} }),
+};
+
+export interface MessageStats {
+  messages: number;
+  singleSegment: number;
+  /** Segments of every body, summed (what Twilio bills). */
+  segments: number;
+  tokensIn: number;
+  tokensOut: number;
+  requests: number;
+  fallbacks: number;
+  rawOutputs: number;
+  rawSingleSegment: number;
+}
+
+async function writeMany(writer: MessageWriter, count: number, rand: () => number): Promise<MessageStats> {
+  const names = ['Ana', 'Sam', 'Priya', 'Jordan', 'Zoë', null, null];
+  const stats: MessageStats = {
+    messages: count,
+    singleSegment: 0,
+    segments: 0,
+    tokensIn: 0,
+    tokensOut: 0,
+    requests: 0,
+    fallbacks: 0,
+    rawOutputs: 0,
+    rawSingleSegment: 0,
+  };
+  const recent: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const localDate = new Date(Date.UTC(2026, 0, 1 + i)).toISOString().slice(0, 10);
+    const name = names[Math.floor(rand() * names.length)] ?? null;
+    const m = await writer.write(
+      { firstName: name, recent: recent.slice(0, 30), localDate },
+      new Date(Date.now() + 20_000),
+    );
+    stats.tokensIn += m.tokensIn;
+    stats.tokensOut += m.tokensOut;
+    stats.requests += m.requests ?? 0;
+    if (m.fallback) stats.fallbacks++;
+    const c = countSegments(m.body);
+    stats.segments += c.segments;
+    if (c.encoding === 'GSM-7' && c.segments === 1) stats.singleSegment++;
+    recent.unshift(m.body);
+  }
+  return stats;
+}
+
+export async function measureMessages(config: Config, count: number, seed = 42) {
+  const rand = seededRandom(seed);
+  const curated = await writeMany(createCuratedWriter({ random: rand }), count, rand);
+
+  const raw = { outputs: 0, single: 0 };
+  const server = setupServer(
+    http.post('https://api.openai.com/v1/chat/completions', async ({ request }) => {
+      const body = (await request.json()) as { messages: { content: string }[] };
+      const name = /first name: ([^.]+)\./.exec(body.messages[1]?.content ?? '')?.[1] ?? null;
+      const content = modelOutput(name, rand);
+      raw.outputs++;
+      if (isSingleGsmSegment(content)) raw.single++;
+      const prompt_tokens = 3 + body.messages.reduce((n, m) => n + 4 + mockTokens(m.content), 0);
+      const completion_tokens = mockTokens(content) + 1;
+      return HttpResponse.json({
+        id: 'chatcmpl-bench',
+        object: 'chat.completion',
+        created: 1_764_000_000,
+        model: 'gpt-4o-mini-2024-07-18',
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
+      });
+    }),
+  );
+  server.listen({ onUnhandledRequest: 'error' });
+  let openai: MessageStats;
+  try {
+    const writer = createOpenAiWriter({
+      client: new OpenAI({ apiKey: 'sk-bench-00000000000000000000000000', maxRetries: 0 }),
+      model: config.OPENAI_MODEL,
+      limiter: unlimited,
+      fallback: createCuratedWriter({ random: rand }),
+      random: rand,
+    });
+    openai = await writeMany(writer, count, rand);
+  } finally {
+    server.close();
+  }
+  openai.rawOutputs = raw.outputs;
+  openai.rawSingleSegment = raw.single;
+  return { curated, openai };
+}
+
+export function messageRows(m: Awaited<ReturnType<typeof measureMessages>>): BenchRow[] {
+  const pct = (s: MessageStats) => (100 * s.singleSegment) / s.messages;
+  const { curated, openai } = m;
+  const tokens = (openai.tokensIn + openai.tokensOut) / openai.messages;
+  return [
+    {
+      section: 'messages',
+      metric: `curated library: single GSM-7 segment (${curated.messages})`,
+      value: pct(curated),
+      unit: '%',
+      target: { text: '100%', met: curated.singleSegment === curated.messages },
+    },
+    {
+      section: 'messages',
+      metric: `OpenAI writer (mock): single GSM-7 segment (${openai.messages})`,
+      value: pct(openai),
+      unit: '%',
+      baseline: {
+        label: 'raw model outputs',
+        value: (100 * openai.rawSingleSegment) / openai.rawOutputs,
+        unit: '%',
+      },
+      target: { text: '100%', met: openai.singleSegment === openai.messages },
+      note: `${openai.requests} model requests (${(openai.requests / openai.messages).toFixed(2)} per message), ${openai.fallbacks} fell back to the library`,
+    },
+    {
+      section: 'messages',
+      metric: 'OpenAI writer: tokens per message',
+      value: tokens,
+      unit: 'tokens',
+      target: { text: '≤ 250', met: tokens <= 250 },
+      note: `${(openai.tokensIn / openai.messages).toFixed(1)} in + ${(openai.tokensOut / openai.messages).toFixed(1)} out, regenerations included`,
+    },
+  ];
+}

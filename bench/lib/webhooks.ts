@@ -1,0 +1,183 @@
+// Webhooks under load: the real application (serve.ts app) answering Twilio-signed inbound STOP/START
+// texts, each from a different number, against the bare node:http + pg server (one INSERT per request),
+// both in a child process with the same pool size, each loaded by autocannon over loopback for a fixed time.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { sql } from 'kysely';
+import twilioWebhooks from 'twilio/lib/webhooks/webhooks.js';
+import { PROJECT_ROOT } from '../../lib/lambda-bundling.js';
+import { withScratchDatabase } from './database.js';
+import { type LoadResult, runLoad } from './load.js';
+import type { BenchRow } from './report.js';
+import { BENCH_AUTH_TOKEN, BENCH_PUBLIC_BASE_URL, SERVER_POOL_MAX } from './serve.js';
+
+const { getExpectedTwilioSignature } = twilioWebhooks;
+const CONNECTIONS = 10;
+const PATH = '/twilio/inbound';
+
+export interface SignedRequest {
+  body: string;
+  signature: string;
+}
+
+const phoneFor = (i: number) => `+1646${String(i).padStart(7, '0')}`;
+
+/**
+ * Signed inbound texts, made before any timing: even i is STOP from an active subscriber, odd i is START
+ * from a number never seen (a sign-up by SMS). Every request has its own number and MessageSid.
+ */
+export function signedInboundTexts(count: number): SignedRequest[] {
+  const out: SignedRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    const sid = `SM${randomBytes(16).toString('hex')}`;
+    const params: Record<string, string> = {
+      ToCountry: 'US',
+      SmsMessageSid: sid,
+      NumMedia: '0',
+      SmsSid: sid,
+      SmsStatus: 'received',
+      Body: i % 2 === 0 ? 'STOP' : 'START',
+      FromCountry: 'US',
+      To: '+14155550100',
+      NumSegments: '1',
+      MessageSid: sid,
+      AccountSid: `AC${'1234'.repeat(8)}`,
+      From: phoneFor(i),
+      ApiVersion: '2010-04-01',
+    };
+    out.push({
+      body: new URLSearchParams(params).toString(),
+      signature: getExpectedTwilioSignature(BENCH_AUTH_TOKEN, `${BENCH_PUBLIC_BASE_URL}${PATH}`, params),
+    });
+  }
+  return out;
+}
+
+async function startChild(
+  kind: 'app' | 'bare',
+  databaseUrl: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench/lib/serve.ts'), kind],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, BENCH_DATABASE_URL: databaseUrl, LOG_LEVEL: 'SILENT' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before listening`)));
+    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+  });
+  return { url, child };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Loads one server: a short warm-up, then the measured run, taking requests in order from `texts`. */
+async function load(
+  url: string,
+  texts: SignedRequest[],
+  cursor: { next: number; wrapped: number },
+  seconds: number,
+  warmUpSeconds: number,
+) {
+  const request = () => {
+    if (cursor.next >= texts.length) {
+      cursor.next = 0;
+      cursor.wrapped++;
+    }
+    const t = texts[cursor.next++] as SignedRequest;
+    return {
+      method: 'POST' as const,
+      path: PATH,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': t.signature },
+      body: t.body,
+    };
+  };
+  await runLoad({ url, seconds: warmUpSeconds, connections: CONNECTIONS, request });
+  return runLoad({ url, seconds, connections: CONNECTIONS, request });
+}
+
+export async function benchWebhooks(
+  adminUrl: string,
+  options: { seconds: number; texts: number },
+): Promise<BenchRow[]> {
+  return withScratchDatabase(adminUrl, 'webhooks', async ({ db, url }) => {
+    const texts = signedInboundTexts(options.texts);
+    // STOP senders are active subscribers; START senders are new numbers.
+    await sql`
+      INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
+      SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
+      FROM generate_series(0, ${options.texts - 1}, 2) AS g`.execute(db);
+    await sql`ANALYZE subscribers`.execute(db);
+    const warmUp = Math.max(1, Math.round(options.seconds / 5));
+
+    const appCursor = { next: 0, wrapped: 0 };
+    const appServer = await startChild('app', url);
+    let app: LoadResult;
+    try {
+      app = await load(appServer.url, texts, appCursor, options.seconds, warmUp);
+    } finally {
+      await stopChild(appServer.child);
+    }
+    const { rows: handled } = await sql<{ inbound: number; consent: number }>`
+      SELECT (SELECT count(*) FROM inbound_messages)::int AS inbound, (SELECT count(*) FROM consent_events)::int AS consent`.execute(
+      db,
+    );
+
+    const bareCursor = { next: 0, wrapped: 0 };
+    const bareServer = await startChild('bare', url);
+    let bare: LoadResult;
+    try {
+      bare = await load(bareServer.url, texts, bareCursor, options.seconds, warmUp);
+    } finally {
+      await stopChild(bareServer.child);
+    }
+
+    const clean = app.non2xx === 0 && app.errors === 0 && appCursor.wrapped === 0;
+    const ratio = app.requestsPerSecond / bare.requestsPerSecond;
+    const base = `${CONNECTIONS} connections, ${options.seconds} s after ${warmUp} s warm-up, pool ${SERVER_POOL_MAX} each`;
+    return [
+      {
+        section: 'webhooks',
+        metric: 'signed inbound STOP/START, distinct numbers',
+        value: app.requestsPerSecond,
+        unit: 'req/s',
+        baseline: { label: 'bare node:http + pg, one INSERT', value: bare.requestsPerSecond, unit: 'req/s' },
+        ratio,
+        target: { text: '≥ 0.5× and no errors', met: ratio >= 0.5 && clean },
+        note:
+          `${base}; app ${app.total} measured requests, non-2xx ${app.non2xx}, errors ${app.errors}` +
+          `${appCursor.wrapped ? `, texts reused ${appCursor.wrapped}×` : ''}; stored ${handled[0]?.inbound} inbound, ` +
+          `${handled[0]?.consent} consent events (incl. warm-up); bare non-2xx ${bare.non2xx}, errors ${bare.errors}`,
+      },
+      {
+        section: 'webhooks',
+        metric: 'latency p50',
+        value: app.p50Ms,
+        unit: 'ms',
+        baseline: { label: 'bare', value: bare.p50Ms, unit: 'ms' },
+        ratio: app.p50Ms / Math.max(bare.p50Ms, 0.001),
+      },
+      {
+        section: 'webhooks',
+        metric: 'latency p99',
+        value: app.p99Ms,
+        unit: 'ms',
+        baseline: { label: 'bare', value: bare.p99Ms, unit: 'ms' },
+        ratio: app.p99Ms / Math.max(bare.p99Ms, 0.001),
+      },
+    ];
+  });
+}
