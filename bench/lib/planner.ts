@@ -86,6 +86,17 @@ async function bareInsertSelect(db: Db): Promise<{ ms: number; rows: number }> {
   return { ms, rows: Number(result.numAffectedRows ?? 0) };
 }
 
+/** The bookkeeping baseline: one UPDATE recording a schedule for every delivery. */
+async function bareScheduleUpdate(db: Db): Promise<number> {
+  await sql`UPDATE deliveries SET scheduled_at = NULL, schedule_name = NULL`.execute(db);
+  await sql`VACUUM ANALYZE deliveries`.execute(db);
+  const t = performance.now();
+  await sql`UPDATE deliveries SET scheduled_at = now(), schedule_name = 'delivery-' || id WHERE state = 'planned'`.execute(
+    db,
+  );
+  return performance.now() - t;
+}
+
 export async function benchPlanner(adminUrl: string, subscribers: number): Promise<BenchRow[]> {
   return withScratchDatabase(adminUrl, 'planner', async ({ db }) => {
     await seedSubscribers(db, subscribers);
@@ -98,15 +109,15 @@ export async function benchPlanner(adminUrl: string, subscribers: number): Promi
     const written = rows[0]?.n ?? 0;
     const bare = await bareInsertSelect(db);
     if (bare.rows !== written) throw new Error(`baseline wrote ${bare.rows} rows, the planner ${written}`);
-    const ratio = run.ms / bare.ms;
-    const phases = Object.entries(run.phases)
-      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
-      .join(', ');
+    const bareUpdateMs = await bareScheduleUpdate(db);
+    const planMs = run.phases.plan ?? run.ms;
+    const bookkeepingMs = run.phases.scheduleBookkeeping ?? 0;
+    const ratio = planMs / bare.ms;
     return [
       {
         section: 'planner',
         metric: `plan ${subscribers.toLocaleString('en-US')} subscribers, ${BENCH_ZONES.length} zones (DB part)`,
-        value: run.ms / 1000,
+        value: planMs / 1000,
         unit: 's',
         baseline: {
           label: `INSERT … SELECT of the same ${written.toLocaleString('en-US')} rows`,
@@ -115,7 +126,16 @@ export async function benchPlanner(adminUrl: string, subscribers: number): Promi
         },
         ratio,
         target: { text: '≤ 2×', met: ratio <= 2 },
-        note: `${phases}; ${run.planned} planned, ${run.scheduled} schedules recorded, max ${rows[0]?.per_second} per second`,
+        note: `read subscribers, assign slots, bulk insert; ${run.planned} planned, max ${rows[0]?.per_second} per second`,
+      },
+      {
+        section: 'planner',
+        metric: `record ${run.scheduled.toLocaleString('en-US')} schedules (DB part, instant scheduler)`,
+        value: bookkeepingMs / 1000,
+        unit: 's',
+        baseline: { label: 'one UPDATE of the same rows', value: bareUpdateMs / 1000, unit: 's' },
+        ratio: bookkeepingMs / bareUpdateMs,
+        note: 'per-chunk UPDATE … FROM unnest so a timed-out run resumes; in AWS the Scheduler API quota paces this phase',
       },
     ];
   });

@@ -61,7 +61,16 @@ async function startChild(
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench/lib/serve.ts'), kind],
+    [
+      // BENCH_PROFILE_DIR=dir writes a CPU profile of each server (open it in Chrome DevTools).
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : []),
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'bench/lib/serve.ts'),
+      kind,
+    ],
     {
       cwd: PROJECT_ROOT,
       env: { ...process.env, BENCH_DATABASE_URL: databaseUrl, LOG_LEVEL: 'SILENT' },
