@@ -27,12 +27,20 @@ export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptio
   return windows;
 }
 
-/** The part of a window still usable at `now`: planned instants must fall in it. */
+/**
+ * The part of a window still usable at `now`: planned instants must fall in it. `tailMarginMs` keeps
+ * the last moments of the window free, so a send that fires a little late (a Scheduler retry, the model
+ * writing, a turn in the 1-per-second queue) still lands before the window closes.
+ */
 export function usableWindow(
   window: Pick<SendWindow, 'start' | 'end'>,
   now: Date,
   minLeadMs = 0,
+  tailMarginMs = 0,
 ): { start: Date; end: Date } {
   const earliest = now.getTime() + minLeadMs;
-  return { start: new Date(Math.max(window.start.getTime(), earliest)), end: window.end };
+  return {
+    start: new Date(Math.max(window.start.getTime(), earliest)),
+    end: new Date(window.end.getTime() - tailMarginMs),
+  };
 }

@@ -6,15 +6,24 @@ import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { runCleanup } from '../services/cleanup.js';
 import { systemClock } from '../services/ports.js';
-import { deadlineFrom, type LambdaContextLike, ruleNameOf, ScheduledEvent } from './scheduled.js';
+import {
+  deadlineFrom,
+  type LambdaContextLike,
+  onColdStart,
+  ruleNameOf,
+  ScheduledEvent,
+} from './scheduled.js';
 
-const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
-applyLogConfig(config);
-const db = createDb({
-  connectionString: config.DATABASE_URL as string,
-  ssl: config.DATABASE_SSL,
-  max: 1,
-  applicationName: 'daily-positivity-cleanup',
+const deps = onColdStart(async () => {
+  const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
+  applyLogConfig(config);
+  const db = createDb({
+    connectionString: config.DATABASE_URL as string,
+    ssl: config.DATABASE_SSL,
+    max: 1,
+    applicationName: 'daily-positivity-cleanup',
+  });
+  return { config, db };
 });
 const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.cleanup });
 
@@ -22,6 +31,7 @@ export const handler = async (event: unknown, context?: LambdaContextLike) => {
   const { resources } = ScheduledEvent.parse(event);
   logger.resetKeys();
   appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
+  const { config, db } = await deps();
   try {
     return await runCleanup({ db, clock: systemClock, metrics }, config, { deadline: deadlineFrom(context) });
   } finally {

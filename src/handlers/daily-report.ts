@@ -6,15 +6,17 @@ import { createDb } from '../db/connection.js';
 import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { buildDailyReport, previousUtcDay } from '../services/daily-report.js';
 import { systemClock } from '../services/ports.js';
-import { ruleNameOf } from './scheduled.js';
+import { onColdStart, ruleNameOf } from './scheduled.js';
 
-const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
-applyLogConfig(config);
-const db = createDb({
-  connectionString: config.DATABASE_URL as string,
-  ssl: config.DATABASE_SSL,
-  max: 1,
-  applicationName: 'daily-positivity-report',
+const database = onColdStart(async () => {
+  const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
+  applyLogConfig(config);
+  return createDb({
+    connectionString: config.DATABASE_URL as string,
+    ssl: config.DATABASE_SSL,
+    max: 1,
+    applicationName: 'daily-positivity-report',
+  });
 });
 
 const ReportEvent = z.looseObject({
@@ -26,5 +28,5 @@ export const handler = async (event: unknown) => {
   const { day, resources } = ReportEvent.parse(event ?? {});
   logger.resetKeys();
   appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
-  return buildDailyReport({ db }, day ?? previousUtcDay(systemClock.now()));
+  return buildDailyReport({ db: await database() }, day ?? previousUtcDay(systemClock.now()));
 };

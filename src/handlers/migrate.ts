@@ -4,6 +4,7 @@ import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { createDb } from '../db/connection.js';
 import { MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { logger } from '../logger.js';
+import { onColdStart } from './scheduled.js';
 
 export interface MigrationSummary {
   /** Migrations applied by this run, in order. */
@@ -14,18 +15,21 @@ export interface MigrationSummary {
 }
 
 // Once per cold start: the database URL comes from the RDS secret named by DB_SECRET_ARN.
-const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
-const db = createDb({
-  connectionString: config.DATABASE_URL ?? '',
-  ssl: config.DATABASE_SSL,
-  max: 1,
-  // A migration may rewrite a table; the Lambda itself stops at 5 minutes.
-  statementTimeoutMs: 270_000,
-  applicationName: 'daily-positivity-migrate',
+const database = onColdStart(async () => {
+  const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
+  return createDb({
+    connectionString: config.DATABASE_URL ?? '',
+    ssl: config.DATABASE_SSL,
+    max: 1,
+    // A migration may rewrite a table; the Lambda itself stops at 5 minutes.
+    statementTimeoutMs: 270_000,
+    applicationName: 'daily-positivity-migrate',
+  });
 });
 
 export const handler = async (): Promise<MigrationSummary> => {
   const started = performance.now();
+  const db = await database();
   let applied: string[];
   try {
     applied = await migrateToLatest(db);

@@ -6,21 +6,30 @@ import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { systemClock } from '../services/ports.js';
 import { reconcileDeliveries } from '../services/reconcile.js';
-import { deadlineFrom, type LambdaContextLike, ruleNameOf, ScheduledEvent } from './scheduled.js';
+import {
+  deadlineFrom,
+  type LambdaContextLike,
+  onColdStart,
+  ruleNameOf,
+  ScheduledEvent,
+} from './scheduled.js';
 
-const config = await loadRuntimeConfig(process.env, {
-  require: ['DATABASE_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
-});
-applyLogConfig(config);
-const db = createDb({
-  connectionString: config.DATABASE_URL as string,
-  ssl: config.DATABASE_SSL,
-  max: 1,
-  applicationName: 'daily-positivity-reconcile',
-});
-const lookup = new TwilioStatusLookup({
-  accountSid: config.secrets.TWILIO_ACCOUNT_SID as string,
-  authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
+const deps = onColdStart(async () => {
+  const config = await loadRuntimeConfig(process.env, {
+    require: ['DATABASE_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
+  });
+  applyLogConfig(config);
+  const db = createDb({
+    connectionString: config.DATABASE_URL as string,
+    ssl: config.DATABASE_SSL,
+    max: 1,
+    applicationName: 'daily-positivity-reconcile',
+  });
+  const lookup = new TwilioStatusLookup({
+    accountSid: config.secrets.TWILIO_ACCOUNT_SID as string,
+    authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
+  });
+  return { db, lookup };
 });
 const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.reconcile });
 
@@ -28,6 +37,7 @@ export const handler = async (event: unknown, context?: LambdaContextLike) => {
   const { resources } = ScheduledEvent.parse(event);
   logger.resetKeys();
   appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
+  const { db, lookup } = await deps();
   try {
     return await reconcileDeliveries(
       { db, lookup, clock: systemClock, metrics },

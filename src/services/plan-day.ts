@@ -81,6 +81,12 @@ export interface PlanSummary {
 const SCHEDULE_LEAD_MS = 60_000;
 /** New windows must have at least this much left to be planned (room to create the schedule). */
 const PLAN_LEAD_MS = 5 * 60_000;
+/**
+ * No send is planned in the window's last 2 minutes: the bench's simulated day showed sends planned in
+ * the final seconds reaching the sender after the window closed (firing delay + writing + pace queue),
+ * where they are skipped as late. 2 minutes covers a Scheduler retry and a full turn in the queue.
+ */
+export const SEND_TAIL_MARGIN_MS = 2 * 60_000;
 const SCHEDULE_PAGE = 1000;
 
 /**
@@ -189,7 +195,7 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
       }
       for (const w of windows) {
         if (s.plannedDates.includes(w.localDate)) continue;
-        const usable = usableWindow(w, now, PLAN_LEAD_MS);
+        const usable = usableWindow(w, now, PLAN_LEAD_MS, SEND_TAIL_MARGIN_MS);
         const slot = ledger.assign(usable.start, usable.end, random);
         rows.push(
           slot.ok
@@ -241,7 +247,12 @@ async function replanMissed(
   if (missed.length === 0) return;
   const outcomes: MissedOutcome[] = missed.map((d) => {
     ledger.release(d.plannedAt);
-    const usable = usableWindow({ start: d.windowStart, end: d.windowEnd }, now, PLAN_LEAD_MS);
+    const usable = usableWindow(
+      { start: d.windowStart, end: d.windowEnd },
+      now,
+      PLAN_LEAD_MS,
+      SEND_TAIL_MARGIN_MS,
+    );
     const slot = ledger.assign(usable.start, usable.end, random);
     if (slot.ok) return { id: d.id, plannedAt: slot.at };
     ledger.reserve(d.plannedAt);

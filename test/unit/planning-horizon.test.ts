@@ -99,5 +99,9 @@ describe('windowsToPlan over a year of daily runs', () => {
     const now = new Date('2026-06-01T12:00:00Z');
     expect(usableWindow(w, now, 60_000)).toEqual({ start: new Date('2026-06-01T12:01:00Z'), end: w.end });
     expect(usableWindow(w, new Date('2026-06-01T00:00:00Z')).start).toEqual(w.start);
+    // A tail margin keeps the window's last minutes free for sends that fire a little late.
+    expect(usableWindow(w, new Date('2026-06-01T00:00:00Z'), 0, 120_000).end).toEqual(
+      new Date(w.end.getTime() - 120_000),
+    );
   });
 });
