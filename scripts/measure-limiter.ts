@@ -111,7 +111,7 @@ if (adminUrl) {
 if (config.REDIS_URL) {
   await measure('redis', { config: { RATE_LIMIT_STORE: 'redis' }, ...(pool ? { pool } : {}) });
   if (pool) {
-    const down = createLimiterRedis(`redis://127.0.0.1:${await closedPort()}`);
+    const down = await createLimiterRedis(`redis://127.0.0.1:${await closedPort()}`);
     await measure('redis down → postgres', { config: { RATE_LIMIT_STORE: 'redis' }, redis: down, pool });
     down.disconnect();
   }

@@ -3,7 +3,7 @@
 // so a store outage degrades the limit to a narrower scope but never stops limiting and never throws.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import {
   RateLimiterCompatibleAbstract,
@@ -188,8 +188,11 @@ function createPostgresLimiter(
 /**
  * The ioredis client for the limiter: fails fast while disconnected (no offline queue, short command
  * timeout) so the Postgres insurance answers at once instead of callers waiting on a dead socket.
+ * ioredis is loaded only here: the deployed stack uses Postgres, and loading ioredis costs every cold
+ * start of the webhooks and sender Lambdas about 170 KB and its command table setup.
  */
-export function createLimiterRedis(url: string): Redis {
+export async function createLimiterRedis(url: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -421,7 +424,7 @@ export async function createRateLimiter(options: RateLimiterOptions): Promise<St
   let ownsRedis = false;
   if (store === 'redis' && !redis) {
     if (!config.REDIS_URL) throw new Error('RATE_LIMIT_STORE=redis needs REDIS_URL');
-    redis = createLimiterRedis(config.REDIS_URL);
+    redis = await createLimiterRedis(config.REDIS_URL);
     ownsRedis = true;
     // Until it is ready the insurance answers; waiting briefly keeps a cold start on the shared store.
     await waitUntilReady(redis, 1_000);

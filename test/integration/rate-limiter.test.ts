@@ -83,7 +83,7 @@ if (REDIS_URL) {
     store: 'redis',
     instances: 3,
     open: async (o) => {
-      const redis = createLimiterRedis(REDIS_URL);
+      const redis = await createLimiterRedis(REDIS_URL);
       cleanups.push(async () => {
         const keys = await redis.keys(`${o.keyPrefix}:*`);
         if (keys.length > 0) await redis.del(...keys);
@@ -288,7 +288,7 @@ describe('rate limiter when its store fails', () => {
   it('limits through the Postgres insurance when Redis is unreachable, and logs it', async () => {
     const warn = vi.spyOn(logger, 'warn');
     const { sink, counts } = recordingMetrics();
-    const redis = createLimiterRedis(`redis://127.0.0.1:${await closedPort()}`);
+    const redis = await createLimiterRedis(`redis://127.0.0.1:${await closedPort()}`);
     cleanups.push(async () => redis.disconnect());
     const keyPrefix = `${runId}-redis-down`;
     const limiter = await createRateLimiter({
