@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../adapters/rate-limiter.js';
 import { type Config, loadConfig, sendWindow } from '../config.js';
