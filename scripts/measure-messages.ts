@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config.js';
 import { estimateCost, pricesFromConfig } from '../src/domain/cost.js';
 import { CURATED_MESSAGES } from '../src/domain/curated-messages.js';
 import { countSegments, isSingleGsmSegment } from '../src/domain/gsm.js';
+import { seededRandom } from '../src/domain/slots.js';
 import type { RateLimiter } from '../src/services/ports.js';
+import { mockTokens, modelOutput } from '../test/fixtures/realistic-model.js';
 
 const generations = Number(process.argv[2] ?? 300);
 const seed = Number(process.argv[3] ?? 42);
@@ -20,70 +22,8 @@ if (!Number.isInteger(generations) || generations < 1 || !Number.isInteger(seed)
   process.exit(2);
 }
 
-// Deterministic PRNG (mulberry32) so a run can be repeated exactly.
-function mulberry32(a: number) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(seed);
+const rand = seededRandom(seed);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-
-const OPENERS = [
-  'Take a moment this afternoon to',
-  'Today is a good day to',
-  'If you can, step outside and',
-  'Give yourself permission to',
-  'Here is a small challenge:',
-  'Before the day slips by,',
-  'Whatever else happens today,',
-  'On your next break,',
-];
-const MIDDLES = [
-  'notice the way the light falls across the street',
-  'send a kind word to someone who made you laugh this year',
-  'enjoy a warm drink slowly, with your phone face down',
-  'take the long way home and look up at the trees',
-  'write down one thing that went right this week',
-  'stretch your arms high and take three slow breaths',
-  'tidy one small corner and enjoy how fresh it feels',
-  'listen to a song you loved years ago, all the way through',
-  'thank someone for a small thing they always do',
-  'let one task wait while you rest for five minutes',
-];
-const CLOSERS = [
-  'You deserve that small joy.',
-  'Little moments like this add up.',
-  'You are doing better than you think.',
-  'Small kindnesses travel far.',
-  'That counts as a win today.',
-  'Your afternoon will feel lighter for it.',
-];
-const EMOJI = ['🌞', '🌻', '✨', '💛', '😊', '🍂', '☕'];
-
-/** One realistic completion. Shares roughly follow what a prompted gpt-4o-mini returns. */
-function modelOutput(name: string | null): string {
-  const core = `${pick(OPENERS)} ${pick(MIDDLES)}. ${pick(CLOSERS)}`;
-  const named = name && rand() < 0.8 ? `${name}, ${core.charAt(0).toLowerCase()}${core.slice(1)}` : core;
-  const r = rand();
-  if (r < 0.6) return named; // clean
-  if (r < 0.75) return `${named} ${pick(EMOJI)}`; // trailing emoji
-  if (r < 0.83)
-    return named
-      .replace('. ', ' — ')
-      .replace(/^(.*)$/, '“$1”')
-      .replace("'", '’'); // typography
-  if (r < 0.9) return `${named} ${pick(CLOSERS)} ${pick(MIDDLES)}, and ${pick(MIDDLES)}.`; // too long
-  if (r < 0.95) return `"${named}"`; // wrapped in quotes
-  if (r < 0.98) return `Sure! Here's your message: ${named}`; // assistant preamble
-  return "I'm sorry, but I can't help with that request."; // refusal
-}
-
-/** Token estimate in the spirit of cl100k/o200k on English: one per word or punctuation mark. */
-const tokens = (text: string) => (text.match(/[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]/g) ?? []).length;
 
 const raw = { total: 0, singleSegment: 0 };
 const server = setupServer(
@@ -91,11 +31,11 @@ const server = setupServer(
     const body = (await request.json()) as { messages: { content: string }[] };
     const user = body.messages[1]?.content ?? '';
     const name = /first name: ([^.]+)\./.exec(user)?.[1] ?? null;
-    const content = modelOutput(name);
+    const content = modelOutput(name, rand);
     raw.total += 1;
     if (isSingleGsmSegment(content)) raw.singleSegment += 1;
-    const prompt_tokens = 3 + body.messages.reduce((n, m) => n + 4 + tokens(m.content), 0);
-    const completion_tokens = tokens(content) + 1;
+    const prompt_tokens = 3 + body.messages.reduce((n, m) => n + 4 + mockTokens(m.content), 0);
+    const completion_tokens = mockTokens(content) + 1;
     return HttpResponse.json({
       id: 'chatcmpl-measure',
       object: 'chat.completion',

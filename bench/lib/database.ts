@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { PLANNER_ZONES } from '../../scripts/measure-planner.js';
 import { createPool, type Db, dbOnPool } from '../../src/db/connection.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { startEmbeddedPostgres } from '../../src/local/embedded-postgres.js';
@@ -93,30 +94,5 @@ export async function withScratchDatabase<T>(
   }
 }
 
-/** 24 zones covering every UTC offset band, with half-hour, 45-minute and +14 zones. */
-export const BENCH_ZONES = [
-  'America/New_York',
-  'America/Chicago',
-  'America/Denver',
-  'America/Los_Angeles',
-  'America/Anchorage',
-  'Pacific/Honolulu',
-  'America/Sao_Paulo',
-  'America/St_Johns',
-  'Europe/London',
-  'Europe/Berlin',
-  'Europe/Athens',
-  'Africa/Lagos',
-  'Africa/Nairobi',
-  'Asia/Dubai',
-  'Asia/Kolkata',
-  'Asia/Kathmandu',
-  'Asia/Shanghai',
-  'Asia/Tokyo',
-  'Australia/Sydney',
-  'Australia/Lord_Howe',
-  'Pacific/Auckland',
-  'Pacific/Chatham',
-  'Pacific/Kiritimati',
-  'Pacific/Pago_Pago',
-] as const;
+/** 24 zones covering every UTC offset band, with half-hour, 45-minute and +14 zones (the planner's list). */
+export const BENCH_ZONES = PLANNER_ZONES;

@@ -1,7 +1,7 @@
 // Messages: N bodies from the curated library and N from the real OpenAI writer against an msw-mocked
 // model that answers like gpt-4o-mini does in practice (mostly clean one-liners; some with emoji, curly
-// quotes or dashes, some too long, wrapped in quotes, with a preamble, or a refusal). The mock is the one in
-// scripts/measure-messages.ts. Measures single-GSM-7-segment share and tokens per message.
+// quotes or dashes, some too long, wrapped in quotes, with a preamble, or a refusal): the model stand-in in
+// test/fixtures/realistic-model.ts. Measures single-GSM-7-segment share and tokens per message.
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import OpenAI from 'openai';
@@ -11,57 +11,8 @@ import type { Config } from '../../src/config.js';
 import { countSegments, isSingleGsmSegment } from '../../src/domain/gsm.js';
 import { seededRandom } from '../../src/domain/slots.js';
 import type { MessageWriter, RateLimiter } from '../../src/services/ports.js';
+import { mockTokens, modelOutput } from '../../test/fixtures/realistic-model.js';
 import type { BenchRow } from './report.js';
-
-const OPENERS = [
-  'Take a moment this afternoon to',
-  'Today is a good day to',
-  'If you can, step outside and',
-  'Give yourself permission to',
-  'Here is a small challenge:',
-  'Before the day slips by,',
-  'Whatever else happens today,',
-  'On your next break,',
-];
-const MIDDLES = [
-  'notice the way the light falls across the street',
-  'send a kind word to someone who made you laugh this year',
-  'enjoy a warm drink slowly, with your phone face down',
-  'take the long way home and look up at the trees',
-  'write down one thing that went right this week',
-  'stretch your arms high and take three slow breaths',
-  'tidy one small corner and enjoy how fresh it feels',
-  'listen to a song you loved years ago, all the way through',
-  'thank someone for a small thing they always do',
-  'let one task wait while you rest for five minutes',
-];
-const CLOSERS = [
-  'You deserve that small joy.',
-  'Little moments like this add up.',
-  'You are doing better than you think.',
-  'Small kindnesses travel far.',
-  'That counts as a win today.',
-  'Your afternoon will feel lighter for it.',
-];
-const EMOJI = ['🌞', '🌻', '✨', '💛', '😊', '🍂', '☕'];
-
-/** One realistic completion; shares roughly follow what a prompted gpt-4o-mini returns. */
-function modelOutput(name: string | null, rand: () => number): string {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const core = `${pick(OPENERS)} ${pick(MIDDLES)}. ${pick(CLOSERS)}`;
-  const named = name && rand() < 0.8 ? `${name}, ${core.charAt(0).toLowerCase()}${core.slice(1)}` : core;
-  const r = rand();
-  if (r < 0.6) return named;
-  if (r < 0.75) return `${named} ${pick(EMOJI)}`;
-  if (r < 0.83) return `“${named.replace('. ', ' — ').replace("'", '’')}”`;
-  if (r < 0.9) return `${named} ${pick(CLOSERS)} ${pick(MIDDLES)}, and ${pick(MIDDLES)}.`;
-  if (r < 0.95) return `"${named}"`;
-  if (r < 0.98) return `Sure! Here's your message: ${named}`;
-  return "I'm sorry, but I can't help with that request.";
-}
-
-/** Token estimate in the spirit of o200k on short English: one per word, number or punctuation mark. */
-export const mockTokens = (text: string) => (text.match(/[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]/g) ?? []).length;
 
 const unlimited: RateLimiter = {
   consume: async () => ({ allowed: true, remaining: 1 }),
