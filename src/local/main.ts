@@ -59,13 +59,16 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  let signals = 0;
+  // One Ctrl-C reaches this process twice: the terminal signals the whole process group and npm forwards
+  // the signal to its child as well. Only a signal a second or more after the first means "stop now".
+  let firstSignalAt: number | undefined;
   const shutdown = (signal: string) => {
-    signals += 1;
-    if (signals > 1) {
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < 1_000) return;
       console.error('second signal: exiting without a clean shutdown');
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     console.log(`${signal}: stopping (server, scheduler, outbox, Postgres)…`);
     server.stop().then(
       () => {
