@@ -247,6 +247,8 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
       sms,
       scheduler,
       clock,
+      // The CLI and the dev page are an operator acting on this machine, not an API client.
+      consentSource: 'operator',
       settings: {
         serviceName: config.SERVICE_NAME,
         helpContact: config.HELP_CONTACT,

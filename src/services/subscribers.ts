@@ -66,6 +66,8 @@ export interface SubscriberDeps {
   scheduler: DeliveryScheduler;
   clock: Clock;
   settings: ReplySettings & { defaultTimeZone: string; statusCallbackUrl: string };
+  /** Who is acting, for the consent ledger: the API (default) or an operator (CLI, dev page). */
+  consentSource?: 'api' | 'operator';
 }
 
 export interface NewSubscriberInput {
@@ -103,7 +105,7 @@ export async function createSubscriber(
       subscriber_id: created.id,
       phone: created.phone,
       kind: 'opt_in',
-      source: 'api',
+      source: deps.consentSource ?? 'api',
       trigger_text: null,
       message_sid: null,
     });
@@ -162,13 +164,17 @@ export async function patchSubscriber(
 
 /** DELETE: opts the subscriber out and erases the name; the row and the consent ledger stay as proof. */
 export async function removeSubscriber(
-  deps: Pick<SubscriberDeps, 'db' | 'scheduler' | 'clock'>,
+  deps: Pick<SubscriberDeps, 'db' | 'scheduler' | 'clock' | 'consentSource'>,
   phone: E164,
 ): Promise<SubscriberView> {
   const outcome = await deps.db.transaction().execute(async (trx) => {
     const current = await findSubscriberByPhone(trx, phone, { forUpdate: true });
     if (!current) throw new SubscriberNotFound();
-    return optOutSubscriber(trx, current, { source: 'api', now: deps.clock.now(), eraseName: true });
+    return optOutSubscriber(trx, current, {
+      source: deps.consentSource ?? 'api',
+      now: deps.clock.now(),
+      eraseName: true,
+    });
   });
   await removeSchedules(deps.scheduler, outcome.cancelledDeliveryIds);
   return toView(outcome.subscriber);
