@@ -2,7 +2,6 @@
 // mostly clean one-liners, some with emoji, curly quotes or dashes, some too long, wrapped in quotes,
 // or an assistant preamble. Prints tokens per message, single-segment share, fallback rate and cost.
 // Usage: npx tsx scripts/measure-messages.ts [generations=300] [seed=42]
-import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import OpenAI from 'openai';
 import { createCuratedWriter } from '../src/adapters/curated-writer.js';
@@ -12,8 +11,7 @@ import { estimateCost, pricesFromConfig } from '../src/domain/cost.js';
 import { CURATED_MESSAGES } from '../src/domain/curated-messages.js';
 import { countSegments, isSingleGsmSegment } from '../src/domain/gsm.js';
 import { seededRandom } from '../src/domain/slots.js';
-import type { RateLimiter } from '../src/services/ports.js';
-import { mockTokens, modelOutput } from '../test/fixtures/realistic-model.js';
+import { realisticModelHandler, unlimitedLimiter } from '../test/fixtures/realistic-model.js';
 
 const generations = Number(process.argv[2] ?? 300);
 const seed = Number(process.argv[3] ?? 42);
@@ -27,38 +25,18 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T
 
 const raw = { total: 0, singleSegment: 0 };
 const server = setupServer(
-  http.post('https://api.openai.com/v1/chat/completions', async ({ request }) => {
-    const body = (await request.json()) as { messages: { content: string }[] };
-    const user = body.messages[1]?.content ?? '';
-    const name = /first name: ([^.]+)\./.exec(user)?.[1] ?? null;
-    const content = modelOutput(name, rand);
+  realisticModelHandler(rand, (content) => {
     raw.total += 1;
     if (isSingleGsmSegment(content)) raw.singleSegment += 1;
-    const prompt_tokens = 3 + body.messages.reduce((n, m) => n + 4 + mockTokens(m.content), 0);
-    const completion_tokens = mockTokens(content) + 1;
-    return HttpResponse.json({
-      id: 'chatcmpl-measure',
-      object: 'chat.completion',
-      created: 1_764_000_000,
-      model: 'gpt-4o-mini-2024-07-18',
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-      usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
-    });
   }),
 );
 server.listen({ onUnhandledRequest: 'error' });
 
-const unlimited: RateLimiter = {
-  consume: async () => ({ allowed: true, remaining: 1 }),
-  waitForTurn: async () => ({ allowed: true, remaining: 1 }),
-  refund: async () => {},
-  reserve: async () => ({ allowed: true, remaining: 1, settle: async () => {} }),
-};
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'SILENT' });
 const writer = createOpenAiWriter({
   client: new OpenAI({ apiKey: 'sk-measure-0000000000000000000000', maxRetries: 0 }),
   model: config.OPENAI_MODEL,
-  limiter: unlimited,
+  limiter: unlimitedLimiter,
   fallback: createCuratedWriter({ random: rand }),
   random: rand,
 });

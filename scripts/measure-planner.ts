@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { createSchedules, deliveryIds, throttlingSchedulerFake } from '../bench/lib/scheduling.js';
 import { createEventBridgeScheduler } from '../src/adapters/eventbridge-scheduler.js';
 import { createPool, type Db, dbOnPool } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrator.js';
@@ -217,34 +218,6 @@ async function bareInsert(db: Db, count: number, subscribers: number): Promise<v
     FROM generate_series(0, ${count - 1}) AS g`.execute(db);
 }
 
-/** A fake Scheduler API: ~15 ms per call, ThrottlingException above `quotaPerSecond` (token bucket). */
-function throttlingFake(perSecond: number) {
-  let tokens = perSecond;
-  let last = performance.now();
-  const names = new Set<string>();
-  const stats = { calls: 0, throttled: 0, conflicts: 0 };
-  const send = async (command: { input: unknown }) => {
-    stats.calls++;
-    await new Promise((r) => setTimeout(r, 15));
-    const nowMs = performance.now();
-    tokens = Math.min(perSecond, tokens + ((nowMs - last) / 1000) * perSecond);
-    last = nowMs;
-    if (tokens < 1) {
-      stats.throttled++;
-      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    }
-    tokens -= 1;
-    const { Name } = command.input as { Name: string };
-    if (names.has(Name)) {
-      stats.conflicts++;
-      throw Object.assign(new Error('exists'), { name: 'ConflictException' });
-    }
-    names.add(Name);
-    return {};
-  };
-  return { client: { send } as never, names, stats };
-}
-
 export interface SchedulingMeasurement {
   schedules: number;
   quotaPerSecond: number;
@@ -264,7 +237,7 @@ export async function measureScheduling(
   schedules: number,
   quotaPerSecond: number,
 ): Promise<SchedulingMeasurement> {
-  const fake = throttlingFake(quotaPerSecond);
+  const fake = throttlingSchedulerFake(quotaPerSecond);
   const adapter = createEventBridgeScheduler({
     client: fake.client,
     groupName: 'measure',
@@ -276,25 +249,8 @@ export async function measureScheduling(
     maxConcurrency: 20,
     maxAttempts: 20,
   });
-  const ids = Array.from(
-    { length: schedules },
-    (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-  );
-  const at = new Date(Date.now() + 3_600_000);
-  const windowEnd = new Date(at.getTime() + 3_600_000);
-  // The planner's own concurrency (16 in flight) on top of the adapter's adaptive gate, as in planDay.
-  let next = 0;
-  let failed = 0;
-  const t = performance.now();
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < ids.length) {
-        const id = ids[next++] as string;
-        await adapter.schedule({ deliveryId: id, at, windowEnd }).catch(() => failed++);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t) / 1000;
+  const ids = deliveryIds(schedules);
+  const { seconds, failed } = await createSchedules(adapter, ids);
   return {
     schedules,
     quotaPerSecond,

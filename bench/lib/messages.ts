@@ -2,7 +2,6 @@
 // model that answers like gpt-4o-mini does in practice (mostly clean one-liners; some with emoji, curly
 // quotes or dashes, some too long, wrapped in quotes, with a preamble, or a refusal): the model stand-in in
 // test/fixtures/realistic-model.ts. Measures single-GSM-7-segment share and tokens per message.
-import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import OpenAI from 'openai';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
@@ -10,16 +9,9 @@ import { createOpenAiWriter } from '../../src/adapters/openai-writer.js';
 import type { Config } from '../../src/config.js';
 import { countSegments, isSingleGsmSegment } from '../../src/domain/gsm.js';
 import { seededRandom } from '../../src/domain/slots.js';
-import type { MessageWriter, RateLimiter } from '../../src/services/ports.js';
-import { mockTokens, modelOutput } from '../../test/fixtures/realistic-model.js';
+import type { MessageWriter } from '../../src/services/ports.js';
+import { realisticModelHandler, unlimitedLimiter } from '../../test/fixtures/realistic-model.js';
 import type { BenchRow } from './report.js';
-
-const unlimited: RateLimiter = {
-  consume: async () => ({ allowed: true, remaining: 1 }),
-  waitForTurn: async () => ({ allowed: true, remaining: 1 }),
-  refund: async () => {},
-  reserve: async () => ({ allowed: true, remaining: 1, settle: async () => {} }),
-};
 
 export interface MessageStats {
   messages: number;
@@ -73,22 +65,9 @@ export async function measureMessages(config: Config, count: number, seed = 42) 
 
   const raw = { outputs: 0, single: 0 };
   const server = setupServer(
-    http.post('https://api.openai.com/v1/chat/completions', async ({ request }) => {
-      const body = (await request.json()) as { messages: { content: string }[] };
-      const name = /first name: ([^.]+)\./.exec(body.messages[1]?.content ?? '')?.[1] ?? null;
-      const content = modelOutput(name, rand);
+    realisticModelHandler(rand, (content) => {
       raw.outputs++;
       if (isSingleGsmSegment(content)) raw.single++;
-      const prompt_tokens = 3 + body.messages.reduce((n, m) => n + 4 + mockTokens(m.content), 0);
-      const completion_tokens = mockTokens(content) + 1;
-      return HttpResponse.json({
-        id: 'chatcmpl-bench',
-        object: 'chat.completion',
-        created: 1_764_000_000,
-        model: 'gpt-4o-mini-2024-07-18',
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
-      });
     }),
   );
   server.listen({ onUnhandledRequest: 'error' });
@@ -97,7 +76,7 @@ export async function measureMessages(config: Config, count: number, seed = 42) 
     const writer = createOpenAiWriter({
       client: new OpenAI({ apiKey: 'sk-bench-00000000000000000000000000', maxRetries: 0 }),
       model: config.OPENAI_MODEL,
-      limiter: unlimited,
+      limiter: unlimitedLimiter,
       fallback: createCuratedWriter({ random: rand }),
       random: rand,
     });

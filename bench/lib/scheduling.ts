@@ -2,6 +2,7 @@
 // ~15 ms and throws ThrottlingException above a set quota (a token bucket, like AWS's), fed by the
 // planner's own concurrency. Achieved rate vs the quota; every schedule created exactly once.
 import { createEventBridgeScheduler } from '../../src/adapters/eventbridge-scheduler.js';
+import type { DeliveryScheduler } from '../../src/services/ports.js';
 import type { BenchRow } from './report.js';
 
 /** A fake SchedulerClient: token bucket of `perSecond` (starts full), names remembered to spot duplicates. */
@@ -32,6 +33,37 @@ export function throttlingSchedulerFake(perSecond: number, latencyMs = 15) {
   return { client: { send } as never, names, stats, burst: perSecond };
 }
 
+/** `count` distinct, fixed delivery ids (UUID-shaped). */
+export function deliveryIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+}
+
+/**
+ * Creates one schedule per id through `scheduler`, an hour ahead, with the planner's own concurrency (16
+ * calls in flight, as in planDay) on top of the adapter's adaptive gate. A schedule call that still fails
+ * after the adapter's retries is counted, not thrown.
+ */
+export async function createSchedules(
+  scheduler: DeliveryScheduler,
+  ids: string[],
+  concurrency = 16,
+): Promise<{ seconds: number; failed: number }> {
+  const at = new Date(Date.now() + 3_600_000);
+  const windowEnd = new Date(at.getTime() + 3_600_000);
+  let next = 0;
+  let failed = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++] as string;
+        await scheduler.schedule({ deliveryId: id, at, windowEnd }).catch(() => failed++);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - start) / 1000, failed };
+}
+
 export async function benchScheduling(options: {
   schedules: number;
   quotaPerSecond: number;
@@ -47,25 +79,8 @@ export async function benchScheduling(options: {
       deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:dlq',
     },
   });
-  const ids = Array.from(
-    { length: schedules },
-    (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-  );
-  const at = new Date(Date.now() + 3_600_000);
-  const windowEnd = new Date(at.getTime() + 3_600_000);
-  // planDay's default: 16 schedule calls in flight, on top of the adapter's own adaptive gate.
-  let next = 0;
-  let failed = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < ids.length) {
-        const id = ids[next++] as string;
-        await adapter.schedule({ deliveryId: id, at, windowEnd }).catch(() => failed++);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
+  const ids = deliveryIds(schedules);
+  const { seconds, failed } = await createSchedules(adapter, ids);
   const lost = ids.filter((id) => !fake.names.has(`delivery-${id}`)).length;
   // The bucket starts full: those first `burst` calls are free of the quota, so they are left out.
   const sustained = Math.max(0, fake.names.size - fake.burst) / seconds;
