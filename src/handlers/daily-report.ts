@@ -6,7 +6,8 @@ import { createDb } from '../db/connection.js';
 import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { buildDailyReport, previousUtcDay } from '../services/daily-report.js';
 import { systemClock } from '../services/ports.js';
-import { onColdStart, ruleNameOf } from './scheduled.js';
+import { onColdStart } from './cold-start.js';
+import { ruleNameOf } from './scheduled.js';
 
 const database = onColdStart(async () => {
   const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });

@@ -4,7 +4,7 @@ import { loadRuntimeConfig } from '../adapters/secrets.js';
 import { createDb } from '../db/connection.js';
 import { MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { logger } from '../logger.js';
-import { onColdStart } from './scheduled.js';
+import { onColdStart } from './cold-start.js';
 
 export interface MigrationSummary {
   /** Migrations applied by this run, in order. */

@@ -11,6 +11,7 @@ import {
 } from '../metrics.js';
 import { type PlanDayDeps, type PlanSummary, planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
+import { onColdStart } from './cold-start.js';
 import { ruleNameOf } from './scheduled.js';
 import { databaseFor } from './wiring/database.js';
 import { eventBridgeScheduler } from './wiring/scheduler.js';
@@ -43,7 +44,8 @@ async function buildPlannerDeps(): Promise<Omit<PlanDayDeps, 'deadline'>> {
   return { db, scheduler, settings: config };
 }
 
-let deps: Promise<Omit<PlanDayDeps, 'deadline'>> | undefined;
+// A failed build (e.g. a bad setting) is not cached: the next invocation tries again.
+const deps = onColdStart(buildPlannerDeps);
 
 const lambdaMetrics = new PowertoolsMetricsSink({ serviceName: MetricService.planner });
 
@@ -59,17 +61,12 @@ export async function runPlanner(
   const { resources } = PlannerEvent.parse(event);
   logger.resetKeys();
   appendCorrelationKeys({ scheduleName: ruleNameOf(resources) });
-  // A failed build (e.g. a bad setting) is not cached: the next invocation tries again.
-  deps ??= buildPlannerDeps().catch((error: unknown) => {
-    deps = undefined;
-    throw error;
-  });
   const now = systemClock.now();
   const remaining = context?.getRemainingTimeInMillis?.();
   const deadline =
     remaining === undefined ? undefined : new Date(now.getTime() + remaining - SAFETY_MARGIN_MS);
   try {
-    const summary = await planDay({ ...(await deps), deadline }, now);
+    const summary = await planDay({ ...(await deps()), deadline }, now);
     countPlanSummary(metrics, summary);
     return summary;
   } finally {

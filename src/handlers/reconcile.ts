@@ -6,13 +6,8 @@ import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { systemClock } from '../services/ports.js';
 import { reconcileDeliveries } from '../services/reconcile.js';
-import {
-  deadlineFrom,
-  type LambdaContextLike,
-  onColdStart,
-  ruleNameOf,
-  ScheduledEvent,
-} from './scheduled.js';
+import { onColdStart } from './cold-start.js';
+import { deadlineFrom, type LambdaContextLike, ruleNameOf, ScheduledEvent } from './scheduled.js';
 
 const deps = onColdStart(async () => {
   const config = await loadRuntimeConfig(process.env, {

@@ -22,6 +22,7 @@ import {
   sendDailyMessage,
   senderSettings,
 } from '../services/send-daily-message.js';
+import { onColdStart } from './cold-start.js';
 import { databaseFor } from './wiring/database.js';
 import { sharedLimiter } from './wiring/limiter.js';
 import { twilioSms } from './wiring/twilio.js';
@@ -116,26 +117,14 @@ async function sendOne(
 /** One sink per container: Powertools buffers until the handler flushes. */
 const lambdaMetrics = new PowertoolsMetricsSink({ serviceName: MetricService.sender });
 
-let cold: Promise<SendDeps> | undefined;
-function lambdaDeps(): Promise<SendDeps> {
-  cold ??= (async () => {
-    const config = await loadRuntimeConfig(process.env, {
-      require: [
-        'DATABASE_URL',
-        'PUBLIC_BASE_URL',
-        'OPENAI_API_KEY',
-        'TWILIO_ACCOUNT_SID',
-        'TWILIO_AUTH_TOKEN',
-      ],
-    });
-    applyLogConfig(config);
-    const { db, pool } = databaseFor(config, 'sender');
-    return buildSenderDeps(config, await sharedLimiter(config, pool, lambdaMetrics), db);
-  })().catch((err) => {
-    cold = undefined; // let the next invocation try again (e.g. Secrets Manager was briefly unreachable)
-    throw err;
+// Secrets Manager briefly unreachable or a secret not yet filled in: the next invocation tries again.
+const lambdaDeps = onColdStart(async (): Promise<SendDeps> => {
+  const config = await loadRuntimeConfig(process.env, {
+    require: ['DATABASE_URL', 'PUBLIC_BASE_URL', 'OPENAI_API_KEY', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
   });
-  return cold;
-}
+  applyLogConfig(config);
+  const { db, pool } = databaseFor(config, 'sender');
+  return buildSenderDeps(config, await sharedLimiter(config, pool, lambdaMetrics), db);
+});
 
 export const handler = createSenderHandler(lambdaDeps, lambdaMetrics);

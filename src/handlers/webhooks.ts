@@ -15,6 +15,7 @@ import {
   PowertoolsMetricsSink,
 } from '../metrics.js';
 import type { DeliveryScheduler, MetricsSink, RateLimiter, SmsSender } from '../services/ports.js';
+import { onColdStart } from './cold-start.js';
 import { databaseFor } from './wiring/database.js';
 import { sharedLimiter } from './wiring/limiter.js';
 import { eventBridgeScheduler } from './wiring/scheduler.js';
@@ -46,8 +47,7 @@ export function createWebhooksHandler(
   env: Record<string, string | undefined> = process.env,
   metrics: FlushableMetricsSink = new InMemoryMetricsSink(),
 ): LambdaHandler {
-  let ready: Promise<LambdaHandler> | undefined;
-  const build = async (): Promise<LambdaHandler> => {
+  const ready = onColdStart(async (): Promise<LambdaHandler> => {
     const config = await loadRuntimeConfig(env, {
       require: ['DATABASE_URL', 'PUBLIC_BASE_URL', 'TWILIO_AUTH_TOKEN', 'API_TOKEN'],
     });
@@ -55,15 +55,11 @@ export function createWebhooksHandler(
     const { db, pool } = databaseFor(config, 'webhooks');
     const app: Hono = createApp({ config, db, metrics, ...(await wire(config, db, pool, metrics)) });
     return handle(app);
-  };
+  });
   return (async (event: Parameters<LambdaHandler>[0], context: Parameters<LambdaHandler>[1]) => {
-    ready ??= build().catch((error) => {
-      ready = undefined;
-      throw error;
-    });
     logger.resetKeys();
     try {
-      return await (await ready)(event, context);
+      return await (await ready())(event, context);
     } finally {
       metrics.flush();
     }
