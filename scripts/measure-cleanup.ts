@@ -1,4 +1,4 @@
-// Measures the retention cleanup on 1,000,000 old rows (not a test: prints figures for the README).
+// Measures the retention cleanup on 1,000,000 old rows (not a test: prints figures for docs/observability.md).
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx scripts/measure-cleanup.ts [rows]
 // Without DATABASE_URL it starts embedded Postgres in a temp directory. It creates and drops its own
 // database. Two phases: deleting old delivery_status_events, and clearing old deliveries.body (an

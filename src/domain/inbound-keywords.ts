@@ -1,7 +1,7 @@
 // What an inbound SMS asks for: opt out, opt in, help, or nothing we act on. Whole-message keywords
 // follow Twilio's standard lists (Advanced Opt-Out answers exactly those itself); longer texts are checked
 // for clear revocation wording, because the FCC's 2024 TCPA rule lets consumers revoke consent "by any
-// reasonable means". Decisions on ambiguous phrases are listed in README.md ("## Webhooks").
+// reasonable means". Decisions on ambiguous phrases are listed in docs/webhooks.md.
 import type { InboundClassification } from '../db/schema.js';
 
 export type InboundKind = InboundClassification;
