@@ -11,6 +11,7 @@ import {
 import type { Subscriber, SubscriberStatus } from '../db/schema.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
+import type { TimeZone } from '../domain/time-zone.js';
 import { logger } from '../logger.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
 import type { Clock, DeliveryScheduler, SmsSender } from './ports.js';
@@ -70,9 +71,10 @@ export interface SubscriberDeps {
   consentSource?: 'api' | 'operator';
 }
 
+/** Checked input: build it with the schemas in domain/subscriber-fields.ts. */
 export interface NewSubscriberInput {
   phone: E164;
-  timeZone?: string;
+  timeZone?: TimeZone;
   name?: string | null;
 }
 
@@ -127,7 +129,7 @@ export async function getSubscriber(deps: Pick<SubscriberDeps, 'db'>, phone: E16
 }
 
 export interface SubscriberPatch {
-  timeZone?: string;
+  timeZone?: TimeZone;
   name?: string | null;
   paused?: boolean;
 }

@@ -143,6 +143,25 @@ describe('POST /api/subscribers', () => {
     expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0 });
   });
 
+  it('says what is wrong without repeating the field name', async () => {
+    const res = await call('POST', '/api/subscribers', { phone: 12125550123, timeZone: 7 });
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toBe(
+      'phone: must be a valid phone number in E.164 form, such as +14155550123; ' +
+        'timeZone: must be an IANA time zone such as America/New_York',
+    );
+  });
+
+  it('stores the canonical IANA name of a zone given in another case', async () => {
+    const created = await call('POST', '/api/subscribers', { phone: PHONE, timeZone: 'asia/tokyo' });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ timeZone: 'Asia/Tokyo' });
+    const patched = await call('PATCH', path(), { timeZone: 'EUROPE/PARIS' });
+    expect(await patched.json()).toMatchObject({ timeZone: 'Europe/Paris' });
+    const row = await t.db().selectFrom('subscribers').select('time_zone').executeTakeFirstOrThrow();
+    expect(row.time_zone).toBe('Europe/Paris');
+  });
+
   it('malformed JSON → 400; wrong content type → 415; oversize → 413', async () => {
     const malformed = await call('POST', '/api/subscribers', '{"phone": ');
     expect(malformed.status).toBe(400);

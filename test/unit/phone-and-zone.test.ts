@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maskPhone, parseE164 } from '../../src/domain/phone.js';
-import { isValidTimeZone } from '../../src/domain/time-zone.js';
+import { canonicalTimeZone, isValidTimeZone } from '../../src/domain/time-zone.js';
 
 describe('parseE164', () => {
   it.each([
@@ -35,4 +35,25 @@ describe('isValidTimeZone', () => {
     ['+05:30', false],
     ['', false],
   ])('%j → %s', (zone, valid) => expect(isValidTimeZone(zone)).toBe(valid));
+});
+
+describe('canonicalTimeZone', () => {
+  it.each([
+    ['asia/tokyo', 'Asia/Tokyo'],
+    ['AMERICA/NEW_YORK', 'America/New_York'],
+    ['america/port-au-prince', 'America/Port-au-Prince'],
+    ['America/Argentina/Buenos_Aires', 'America/Argentina/Buenos_Aires'],
+    [' Europe/Paris ', 'Europe/Paris'],
+    ['utc', 'UTC'],
+    ['etc/gmt+3', 'Etc/GMT+3'],
+    // A link spelled as the tz database spells it is the operator's choice and is kept…
+    ['US/Eastern', 'US/Eastern'],
+    ['Asia/Kolkata', 'Asia/Kolkata'],
+    // …any other spelling of one becomes the runtime's name for that zone.
+    ['us/eastern', 'America/New_York'],
+  ])('stores %j as %j', (input, stored) => expect(canonicalTimeZone(input)).toBe(stored));
+
+  it.each([['Mars/Olympus'], ['UTC+3'], ['+05:30'], [''], ['EST5EDT; DROP TABLE']])('refuses %j', (input) =>
+    expect(canonicalTimeZone(input)).toBeNull(),
+  );
 });

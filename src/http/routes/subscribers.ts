@@ -3,7 +3,13 @@
 import { type Context, Hono } from 'hono';
 import * as z from 'zod';
 import { type E164, parseE164 } from '../../domain/phone.js';
-import { isValidTimeZone } from '../../domain/time-zone.js';
+import {
+  describeProblems,
+  FIELD_RULES,
+  NameField,
+  PhoneField,
+  TimeZoneField,
+} from '../../domain/subscriber-fields.js';
 import { type RateLimiter, SmsError } from '../../services/ports.js';
 import {
   createSubscriber,
@@ -18,40 +24,18 @@ import { type ApiEnv, requireApiToken } from '../api-auth.js';
 import { ClientError } from '../errors.js';
 import { rateLimit } from '../rate-limit.js';
 
-const phoneMessage = 'must be a valid phone number in E.164 form, such as +14155550123';
-const Phone = z.string({ error: `phone ${phoneMessage}` }).transform((value, ctx) => {
-  const phone = value.trim().startsWith('+') ? parseE164(value) : null;
-  if (!phone) {
-    ctx.addIssue({ code: 'custom', message: phoneMessage });
-    return z.NEVER;
-  }
-  return phone;
-});
-const TimeZone = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as America/New_York');
-const Name = z.string().trim().min(1, 'must not be empty').max(50, 'must be at most 50 characters');
-
 const CreateBody = z.strictObject({
-  phone: Phone,
-  timeZone: TimeZone.optional(),
-  name: Name.nullable().optional(),
+  phone: PhoneField,
+  timeZone: TimeZoneField.optional(),
+  name: NameField.nullable().optional(),
 });
 const PatchBody = z
   .strictObject({
-    timeZone: TimeZone.optional(),
-    name: Name.nullable().optional(),
+    timeZone: TimeZoneField.optional(),
+    name: NameField.nullable().optional(),
     paused: z.boolean().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'give at least one of timeZone, name, paused');
-
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const field = i.path.join('.');
-      if (i.code === 'unrecognized_keys') return `unknown field(s): ${i.keys.join(', ')}`;
-      return field ? `${field}: ${i.message}` : i.message;
-    })
-    .join('; ');
-}
 
 async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
@@ -64,13 +48,13 @@ async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.o
     throw new ClientError(400, 'the body is not valid JSON');
   }
   const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new ClientError(400, describe(parsed.error));
+  if (!parsed.success) throw new ClientError(400, describeProblems(parsed.error));
   return parsed.data;
 }
 
 function phoneParam(c: Context): E164 {
   const phone = parseE164(c.req.param('phone') ?? '');
-  if (!phone) throw new ClientError(400, `phone in the path ${phoneMessage} (URL-encode + as %2B)`);
+  if (!phone) throw new ClientError(400, `phone in the path ${FIELD_RULES.phone} (URL-encode + as %2B)`);
   return phone;
 }
 

@@ -1,0 +1,69 @@
+// What a subscriber's phone, time zone and name must be, and the words for each refusal: one definition
+// for the API, the CLI and the dev page, so all three accept the same input, store it the same way
+// (E.164, the canonical zone name, a trimmed name) and say the same thing about what they refuse.
+import * as z from 'zod';
+import { parseE164 } from './phone.js';
+import { canonicalTimeZone, type TimeZone } from './time-zone.js';
+
+/** The subscribers table's limit (CHECK char_length(name) BETWEEN 1 AND 50). */
+export const NAME_MAX_LENGTH = 50;
+/** Form limits: room for a formatted number ("+1 (415) 555-0123") and for the longest zone names. */
+export const PHONE_INPUT_MAX_LENGTH = 32;
+export const TIME_ZONE_MAX_LENGTH = 64;
+
+export const FIELD_RULES = {
+  phone: 'must be a valid phone number in E.164 form, such as +14155550123',
+  timeZone: 'must be an IANA time zone such as America/New_York',
+  nameEmpty: 'must not be empty',
+  nameTooLong: `must be at most ${NAME_MAX_LENGTH} characters`,
+} as const;
+
+export const PhoneField = z.string({ error: FIELD_RULES.phone }).transform((value, ctx) => {
+  const phone = value.trim().startsWith('+') ? parseE164(value) : null;
+  if (!phone) {
+    ctx.addIssue({ code: 'custom', message: FIELD_RULES.phone });
+    return z.NEVER;
+  }
+  return phone;
+});
+
+export const TimeZoneField = z.string({ error: FIELD_RULES.timeZone }).transform((value, ctx): TimeZone => {
+  const zone = value.length <= TIME_ZONE_MAX_LENGTH ? canonicalTimeZone(value) : null;
+  if (!zone) {
+    ctx.addIssue({ code: 'custom', message: FIELD_RULES.timeZone });
+    return z.NEVER;
+  }
+  return zone;
+});
+
+export const NameField = z
+  .string({ error: 'must be text' })
+  .trim()
+  .min(1, FIELD_RULES.nameEmpty)
+  .max(NAME_MAX_LENGTH, FIELD_RULES.nameTooLong);
+
+/** "field: what is wrong" for every problem, joined with "; ". Field names are the API's. */
+export function describeProblems(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+      const field = issue.path.join('.');
+      return field ? `${field}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+/** Input that breaks a rule above; the message is describeProblems'. */
+export class InvalidSubscriberInput extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidSubscriberInput';
+  }
+}
+
+/** Parses with one of the schemas built from the fields above, or throws InvalidSubscriberInput. */
+export function parseSubscriberInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new InvalidSubscriberInput(describeProblems(parsed.error));
+  return parsed.data;
+}
