@@ -2,13 +2,12 @@
 // scheduler, an hourly planner run (the daily EventBridge rule's stand-in) and the outbox's callbacks.
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { toE164 } from '../domain/phone.js';
 import { createApp } from '../http/app.js';
 import { logger } from '../logger.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { describeSendNow, sendNow } from '../services/send-now.js';
-import { createSubscriber } from '../services/subscribers.js';
-import { describePlan, messageOf } from './describe.js';
+import { createSubscriber, patchSubscriber } from '../services/subscribers.js';
+import { messageOf } from './describe.js';
 import { createDevPage } from './dev-page.js';
 import { announceServer, withdrawServer } from './local-database.js';
 import { buildLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './runtime.js';
@@ -54,6 +53,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       createDevPage({
         db: runtime.db,
         defaultTimeZone: config.DEFAULT_TIMEZONE,
+        plannerHorizonHours: config.PLANNER_HORIZON_HOURS,
         simulator: {
           db: runtime.db,
           publicBaseUrl: config.PUBLIC_BASE_URL,
@@ -62,29 +62,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
           serviceNumber: runtime.serviceNumber,
         },
         actions: {
-          async addSubscriber(input) {
-            try {
-              const phone = toE164(input.phone);
-              const created = await createSubscriber(runtime.subscriberDeps, { ...input, phone });
-              return `Added ${created.phone} (pending); the opt-in request was texted. Reply YES to confirm.`;
-            } catch (error) {
-              return `Not added: ${messageOf(error)}`;
-            }
-          },
-          async planToday() {
-            try {
-              return describePlan(await planNow());
-            } catch (error) {
-              return `Planning failed: ${messageOf(error)}`;
-            }
-          },
-          async sendNow(phone) {
-            try {
-              return describeSendNow(await sendNow(runtime.sendNowDeps, toE164(phone)));
-            } catch (error) {
-              return `Not sent: ${messageOf(error)}`;
-            }
-          },
+          addSubscriber: (input) => createSubscriber(runtime.subscriberDeps, input),
+          setTimeZone: (phone, timeZone) => patchSubscriber(runtime.subscriberDeps, phone, { timeZone }),
+          planToday: planNow,
+          sendNow: async (phone) => describeSendNow(await sendNow(runtime.sendNowDeps, phone)),
         },
       }),
     );
