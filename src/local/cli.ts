@@ -1,7 +1,10 @@
 // The operator CLI (`npx positivity …`): the same services as the server, against DATABASE_URL, the
 // running local server's database, or the embedded one in ./.data. Every command takes --json; bad input
-// exits 2 and refusals or failures exit 1, each with one line on stderr.
+// exits 2 and refusals or failures exit 1, each with one line on stderr (and, with --json, an error object
+// on stdout).
+import './load-env.js';
 import { Command, CommanderError } from 'commander';
+import * as z from 'zod';
 import { loadConfig } from '../config.js';
 import { createDb } from '../db/connection.js';
 import { migrateToLatest } from '../db/migrator.js';
@@ -9,9 +12,16 @@ import { deliveriesOnLocalDate, recentDeliveries } from '../db/repositories/deli
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
 import { findSubscriberByPhone, listSubscribers } from '../db/repositories/subscribers.js';
 import type { SubscriberStatus } from '../db/schema.js';
-import { type E164, parseE164 } from '../domain/phone.js';
+import type { E164 } from '../domain/phone.js';
 import { localDateAt } from '../domain/send-window.js';
-import { isValidTimeZone } from '../domain/time-zone.js';
+import {
+  InvalidSubscriberInput,
+  NameField,
+  PhoneField,
+  parseSubscriberInput,
+  TimeZoneField,
+} from '../domain/subscriber-fields.js';
+import type { TimeZone } from '../domain/time-zone.js';
 import { logger } from '../logger.js';
 import { runCleanup } from '../services/cleanup.js';
 import { buildDailyReport, summarizeReport } from '../services/daily-report.js';
@@ -37,18 +47,13 @@ class BadInput extends Error {}
 const EXIT_FAILED = 1;
 const EXIT_BAD_INPUT = 2;
 
-function phoneArg(value: string): E164 {
-  const phone = value.trim().startsWith('+') ? parseE164(value) : null;
-  if (!phone)
-    throw new BadInput(`not a valid phone number: ${JSON.stringify(value)} (use E.164, e.g. +14155550123)`);
-  return phone;
-}
-
-function zoneArg(value: string): string {
-  if (!isValidTimeZone(value))
-    throw new BadInput(`not an IANA time zone: ${JSON.stringify(value)} (e.g. America/New_York)`);
-  return value;
-}
+// Subscriber fields are checked by the same rules, in the same words, as the API and the dev page.
+const phoneArg = (phone: string): E164 =>
+  parseSubscriberInput(z.object({ phone: PhoneField }), { phone }).phone;
+const zoneArg = (timeZone: string): TimeZone =>
+  parseSubscriberInput(z.object({ timeZone: TimeZoneField }), { timeZone }).timeZone;
+const nameArg = (name: string | undefined): string | null =>
+  name?.trim() ? parseSubscriberInput(z.object({ name: NameField }), { name }).name : null;
 
 function dateArg(value: string): string {
   const d = new Date(`${value}T00:00:00Z`);
@@ -113,7 +118,7 @@ export function buildProgram(): Command {
     )
     .exitOverride();
 
-  const subscribers = program.command('subscribers').description('add, list, show, remove subscribers');
+  const subscribers = program.command('subscribers');
 
   jsonOption(subscribers.command('add <phone>'))
     .description('add a pending subscriber and text them the opt-in request (they confirm with YES)')
@@ -122,8 +127,7 @@ export function buildProgram(): Command {
     .action(async (phoneText: string, opts: JsonFlag & { tz?: string; name?: string }) => {
       const phone = phoneArg(phoneText);
       const timeZone = opts.tz === undefined ? undefined : zoneArg(opts.tz);
-      const name = opts.name?.trim() || null;
-      if (name && name.length > 50) throw new BadInput('name must be at most 50 characters');
+      const name = nameArg(opts.name);
       await withRuntime(opts, async (rt) => {
         const view = await createSubscriber(rt.subscriberDeps, { phone, timeZone, name });
         return { json: view, text: `added ${subscriberLine(view)}; opt-in request sent` };
@@ -183,6 +187,9 @@ export function buildProgram(): Command {
         return { json: view, text: `updated ${subscriberLine(view)}` };
       });
     });
+
+  // Summarised from the subcommands themselves, so a new one cannot be left out of `--help`.
+  subscribers.description(`manage subscribers: ${subscribers.commands.map((c) => c.name()).join(', ')}`);
 
   jsonOption(program.command('plan'))
     .description("run the planner now: give each active subscriber's next window a delivery")
@@ -297,34 +304,63 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Exit code and one line for an error; never a stack trace. */
-export function explain(error: unknown): { code: number; message: string } {
-  if (error instanceof BadInput || error instanceof SubscriberNotFound)
-    return { code: EXIT_BAD_INPUT, message: error.message };
-  if (
-    error instanceof SubscriberConflict ||
-    error instanceof SendNowRefused ||
-    error instanceof DatabaseNotMigrated
-  )
-    return { code: EXIT_FAILED, message: error.message };
-  return { code: EXIT_FAILED, message: messageOf(error).split('\n').join('; ') };
+/** What a refusal or failure is, for scripts (`--json`): the `code` of the error object. */
+export type ErrorCode =
+  | 'usage'
+  | 'bad_input'
+  | 'not_found'
+  | 'conflict'
+  | 'refused'
+  | 'not_migrated'
+  | 'failed';
+
+/** Exit code, error code and one line for an error; never a stack trace. */
+export function explain(error: unknown): { exitCode: number; code: ErrorCode; message: string } {
+  const bad = (code: ErrorCode) => ({ exitCode: EXIT_BAD_INPUT, code, message: messageOf(error) });
+  const refused = (code: ErrorCode) => ({ exitCode: EXIT_FAILED, code, message: messageOf(error) });
+  if (error instanceof BadInput || error instanceof InvalidSubscriberInput) return bad('bad_input');
+  if (error instanceof SubscriberNotFound) return bad('not_found');
+  if (error instanceof SubscriberConflict) return refused('conflict');
+  if (error instanceof SendNowRefused) return refused('refused');
+  if (error instanceof DatabaseNotMigrated) return refused('not_migrated');
+  return { exitCode: EXIT_FAILED, code: 'failed', message: messageOf(error).split('\n').join('; ') };
 }
 
 async function main(argv: string[]): Promise<number> {
   // Logs are JSON on stdout: they would corrupt --json output. The result and errors speak for themselves.
   logger.setLogLevel('SILENT');
+  const json = argv.includes('--json');
+  const refuse = (code: ErrorCode, message: string) => {
+    if (json) console.log(JSON.stringify({ error: { code, message } }, null, 2));
+  };
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its message already; help and version are not errors.
-      return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+      if (error.exitCode === 0) return 0;
+      refuse('usage', error.message.replace(/^error: /, ''));
+      return EXIT_BAD_INPUT;
     }
-    const { code, message } = explain(error);
+    const { exitCode, code, message } = explain(error);
     console.error(`positivity: ${message}`);
-    return code;
+    refuse(code, message);
+    return exitCode;
   }
+}
+
+// Ctrl-C or a kill mid-command: exit now. Open transactions roll back; an embedded Postgres this command
+// started is stopped by the exit hook in embedded-postgres.ts.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+] as const) {
+  process.on(signal, () => {
+    console.error(`positivity: interrupted (${signal})`);
+    process.exit(code);
+  });
 }
 
 process.exit(await main(process.argv));

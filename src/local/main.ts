@@ -1,9 +1,10 @@
 // `npm start`: one-machine mode. Starts (or reuses) Postgres, migrates, serves the webhooks app and the
 // dev-phone page, runs the in-process scheduler and the planner, and shuts everything down on Ctrl-C.
+import './load-env.js';
 import path from 'node:path';
 import { ConfigError } from '../config.js';
 import { applyLogConfig, logger } from '../logger.js';
-import { messageOf } from './describe.js';
+import { count, messageOf } from './describe.js';
 import { runningServer } from './local-database.js';
 import type { RuntimeModes } from './runtime.js';
 import { type LocalServer, startLocalServer } from './server.js';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       `  API token  ${runtime.config.secrets.API_TOKEN}${token(runtime.modes.apiToken)}`,
       `  Twilio auth token ${runtime.config.secrets.TWILIO_AUTH_TOKEN}${token(runtime.modes.authToken)}; signatures are checked`,
       ...describeModes(runtime.modes, runtime.dataDir),
-      `  planned at start: ${server.firstPlan.planned} new deliveries`,
+      `  planned at start: ${count(server.firstPlan.planned, 'new delivery', 'new deliveries')}`,
       `ready in ${process.uptime().toFixed(1)} s (since the process started). Ctrl-C stops it.`,
       '',
     ].join('\n'),

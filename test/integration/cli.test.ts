@@ -2,7 +2,7 @@
 // `npx positivity` runs) against the test database. Checks each command's --json output and that bad
 // input exits 2 with one line on stderr and no stack trace.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +96,9 @@ describe('positivity CLI', () => {
     const again = await cli('send-now', PHONE, '--json');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^positivity: .*already sent; one message per subscriber per day\n$/);
-    expect(again.stdout).toBe('');
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      error: { code: 'refused', message: expect.stringMatching(/one message per subscriber per day$/) },
+    });
 
     const shown = await json('subscribers', 'show', PHONE);
     expect(shown.deliveries.map((d: { state: string }) => d.state).sort()).toEqual(['planned', 'sent']);
@@ -127,18 +129,104 @@ describe('positivity CLI', () => {
       cli('frobnicate'),
     ]);
     const [phone, zone, date, unknown, command] = runs;
+    // The API's and the dev page's words for the same input.
     expect(phone?.stderr).toBe(
-      'positivity: not a valid phone number: "12345" (use E.164, e.g. +14155550123)\n',
+      'positivity: phone: must be a valid phone number in E.164 form, such as +14155550123\n',
     );
-    expect(zone?.stderr).toMatch(/^positivity: not an IANA time zone: "Mars\/Olympus"/);
+    expect(zone?.stderr).toBe('positivity: timeZone: must be an IANA time zone such as America/New_York\n');
     expect(date?.stderr).toMatch(/^positivity: not a date: "2026-02-30" \(use YYYY-MM-DD\)/);
     expect(unknown?.stderr).toBe('positivity: no subscriber has this phone number\n');
     expect(command?.stderr).toMatch(/unknown command 'frobnicate'/);
     for (const run of runs) {
       expect(run.code).toBe(2);
-      expect(run.stdout).toBe('');
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(command?.stdout).toBe('');
+  });
+
+  it('with --json, a refusal is a JSON error object on stdout, with the same exit code', {
+    timeout: 60_000,
+  }, async () => {
+    const [zone, unknown, command] = await Promise.all([
+      cli('subscribers', 'set-timezone', PHONE, 'Mars/Olympus', '--json'),
+      cli('subscribers', 'show', '+14155550199', '--json'),
+      cli('frobnicate', '--json'),
+    ]);
+    expect(JSON.parse(zone?.stdout ?? '')).toEqual({
+      error: { code: 'bad_input', message: 'timeZone: must be an IANA time zone such as America/New_York' },
+    });
+    expect(JSON.parse(unknown?.stdout ?? '')).toEqual({
+      error: { code: 'not_found', message: 'no subscriber has this phone number' },
+    });
+    expect(JSON.parse(command?.stdout ?? '')).toMatchObject({ error: { code: 'usage' } });
+    for (const run of [zone, unknown, command]) expect(run?.code).toBe(2);
+
+    await json('subscribers', 'add', PHONE);
+    const again = await cli('subscribers', 'add', PHONE, '--json');
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toEqual({
+      error: { code: 'conflict', message: 'a subscriber with this phone already exists (status pending)' },
+    });
+  });
+
+  it('stores the canonical IANA name of a zone typed in another case', { timeout: 60_000 }, async () => {
+    expect(await json('subscribers', 'add', PHONE, '--tz', 'asia/tokyo')).toMatchObject({
+      timeZone: 'Asia/Tokyo',
+    });
+    expect(await json('subscribers', 'set-timezone', PHONE, 'EUROPE/LONDON')).toMatchObject({
+      timeZone: 'Europe/London',
+    });
+  });
+
+  it('--help lists every subscribers command, set-timezone included', async () => {
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/subscribers\s+manage subscribers: add, list, show, remove,\s+set-timezone\n/);
+  });
+
+  it('reads .env from the working directory; the environment wins', { timeout: 60_000 }, async () => {
+    // Prepare: a .env (as .env.example invites) that sets PORT and a default zone, and a DEFAULT_TIMEZONE
+    // in the environment that must win over the file's.
+    const cwd = await mkdtemp(path.join(tmpdir(), 'dps-cli-env-'));
+    await writeFile(
+      path.join(cwd, '.env'),
+      [
+        '# local settings',
+        'PORT=4321',
+        'DEFAULT_TIMEZONE=Asia/Tokyo',
+        'SERVICE_NAME="Dot Env Positivity"',
+      ].join('\n'),
+    );
+    try {
+      // Act: no PUBLIC_BASE_URL and no running server, so the status callback URL comes from PORT.
+      const run = await new Promise<Run>((resolve) => {
+        execFile(
+          process.execPath,
+          [path.resolve('src/local/positivity.mjs'), 'subscribers', 'add', PHONE, '--json'],
+          {
+            cwd,
+            env: {
+              PATH: process.env.PATH,
+              DATABASE_URL: url(),
+              DPS_DATA_DIR: dataDir,
+              DEFAULT_TIMEZONE: 'Europe/Paris',
+            },
+            timeout: 60_000,
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+
+      // Assess
+      expect(run.stderr).toBe('');
+      expect(JSON.parse(run.stdout)).toMatchObject({ phone: PHONE, timeZone: 'Europe/Paris' });
+      const optIn = await db().selectFrom('outbox_messages').selectAll().executeTakeFirstOrThrow();
+      expect(optIn.status_callback).toBe('http://localhost:4321/twilio/status');
+      expect(optIn.body).toMatch(/Dot Env Positivity/);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
     }
   });
 });
