@@ -2,6 +2,7 @@
 // by Lambdas and one-machine mode alike. Privacy rules live in the JSON replacer every log line passes
 // through, so a caller cannot forget them: phone numbers are masked to their last 4 digits, secret-named
 // attributes and secret-looking values are redacted, and inbound message text appears only at DEBUG.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Settings } from './config.js';
 
@@ -53,7 +54,7 @@ export function createPrivacyReplacer(): (key: string, value: unknown) => unknow
   return (key: string, value: unknown): unknown => {
     if (key === '' && value && typeof value === 'object' && 'level' in value) {
       lineLevel = String((value as { level: unknown }).level);
-      return value;
+      return withScopedKeys(value as Record<string, unknown>);
     }
     if (key !== '' && SECRET_KEY.test(key) && value !== undefined && value !== null) return REDACTED;
     if (key !== '' && INBOUND_TEXT_KEY.test(key) && lineLevel !== 'DEBUG' && value != null) return DEBUG_ONLY;
@@ -101,6 +102,17 @@ export interface CorrelationKeys {
   subscriberId?: number;
 }
 
+/** The correlation keys of the unit of work running now (see withCorrelation); none outside one. */
+const correlationScope = new AsyncLocalStorage<Record<string, string | number>>();
+
+/** A log line plus the current scope's correlation keys (the line's own attributes win). */
+function withScopedKeys(line: Record<string, unknown>): Record<string, unknown> {
+  const scoped = correlationScope.getStore();
+  if (!scoped) return line;
+  const missing = Object.entries(scoped).filter(([name]) => line[name] === undefined);
+  return missing.length ? { ...line, ...Object.fromEntries(missing) } : line;
+}
+
 function definedKeys(keys: CorrelationKeys): Record<string, string | number> {
   return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined && v !== null)) as Record<
     string,
@@ -114,11 +126,24 @@ export function correlated(keys: CorrelationKeys, parent: Logger = logger): Logg
 }
 
 /**
- * Adds correlation keys to the shared logger for the current invocation (Powertools clears temporary
- * keys with `resetKeys()`; handlers call it at the start of each invocation).
+ * Runs one unit of work (a request, a send, a planner run) in its own correlation scope: every line it
+ * logs, including those of async work it starts, carries `keys` and the keys it appends, and nothing
+ * else's. One process doing many things at once needs this (one-machine mode: requests, timers and the
+ * planner interleave); a Lambda invocation is its own scope already (handlers call `resetKeys()`).
+ */
+export function withCorrelation<T>(keys: CorrelationKeys, work: () => T): T {
+  return correlationScope.run({ ...correlationScope.getStore(), ...definedKeys(keys) }, work);
+}
+
+/**
+ * Adds correlation keys for the rest of the current work: to its correlation scope when it runs in one
+ * (withCorrelation), else to the logger for the current invocation (Powertools clears temporary keys with
+ * `resetKeys()`; handlers call it at the start of each invocation).
  */
 export function appendCorrelationKeys(keys: CorrelationKeys, target: Logger = logger): void {
-  target.appendKeys(definedKeys(keys));
+  const scope = correlationScope.getStore();
+  if (scope) Object.assign(scope, definedKeys(keys));
+  else target.appendKeys(definedKeys(keys));
 }
 
 /**

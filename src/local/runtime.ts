@@ -12,7 +12,7 @@ import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { twilioSms } from '../handlers/wiring/twilio.js';
-import { logger } from '../logger.js';
+import { logger, withCorrelation } from '../logger.js';
 import { countSendOutcome, InMemoryMetricsSink } from '../metrics.js';
 import type { PlanDayDeps } from '../services/plan-day.js';
 import { type Clock, type MessageWriter, type SmsSender, systemClock } from '../services/ports.js';
@@ -216,10 +216,12 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clock,
     onDue: (deliveryId) => {
       // The same numbers the Lambdas publish, counted from the outcome (shown by the CLI and dev page).
-      const work = sendDailyMessage(sendDeps, deliveryId).then((outcome) => {
-        countSendOutcome(metrics, outcome);
-        return outcome;
-      });
+      const work = withCorrelation({ deliveryId }, () => sendDailyMessage(sendDeps, deliveryId)).then(
+        (outcome) => {
+          countSendOutcome(metrics, outcome);
+          return outcome;
+        },
+      );
       sending.add(work);
       void work.finally(() => sending.delete(work)).catch(() => {});
       return work;

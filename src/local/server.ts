@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from '../http/app.js';
-import { logger } from '../logger.js';
+import { logger, withCorrelation } from '../logger.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { describeSendNow, sendNow } from '../services/send-now.js';
 import { createSubscriber, patchSubscriber } from '../services/subscribers.js';
@@ -47,7 +47,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;
-    const planNow = () => planDay(runtime.planDeps, runtime.clock.now());
+    const planNow = () => withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now()));
     app.route(
       '/',
       createDevPage({
@@ -72,7 +72,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     app.get('/', (c) => c.redirect('/dev'));
 
     server = await new Promise<Server>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname }, () => resolve(s as Server));
+      // Each request is its own unit of work for the logs: correlation keys one request appends (a
+      // MessageSid) must not stick to the next request's lines, the planner's, or the scheduler's.
+      const fetch = (request: Request, env: unknown) => withCorrelation({}, () => app.fetch(request, env));
+      const s = serve({ fetch, port: config.PORT, hostname }, () => resolve(s as Server));
       s.once('error', reject);
     });
 

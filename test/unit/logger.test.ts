@@ -9,6 +9,7 @@ import {
   logInboundText,
   maskPhonesInText,
   REDACTED,
+  withCorrelation,
 } from '../../src/logger.js';
 
 let lines: string[] = [];
@@ -140,5 +141,30 @@ describe('correlation keys', () => {
     expect(withKeys?.deliveryId).toBe('d-2');
     expect(withKeys).not.toHaveProperty('messageSid');
     expect(withoutKeys).not.toHaveProperty('deliveryId');
+  });
+
+  it('keys appended inside a correlation scope stay with that work, even when works interleave', async () => {
+    // Prepare: two units of work running at once, as requests and timers do in one-machine mode.
+    const log = createLogger({ level: 'INFO' });
+    const tick = () => new Promise((r) => setImmediate(r));
+    const work = (sid: string) =>
+      withCorrelation({ deliveryId: `d-${sid}` }, async () => {
+        appendCorrelationKeys({ messageSid: sid }, log);
+        await tick();
+        log.info('inside', { expected: sid });
+      });
+
+    // Act
+    await Promise.all([work('SM1'), work('SM2')]);
+    log.info('after');
+
+    // Assess: each line has its own work's keys; the line after both has none.
+    const [first, second, after] = records();
+    for (const line of [first, second]) {
+      expect(line?.messageSid).toBe(line?.expected);
+      expect(line?.deliveryId).toBe(`d-${line?.expected}`);
+    }
+    expect(after).not.toHaveProperty('messageSid');
+    expect(after).not.toHaveProperty('deliveryId');
   });
 });
