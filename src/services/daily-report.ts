@@ -20,8 +20,12 @@ export interface DailyReport {
   skipped: Record<string, number>;
   skippedTotal: number;
   optOuts: number;
+  /** Numbers that became subscribers (YES to a request, or START). */
   optIns: number;
+  /** Of the opt-ins, YES replies confirming a request. */
   confirmations: number;
+  /** Opt-in requests texted (sign-ups awaiting YES): not opt-ins. */
+  optInRequests: number;
   openaiRequests: number;
   openaiTokensIn: number;
   openaiTokensOut: number;
@@ -91,7 +95,8 @@ export function summarizeReport(r: DailyReport): string {
   return (
     `daily report ${r.day}: ${r.sent} sent, ${r.delivered} delivered (${rate}), ${r.undelivered} undelivered, ` +
     `${r.failed} failed, ${r.awaitingStatus} awaiting status, ${r.sendErrors} send errors; ` +
-    `${r.skippedTotal} skipped${skipped ? ` (${skipped})` : ''}; ${r.optOuts} opt-outs, ${r.optIns} opt-ins; ` +
+    `${r.skippedTotal} skipped${skipped ? ` (${skipped})` : ''}; ${r.optOuts} opt-outs, ${r.optIns} opt-ins ` +
+    `(${r.confirmations} confirming a request), ${r.optInRequests} opt-in requests; ` +
     `${r.openaiRequests} OpenAI requests, ${r.openaiTokensIn + r.openaiTokensOut} tokens, ` +
     `${r.fallbacks} fallbacks, ${r.smsSegments} segments; est. cost $${r.estimatedCostUSD.toFixed(4)}`
   );

@@ -118,8 +118,9 @@ it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs o
     skipped: { cost_cap: 2, quota: 1 },
     skippedTotal: 3,
     optOuts: 2,
-    optIns: 1,
+    optIns: 2,
     confirmations: 1,
+    optInRequests: 0,
     openaiRequests: 6,
     openaiTokensIn: 720,
     openaiTokensOut: 360,
@@ -130,10 +131,40 @@ it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs o
   const logged = lines.map((l) => JSON.parse(l)).find((l) => String(l.message).startsWith('daily report'));
   expect(logged?.message).toBe(
     'daily report 2026-11-24: 6 sent, 3 delivered (60.0%), 1 undelivered, 1 failed, 1 awaiting status, ' +
-      '1 send errors; 3 skipped (cost_cap=2 quota=1); 2 opt-outs, 1 opt-ins; 6 OpenAI requests, 1080 tokens, ' +
+      '1 send errors; 3 skipped (cost_cap=2 quota=1); 2 opt-outs, 2 opt-ins (1 confirming a request), ' +
+      '0 opt-in requests; 6 OpenAI requests, 1080 tokens, ' +
       '1 fallbacks, 7 segments; est. cost $0.0584',
   );
   expect(lines.join('')).not.toContain('4155551000');
+});
+
+it('counts opt-in requests apart from opt-ins: an opt-in is a confirmation', async () => {
+  // Prepare: 4 sign-ups (API, CLI or dev page: pending until YES), 2 START and 2 YES by SMS.
+  const someone = await subscriber('+14155559999');
+  const at = '2026-11-24T12:00:00Z';
+  for (const [kind, source] of [
+    ['opt_in', 'api'],
+    ['opt_in', 'api'],
+    ['opt_in', 'api'],
+    ['opt_in', 'operator'],
+    ['opt_in', 'sms'],
+    ['opt_in', 'sms'],
+    ['confirm', 'sms'],
+    ['confirm', 'sms'],
+  ] as const)
+    await db()
+      .insertInto('consent_events')
+      .values({ subscriber_id: someone, phone: '+14155559999', kind, source, created_at: at })
+      .execute();
+
+  // Act
+  const report = await buildDailyReport(
+    { db: db(), logger: createLogger({ level: 'SILENT' }) },
+    '2026-11-24',
+  );
+
+  // Assess: 4 numbers became subscribers (2 START, 2 YES); 4 were asked.
+  expect(report).toMatchObject({ optIns: 4, confirmations: 2, optInRequests: 4 });
 });
 
 it('an empty day reports zeros and no delivery rate', async () => {

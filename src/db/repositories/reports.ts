@@ -59,17 +59,28 @@ export async function skippedByReason(db: DbOrTrx, from: Date, to: Date): Promis
 
 export interface ConsentCounts {
   optOuts: number;
+  /** Numbers that became subscribers: YES to a request, or START (new or returning). */
   optIns: number;
+  /** Of the opt-ins, YES replies confirming a request. */
   confirmations: number;
+  /** Opt-in requests texted (sign-ups through the API, the CLI or the dev page): pending until YES. */
+  optInRequests: number;
 }
+
+// The ledger's 'opt_in' is written both for a sign-up (pending; source api or operator) and for a START
+// that makes a number active (source sms): only the second is an opt-in.
+const REQUESTED = sql<boolean>`kind = 'opt_in' AND source IN ('api', 'operator')`;
 
 export async function consentCounts(db: DbOrTrx, from: Date, to: Date): Promise<ConsentCounts> {
   const row = await db
     .selectFrom('consent_events')
     .select([
       sql<number>`count(*) FILTER (WHERE kind = 'opt_out')`.as('optOuts'),
-      sql<number>`count(*) FILTER (WHERE kind = 'opt_in')`.as('optIns'),
+      sql<number>`count(*) FILTER (WHERE kind = 'confirm' OR (kind = 'opt_in' AND NOT (${REQUESTED})))`.as(
+        'optIns',
+      ),
       sql<number>`count(*) FILTER (WHERE kind = 'confirm')`.as('confirmations'),
+      sql<number>`count(*) FILTER (WHERE ${REQUESTED})`.as('optInRequests'),
     ])
     .where('created_at', '>=', from)
     .where('created_at', '<', to)
