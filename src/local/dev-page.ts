@@ -231,7 +231,15 @@ export function createDevPage(deps: DevPageDeps): Hono {
       .execute();
     const current = subscribers.find((s) => s.phone === selected);
     const items = current ? await thread(deps.db, current.phone) : [];
-    const next = current ? await deliveryLine(deps.db, current.id, current.time_zone, new Date()) : '';
+    const next = !current
+      ? ''
+      : current.status === 'pending'
+        ? 'Next delivery: none until they text YES.'
+        : current.status === 'opted_out'
+          ? 'Next delivery: none (opted out).'
+          : current.paused
+            ? 'Next delivery: none while paused.'
+            : await deliveryLine(deps.db, current.id, current.time_zone, new Date());
     const zoneValid = current ? isValidTimeZone(current.time_zone) : true;
     return c.html(html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dev phone · Daily Positivity</title>

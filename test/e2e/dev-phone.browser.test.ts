@@ -45,6 +45,21 @@ describe('dev-phone page in Chromium', () => {
     await browser?.close();
   });
 
+  async function launch(): Promise<Browser> {
+    browser ??= await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+    return browser;
+  }
   const note = (page: Page) => page.getByTestId('note');
   async function text(page: Page, body: string) {
     await page.getByLabel('message').fill(body);
@@ -56,19 +71,7 @@ describe('dev-phone page in Chromium', () => {
     'adds a subscriber, confirms with YES, sends now, refuses a second send and stops on STOP',
     async () => {
       // Prepare
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
-      });
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const page = await (await launch()).newPage({ viewport: { width: 1100, height: 900 } });
       await page.goto(`${server.url}/dev`);
 
       // Act: add a subscriber through the form; the opt-in request arrives and is delivered.
@@ -117,5 +120,48 @@ describe('dev-phone page in Chromium', () => {
       if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await copyFile(SCREENSHOT, DOCS_SCREENSHOT);
     },
     90_000,
+  );
+
+  it.skipIf(!hasChromium)(
+    'on a 390 px phone: no sideways scrolling, an invalid zone refused with the form kept, no 404s',
+    async () => {
+      // Prepare: a phone-sized page; every response is watched for 404s (the favicon was one).
+      const page = await (await launch()).newPage({ viewport: { width: 390, height: 844 } });
+      const missing: string[] = [];
+      page.on('response', (response) => {
+        if (response.status() === 404) missing.push(response.url());
+      });
+      const fitsWidth = () =>
+        page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+      await page.goto(`${server.url}/dev`);
+      expect(await fitsWidth()).toBe(true);
+
+      // Act: add with a zone that is no place.
+      await page.getByLabel('phone').fill(PHONE);
+      await page.getByLabel('time zone').fill('Mars/Olympus');
+      await page.getByLabel('name').fill('Ana');
+      await page.getByTestId('add-form').getByRole('button').click();
+
+      // Assess: refused in the API's words, what was typed still there, nothing saved.
+      await expect
+        .poll(() => note(page).textContent())
+        .toBe('Not added: timeZone: must be an IANA time zone such as America/New_York');
+      expect(await page.getByLabel('phone').inputValue()).toBe(PHONE);
+      expect(await page.getByLabel('time zone').inputValue()).toBe('Mars/Olympus');
+      expect(await page.getByLabel('name').inputValue()).toBe('Ana');
+      expect(await db().selectFrom('subscribers').selectAll().execute()).toHaveLength(0);
+      expect(await fitsWidth()).toBe(true);
+
+      // A valid add in lower case: stored as the IANA name; the subscriber's page fits the phone too.
+      await page.getByLabel('time zone').fill('america/los_angeles');
+      await page.getByTestId('add-form').getByRole('button').click();
+      await expect.poll(() => note(page).textContent()).toMatch(/^Added \+14155550123 \(pending\)/);
+      await expect.poll(() => page.getByTestId('msg-out').count(), { timeout: 10_000 }).toBe(1);
+      expect(await page.getByLabel('change time zone').inputValue()).toBe('America/Los_Angeles');
+      expect(await fitsWidth()).toBe(true);
+      expect(missing).toEqual([]);
+      await page.screenshot({ path: path.resolve('test-results/dev-phone-390.png'), fullPage: true });
+    },
+    60_000,
   );
 });
