@@ -132,7 +132,10 @@ describe('dev-phone page in Chromium', () => {
         if (response.status() === 404) missing.push(response.url());
       });
       const fitsWidth = () =>
-        page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+        // Evaluated in the page (a string: this project's TypeScript has no DOM types).
+        page.evaluate<boolean>(
+          'document.documentElement.scrollWidth <= document.documentElement.clientWidth',
+        );
       await page.goto(`${server.url}/dev`);
       expect(await fitsWidth()).toBe(true);
 
