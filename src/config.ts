@@ -1,7 +1,7 @@
 // The one place the environment is read. Every setting is validated together so a bad deployment fails
 // at start-up with a single message naming every missing or invalid variable.
 import * as z from 'zod';
-import { isValidTimeZone } from './domain/time-zone.js';
+import { canonicalTimeZone, isValidTimeZone } from './domain/time-zone.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -72,6 +72,8 @@ const SettingsSchema = z
     DEFAULT_TIMEZONE: z
       .string()
       .refine(isValidTimeZone, 'expected an IANA time zone such as America/New_York')
+      // Stored on subscribers who first text START: one spelling per zone, as for every other input.
+      .transform((zone) => canonicalTimeZone(zone) ?? zone)
       .default('America/New_York'),
     RETENTION_DAYS: int(1, 3650).default(90),
     CONSENT_RETENTION_DAYS: int(365, 36500).default(1825),

@@ -37,6 +37,10 @@ describe('loadConfig', () => {
     expect(config.DEFAULT_TIMEZONE).toBe('Asia/Kolkata');
   });
 
+  it('spells DEFAULT_TIMEZONE as the canonical IANA name (it is stored on START sign-ups)', () => {
+    expect(loadConfig({ DEFAULT_TIMEZONE: 'asia/tokyo' }).DEFAULT_TIMEZONE).toBe('Asia/Tokyo');
+  });
+
   it('names every bad variable in one error, and never echoes a secret', () => {
     const attempt = () =>
       loadConfig(
