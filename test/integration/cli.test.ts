@@ -182,7 +182,9 @@ describe('positivity CLI', () => {
   it('--help lists every subscribers command, set-timezone included', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/subscribers\s+manage subscribers: add, list, show, remove,\s+set-timezone\n/);
+    expect(help.stdout).toMatch(
+      /subscribers\s+manage subscribers: add, list, show, remove,\s+set-timezone\n/,
+    );
   });
 
   it('reads .env from the working directory; the environment wins', { timeout: 60_000 }, async () => {
