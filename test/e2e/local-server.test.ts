@@ -1,6 +1,7 @@
 // End to end over real HTTP and real Postgres: the one-machine server started in this process on a free
 // port, a subscriber added through the API, YES and STOP texted through the signed inbound route, a
 // message sent now through the dev page, delivered by the outbox's signed status callbacks.
+// The dev page: the same refusals as the API, a zone it can fix, local times, and why nothing was planned.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -179,162 +180,126 @@ describe('one-machine server, end to end', () => {
     await server.runtime.inFlight();
     expect((await outbox()).filter((m) => m.to_phone === PHONE)).toHaveLength(1);
   });
-});
-
-describe('dev page', () => {
-  let server: LocalServer;
-  let dataDir: string;
-
-  beforeEach(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'dps-dev-page-'));
-    server = await startLocalServer({
-      env: { DATABASE_URL: url(), PORT: String(await freePort()), LOG_LEVEL: 'SILENT' },
-      dataDir,
-      outboxStepDelayMs: 20,
-      announce: false,
-    });
-  });
-  afterEach(async () => {
-    await server?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  /** Posts a dev-page form and returns the page the redirect leads to. */
-  async function post(action: string, form: Record<string, string>): Promise<string> {
-    const response = await fetch(`${server.url}${action}`, {
-      method: 'POST',
-      body: new URLSearchParams(form),
-      redirect: 'manual',
-    });
-    expect(response.status).toBe(303);
-    return page(response.headers.get('location') ?? '/dev');
-  }
-  const page = async (at: string) => (await fetch(new URL(at, server.url))).text();
-  const noteOf = (html: string) => /data-testid="note">([^<]*)</.exec(html)?.[1] ?? '';
-  const zoneOf = async (phone = PHONE) =>
-    (await db().selectFrom('subscribers').select('time_zone').where('phone', '=', phone).executeTakeFirst())
-      ?.time_zone;
-
-  it("refuses an invalid time zone with the API's words, keeps what was typed and saves nothing", async () => {
-    const html = await post('/dev/subscribers', { phone: PHONE, timeZone: 'Mars/Olympus', name: 'Ana' });
-    expect(noteOf(html)).toBe('Not added: timeZone: must be an IANA time zone such as America/New_York');
-    expect(html).toMatch(/name="phone"[^>]*value="\+14155550123"/);
-    expect(html).toMatch(/name="timeZone"[^>]*value="Mars\/Olympus"/);
-    expect(html).toMatch(/name="name"[^>]*value="Ana"/);
-    expect(await zoneOf()).toBeUndefined();
-  });
-
-  it('answers a 51-character name as the API does, never with a database error; inputs carry maxlength', async () => {
-    const html = await post('/dev/subscribers', { phone: PHONE, timeZone: 'UTC', name: 'x'.repeat(51) });
-    expect(noteOf(html)).toBe('Not added: name: must be at most 50 characters');
-    expect(html).not.toMatch(/constraint/);
-    expect(html).toMatch(/name="phone"[^>]*maxlength="\d+"/);
-    expect(html).toMatch(/name="timeZone"[^>]*maxlength="\d+"/);
-    expect(html).toMatch(/name="name"[^>]*maxlength="50"/);
-  });
-
-  it('stores asia/tokyo as Asia/Tokyo, and changes a zone the page once accepted', async () => {
-    await post('/dev/subscribers', { phone: PHONE, timeZone: 'asia/tokyo', name: '' });
-    expect(await zoneOf()).toBe('Asia/Tokyo');
-
-    // A subscriber stored with a zone that is no place (as the page accepted before): shown, and fixable.
-    const other = '+14155550124';
-    await db()
-      .insertInto('subscribers')
-      .values({ phone: other, status: 'active', time_zone: 'Mars/Olympus', confirmed_at: new Date() })
-      .execute();
-    expect(await page(`/dev?phone=${encodeURIComponent(other)}`)).toMatch(/not a valid time zone/);
-    const refused = await post('/dev/timezone', { phone: other, timeZone: 'Venus/Maxwell' });
-    expect(noteOf(refused)).toBe('Not changed: timeZone: must be an IANA time zone such as America/New_York');
-    expect(await zoneOf(other)).toBe('Mars/Olympus');
-    const fixed = await post('/dev/timezone', { phone: other, timeZone: 'europe/paris' });
-    expect(noteOf(fixed)).toMatch(/Europe\/Paris/);
-    expect(await zoneOf(other)).toBe('Europe/Paris');
-  });
-
-  it('shows local times beside UTC, the next planned delivery, and why a run planned nothing', async () => {
-    // Prepare: an active subscriber in Tokyo, planned by the page's "Plan today", who has texted HELP.
-    await db()
-      .insertInto('subscribers')
-      .values({ phone: PHONE, status: 'active', time_zone: 'Asia/Tokyo', confirmed_at: new Date() })
-      .execute();
-    expect(noteOf(await post('/dev/plan', { phone: PHONE }))).toMatch(/^Planned [12] new deliver/);
-    await textAsSubscriber(
-      {
-        db: db(),
-        publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
-        serverUrl: server.url,
-        authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-        serviceNumber: server.runtime.serviceNumber,
-      },
-      PHONE,
-      'HELP',
-    );
-    const next = await db()
-      .selectFrom('deliveries')
-      .select(['local_date', 'planned_at'])
-      .where('state', '=', 'planned')
-      .orderBy('planned_at')
-      .executeTakeFirstOrThrow();
-    const at = next.planned_at as Date;
-
-    // Act
-    const html = await page(`/dev?phone=${encodeURIComponent(PHONE)}`);
-    const again = noteOf(await post('/dev/plan', { phone: PHONE }));
-
-    // Assess: the planned time in Tokyo and in UTC; each text's time in Tokyo too; why nothing was planned.
-    const hhmm = (d: Date, timeZone: string) =>
-      new Intl.DateTimeFormat('en-GB', {
-        timeZone,
-        hour: '2-digit',
-        minute: '2-digit',
-        hourCycle: 'h23',
-      }).format(d);
-    expect(html).toContain(
-      `Next delivery: ${next.local_date} ${hhmm(at, 'Asia/Tokyo')} Asia/Tokyo (${hhmm(at, 'UTC')} UTC)`,
-    );
-    expect(html).toMatch(/data-testid="msg-in"[\s\S]*\d\d:\d\d Asia\/Tokyo · \d\d:\d\d:\d\d UTC/);
-    expect(again).toMatch(/^Planned 0 new deliveries; 0 scheduled\. /);
-    expect(again).toMatch(/1 active subscriber already has a delivery for each window/);
-  });
-
-  it('log lines carry the correlation keys of their own work only', async () => {
-    // Prepare: capture the JSON log lines.
-    const lines: string[] = [];
-    logger.setLogLevel('INFO');
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    }) as never);
-    try {
-      // Act: an inbound text (its MessageSid a correlation key), then a planner run from the page.
-      const text = await textAsSubscriber(
-        {
-          db: db(),
-          publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
-          serverUrl: server.url,
-          authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-          serviceNumber: server.runtime.serviceNumber,
-        },
-        PHONE,
-        'START',
-      );
-      expect(text.status).toBe(200);
-      await post('/dev/plan', {});
-    } finally {
-      vi.restoreAllMocks();
-      logger.setLogLevel('SILENT');
+  describe('dev page', () => {
+    /** Posts a dev-page form and returns the page the redirect leads to. */
+    async function post(action: string, form: Record<string, string>): Promise<string> {
+      const response = await fetch(`${server.url}${action}`, {
+        method: 'POST',
+        body: new URLSearchParams(form),
+        redirect: 'manual',
+      });
+      expect(response.status).toBe(303);
+      return page(response.headers.get('location') ?? '/dev');
     }
+    const page = async (at: string) => (await fetch(new URL(at, server.url))).text();
+    const noteOf = (html: string) => /data-testid="note">([^<]*)</.exec(html)?.[1] ?? '';
+    const zoneOf = async (phone = PHONE) =>
+      (await db().selectFrom('subscribers').select('time_zone').where('phone', '=', phone).executeTakeFirst())
+        ?.time_zone;
 
-    // Assess: the inbound lines carry the SID; the planner's line, other work, does not.
-    const parsed = lines
-      .flatMap((l) => l.split('\n'))
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l));
-    const planner = parsed.filter((l) => l.message === 'planner run finished');
-    expect(planner.length).toBeGreaterThan(0);
-    for (const line of planner) expect(line).not.toHaveProperty('messageSid');
-    expect(parsed.some((l) => l.messageSid !== undefined)).toBe(true);
+    it("refuses an invalid time zone with the API's words, keeps what was typed and saves nothing", async () => {
+      const html = await post('/dev/subscribers', { phone: PHONE, timeZone: 'Mars/Olympus', name: 'Ana' });
+      expect(noteOf(html)).toBe('Not added: timeZone: must be an IANA time zone such as America/New_York');
+      expect(html).toMatch(/name="phone"[^>]*value="\+14155550123"/);
+      expect(html).toMatch(/name="timeZone"[^>]*value="Mars\/Olympus"/);
+      expect(html).toMatch(/name="name"[^>]*value="Ana"/);
+      expect(await zoneOf()).toBeUndefined();
+    });
+
+    it('answers a 51-character name as the API does, never with a database error; inputs carry maxlength', async () => {
+      const html = await post('/dev/subscribers', { phone: PHONE, timeZone: 'UTC', name: 'x'.repeat(51) });
+      expect(noteOf(html)).toBe('Not added: name: must be at most 50 characters');
+      expect(html).not.toMatch(/constraint/);
+      expect(html).toMatch(/name="phone"[^>]*maxlength="\d+"/);
+      expect(html).toMatch(/name="timeZone"[^>]*maxlength="\d+"/);
+      expect(html).toMatch(/name="name"[^>]*maxlength="50"/);
+    });
+
+    it('stores asia/tokyo as Asia/Tokyo, and changes a zone the page once accepted', async () => {
+      await post('/dev/subscribers', { phone: PHONE, timeZone: 'asia/tokyo', name: '' });
+      expect(await zoneOf()).toBe('Asia/Tokyo');
+
+      // A subscriber stored with a zone that is no place (as the page accepted before): shown, and fixable.
+      const other = '+14155550124';
+      await db()
+        .insertInto('subscribers')
+        .values({ phone: other, status: 'active', time_zone: 'Mars/Olympus', confirmed_at: new Date() })
+        .execute();
+      expect(await page(`/dev?phone=${encodeURIComponent(other)}`)).toMatch(/not a valid time zone/);
+      const refused = await post('/dev/timezone', { phone: other, timeZone: 'Venus/Maxwell' });
+      expect(noteOf(refused)).toBe(
+        'Not changed: timeZone: must be an IANA time zone such as America/New_York',
+      );
+      expect(await zoneOf(other)).toBe('Mars/Olympus');
+      const fixed = await post('/dev/timezone', { phone: other, timeZone: 'europe/paris' });
+      expect(noteOf(fixed)).toMatch(/Europe\/Paris/);
+      expect(await zoneOf(other)).toBe('Europe/Paris');
+    });
+
+    it('shows local times beside UTC, the next planned delivery, and why a run planned nothing', async () => {
+      // Prepare: an active subscriber in Tokyo, planned by the page's "Plan today", who has texted HELP.
+      await db()
+        .insertInto('subscribers')
+        .values({ phone: PHONE, status: 'active', time_zone: 'Asia/Tokyo', confirmed_at: new Date() })
+        .execute();
+      expect(noteOf(await post('/dev/plan', { phone: PHONE }))).toMatch(/^Planned [12] new deliver/);
+      await textAsSubscriber(simulator(), PHONE, 'HELP');
+      const next = await db()
+        .selectFrom('deliveries')
+        .select(['local_date', 'planned_at'])
+        .where('state', '=', 'planned')
+        .orderBy('planned_at')
+        .executeTakeFirstOrThrow();
+      const at = next.planned_at as Date;
+
+      // Act
+      const html = await page(`/dev?phone=${encodeURIComponent(PHONE)}`);
+      const again = noteOf(await post('/dev/plan', { phone: PHONE }));
+
+      // Assess: the planned time in Tokyo and in UTC; each text's time in Tokyo too; why nothing was planned.
+      const hhmm = (d: Date, timeZone: string) =>
+        new Intl.DateTimeFormat('en-GB', {
+          timeZone,
+          hour: '2-digit',
+          minute: '2-digit',
+          hourCycle: 'h23',
+        }).format(d);
+      expect(html).toContain(
+        `Next delivery: ${next.local_date} ${hhmm(at, 'Asia/Tokyo')} Asia/Tokyo (${hhmm(at, 'UTC')} UTC)`,
+      );
+      expect(html).toMatch(/data-testid="msg-in"[\s\S]*\d\d:\d\d Asia\/Tokyo · \d\d:\d\d:\d\d UTC/);
+      expect(again).toMatch(/^Planned 0 new deliveries; 0 scheduled\. /);
+      expect(again).toMatch(/1 active subscriber already has a delivery for each window/);
+    });
+
+    it('log lines carry the correlation keys of their own work only', async () => {
+      // Prepare: capture the JSON log lines.
+      const lines: string[] = [];
+      logger.setLogLevel('INFO');
+      vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+        lines.push(String(chunk));
+        return true;
+      }) as never);
+      try {
+        // Act: an inbound text (its MessageSid a correlation key), then a planner run from the page.
+        const text = await textAsSubscriber(simulator(), PHONE, 'START');
+        expect(text.status).toBe(200);
+        await post('/dev/plan', {});
+      } finally {
+        vi.restoreAllMocks();
+        logger.setLogLevel('SILENT');
+      }
+
+      // Assess: the inbound lines carry the SID; the planner's line, other work, does not.
+      const parsed = lines
+        .flatMap((l) => l.split('\n'))
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+      const planner = parsed.filter((l) => l.message === 'planner run finished');
+      expect(planner.length).toBeGreaterThan(0);
+      for (const line of planner) expect(line).not.toHaveProperty('messageSid');
+      expect(parsed.some((l) => l.messageSid !== undefined)).toBe(true);
+    });
   });
 });
 
