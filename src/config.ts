@@ -44,7 +44,8 @@ const SettingsSchema = z
     TWILIO_MESSAGING_SERVICE_SID: optional(
       z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'expected MG + 32 hex digits'),
     ),
-    TWILIO_ADVANCED_OPT_OUT: bool.default(true),
+    // Empty means unset (as in .env.example): one-machine mode then picks the outbox's default.
+    TWILIO_ADVANCED_OPT_OUT: z.preprocess((v) => (v === '' ? undefined : v), bool.default(true)),
     TWILIO_MESSAGES_PER_DAY: int(1).default(1000),
     TWILIO_MESSAGES_PER_SECOND: int(1, 1000).default(1),
     SMS_PRICE_PER_SEGMENT_USD: money.default(0.0083),

@@ -175,7 +175,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const serviceNumber = config.TWILIO_FROM_NUMBER ?? OUTBOX_DEFAULT_FROM;
   // Twilio's Advanced Opt-Out answers STOP/START/HELP itself; the outbox has no such service, so unless told
   // otherwise our own replies are switched on and the simulated subscriber sees an answer.
-  if (!twilioConfigured && (options.env ?? process.env).TWILIO_ADVANCED_OPT_OUT === undefined)
+  if (!twilioConfigured && !(options.env ?? process.env).TWILIO_ADVANCED_OPT_OUT)
     config.TWILIO_ADVANCED_OPT_OUT = false;
   const outbox = twilioConfigured
     ? null

@@ -2,12 +2,14 @@
 // port, a subscriber added through the API, YES and STOP texted through the signed inbound route, a
 // message sent now through the dev page, delivered by the outbox's signed status callbacks.
 // The dev page: the same refusals as the API, a zone it can fix, local times, and why nothing was planned.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../src/local/embedded-postgres.js';
 import { textAsSubscriber } from '../../src/local/phone-simulator.js';
+import { buildLocalRuntime } from '../../src/local/runtime.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { logger } from '../../src/logger.js';
 import { useTestDb } from '../support/db.js';
@@ -300,6 +302,29 @@ describe('one-machine server, end to end', () => {
       for (const line of planner) expect(line).not.toHaveProperty('messageSid');
       expect(parsed.some((l) => l.messageSid !== undefined)).toBe(true);
     });
+  });
+});
+
+describe('.env copied from .env.example', () => {
+  it('changes nothing: the same settings as an empty environment, the outbox still answers STOP', async () => {
+    // Prepare: what `cp .env.example .env` puts in the environment, and a bare environment.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dps-env-copy-'));
+    const base = { DATABASE_URL: url(), PORT: String(await freePort()) };
+    const copied = { ...parseEnv(await readFile('.env.example', 'utf8')), ...base };
+    const runtimes = [];
+    try {
+      // Act
+      for (const env of [copied, base])
+        runtimes.push(await buildLocalRuntime({ env, dataDir, migrate: 'local', poolMax: 1 }));
+
+      // Assess
+      const [fromCopy, bare] = runtimes.map((r) => r.config);
+      expect(fromCopy?.TWILIO_ADVANCED_OPT_OUT).toBe(false);
+      expect(fromCopy).toEqual(bare);
+    } finally {
+      for (const r of runtimes) await r.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
