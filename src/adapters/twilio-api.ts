@@ -33,11 +33,15 @@ const ErrorBody = z.looseObject({
   more_info: z.string().nullish(),
 });
 
-/** The fields of a Message resource this service reads; Twilio sends more, which are kept but unused. */
+/**
+ * The fields of a Message resource this service reads; Twilio sends more, which are kept but unused. Twilio's
+ * OpenAPI description requires none of them and makes most nullable (`to` and `body` are erased after their
+ * PII retention), so each one is optional here and every reader decides what it cannot do without.
+ */
 export const TwilioMessage = z.looseObject({
-  sid: z.string(),
-  status: z.string(),
-  to: z.string(),
+  sid: z.string().nullish(),
+  status: z.string().nullish(),
+  to: z.string().nullish(),
   direction: z.string().nullish(),
   body: z.string().nullish(),
   error_code: z.number().int().nullish(),
@@ -47,7 +51,13 @@ export const TwilioMessage = z.looseObject({
 });
 export type TwilioMessage = z.infer<typeof TwilioMessage>;
 
-export const TwilioMessagePage = z.looseObject({ messages: z.array(TwilioMessage) });
+export const TwilioMessagePage = z.looseObject({ messages: z.array(TwilioMessage).nullish() });
+
+/** Positive segment counts only: a scheduled message reports "0" until it is sent. */
+export function segmentCount(value: string | number | null | undefined): number | null {
+  const n = Number.parseInt(String(value ?? ''), 10);
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
 
 /** Twilio's list filters take UTC seconds: 2026-11-24T16:55:00Z (what the SDK sent). */
 export function twilioDateTime(date: Date): string {

@@ -12,7 +12,13 @@ import {
   type SmsSender,
   systemClock,
 } from '../services/ports.js';
-import { createTwilioApi, type TwilioApi, TwilioApiError, TwilioMessage } from './twilio-api.js';
+import {
+  createTwilioApi,
+  segmentCount,
+  type TwilioApi,
+  TwilioApiError,
+  TwilioMessage,
+} from './twilio-api.js';
 
 /** Twilio accepts ValidityPeriod between 1 and 36000 seconds (10 hours). */
 export const VALIDITY_MIN_S = 1;
@@ -72,11 +78,17 @@ export function classifyTwilioError(err: unknown): Failure {
 }
 
 /** Twilio accepted the message (2xx); an answer without a SID leaves us unable to track it. */
-function readCreated(answer: unknown): TwilioMessage {
+function readCreated(answer: unknown): SmsReceipt {
   const parsed = TwilioMessage.safeParse(answer);
-  if (!parsed.success)
+  const sid = parsed.success ? parsed.data.sid : null;
+  if (!parsed.success || !sid)
     throw new SmsOutcomeUnknown('Twilio accepted the request but its answer has no message SID');
-  return parsed.data;
+  return {
+    sid,
+    // A 2xx is Twilio's acceptance; without a status in it, status callbacks move it on from there.
+    status: parsed.data.status ?? 'accepted',
+    segments: segmentCount(parsed.data.num_segments),
+  };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -120,13 +132,7 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
             },
             timeoutMs: requestTimeoutMs,
           });
-          const created = readCreated(answer);
-          const segments = Number(created.num_segments);
-          return {
-            sid: created.sid,
-            status: created.status,
-            segments: Number.isInteger(segments) && segments > 0 ? segments : null,
-          };
+          return readCreated(answer);
         } catch (err) {
           const failure = classifyTwilioError(err);
           if (failure.kind === 'final') throw failure.error;

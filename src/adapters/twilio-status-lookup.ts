@@ -5,6 +5,7 @@ import type { E164 } from '../domain/phone.js';
 import type { MessageStatusLookup, ProviderMessage } from '../services/ports.js';
 import {
   createTwilioApi,
+  segmentCount,
   type TwilioApi,
   TwilioApiError,
   type TwilioCredentials,
@@ -26,19 +27,31 @@ export interface TwilioStatusLookupOptions {
   fetch?: typeof fetch;
 }
 
-function toProviderMessage(m: TwilioMessage): ProviderMessage {
-  const segments = Number.parseInt(String(m.num_segments ?? ''), 10);
+/**
+ * What reconciliation reads from a Message resource, or null when it has no SID or no status to record
+ * (`sid` stands in for an answer to a fetch by SID that leaves it out).
+ */
+function toProviderMessage(m: TwilioMessage, sid = m.sid): ProviderMessage | null {
+  if (!sid || !m.status) return null;
   return {
-    sid: m.sid,
+    sid,
     status: m.status,
     errorCode: m.error_code ?? null,
-    to: m.to,
-    direction: String(m.direction),
+    to: m.to ?? null,
+    direction: m.direction ?? null,
     dateCreated: twilioDate(m.date_created),
     dateSent: twilioDate(m.date_sent),
     body: m.body ?? null,
-    segments: Number.isFinite(segments) && segments > 0 ? segments : null,
+    segments: segmentCount(m.num_segments),
   };
+}
+
+/** Twilio answered 2xx with something reconciliation cannot use. */
+export class UnreadableTwilioAnswer extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnreadableTwilioAnswer';
+  }
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -61,7 +74,10 @@ export class TwilioStatusLookup implements MessageStatusLookup {
   async fetchStatus(sid: string): Promise<ProviderMessage | null> {
     try {
       const answer = await this.get(`/Messages/${encodeURIComponent(sid)}.json`);
-      return toProviderMessage(TwilioMessage.parse(answer));
+      const parsed = TwilioMessage.safeParse(answer);
+      const message = parsed.success ? toProviderMessage(parsed.data, parsed.data.sid ?? sid) : null;
+      if (!message) throw new UnreadableTwilioAnswer(`Twilio's answer for ${sid} has no message status`);
+      return message;
     } catch (error) {
       if (error instanceof TwilioApiError && error.status === 404) return null;
       throw error;
@@ -76,7 +92,8 @@ export class TwilioStatusLookup implements MessageStatusLookup {
       'DateSent<': twilioDateTime(until),
       PageSize: 20,
     });
-    return TwilioMessagePage.parse(answer).messages.map(toProviderMessage);
+    // A message without a SID or status cannot be matched to a delivery; the rest still can.
+    return (TwilioMessagePage.parse(answer).messages ?? []).flatMap((m) => toProviderMessage(m) ?? []);
   }
 
   private async get(path: string, query?: Record<string, string | number>): Promise<unknown> {

@@ -137,9 +137,10 @@ export interface ProviderMessage {
   /** Twilio's status: queued, sending, sent, delivered, undelivered, failed, canceled, … */
   status: string;
   errorCode: number | null;
-  to: string;
-  /** outbound-api, outbound-reply, inbound, … */
-  direction: string;
+  /** Null once Twilio has erased it (PII retention). */
+  to: string | null;
+  /** outbound-api, outbound-reply, inbound, …; null when Twilio left it out. */
+  direction: string | null;
   dateCreated: Date | null;
   dateSent: Date | null;
   body: string | null;

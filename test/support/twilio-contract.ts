@@ -5,7 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { HttpResponse, http } from 'msw';
-import { type Document, OpenAPIBackend, type Operation, type Request as OpenApiRequest } from 'openapi-backend';
+import {
+  type Document,
+  OpenAPIBackend,
+  type Request as OpenApiRequest,
+  type Operation,
+} from 'openapi-backend';
 
 const require = createRequire(import.meta.url);
 const SPEC_DIR = '@twilio-alpha/mcp/twilio-oai/spec/json';
@@ -139,7 +144,8 @@ const E164 = /^\+[1-9]\d{1,14}$/;
 /** Validators for the string formats the Messages operations use; Twilio's other formats stay unchecked. */
 const FORMATS: Record<string, (v: string) => boolean> = {
   'phone-number': (v) => E164.test(v),
-  uri: (v) => URL.canParse(v),
+  // Twilio's own examples give relative URIs (next_page_uri: "/2010-04-01/…") under this format.
+  uri: (v) => URL.canParse(v, 'https://api.twilio.com'),
   'date-time': (v) =>
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) &&
     !Number.isNaN(Date.parse(v)),
