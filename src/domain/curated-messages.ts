@@ -48,7 +48,7 @@ export const CURATED_MESSAGES: readonly string[] = [
   'Your future self will thank you for the small, boring good choice you make this afternoon.',
   "If you've been waiting for permission to enjoy something, consider this it. Go on.",
   'A fresh breath of outdoor air resets more than you would expect. Step outside for a minute if you can.',
-  "Even the tallest mountains are climbed one step at a time. What's your one step today?",
+  'Even the tallest mountains are climbed one step at a time. Pick your one small step for today.',
   'Somebody is proud of you today, maybe quietly. Let that be true for a moment.',
   'You have survived every Monday so far, and every rainy day. You are tougher than the forecast.',
   'Kind words you say to others count double when you say them to yourself. Try one on for size.',
