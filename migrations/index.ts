@@ -7,6 +7,7 @@ import * as plannerOrderIndex from './2026-11-25T1320_planner_order_index.js';
 import * as retentionIndexes from './2026-11-25T1350_retention_indexes.js';
 import * as localOutbox from './2026-11-25T1360_local_outbox.js';
 import * as plannerScheduleOrderIndex from './2026-11-25T1370_planner_schedule_order_index.js';
+import * as deliveryReplacementReasons from './2026-12-01T0900_delivery_replacement_reasons.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T1350_retention_indexes': retentionIndexes,
   '2026-11-25T1360_local_outbox': localOutbox,
   '2026-11-25T1370_planner_schedule_order_index': plannerScheduleOrderIndex,
+  '2026-12-01T0900_delivery_replacement_reasons': deliveryReplacementReasons,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -59,6 +59,8 @@ const SettingsSchema = z
     OPENAI_EXPECTED_TOKENS_PER_MESSAGE: int(1, 100_000).default(250),
     OPENAI_PRICE_INPUT_PER_MTOK_USD: money.default(0.15),
     OPENAI_PRICE_OUTPUT_PER_MTOK_USD: money.default(0.6),
+    /** required: a text moderation could not check is replaced by a curated one; best_effort: sent. */
+    OPENAI_MODERATION: z.enum(['required', 'best_effort']).default('required'),
     DAILY_COST_LIMIT_USD: money.default(10),
 
     REDIS_URL: optional(z.url({ protocol: /^rediss?$/ })),

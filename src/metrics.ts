@@ -36,6 +36,8 @@ export const MetricName = {
   OpenAIRequests: 'OpenAIRequests',
   OpenAITokens: 'OpenAITokens',
   FallbackMessages: 'FallbackMessages',
+  /** Dimension `reason` (guard:<rule>, moderation_flagged, …): generated drafts discarded by content checks. */
+  DraftsReplaced: 'DraftsReplaced',
   /** Dimension `budget`. Emitted by the rate limiter. */
   RateLimitHits: 'RateLimitHits',
   /** Dimensions `budget`, `store`: the shared store failed and a fallback store answered. */
@@ -169,6 +171,7 @@ export function countSendOutcome(sink: MetricsSink, outcome: SendOutcome): void 
   if (usage.openaiRequests > 0) sink.count(MetricName.OpenAIRequests, usage.openaiRequests);
   if (usage.tokens > 0) sink.count(MetricName.OpenAITokens, usage.tokens);
   if (usage.costUsd > 0) sink.count(MetricName.EstimatedCostUSD, usage.costUsd);
+  for (const reason of usage.replaced ?? []) sink.count(MetricName.DraftsReplaced, 1, { reason });
 }
 
 /** One inbound SMS: a repeated MessageSid counts nothing. */

@@ -1,9 +1,15 @@
 // MessageWriter over OpenAI chat completions: shared request/token budgets, retries we control, output
-// normalised and checked, one regeneration, and the curated library when any of that fails.
+// normalised and checked by the local guard, then by OpenAI's moderation model, one regeneration, and the
+// curated library when any of that fails. Each discarded draft leaves its reason (ReplacementReason).
 import { DateTime } from 'luxon';
 import OpenAI from 'openai';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+import type { ModerationCreateParams, ModerationModel } from 'openai/resources/moderations';
 import { type BackoffPolicy, backoffDelay, parseRetryAfter } from '../domain/backoff.js';
-import { checkMessage, type QualityProblem, unwrapModelOutput } from '../domain/message-quality.js';
+import { checkMessage, type ReplacementReason, unwrapModelOutput } from '../domain/message-quality.js';
 import { logger } from '../logger.js';
 import {
   type Clock,
@@ -51,6 +57,37 @@ const THEMES = [
 ];
 
 export const MAX_GENERATIONS = 2;
+/** Free of charge, text and image, and the model OpenAI recommends for new applications. */
+export const MODERATION_MODEL = 'omni-moderation-latest' satisfies ModerationModel;
+
+/**
+ * Reasoning models (o1, o3, o4-mini, gpt-5…) reject `temperature` other than the default and `max_tokens`;
+ * GPT-4-family models take both. `max_completion_tokens` is accepted by every current chat model, and
+ * `max_tokens` is deprecated, so it is never sent.
+ */
+export function isReasoningModel(model: string): boolean {
+  return /^(o\d|gpt-5)/.test(model);
+}
+
+/** The chat completion request, typed by the SDK (so a misspelled parameter fails the typecheck). */
+export function chatCompletionParams(
+  model: string,
+  messages: ChatMessage[],
+  maxOutputTokens: number,
+): ChatCompletionCreateParamsNonStreaming {
+  return {
+    model,
+    messages: messages satisfies ChatCompletionMessageParam[],
+    max_completion_tokens: maxOutputTokens,
+    ...(isReasoningModel(model) ? {} : { temperature: 1 }),
+    n: 1,
+  };
+}
+
+/** The moderation request: the text exactly as it would be sent. */
+export function moderationParams(text: string): ModerationCreateParams {
+  return { model: MODERATION_MODEL, input: text };
+}
 
 export interface OpenAiWriterOptions {
   client: OpenAI;
@@ -70,6 +107,12 @@ export interface OpenAiWriterOptions {
   clock?: Clock;
   /** Limiter key shared by every instance. */
   limiterKey?: string;
+  /**
+   * OpenAI moderation of every draft that passed the local guard. `required` (the default): a draft
+   * moderation could not check is replaced by a curated message; `best_effort`: it is sent on the local
+   * guard alone. `off` is for measurements only (the bench's baseline).
+   */
+  moderation?: 'required' | 'best_effort' | 'off';
 }
 
 /** Why OpenAI gave no usable message this time. */
@@ -82,12 +125,24 @@ export class ModelUnavailable extends Error {
 
 interface Completion {
   content: string;
-  truncated: boolean;
+  /** Why the answer is unusable before any check of its text, if it is. */
+  unusable: 'model_refusal' | 'content_filter' | 'guard:too_long' | null;
   tokensIn: number;
   tokensOut: number;
 }
 
 type ChatMessage = { role: 'system' | 'user'; content: string };
+
+/** Reads the one choice: a refusal, a content-filter stop or a cut-off answer is not a message. */
+function readChoice(
+  choice: OpenAI.Chat.Completions.ChatCompletion.Choice | undefined,
+): Completion['unusable'] {
+  if (!choice) return 'model_refusal';
+  if (choice.message?.refusal) return 'model_refusal';
+  if (choice.finish_reason === 'content_filter') return 'content_filter';
+  if (choice.finish_reason === 'length') return 'guard:too_long';
+  return null;
+}
 
 /** Rough prompt size (4 characters a token, plus per-message framing) for reserving the token budget. */
 export function estimatePromptTokens(messages: ChatMessage[]): number {
@@ -97,7 +152,7 @@ export function estimatePromptTokens(messages: ChatMessage[]): number {
 export function buildUserPrompt(
   request: WriteRequest,
   theme: string,
-  previousProblem: QualityProblem | null,
+  previousProblem: ReplacementReason | null,
 ): string {
   const day = DateTime.fromISO(request.localDate, { zone: 'UTC' });
   const parts = [
@@ -107,7 +162,9 @@ export function buildUserPrompt(
   const name = greetingName(request.firstName);
   parts.push(name ? `Address the reader once by first name: ${name}.` : 'Do not use a name.');
   if (previousProblem)
-    parts.push(`The previous draft was unusable (${previousProblem}); write a different, shorter one.`);
+    parts.push(
+      `The previous draft was unusable (${previousProblem.replace(/^guard:/, '')}); write a different, shorter one.`,
+    );
   return parts.join(' ');
 }
 
@@ -128,55 +185,99 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
     sleep = defaultSleep,
     clock = systemClock,
     limiterKey = 'openai',
+    moderation = 'required',
   } = options;
 
-  /** One completion, retried on 429/5xx/timeouts within the deadline; budgets reserved before each call. */
-  async function complete(messages: ChatMessage[], deadline: Date, counter: { requests: number }) {
-    const estimate = estimatePromptTokens(messages) + maxOutputTokens;
+  type Counter = { requests: number; moderationRequests: number };
+
+  /**
+   * One OpenAI call, retried on 429/5xx/timeouts within the deadline, after taking a turn from the shared
+   * request budget and (for a completion) reserving its token estimate. `settle` gets the tokens used.
+   */
+  async function call<T>(
+    deadline: Date,
+    counter: Counter,
+    kind: 'requests' | 'moderationRequests',
+    tokenEstimate: number | null,
+    send: (timeout: number) => Promise<{ result: T; tokensUsed: number | null }>,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const budgetDeadline = new Date(Math.min(deadline.getTime(), clock.now().getTime() + budgetWaitMs));
       const request = await limiter.waitForTurn('openai_requests', limiterKey, budgetDeadline, 1);
       if (!request.allowed) throw new ModelUnavailable('request_budget');
-      const tokens = await limiter.reserve('openai_tokens', limiterKey, estimate, budgetDeadline);
-      if (!tokens.allowed) {
+      const tokens =
+        tokenEstimate === null
+          ? null
+          : await limiter.reserve('openai_tokens', limiterKey, tokenEstimate, budgetDeadline);
+      if (tokens && !tokens.allowed) {
         await limiter.refund('openai_requests', limiterKey, 1);
         throw new ModelUnavailable('token_budget');
       }
+      const settle = (n: number) => (tokens?.allowed ? tokens.settle(n) : Promise.resolve());
       const timeout = Math.min(requestTimeoutMs, deadline.getTime() - clock.now().getTime());
       if (timeout <= 0) {
-        await tokens.settle(0);
+        await settle(0);
         throw new ModelUnavailable('deadline');
       }
-      counter.requests += 1;
+      counter[kind] += 1;
       try {
-        const res = await client.chat.completions.create(
-          { model, messages, max_completion_tokens: maxOutputTokens, temperature: 1, n: 1 },
-          { timeout, maxRetries: 0 },
-        );
-        const tokensIn = res.usage?.prompt_tokens ?? 0;
-        const tokensOut = res.usage?.completion_tokens ?? 0;
+        const { result, tokensUsed } = await send(timeout);
         // The reservation was a guess: settle gives back what was not used, or records (never refuses)
         // what was used beyond it.
-        await tokens.settle(res.usage?.total_tokens ?? estimate);
-        const choice = res.choices[0];
-        return {
-          content: choice?.message?.content ?? '',
-          truncated: choice?.finish_reason === 'length',
-          tokensIn,
-          tokensOut,
-        } satisfies Completion;
+        await settle(tokensUsed ?? tokenEstimate ?? 0);
+        return result;
       } catch (err) {
         const retry = classify(err);
         // A rejected or never-answered call used no tokens; a timed-out one may have, so keep that reservation.
-        await tokens.settle(err instanceof OpenAI.APIConnectionTimeoutError ? estimate : 0);
+        await settle(err instanceof OpenAI.APIConnectionTimeoutError ? (tokenEstimate ?? 0) : 0);
         if (retry.kind === 'fatal') throw new ModelUnavailable(retry.reason);
         const wait = retry.retryAfterMs ?? backoffDelay(attempt, random, backoff);
         const remaining = deadline.getTime() - clock.now().getTime();
         if (attempt >= maxRetries || wait + 500 >= remaining) throw new ModelUnavailable('deadline');
-        logger.warn('openai call failed; retrying', { status: retry.status, attempt, waitMs: wait });
+        logger.warn('openai call failed; retrying', { status: retry.status, attempt, waitMs: wait, kind });
         await sleep(wait);
       }
     }
+  }
+
+  /** One completion; budgets and retries as for every call. */
+  function complete(messages: ChatMessage[], deadline: Date, counter: Counter): Promise<Completion> {
+    const estimate = estimatePromptTokens(messages) + maxOutputTokens;
+    return call(deadline, counter, 'requests', estimate, async (timeout) => {
+      const res = await client.chat.completions.create(
+        chatCompletionParams(model, messages, maxOutputTokens),
+        {
+          timeout,
+          maxRetries: 0,
+        },
+      );
+      const choice = res.choices[0];
+      return {
+        result: {
+          content: choice?.message?.content ?? '',
+          unusable: readChoice(choice),
+          tokensIn: res.usage?.prompt_tokens ?? 0,
+          tokensOut: res.usage?.completion_tokens ?? 0,
+        },
+        tokensUsed: res.usage?.total_tokens ?? null,
+      };
+    });
+  }
+
+  /** True when the moderation model flags the text; a result it cannot read counts as unavailable. */
+  function isFlagged(text: string, deadline: Date, counter: Counter): Promise<boolean> {
+    return call(deadline, counter, 'moderationRequests', null, async (timeout) => {
+      const res = await client.moderations.create(moderationParams(text), { timeout, maxRetries: 0 });
+      const result = res.results?.[0];
+      if (!result || typeof result.flagged !== 'boolean') throw new ModelUnavailable('error');
+      if (result.flagged) {
+        const categories = Object.entries(result.categories ?? {})
+          .filter(([, on]) => on === true)
+          .map(([name]) => name);
+        logger.warn('moderation flagged a draft', { categories });
+      }
+      return { result: result.flagged, tokensUsed: null };
+    });
   }
 
   function classify(
@@ -204,29 +305,57 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
 
   return {
     async write(request: WriteRequest, deadline: Date): Promise<WrittenMessage> {
-      const counter = { requests: 0 };
+      const counter: Counter = { requests: 0, moderationRequests: 0 };
       let tokensIn = 0;
       let tokensOut = 0;
-      let problem: QualityProblem | null = null;
+      const replaced: ReplacementReason[] = [];
+      const usage = () => ({
+        tokensIn,
+        tokensOut,
+        requests: counter.requests + counter.moderationRequests,
+        moderationRequests: counter.moderationRequests,
+        replaced,
+      });
       const theme = THEMES[Math.floor(random() * THEMES.length)] ?? 'kindness';
       try {
         for (let generation = 0; generation < MAX_GENERATIONS; generation++) {
           const messages: ChatMessage[] = [
             { role: 'system', content: SYSTEM_PROMPT },
-            { role: 'user', content: buildUserPrompt(request, theme, problem) },
+            { role: 'user', content: buildUserPrompt(request, theme, replaced.at(-1) ?? null) },
           ];
           const completion = await complete(messages, deadline, counter);
           tokensIn += completion.tokensIn;
           tokensOut += completion.tokensOut;
           const body = unwrapModelOutput(completion.content);
-          const verdict = completion.truncated
-            ? ({ ok: false, problem: 'too_long' } as const)
-            : checkMessage(body, request.recent);
-          if (verdict.ok) {
-            return { body, model, tokensIn, tokensOut, requests: counter.requests, fallback: false };
+          const verdict = completion.unusable ? null : checkMessage(body, request.recent);
+          const rejected =
+            completion.unusable ?? (verdict && !verdict.ok ? (`guard:${verdict.problem}` as const) : null);
+          if (rejected) {
+            replaced.push(rejected);
+            logger.warn('openai output rejected', { reason: rejected, generation });
+            continue;
           }
-          problem = verdict.problem;
-          logger.warn('openai output rejected', { problem, generation });
+          if (moderation !== 'off') {
+            let flagged: boolean;
+            try {
+              flagged = await isFlagged(body, deadline, counter);
+            } catch (err) {
+              if (!(err instanceof ModelUnavailable) || moderation === 'required') {
+                // Never send a text nobody could check: the curated library is always safe.
+                replaced.push('moderation_unavailable');
+                throw err;
+              }
+              logger.warn('moderation unavailable; sending a draft checked by the local guard only', {
+                reason: err.reason,
+              });
+              flagged = false;
+            }
+            if (flagged) {
+              replaced.push('moderation_flagged');
+              continue;
+            }
+          }
+          return { body, model, ...usage(), fallback: false };
         }
       } catch (err) {
         // Whatever went wrong (even a limiter store outage), the subscriber still gets a message on time.
@@ -239,7 +368,7 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
         logger.warn('using the curated fallback', { reason });
       }
       const curated = await fallback.write(request, deadline);
-      return { ...curated, tokensIn, tokensOut, requests: counter.requests, fallback: true };
+      return { ...curated, ...usage(), fallback: true };
     },
   };
 }

@@ -63,6 +63,8 @@ export interface DeliveriesTable {
   tokens_in: number | null;
   tokens_out: number | null;
   cost_usd: number | null;
+  /** Why each generated draft before `body` was discarded ('guard:<rule>', 'moderation_flagged', …). */
+  replacement_reasons: string[] | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

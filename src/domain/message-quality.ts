@@ -107,6 +107,18 @@ export type QualityProblem = 'empty' | 'too_short' | 'not_gsm' | 'too_long' | 'r
 
 export type QualityVerdict = { ok: true } | { ok: false; problem: QualityProblem };
 
+/**
+ * Why a generated draft was not sent (recorded on the delivery, counted as a metric): a local guard rule,
+ * OpenAI's moderation model (flagged, or not reachable to check), or the model itself (a refusal, its own
+ * content filter).
+ */
+export type ReplacementReason =
+  | `guard:${QualityProblem}`
+  | 'moderation_flagged'
+  | 'moderation_unavailable'
+  | 'model_refusal'
+  | 'content_filter';
+
 /** Comparison form: case, punctuation and spacing do not make a message new. */
 export function comparisonKey(text: string): string {
   return normalizeForSms(text)

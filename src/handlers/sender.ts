@@ -55,6 +55,7 @@ export function buildSenderDeps(config: Config, limiter: RateLimiter, db?: Db): 
     model: config.OPENAI_MODEL,
     limiter,
     fallback: createCuratedWriter(),
+    moderation: config.OPENAI_MODERATION,
   });
   const sms = twilioSms(config);
   return {

@@ -218,7 +218,8 @@ export function buildProgram(): Command {
         const lines = rows.map(
           (d) =>
             `${d.phone}  ${d.state}${d.reason ? ` (${d.reason})` : ''}  planned ${d.plannedAt ?? '-'}  ` +
-            `${d.deliveryStatus ?? ''}`,
+            `${d.deliveryStatus ?? ''}` +
+            (d.replacementReasons?.length ? `  replaced: ${d.replacementReasons.join(', ')}` : ''),
         );
         return {
           json: { date, deliveries: rows },

@@ -199,6 +199,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
         limiter,
         fallback: curated,
         clock,
+        moderation: config.OPENAI_MODERATION,
       })
     : curated;
 

@@ -2,7 +2,13 @@
 // cost. Returned as a typed object (for the CLI and alarms) and logged as one summary line.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Db } from '../db/connection.js';
-import { consentCounts, deliveryOutcomes, skippedByReason, usageForDay } from '../db/repositories/reports.js';
+import {
+  consentCounts,
+  deliveryOutcomes,
+  replacedDrafts,
+  skippedByReason,
+  usageForDay,
+} from '../db/repositories/reports.js';
 import { roundUSD } from '../domain/cost.js';
 import { logger as defaultLogger } from '../logger.js';
 
@@ -30,6 +36,10 @@ export interface DailyReport {
   openaiTokensIn: number;
   openaiTokensOut: number;
   fallbacks: number;
+  /** Generated drafts discarded by the content checks (guard:<rule>, moderation_flagged, …), by reason. */
+  replacedDrafts: Record<string, number>;
+  /** Sent messages that are curated because every generated draft was discarded. */
+  curatedReplacements: number;
   smsSegments: number;
   estimatedCostUSD: number;
 }
@@ -60,11 +70,12 @@ export function previousUtcDay(now: Date): string {
 
 export async function buildDailyReport(deps: { db: Db; logger?: Logger }, day: string): Promise<DailyReport> {
   const { from, to } = utcDayRange(day);
-  const [outcomes, skipped, consent, usage] = await Promise.all([
+  const [outcomes, skipped, consent, usage, replaced] = await Promise.all([
     deliveryOutcomes(deps.db, from, to),
     skippedByReason(deps.db, from, to),
     consentCounts(deps.db, from, to),
     usageForDay(deps.db, day),
+    replacedDrafts(deps.db, from, to),
   ]);
   const final = outcomes.delivered + outcomes.undelivered + outcomes.failed;
   const report: DailyReport = {
@@ -78,6 +89,8 @@ export async function buildDailyReport(deps: { db: Db; logger?: Logger }, day: s
     openaiTokensIn: usage?.openai_tokens_in ?? 0,
     openaiTokensOut: usage?.openai_tokens_out ?? 0,
     fallbacks: usage?.fallbacks ?? 0,
+    replacedDrafts: replaced.byReason,
+    curatedReplacements: replaced.curated,
     smsSegments: usage?.sms_segments ?? 0,
     estimatedCostUSD: roundUSD(usage?.estimated_cost_usd ?? 0),
   };
@@ -92,12 +105,19 @@ export function summarizeReport(r: DailyReport): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([reason, n]) => `${reason}=${n}`)
     .join(' ');
+  const replaced = Object.entries(r.replacedDrafts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([reason, n]) => `${reason}=${n}`)
+    .join(' ');
+  const replacedTotal = Object.values(r.replacedDrafts).reduce((a, b) => a + b, 0);
   return (
     `daily report ${r.day}: ${r.sent} sent, ${r.delivered} delivered (${rate}), ${r.undelivered} undelivered, ` +
     `${r.failed} failed, ${r.awaitingStatus} awaiting status, ${r.sendErrors} send errors; ` +
     `${r.skippedTotal} skipped${skipped ? ` (${skipped})` : ''}; ${r.optOuts} opt-outs, ${r.optIns} opt-ins ` +
     `(${r.confirmations} confirming a request), ${r.optInRequests} opt-in requests; ` +
     `${r.openaiRequests} OpenAI requests, ${r.openaiTokensIn + r.openaiTokensOut} tokens, ` +
-    `${r.fallbacks} fallbacks, ${r.smsSegments} segments; est. cost $${r.estimatedCostUSD.toFixed(4)}`
+    `${r.fallbacks} fallbacks, ${r.smsSegments} segments; ` +
+    `${replacedTotal} drafts replaced${replaced ? ` (${replaced})` : ''}, ${r.curatedReplacements} sent curated instead; ` +
+    `est. cost $${r.estimatedCostUSD.toFixed(4)}`
   );
 }

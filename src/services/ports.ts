@@ -1,5 +1,6 @@
 // What services need from the outside world. Adapters in src/adapters implement these; one-machine mode
 // and AWS wire different adapters into the same services.
+import type { ReplacementReason } from '../domain/message-quality.js';
 import type { E164 } from '../domain/phone.js';
 
 export interface Clock {
@@ -67,8 +68,12 @@ export interface WrittenMessage {
   model: string | null;
   tokensIn: number;
   tokensOut: number;
-  /** Model requests made, including failed and discarded attempts (0 for a curated message). */
+  /** OpenAI requests made (completions and moderation), including failed and discarded attempts. */
   requests?: number;
+  /** Of `requests`, the moderation checks. */
+  moderationRequests?: number;
+  /** Why each generated draft before this body was discarded, in order (empty: the first draft went out). */
+  replaced?: ReplacementReason[];
   fallback: boolean;
 }
 

@@ -15,6 +15,7 @@ import { addUsage, getUsage, usageDay } from '../db/repositories/usage.js';
 import type { DeliveryState } from '../db/schema.js';
 import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import { countSegments } from '../domain/gsm.js';
+import type { ReplacementReason } from '../domain/message-quality.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
 import {
@@ -38,6 +39,8 @@ export interface WriteUsage {
   costUsd: number;
   /** True when the curated library wrote it. */
   fallback: boolean;
+  /** Why generated drafts were discarded before the body that was kept (content safety; issue #20). */
+  replaced: readonly ReplacementReason[];
 }
 
 export type SendOutcome =
@@ -168,6 +171,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     tokens: written.tokensIn + written.tokensOut,
     costUsd: openaiUsage.costUsd,
     fallback: written.fallback,
+    replaced: written.replaced ?? [],
   };
   const segmentCount = countSegments(written.body);
   if (segmentCount.encoding !== 'GSM-7' || segmentCount.segments !== 1) {
@@ -268,6 +272,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         tokensIn: written.tokensIn,
         tokensOut: written.tokensOut,
         costUsd,
+        replacementReasons: written.replaced ?? null,
       });
       await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
     });

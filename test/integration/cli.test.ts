@@ -120,6 +120,42 @@ describe('positivity CLI', () => {
     expect(rows.map((r) => r.state)).toEqual(['sent', 'cancelled']);
   });
 
+  it('deliveries shows why generated drafts were replaced', { timeout: 60_000 }, async () => {
+    const { id } = await db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, time_zone: 'UTC', status: 'active' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: id,
+        local_date: '2026-11-24',
+        time_zone: 'UTC',
+        window_start: '2026-11-24T12:00:00Z',
+        window_end: '2026-11-24T17:00:00Z',
+        planned_at: '2026-11-24T13:00:00Z',
+        state: 'sent',
+        claimed_at: '2026-11-24T13:00:00Z',
+        sent_at: '2026-11-24T13:00:01Z',
+        message_sid: `SM${'a'.repeat(32)}`,
+        body: 'A curated message.',
+        fallback: true,
+        replacement_reasons: ['guard:alcohol', 'moderation_flagged'],
+      })
+      .execute();
+
+    const [text, asJson] = await Promise.all([
+      cli('deliveries', '--date', '2026-11-24'),
+      json('deliveries', '--date', '2026-11-24'),
+    ]);
+
+    expect(text.stdout).toContain('  replaced: guard:alcohol, moderation_flagged');
+    expect(asJson.deliveries).toEqual([
+      expect.objectContaining({ replacementReasons: ['guard:alcohol', 'moderation_flagged'] }),
+    ]);
+  });
+
   it('answers bad input with exit code 2 and one line on stderr', { timeout: 60_000 }, async () => {
     const runs = await Promise.all([
       cli('subscribers', 'add', '12345', '--json'),

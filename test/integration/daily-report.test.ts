@@ -27,6 +27,8 @@ interface Row {
   status?: string;
   reason?: string;
   sent?: boolean;
+  replaced?: string[];
+  fallback?: boolean;
 }
 
 async function subscriber(phone: string) {
@@ -57,14 +59,29 @@ async function delivery(i: number, row: Row) {
       sent_at: row.sent ? at : null,
       message_sid: row.sent ? `SM${i}` : null,
       delivery_status: row.status ?? null,
+      replacement_reasons: row.replaced ?? (row.sent ? [] : null),
+      fallback: row.sent ? (row.fallback ?? false) : null,
     })
     .execute();
 }
 
 it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs one line', async () => {
   const rows: Row[] = [
-    { at: '2026-11-24T17:00:00Z', state: 'sent', sent: true, status: 'delivered' },
-    { at: '2026-11-24T18:00:00Z', state: 'sent', sent: true, status: 'delivered' },
+    {
+      at: '2026-11-24T17:00:00Z',
+      state: 'sent',
+      sent: true,
+      status: 'delivered',
+      replaced: ['guard:alcohol'],
+    },
+    {
+      at: '2026-11-24T18:00:00Z',
+      state: 'sent',
+      sent: true,
+      status: 'delivered',
+      replaced: ['moderation_flagged', 'guard:alcohol'],
+      fallback: true,
+    },
     { at: '2026-11-24T19:00:00Z', state: 'sent', sent: true, status: 'delivered' },
     { at: '2026-11-24T20:00:00Z', state: 'sent', sent: true, status: 'undelivered' },
     { at: '2026-11-24T21:00:00Z', state: 'sent', sent: true, status: 'sent' },
@@ -74,7 +91,7 @@ it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs o
     { at: '2026-11-24T16:30:00Z', state: 'skipped', reason: 'cost_cap' },
     { at: '2026-11-24T16:30:00Z', state: 'skipped', reason: 'quota' },
     // Other days: not counted.
-    { at: '2026-11-25T00:00:00Z', state: 'sent', sent: true, status: 'delivered' },
+    { at: '2026-11-25T00:00:00Z', state: 'sent', sent: true, status: 'delivered', replaced: ['guard:link'] },
     { at: '2026-11-23T23:59:59Z', state: 'skipped', reason: 'quota' },
   ];
   for (const [i, row] of rows.entries()) await delivery(i, row);
@@ -125,6 +142,8 @@ it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs o
     openaiTokensIn: 720,
     openaiTokensOut: 360,
     fallbacks: 1,
+    replacedDrafts: { 'guard:alcohol': 2, moderation_flagged: 1 },
+    curatedReplacements: 1,
     smsSegments: 7,
     estimatedCostUSD: 0.058424,
   });
@@ -133,7 +152,8 @@ it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs o
     'daily report 2026-11-24: 6 sent, 3 delivered (60.0%), 1 undelivered, 1 failed, 1 awaiting status, ' +
       '1 send errors; 3 skipped (cost_cap=2 quota=1); 2 opt-outs, 2 opt-ins (1 confirming a request), ' +
       '0 opt-in requests; 6 OpenAI requests, 1080 tokens, ' +
-      '1 fallbacks, 7 segments; est. cost $0.0584',
+      '1 fallbacks, 7 segments; 3 drafts replaced (guard:alcohol=2 moderation_flagged=1), ' +
+      '1 sent curated instead; est. cost $0.0584',
   );
   expect(lines.join('')).not.toContain('4155551000');
 });

@@ -21,6 +21,9 @@ import {
   CountingLimiter,
   chatCompletion,
   fixedClock,
+  type ModerationRequestBody,
+  moderationHandler,
+  moderationResult,
   OPENAI_API_KEY,
   openAiError,
   openAiHandler,
@@ -32,7 +35,9 @@ import {
 } from '../support/sender-doubles.js';
 
 const { db } = useTestDb();
-const server = setupServer();
+// Every draft that passes the local guard is moderated; unless a test says otherwise, moderation passes it.
+const moderationSeen: ModerationRequestBody[] = [];
+const server = setupServer(moderationHandler(moderationSeen));
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => server.resetHandlers());
 afterAll(() => server.close());
@@ -61,7 +66,11 @@ let openaiSeen: ChatRequestBody[];
 let twilioSeen: URLSearchParams[];
 
 function deps(
-  overrides: Partial<SendDeps> & { requestTimeoutMs?: number; maxRetries?: number } = {},
+  overrides: Partial<SendDeps> & {
+    requestTimeoutMs?: number;
+    maxRetries?: number;
+    moderation?: 'required' | 'best_effort';
+  } = {},
 ): SendDeps {
   const curated = createCuratedWriter({ random: () => 0 });
   const sleep = async (ms: number) => {
@@ -77,6 +86,7 @@ function deps(
     random: () => 0.5,
     requestTimeoutMs: overrides.requestTimeoutMs ?? 5_000,
     maxRetries: overrides.maxRetries ?? 3,
+    moderation: overrides.moderation,
   });
   const sms = createTwilioSms({
     accountSid: TWILIO_ACCOUNT_SID,
@@ -128,6 +138,7 @@ beforeEach(() => {
   waits = [];
   openaiSeen = [];
   twilioSeen = [];
+  moderationSeen.length = 0;
 });
 
 describe('sendDailyMessage', () => {
@@ -145,6 +156,9 @@ describe('sendDailyMessage', () => {
     const req = openaiSeen[0];
     expect(req?.model).toBe(MODEL);
     expect(req?.max_completion_tokens).toBe(80);
+    expect(req).not.toHaveProperty('max_tokens');
+    // The text is moderated exactly as it is sent, once.
+    expect(moderationSeen).toEqual([{ model: 'omni-moderation-latest', input: GOOD }]);
     expect(req?.messages[0]).toEqual({ role: 'system', content: SYSTEM_PROMPT });
     expect(req?.messages[1]?.content).toContain('Wednesday 25 November');
     expect(req?.messages[1]?.content).toContain('Ana');
@@ -167,13 +181,14 @@ describe('sendDailyMessage', () => {
       fallback: false,
       tokens_in: 131,
       tokens_out: 29,
+      replacement_reasons: [],
     });
     expect(row.cost_usd).toBeCloseTo(cost, 6);
     expect(row.sent_at?.toISOString()).toBe('2026-11-25T18:00:00.000Z');
     const [u] = await usage();
     expect(u).toMatchObject({
       day: '2026-11-25',
-      openai_requests: 1,
+      openai_requests: 2, // the completion and its moderation: both take a turn of the request budget
       openai_tokens_in: 131,
       openai_tokens_out: 29,
       fallbacks: 0,
@@ -296,6 +311,142 @@ describe('sendDailyMessage', () => {
     expect((await delivery(deliveryId)).tokens_in).toBe(262); // both attempts are paid for
   });
 
+  // ── Content safety (issue #20): nothing unchecked goes out, and every replacement says why ─────────
+  it.each([
+    ['a link', 'Find more sunshine at brightday.club this afternoon, Ana. You deserve it!', 'guard:link'],
+    [
+      'a phone number',
+      'Ana, call 415-555-0199 for a daily dose of cheer this afternoon!',
+      'guard:phone_number',
+    ],
+    ['an e-mail address', 'Ana, write to joy@brightday.org and tell us your small win today.', 'guard:email'],
+    [
+      'a SHAFT term',
+      'Treat yourself to a cold beer tonight, Ana. You earned every sip of it.',
+      'guard:alcohol',
+    ],
+  ])(
+    'a draft with %s is never sent: regenerated once, then curated, with the reason recorded',
+    async (_n, bad, reason) => {
+      const { deliveryId } = await plannedDelivery();
+      server.use(openAiHandler(openaiSeen, [() => chatCompletion(bad)]), twilioHandler(twilioSeen));
+
+      const out = await sendDailyMessage(deps(), deliveryId);
+
+      expect(out).toMatchObject({ outcome: 'sent', fallback: true, usage: { replaced: [reason, reason] } });
+      expect(openaiSeen).toHaveLength(2);
+      expect(moderationSeen).toHaveLength(0); // the local guard answers first, at no cost
+      expect(twilioSeen[0]?.get('Body')).toBe(`Hi Ana! ${CURATED_MESSAGES[0]}`);
+      expect(await delivery(deliveryId)).toMatchObject({
+        fallback: true,
+        replacement_reasons: [reason, reason],
+      });
+    },
+  );
+
+  it('a draft the guard rejects is regenerated, and the regenerated one is sent with the reason kept', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [
+        () => chatCompletion('Pour yourself a glass of wine tonight, Ana, and let the evening be slow.'),
+        () => chatCompletion(GOOD),
+      ]),
+      twilioHandler(twilioSeen),
+    );
+
+    await sendDailyMessage(deps(), deliveryId);
+
+    expect(openaiSeen[1]?.messages[1]?.content).toContain('(alcohol)');
+    expect(twilioSeen[0]?.get('Body')).toBe(GOOD);
+    expect(await delivery(deliveryId)).toMatchObject({
+      body: GOOD,
+      fallback: false,
+      model: MODEL,
+      replacement_reasons: ['guard:alcohol'],
+    });
+  });
+
+  it('a draft moderation flags is regenerated once, then replaced by a curated message', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      moderationHandler(moderationSeen, [() => moderationResult(true)]),
+      twilioHandler(twilioSeen),
+    );
+
+    const out = await sendDailyMessage(deps(), deliveryId);
+
+    expect(openaiSeen).toHaveLength(2);
+    expect(moderationSeen).toHaveLength(2);
+    expect(twilioSeen[0]?.get('Body')).toBe(`Hi Ana! ${CURATED_MESSAGES[0]}`);
+    expect(out).toMatchObject({
+      usage: { openaiRequests: 4, replaced: ['moderation_flagged', 'moderation_flagged'] },
+    });
+    expect(await delivery(deliveryId)).toMatchObject({
+      fallback: true,
+      replacement_reasons: ['moderation_flagged', 'moderation_flagged'],
+    });
+  });
+
+  it('moderation unreachable: a curated message rather than an unchecked one (strict by default)', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      moderationHandler(moderationSeen, [() => openAiError(503, 'server_error')]),
+      twilioHandler(twilioSeen),
+    );
+
+    await sendDailyMessage(deps({ maxRetries: 2 }), deliveryId);
+
+    // The same retry rules as completions: 3 tries with backoff, then give up within the deadline.
+    expect(moderationSeen).toHaveLength(3);
+    expect(openaiSeen).toHaveLength(1); // no point writing again while moderation is down
+    expect(twilioSeen[0]?.get('Body')).toBe(`Hi Ana! ${CURATED_MESSAGES[0]}`);
+    expect(await delivery(deliveryId)).toMatchObject({
+      fallback: true,
+      replacement_reasons: ['moderation_unavailable'],
+    });
+    const requestTurns = limiter.log.filter((e) => e.budget === 'openai_requests' && e.op === 'consume');
+    expect(requestTurns).toHaveLength(4);
+  });
+
+  it('moderation unreachable with moderation best_effort: the guarded draft goes out', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      moderationHandler(moderationSeen, [() => openAiError(503, 'server_error')]),
+      twilioHandler(twilioSeen),
+    );
+
+    await sendDailyMessage(deps({ maxRetries: 0, moderation: 'best_effort' }), deliveryId);
+
+    expect(twilioSeen[0]?.get('Body')).toBe(GOOD);
+    expect(await delivery(deliveryId)).toMatchObject({ fallback: false, replacement_reasons: [] });
+  });
+
+  it.each([
+    [
+      'a refusal',
+      () => chatCompletion(null, undefined, 'stop', "I'm sorry, I can't help with that."),
+      'model_refusal',
+    ],
+    [
+      'a content-filter stop',
+      () => chatCompletion('Ana, tonight', undefined, 'content_filter'),
+      'content_filter',
+    ],
+    ['a cut-off answer', () => chatCompletion(`${GOOD} And`, undefined, 'length'), 'guard:too_long'],
+  ])('%s from the model is never sent, and recorded', async (_name, reply, reason) => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(openAiHandler(openaiSeen, [reply]), twilioHandler(twilioSeen));
+
+    await sendDailyMessage(deps(), deliveryId);
+
+    expect(moderationSeen).toHaveLength(0);
+    expect(twilioSeen[0]?.get('Body')).toBe(`Hi Ana! ${CURATED_MESSAGES[0]}`);
+    expect(await delivery(deliveryId)).toMatchObject({ replacement_reasons: [reason, reason] });
+  });
+
   it('never sends one of the last 30 messages again', async () => {
     const { subscriber, deliveryId } = await plannedDelivery({ name: null });
     // The previous day carried the very text the model now writes, modulo case and punctuation.
@@ -363,7 +514,7 @@ describe('sendDailyMessage', () => {
       reason: 'opted_out',
     });
     expect(twilioSeen).toHaveLength(0);
-    expect((await usage())[0]).toMatchObject({ openai_requests: 1, sms_sent: 0 });
+    expect((await usage())[0]).toMatchObject({ openai_requests: 2, sms_sent: 0 });
   });
 
   it('a paused subscriber is skipped', async () => {

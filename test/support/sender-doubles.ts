@@ -3,12 +3,14 @@
 // Twilio requests exactly as they went over HTTP.
 import { HttpResponse, http } from 'msw';
 import type { BudgetName, Clock, LimitDecision, RateLimiter, Reservation } from '../../src/services/ports.js';
+import { CHAT_COMPLETION, MODERATION_FLAGGED, MODERATION_PASSED } from '../fixtures/openai/responses.js';
 import { reserveVia } from './limiter-reserve.js';
 
 export const TWILIO_ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
 export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const OPENAI_API_KEY = 'sk-test-0123456789abcdefghijklmnop';
 export const OPENAI_URL = 'https://api.openai.com/v1/chat/completions';
+export const MODERATION_URL = 'https://api.openai.com/v1/moderations';
 export const TWILIO_URL = `https://api.twilio.com/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`;
 
 export function fixedClock(iso: string): Clock & { set(iso: string): void } {
@@ -98,20 +100,23 @@ export interface ChatRequestBody {
   [k: string]: unknown;
 }
 
+/** The recorded chat completion with another text, usage and finish reason (and optionally a refusal). */
 export function chatCompletion(
-  content: string,
+  content: string | null,
   usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 131, completion_tokens: 29 },
-  finishReason: 'stop' | 'length' = 'stop',
+  finishReason: 'stop' | 'length' | 'content_filter' = 'stop',
+  refusal: string | null = null,
 ) {
+  const choice = CHAT_COMPLETION.choices[0];
   return HttpResponse.json({
+    ...CHAT_COMPLETION,
     id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
-    object: 'chat.completion',
-    created: 1_764_000_000,
-    model: 'gpt-4o-mini-2024-07-18',
-    choices: [
-      { index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: finishReason },
-    ],
-    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+    choices: [{ ...choice, message: { ...choice?.message, content, refusal }, finish_reason: finishReason }],
+    usage: {
+      ...CHAT_COMPLETION.usage,
+      ...usage,
+      total_tokens: usage.prompt_tokens + usage.completion_tokens,
+    },
   });
 }
 
@@ -132,6 +137,33 @@ export function openAiHandler(
     seen.push(body);
     const reply = replies[Math.min(seen.length - 1, replies.length - 1)];
     if (!reply) throw new Error('openAiHandler: no replies given');
+    return reply(body);
+  });
+}
+
+export interface ModerationRequestBody {
+  model?: string;
+  input: string | string[];
+  [k: string]: unknown;
+}
+
+/** The recorded moderation answer, flagged or not. */
+export function moderationResult(flagged: boolean) {
+  return HttpResponse.json(flagged ? MODERATION_FLAGGED : MODERATION_PASSED);
+}
+
+/** Moderation handler: records each body, answers with the next reply (the last repeats; default: passed). */
+export function moderationHandler(
+  seen: ModerationRequestBody[] = [],
+  replies: ((body: ModerationRequestBody) => Response | Promise<Response>)[] = [
+    () => moderationResult(false),
+  ],
+) {
+  return http.post(MODERATION_URL, async ({ request }) => {
+    const body = (await request.json()) as ModerationRequestBody;
+    seen.push(body);
+    const reply = replies[Math.min(seen.length - 1, replies.length - 1)];
+    if (!reply) throw new Error('moderationHandler: no replies given');
     return reply(body);
   });
 }

@@ -1,6 +1,7 @@
 // Powertools EMF output: the right namespace, names, units, values and dimensions on stdout.
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import {
+  countSendOutcome,
   InMemoryMetricsSink,
   METRICS_NAMESPACE,
   MetricName,
@@ -97,5 +98,28 @@ it('the in-memory sink totals by name and dimensions', () => {
     'DeliveriesSkipped{reason=quota}': 1,
     'DeliveriesSkipped{reason=cost_cap}': 2,
     MessagesSent: 2,
+  });
+});
+
+it('a send whose drafts were replaced counts DraftsReplaced once per discarded draft, by reason', () => {
+  const sink = new InMemoryMetricsSink();
+  countSendOutcome(sink, {
+    outcome: 'sent',
+    deliveryId: 'd',
+    messageSid: 'SM1',
+    segments: 1,
+    fallback: true,
+    usage: {
+      openaiRequests: 3,
+      tokens: 320,
+      costUsd: 0.01,
+      fallback: true,
+      replaced: ['guard:alcohol', 'moderation_flagged'],
+    },
+  });
+  expect(sink.totals()).toMatchObject({
+    'DraftsReplaced{reason=guard:alcohol}': 1,
+    'DraftsReplaced{reason=moderation_flagged}': 1,
+    FallbackMessages: 1,
   });
 });

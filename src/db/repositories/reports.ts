@@ -57,6 +57,35 @@ export async function skippedByReason(db: DbOrTrx, from: Date, to: Date): Promis
   return Object.fromEntries(rows.map((r) => [r.reason ?? 'unspecified', r.n]));
 }
 
+/**
+ * Generated drafts discarded before the body of a message sent in [from, to), by reason, and how many of
+ * those messages ended up curated because of it.
+ */
+export async function replacedDrafts(
+  db: DbOrTrx,
+  from: Date,
+  to: Date,
+): Promise<{ byReason: Record<string, number>; curated: number }> {
+  const sent = db
+    .selectFrom('deliveries')
+    .where('sent_at', '>=', from)
+    .where('sent_at', '<', to)
+    .where(sql<boolean>`cardinality(replacement_reasons) > 0`);
+  const [rows, curated] = await Promise.all([
+    sent
+      .select([sql<string>`unnest(replacement_reasons)`.as('reason')])
+      .execute()
+      .then((all) => all.map((r) => r.reason)),
+    sent
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('fallback', '=', true)
+      .executeTakeFirstOrThrow(),
+  ]);
+  const byReason: Record<string, number> = {};
+  for (const reason of rows) byReason[reason] = (byReason[reason] ?? 0) + 1;
+  return { byReason, curated: Number(curated.n) };
+}
+
 export interface ConsentCounts {
   optOuts: number;
   /** Numbers that became subscribers: YES to a request, or START (new or returning). */

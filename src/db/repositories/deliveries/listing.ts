@@ -14,6 +14,8 @@ export interface DeliveryListing {
   messageSid: string | null;
   body: string | null;
   costUsd: number | null;
+  /** Why generated drafts were discarded before this body (guard:<rule>, moderation_flagged, …). */
+  replacementReasons: string[] | null;
 }
 
 function baseQuery(db: DbOrTrx) {
@@ -33,6 +35,7 @@ function baseQuery(db: DbOrTrx) {
       'd.message_sid',
       'd.body',
       'd.cost_usd',
+      'd.replacement_reasons',
     ]);
 }
 
@@ -51,6 +54,7 @@ const toListing = (r: Row): DeliveryListing => ({
   messageSid: r.message_sid,
   body: r.body,
   costUsd: r.cost_usd,
+  replacementReasons: r.replacement_reasons,
 });
 
 /** Every delivery for one local date, by planned time. */

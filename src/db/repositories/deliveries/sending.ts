@@ -64,6 +64,8 @@ export interface SentRecord {
   tokensIn: number;
   tokensOut: number;
   costUsd: number;
+  /** Why the drafts before this body were discarded; null when the writer does not say. */
+  replacementReasons?: readonly string[] | null;
 }
 
 export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Promise<boolean> {
@@ -82,6 +84,7 @@ export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Pro
       tokens_in: sent.tokensIn,
       tokens_out: sent.tokensOut,
       cost_usd: sent.costUsd,
+      replacement_reasons: sent.replacementReasons ? [...sent.replacementReasons] : null,
     })
     .where('id', '=', id)
     .where('state', '=', 'sending')
