@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../lib/lambda-bundling.js';
 import { loadConfig } from '../src/config.js';
+import { pricesFromConfig } from '../src/domain/cost.js';
 import { applyLogConfig } from '../src/logger.js';
 import { benchBundles } from './lib/bundles.js';
 import { costRows } from './lib/cost.js';
@@ -98,7 +99,7 @@ const load = loadavg()[0] ?? 0;
 if (wanted('messages')) {
   await section('messages', async () => {
     const m = await measureMessages(config, sizes.messages);
-    return [...messageRows(m), ...(await costRows(config, m.openai))];
+    return [...messageRows(m, pricesFromConfig(config)), ...(await costRows(config, m.openai))];
   });
 }
 if (wanted('bundles')) await section('bundles', () => benchBundles(sizes.importRuns));

@@ -11,7 +11,11 @@ import { estimateCost, pricesFromConfig } from '../src/domain/cost.js';
 import { CURATED_MESSAGES } from '../src/domain/curated-messages.js';
 import { countSegments, isSingleGsmSegment } from '../src/domain/gsm.js';
 import { seededRandom } from '../src/domain/slots.js';
-import { realisticModelHandler, unlimitedLimiter } from '../test/fixtures/realistic-model.js';
+import {
+  realisticModelHandler,
+  realisticModerationHandler,
+  unlimitedLimiter,
+} from '../test/fixtures/realistic-model.js';
 
 const generations = Number(process.argv[2] ?? 300);
 const seed = Number(process.argv[3] ?? 42);
@@ -29,6 +33,7 @@ const server = setupServer(
     raw.total += 1;
     if (isSingleGsmSegment(content)) raw.singleSegment += 1;
   }),
+  realisticModerationHandler(),
 );
 server.listen({ onUnhandledRequest: 'error' });
 
@@ -45,6 +50,8 @@ const names = ['Ana', 'Sam', 'Priya', 'Jordan', null, null];
 let tokensIn = 0;
 let tokensOut = 0;
 let requests = 0;
+let moderationRequests = 0;
+const replaced: Record<string, number> = {};
 let fallbacks = 0;
 let singleSegment = 0;
 let firstTry = 0;
@@ -58,8 +65,10 @@ for (let i = 0; i < generations; i++) {
   tokensIn += m.tokensIn;
   tokensOut += m.tokensOut;
   requests += m.requests ?? 0;
+  moderationRequests += m.moderationRequests ?? 0;
+  for (const r of m.replaced ?? []) replaced[r] = (replaced[r] ?? 0) + 1;
   if (m.fallback) fallbacks += 1;
-  if (!m.fallback && m.requests === 1) firstTry += 1;
+  if (!m.fallback && (m.replaced ?? []).length === 0) firstTry += 1;
   const c = countSegments(m.body);
   if (c.encoding === 'GSM-7' && c.segments === 1) singleSegment += 1;
   recent.unshift(m.body);
@@ -79,7 +88,14 @@ const totalPer1000 = estimateCost(
 
 console.log(`model                         ${config.OPENAI_MODEL} (mocked with msw, seed ${seed})`);
 console.log(
-  `messages written              ${generations} (${requests} model requests, ${(requests / generations).toFixed(2)} per message)`,
+  `messages written              ${generations} (${requests} OpenAI requests, ${(requests / generations).toFixed(2)} per message, ${moderationRequests} of them moderation)`,
+);
+console.log(
+  `drafts replaced, by reason    ${
+    Object.entries(replaced)
+      .map(([r, n]) => `${r}=${n}`)
+      .join(' ') || 'none'
+  }`,
 );
 console.log(
   `raw outputs single segment    ${raw.singleSegment}/${raw.total} = ${pct(raw.singleSegment, raw.total)} (before normalisation)`,

@@ -97,7 +97,7 @@ export const GUARD_RULES = [
     why: 'ends on a question, or asks for a reply: the service does not answer, so it must not ask',
     // A question answered by what follows ("Feeling flat? Step outside.") is rhetorical and passes.
     pattern:
-      /\?["')\s]*$|\b(reply|text (me|us) back|text back|write back|let (me|us) know|tell (me|us)|respond (to|with)|send (me|us))\b/i,
+      /\?["')\s]*$|\b(reply|text (me|us) back|text back|write back|let (me|us) know|tell (me|us)|respond (to|with)|send (me|us)|(love|like|want) to hear (it|from you|about)|hear(ing)? from you|share (it |this |that )?with (me|us))\b/i,
   },
 ] as const satisfies readonly { rule: string; why: string; pattern: RegExp }[];
 

@@ -74,6 +74,8 @@ describe('checkMessage: the content guard', () => {
     ['Sam, what song always lifts your mood? ', 'question'],
     ['Reply with one word that describes your afternoon and we will cheer you on!', 'question'],
     ['Tell us your small win today. We love hearing from you, Ana.', 'question'],
+    ['What is one small thing you are proud of today? We would love to hear it.', 'question'],
+    ['Name one good moment from this week and share it with us before tonight.', 'question'],
   ])('%j → %s', (body, problem) => {
     expect(checkMessage(body, [])).toEqual({ ok: false, problem });
   });
