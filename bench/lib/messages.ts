@@ -155,8 +155,8 @@ export function messageRows(m: Awaited<ReturnType<typeof measureMessages>>, pric
     .join(', ');
   const extraRequests = perMessage(openai, openai.requests) - perMessage(unmoderated, unmoderated.requests);
   const addedTokens = tokens(openai) - tokens(unmoderated);
-  const addedMs = perMessage(openai, openai.elapsedMs) - perMessage(unmoderated, unmoderated.elapsedMs);
-  const costPerMessage = (s: MessageStats) => perMessage(s, s.tokensIn * 0.15 + s.tokensOut * 0.6) / 1e6; // gpt-4o-mini list prices per token
+  const costPerMessage = (s: MessageStats) =>
+    estimateCost({ tokensIn: s.tokensIn, tokensOut: s.tokensOut, segments: 0 }, prices).totalUSD / s.messages;
   const addedCost = costPerMessage(openai) - costPerMessage(unmoderated);
   return [
     {
