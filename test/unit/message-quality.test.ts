@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import {
   checkMessage,
@@ -95,6 +96,7 @@ describe('checkMessage: the content guard', () => {
     'Raise the bar just a little today, then celebrate clearing it, Jordan.',
     'A dose of fresh air this afternoon can turn the whole day around.',
     'Feeling a bit flat? Step outside, look up, take three slow breaths.',
+    'You are not alone in finding Mondays slow. Be gentle with yourself this afternoon.',
     'You are a treasure, and the people around you know it.',
     'Even if you hate Mondays, this one has a good afternoon waiting in it.',
     'Have a cup of tea and a biscuit, then tackle the next thing on your list.',
@@ -103,10 +105,13 @@ describe('checkMessage: the content guard', () => {
     expect(checkMessage(body, [])).toEqual({ ok: true });
   });
 
-  it('names every rule once, each with a reason', () => {
+  it('names every rule once, each with a reason, and docs/content-safety.md lists each one', async () => {
     const rules = GUARD_RULES.map((r) => r.rule);
     expect(new Set(rules).size).toBe(rules.length);
     for (const r of GUARD_RULES) expect(r.why.length).toBeGreaterThan(10);
+    const doc = await readFile(new URL('../../docs/content-safety.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([a-z_]+)` +\|/gm)].map((m) => m[1]);
+    expect(documented).toEqual(rules);
   });
 });
 
