@@ -2,7 +2,6 @@
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { AppSecret } from './constructs/app-secret.js';
 import { CostBudget } from './constructs/cost-budget.js';
 import { DailyPlanner } from './constructs/daily-planner.js';
 import { Database } from './constructs/database.js';
@@ -13,6 +12,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Network } from './constructs/network.js';
 import { ScheduledJobs } from './constructs/scheduled-jobs.js';
 import type { ServiceFunctionShared } from './constructs/service-function.js';
+import { ServiceSecrets } from './constructs/service-secrets.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 import type { StackSettings } from './stack-settings.js';
 
@@ -23,7 +23,7 @@ export interface PositivityStackProps extends StackProps {
 export class PositivityStack extends Stack {
   readonly network: Network;
   readonly database: Database;
-  readonly appSecret: AppSecret;
+  readonly secrets: ServiceSecrets;
   readonly sender: MessageSender;
   readonly scheduling: DeliveryScheduling;
   readonly planner: DailyPlanner;
@@ -49,14 +49,18 @@ export class PositivityStack extends Stack {
       deletionProtection: settings.stage === 'prod',
       logRetention,
     });
-    this.appSecret = new AppSecret(this, 'AppSecret');
+    this.secrets = new ServiceSecrets(this, 'Secrets');
 
     const shared: ServiceFunctionShared = {
       vpc: this.network.vpc,
       subnets: this.network.lambdaSubnets,
       securityGroup: this.network.lambdaSecurityGroup,
-      appSecret: this.appSecret.secret,
-      databaseSecret: this.database.secret,
+      secrets: {
+        db: this.database.secret,
+        twilio: this.secrets.twilio,
+        openai: this.secrets.openai,
+        api: this.secrets.api,
+      },
       logRetention,
       // Names from src/config.ts; none of them is secret.
       environment: {
@@ -143,9 +147,17 @@ export class PositivityStack extends Stack {
       description: 'Status callback URL (the sender also sets it on every message)',
     });
     new CfnOutput(this, 'HealthUrl', { value: `${base}/health` });
-    new CfnOutput(this, 'AppSecretArn', {
-      value: this.appSecret.secret.secretArn,
-      description: 'Fill TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, OPENAI_API_KEY here',
+    new CfnOutput(this, 'TwilioSecretArn', {
+      value: this.secrets.twilio.secretArn,
+      description: 'Fill TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN here',
+    });
+    new CfnOutput(this, 'OpenAiSecretArn', {
+      value: this.secrets.openai.secretArn,
+      description: 'Fill OPENAI_API_KEY here',
+    });
+    new CfnOutput(this, 'ApiSecretArn', {
+      value: this.secrets.api.secretArn,
+      description: 'API_TOKEN (generated): the bearer token of the subscriber API',
     });
     new CfnOutput(this, 'SchedulerDeadLetterQueueUrl', { value: this.scheduling.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PlannerFunctionName', { value: this.planner.function.fn.functionName });

@@ -1,6 +1,7 @@
 // The one place the environment is read. Every setting is validated together so a bad deployment fails
 // at start-up with a single message naming every missing or invalid variable.
 import * as z from 'zod';
+import type { Credentials, SecretKind, SecretValues } from './adapters/credentials.js';
 import { canonicalTimeZone, isValidTimeZone } from './domain/time-zone.js';
 
 export class ConfigError extends Error {
@@ -21,6 +22,7 @@ const clockTime = z
   });
 const bool = z.stringbool();
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100');
+const secretArn = z.string().startsWith('arn:', 'expected a Secrets Manager secret ARN');
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
@@ -33,9 +35,14 @@ const SettingsSchema = z
     HELP_CONTACT: z.string().min(3).max(80).default('support@example.com'),
 
     DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/ })),
-    DB_SECRET_ARN: optional(z.string().startsWith('arn:')),
     DATABASE_SSL: bool.default(false),
-    APP_SECRET_ARN: optional(z.string().startsWith('arn:')),
+    // In AWS each secret has its own ARN, and each Lambda is given (and may read) only those it uses.
+    DB_SECRET_ARN: optional(secretArn),
+    TWILIO_SECRET_ARN: optional(secretArn),
+    OPENAI_SECRET_ARN: optional(secretArn),
+    API_SECRET_ARN: optional(secretArn),
+    /** How long a secret read from Secrets Manager is trusted before it is read again (rotation). */
+    SECRETS_MAX_AGE_SECONDS: int(0, 86_400).default(300),
 
     PUBLIC_BASE_URL: optional(z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''))),
     PORT: int(1, 65535).default(3000),
@@ -106,57 +113,197 @@ const SettingsSchema = z
     }
   });
 
+const twilioAccountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC + 32 hex digits');
+const twilioAuthToken = z.string().min(16, 'expected a Twilio auth token (32 characters)');
+const openAiApiKey = z.string().min(20, 'expected an OpenAI API key');
+const apiToken = z.string().min(24, 'must be at least 24 characters');
+
 /**
- * Secrets: from the environment locally, from the Secrets Manager secret named by APP_SECRET_ARN in AWS
- * (a JSON object with the same keys). Never given defaults: a missing secret is either an error or, in
- * one-machine mode, an explicit switch to an offline stand-in.
+ * Secrets as one-machine mode reads them: from the environment, each optional (a missing one switches to an
+ * offline stand-in). Never given defaults. In AWS each comes from its own Secrets Manager secret instead
+ * (SECRET_SOURCES below, src/adapters/secrets.ts).
  */
 export const SecretsSchema = z.object({
-  TWILIO_ACCOUNT_SID: optional(z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC + 32 hex digits')),
-  TWILIO_AUTH_TOKEN: optional(z.string().min(16, 'expected a Twilio auth token (32 characters)')),
-  OPENAI_API_KEY: optional(z.string().min(20, 'expected an OpenAI API key')),
-  API_TOKEN: optional(z.string().min(24, 'must be at least 24 characters')),
+  TWILIO_ACCOUNT_SID: optional(twilioAccountSid),
+  TWILIO_AUTH_TOKEN: optional(twilioAuthToken),
+  OPENAI_API_KEY: optional(openAiApiKey),
+  API_TOKEN: optional(apiToken),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
 export type Secrets = z.output<typeof SecretsSchema>;
+/** One-machine mode's configuration: settings, and whatever secrets the environment has. */
 export type Config = Settings & { secrets: Secrets };
 export type SettingName = keyof Settings;
 export type SecretName = keyof Secrets;
 
-function describe(issues: z.core.$ZodIssue[], env: Record<string, unknown>): string[] {
+function describe(issues: z.core.$ZodIssue[], source: Record<string, unknown>): string[] {
   return issues.map((issue) => {
     const name = String(issue.path[0] ?? '(config)');
-    const given = env[name];
+    const given = source[name];
+    const missing = given === undefined || given === '';
+    if (missing) return `${name}: ${issue.code === 'invalid_type' ? 'required' : issue.message} (missing)`;
     const isSecret = name in SecretsSchema.shape;
-    const shown = given === undefined ? 'missing' : isSecret ? 'given' : `got ${JSON.stringify(given)}`;
-    return `${name}: ${issue.message} (${shown})`;
+    return `${name}: ${issue.message} (${isSecret ? 'given' : `got ${JSON.stringify(given)}`})`;
   });
 }
 
-/**
- * Parses settings and secrets from one source (usually process.env) and checks that each name in
- * `require` is present. Throws one ConfigError listing every problem.
- */
-export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
-  options: { require?: (SettingName | SecretName)[]; secrets?: Record<string, unknown> } = {},
-): Config {
+function parseSettings(env: Record<string, unknown>): Settings {
+  const settings = SettingsSchema.safeParse(env);
+  if (!settings.success) throw new ConfigError(describe(settings.error.issues, env));
+  return settings.data;
+}
+
+/** Parses settings and the optional secrets from the environment. Throws one ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
   const settings = SettingsSchema.safeParse(env);
   if (!settings.success) problems.push(...describe(settings.error.issues, env));
-  const secretSource = options.secrets ?? env;
-  const secrets = SecretsSchema.safeParse(secretSource);
-  if (!secrets.success) problems.push(...describe(secrets.error.issues, secretSource));
-
-  for (const name of options.require ?? []) {
-    const value =
-      name in SecretsSchema.shape ? secrets.data?.[name as SecretName] : settings.data?.[name as SettingName];
-    const alreadyReported = problems.some((p) => p.startsWith(`${name}:`));
-    if (value === undefined && !alreadyReported) problems.push(`${name}: required here (missing)`);
-  }
+  const secrets = SecretsSchema.safeParse(env);
+  if (!secrets.success) problems.push(...describe(secrets.error.issues, env));
   if (problems.length > 0 || !settings.data || !secrets.data) throw new ConfigError(problems);
   return { ...settings.data, secrets: secrets.data };
+}
+
+/** Settings in which the named ones are known to be present: what `requireSettings` returns. */
+export type Requiring<K extends SettingName> = Settings & { [P in K]-?: Exclude<Settings[P], undefined> };
+
+/** Checks that each named setting is present and narrows the type to say so (no caller casts). */
+export function requireSettings<S extends Settings, K extends SettingName>(
+  settings: S,
+  names: readonly K[],
+): S & Requiring<K> {
+  const missing = names.filter((name) => settings[name] === undefined);
+  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: required here (missing)`));
+  return settings as S & Requiring<K>;
+}
+
+// ── Secrets, one per use ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Where each secret comes from: the secret named by `arn` (AWS), else the environment variables `env`
+ * (one-machine mode, tests). Twilio, OpenAI and API secrets hold JSON objects with the same keys as the
+ * environment; the database secret is the one RDS generates (username, password, host, port, dbname).
+ */
+export const SECRET_SOURCES = {
+  db: { arn: 'DB_SECRET_ARN', env: ['DATABASE_URL'] },
+  twilio: { arn: 'TWILIO_SECRET_ARN', env: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'] },
+  openai: { arn: 'OPENAI_SECRET_ARN', env: ['OPENAI_API_KEY'] },
+  api: { arn: 'API_SECRET_ARN', env: ['API_TOKEN'] },
+} as const satisfies Record<SecretKind, { arn: SettingName; env: readonly string[] }>;
+
+const RdsSecret = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  host: z.string().min(1),
+  port: z.coerce.number().int().default(5432),
+  dbname: z.string().min(1).default('postgres'),
+});
+
+const present = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
+
+/** Each secret's content, validated the same way whether it came from Secrets Manager or the environment. */
+const SECRET_SCHEMAS: { [K in SecretKind]: z.ZodType<SecretValues[K]> } = {
+  db: z.union([
+    RdsSecret.transform(({ username, password, host, port, dbname }) => ({
+      url: `postgres://${encodeURIComponent(username)}@${host}:${port}/${encodeURIComponent(dbname)}`,
+      password,
+    })),
+    z
+      .object({ DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }) })
+      .transform((s) => ({ url: s.DATABASE_URL })),
+  ]),
+  twilio: z
+    .object({ TWILIO_ACCOUNT_SID: present(twilioAccountSid), TWILIO_AUTH_TOKEN: present(twilioAuthToken) })
+    .transform((s) => ({ accountSid: s.TWILIO_ACCOUNT_SID, authToken: s.TWILIO_AUTH_TOKEN })),
+  openai: z
+    .object({ OPENAI_API_KEY: present(openAiApiKey) })
+    .transform((s) => ({ apiKey: s.OPENAI_API_KEY })),
+  api: z.object({ API_TOKEN: present(apiToken) }).transform((s) => ({ apiToken: s.API_TOKEN })),
+};
+
+/**
+ * Validates a secret's content. The error names the source and the bad or missing keys, never a value.
+ * An RDS secret that lacks fields is reported by field ("DB_SECRET_ARN: secret lacks password, host").
+ */
+export function parseSecret<K extends SecretKind>(
+  kind: K,
+  content: unknown,
+  source: string,
+): SecretValues[K] {
+  const parsed = SECRET_SCHEMAS[kind].safeParse(content);
+  if (parsed.success) return parsed.data;
+  if (kind === 'db') {
+    const rds = RdsSecret.safeParse(content);
+    const fields = rds.success ? [] : rds.error.issues.map((i) => i.path.join('.'));
+    throw new ConfigError([`${source}: secret lacks ${fields.join(', ') || 'a valid database URL'}`]);
+  }
+  const record = content && typeof content === 'object' ? (content as Record<string, unknown>) : {};
+  throw new ConfigError(describe(parsed.error.issues, record).map((p) => `${source}: ${p}`));
+}
+
+// ── What each Lambda needs ────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The settings each Lambda requires and the secrets it reads (and is granted: lib/ gives each function
+ * only the ARNs listed here). Its config type, LambdaConfig<name>, says the same to the compiler.
+ */
+export const LAMBDA_NEEDS = {
+  sender: { settings: ['PUBLIC_BASE_URL'], secrets: ['db', 'twilio', 'openai'] },
+  webhooks: { settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME'], secrets: ['db', 'twilio', 'api'] },
+  planner: {
+    settings: ['SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'SCHEDULER_DLQ_ARN', 'SENDER_FUNCTION_ARN'],
+    secrets: ['db'],
+  },
+  reconcile: { settings: [], secrets: ['db', 'twilio'] },
+  cleanup: { settings: [], secrets: ['db'] },
+  'daily-report': { settings: [], secrets: ['db'] },
+  migrate: { settings: [], secrets: ['db'] },
+} as const satisfies Record<string, { settings: readonly SettingName[]; secrets: readonly SecretKind[] }>;
+
+type Needs = typeof LAMBDA_NEEDS;
+export type LambdaName = keyof Needs;
+export type LambdaSettings<N extends LambdaName> = Requiring<Needs[N]['settings'][number]>;
+export type LambdaCredentials<N extends LambdaName> = {
+  [K in Needs[N]['secrets'][number]]: Credentials<SecretValues[K]>;
+};
+/** A Lambda's validated configuration: its required settings present, and exactly its secrets. */
+export type LambdaConfig<N extends LambdaName> = LambdaSettings<N> & { credentials: LambdaCredentials<N> };
+
+/** Where each secret of a Lambda comes from: a secret ARN, or the environment (tests, local runs). */
+export type SecretSource = { kind: SecretKind } & ({ arn: string } | { env: Record<string, unknown> });
+
+/**
+ * A Lambda's settings, with what it requires checked, and the source of each of its secrets (an ARN wins
+ * over the environment). One ConfigError lists every problem.
+ */
+export function lambdaSettings<N extends LambdaName>(
+  name: N,
+  env: Record<string, string | undefined>,
+): { settings: LambdaSettings<N>; sources: SecretSource[] } {
+  const problems: string[] = [];
+  let settings: Settings | undefined;
+  try {
+    settings = requireSettings(parseSettings(env), LAMBDA_NEEDS[name].settings);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  const sources: SecretSource[] = [];
+  for (const kind of LAMBDA_NEEDS[name].secrets) {
+    const { arn, env: names } = SECRET_SOURCES[kind];
+    const arnValue = settings?.[arn];
+    if (arnValue) sources.push({ kind, arn: arnValue });
+    else if (names.some((n) => env[n])) sources.push({ kind, env: pick(env, names) });
+    else if (!problems.some((p) => p.startsWith(`${arn}:`)))
+      problems.push(`${arn}: required here (missing; or ${names.join(' and ')} in the environment)`);
+  }
+  if (problems.length > 0 || !settings) throw new ConfigError(problems);
+  return { settings: settings as LambdaSettings<N>, sources };
+}
+
+function pick(env: Record<string, string | undefined>, names: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(names.map((n) => [n, env[n]]));
 }
 
 /** Window bounds as minutes after local midnight, e.g. 720 for 12:00. */

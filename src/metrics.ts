@@ -1,6 +1,7 @@
 // Business metrics: Powertools Metrics (CloudWatch Embedded Metric Format on stdout) in AWS, an in-memory
 // sink in one-machine mode and tests. Both implement the MetricsSink port, so services never know which.
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger } from './logger.js';
 import type { InboundResult } from './services/inbound.js';
 import type { PlanSummary } from './services/plan-day.js';
 import type { MetricsSink } from './services/ports.js';
@@ -58,17 +59,24 @@ const UNITS: Partial<Record<string, Unit>> = {
   [MetricName.DatabaseSizeBytes]: MetricUnit.Bytes,
 };
 
-export interface FlushableMetricsSink extends MetricsSink {
-  /** Writes buffered metrics (one EMF line). Handlers call it once per invocation, in `finally`. */
-  flush(): void;
-}
+/**
+ * Where Powertools Metrics reports problems: our logger (JSON, privacy rules, LOG_LEVEL). Its warning that
+ * an invocation published nothing is normal here (a health check, a duplicate callback): DEBUG.
+ */
+const metricsLog = {
+  debug: (message: string) => logger.debug(message),
+  info: (message: string) => logger.info(message),
+  warn: (message: string) =>
+    message.startsWith('No application metrics to publish') ? logger.debug(message) : logger.warn(message),
+  error: (message: string) => logger.error(message),
+};
 
 /**
  * MetricsSink over Powertools Metrics. Metrics without dimensions are buffered and flushed together;
  * a metric with dimensions (e.g. DeliveriesSkipped by reason) goes out at once as its own EMF line,
  * because one EMF document shares a single dimension set.
  */
-export class PowertoolsMetricsSink implements FlushableMetricsSink {
+export class PowertoolsMetricsSink implements MetricsSink {
   readonly metrics: Metrics;
 
   constructor(options: { serviceName?: string; namespace?: string; metrics?: Metrics } = {}) {
@@ -77,6 +85,7 @@ export class PowertoolsMetricsSink implements FlushableMetricsSink {
       new Metrics({
         namespace: options.namespace ?? METRICS_NAMESPACE,
         serviceName: options.serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'daily-positivity',
+        logger: metricsLog,
       });
   }
 
@@ -92,6 +101,7 @@ export class PowertoolsMetricsSink implements FlushableMetricsSink {
     this.metrics.addMetric(name, unit, value);
   }
 
+  /** Writes buffered metrics (one EMF line). In a Lambda, the `logMetrics` middleware does this. */
   flush(): void {
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
   }
@@ -104,15 +114,13 @@ export interface RecordedMetric {
 }
 
 /** MetricsSink that keeps every data point in memory: one-machine mode (CLI report) and tests. */
-export class InMemoryMetricsSink implements FlushableMetricsSink {
+export class InMemoryMetricsSink implements MetricsSink {
   readonly recorded: RecordedMetric[] = [];
 
   count(name: string, value = 1, dimensions: Record<string, string> = {}): void {
     if (!Number.isFinite(value)) return;
     this.recorded.push({ name, value, dimensions: { ...dimensions } });
   }
-
-  flush(): void {}
 
   /** Sum of a metric's values, optionally only those whose dimensions include `where`. */
   total(name: string, where: Record<string, string> = {}): number {

@@ -4,8 +4,9 @@
 // baseline in bare-server.ts.
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
+import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { createRateLimiter } from '../../src/adapters/rate-limiter.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, requireSettings } from '../../src/config.js';
 import { createPool, dbOnPool } from '../../src/db/connection.js';
 import { createApp } from '../../src/http/app.js';
 import type { DeliveryScheduler, SmsSender } from '../../src/services/ports.js';
@@ -25,7 +26,7 @@ async function main(kind: string | undefined, databaseUrl: string | undefined): 
     return;
   }
   if (kind !== 'app') throw new Error(`expected app or bare, got ${kind}`);
-  const config = loadConfig({
+  const settings = loadConfig({
     LOG_LEVEL: 'SILENT',
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
@@ -39,7 +40,7 @@ async function main(kind: string | undefined, databaseUrl: string | undefined): 
   const pool = createPool({ connectionString: databaseUrl, max: SERVER_POOL_MAX });
   pool.on('error', (error) => console.error(`app server: idle database connection closed: ${error.message}`));
   const db = dbOnPool(pool);
-  const limiter = await createRateLimiter({ config, pool });
+  const limiter = await createRateLimiter({ config: settings, pool });
   // Inbound texts never send or schedule; an opt-out cancels schedules, which here answer at once.
   const sms: SmsSender = {
     send: async () => {
@@ -51,6 +52,10 @@ async function main(kind: string | undefined, databaseUrl: string | undefined): 
       throw new Error('the webhooks never schedule');
     },
     cancel: async () => {},
+  };
+  const config = {
+    ...requireSettings(settings, ['PUBLIC_BASE_URL']),
+    credentials: { twilio: fixedCredentials({ authToken: BENCH_AUTH_TOKEN }) },
   };
   const app = createApp({ config, db, sms, scheduler, limiter });
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {

@@ -1,5 +1,5 @@
 // One Lambda of this service: bundled with esbuild from src/handlers (ESM, minified, Node 22, ARM64), in the
-// VPC, with its own log group, and with the app and database secrets readable by ARN only.
+// VPC, with its own log group, and with read access (by ARN) to exactly the secrets it uses.
 import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,6 +7,8 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { SecretKind } from '../../src/adapters/credentials.js';
+import { LAMBDA_NEEDS, SECRET_SOURCES } from '../../src/config.js';
 import { BUNDLE_OPTIONS, entryPath, type LambdaName, PROJECT_ROOT } from '../lambda-bundling.js';
 
 /** What every function shares; the stack builds this once. */
@@ -14,8 +16,8 @@ export interface ServiceFunctionShared {
   vpc: ec2.IVpc;
   subnets: ec2.SubnetSelection;
   securityGroup: ec2.ISecurityGroup;
-  appSecret: secretsmanager.ISecret;
-  databaseSecret: secretsmanager.ISecret;
+  /** One secret per use; each function is given the ARNs (and grants) of those src/config.ts says it reads. */
+  secrets: Record<SecretKind, secretsmanager.ISecret>;
   logRetention: logs.RetentionDays;
   /** Non-secret settings (src/config.ts names) given to every function. */
   environment: Record<string, string>;
@@ -63,8 +65,6 @@ export class ServiceFunction extends Construct {
         ...shared.environment,
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: `daily-positivity-${props.name}`,
-        APP_SECRET_ARN: shared.appSecret.secretArn,
-        DB_SECRET_ARN: shared.databaseSecret.secretArn,
       },
       bundling: {
         format: nodejs.OutputFormat.ESM,
@@ -76,8 +76,11 @@ export class ServiceFunction extends Construct {
         metafile: true,
       },
     });
-    shared.appSecret.grantRead(this.fn);
-    shared.databaseSecret.grantRead(this.fn);
+    for (const kind of LAMBDA_NEEDS[props.name].secrets) {
+      const secret = shared.secrets[kind];
+      this.fn.addEnvironment(SECRET_SOURCES[kind].arn, secret.secretArn);
+      secret.grantRead(this.fn);
+    }
 
     const role = this.fn.role;
     if (!role) throw new Error('NodejsFunction always has a role');

@@ -1,60 +1,126 @@
-// Secrets Manager: the app secret (OpenAI key, Twilio credentials, API token) and the RDS credentials
-// secret. Read once per cold start; values never go into environment variables or logs.
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
-import { type Config, ConfigError, loadConfig, type SecretName, type SettingName } from '../config.js';
+// Secrets Manager: each Lambda reads only its own secrets (database, Twilio, OpenAI, API token), through
+// Powertools Parameters with a time-to-live, so a rotated key or password is picked up within
+// SECRETS_MAX_AGE_SECONDS without a deploy, and at once when a provider refuses the old one. Values never go
+// into environment variables or logs.
 
-const RdsSecret = z.object({
-  username: z.string().min(1),
-  password: z.string().min(1),
-  host: z.string().min(1),
-  port: z.coerce.number().int().default(5432),
-  dbname: z.string().min(1).default('postgres'),
-});
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  ConfigError,
+  type LambdaConfig,
+  type LambdaName,
+  lambdaSettings,
+  parseSecret,
+  type SecretSource,
+} from '../config.js';
+import { type Credentials, fixedCredentials, type SecretKind, type SecretValues } from './credentials.js';
 
-async function readJsonSecret(client: SecretsManagerClient, arn: string, label: string): Promise<unknown> {
-  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  if (!out.SecretString) throw new ConfigError([`${label}: secret ${arn} has no string value`]);
-  try {
-    return JSON.parse(out.SecretString);
-  } catch {
-    throw new ConfigError([`${label}: secret ${arn} is not a JSON object`]);
-  }
-}
+/** A forced re-read happens at most this often per secret: a flood of forged signatures costs one read. */
+export const MIN_FORCED_REFRESH_MS = 30_000;
 
-/** postgres:// URL from an RDS-generated credentials secret. */
-export function databaseUrlFromRdsSecret(secret: unknown): string {
-  const parsed = RdsSecret.safeParse(secret);
-  if (!parsed.success) {
-    throw new ConfigError([
-      `DB_SECRET_ARN: secret lacks ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
-    ]);
-  }
-  const { username, password, host, port, dbname } = parsed.data;
-  return `postgres://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(dbname)}`;
+export interface SecretReaderOptions {
+  maxAgeSeconds: number;
+  minForcedRefreshMs?: number;
+  now?: () => number;
 }
 
 /**
- * Config for a Lambda: settings from the environment, secrets from APP_SECRET_ARN (when set) and the
- * database URL from DB_SECRET_ARN (when DATABASE_URL is not set). Locally, plain loadConfig() is enough.
+ * Credentials read from the Secrets Manager secret `arn` (a JSON string), cached by Powertools for
+ * `maxAgeSeconds`. `refresh()` forces a read, at most once per `minForcedRefreshMs`.
  */
-export async function loadRuntimeConfig(
-  env: Record<string, string | undefined> = process.env,
-  options: { require?: (SettingName | SecretName)[]; client?: SecretsManagerClient } = {},
-): Promise<Config> {
-  const client = options.client ?? new SecretsManagerClient({});
-  const secrets = env.APP_SECRET_ARN
-    ? await readJsonSecret(client, env.APP_SECRET_ARN, 'APP_SECRET_ARN')
-    : undefined;
-  const databaseUrl =
-    !env.DATABASE_URL && env.DB_SECRET_ARN
-      ? databaseUrlFromRdsSecret(await readJsonSecret(client, env.DB_SECRET_ARN, 'DB_SECRET_ARN'))
-      : env.DATABASE_URL;
-  return loadConfig(
-    { ...env, DATABASE_URL: databaseUrl },
-    {
-      require: options.require,
-      secrets: secrets === undefined ? undefined : (secrets as Record<string, unknown>),
+export function secretsManagerCredentials<K extends SecretKind>(
+  provider: SecretsProvider,
+  kind: K,
+  arn: string,
+  options: SecretReaderOptions,
+): Credentials<SecretValues[K]> {
+  const label = `${kind} secret ${arn}`;
+  const minInterval = options.minForcedRefreshMs ?? MIN_FORCED_REFRESH_MS;
+  const now = options.now ?? Date.now;
+  let last: { raw: string; value: SecretValues[K] } | undefined;
+  let lastForced = Number.NEGATIVE_INFINITY;
+  let forced: Promise<boolean> | undefined;
+
+  async function read(forceFetch: boolean): Promise<SecretValues[K]> {
+    const raw = await provider.get(arn, { maxAge: options.maxAgeSeconds, forceFetch });
+    if (typeof raw !== 'string') throw new ConfigError([`${label} has no string value`]);
+    if (last?.raw === raw) return last.value;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      // Not the parser's message: it can quote the secret.
+      throw new ConfigError([`${label} is not a JSON object`]);
+    }
+    last = { raw, value: parseSecret(kind, json, label) };
+    return last.value;
+  }
+
+  return {
+    get: () => read(false),
+    refresh() {
+      if (forced) return forced;
+      if (now() - lastForced < minInterval) return Promise.resolve(false);
+      lastForced = now();
+      const before = last?.raw;
+      forced = read(true)
+        .then(() => last?.raw !== before)
+        .finally(() => {
+          forced = undefined;
+        });
+      return forced;
     },
+  };
+}
+
+function credentialsFrom(
+  source: SecretSource,
+  provider: () => SecretsProvider,
+  options: SecretReaderOptions,
+): Credentials<SecretValues[SecretKind]> {
+  if ('arn' in source) return secretsManagerCredentials(provider(), source.kind, source.arn, options);
+  return fixedCredentials(parseSecret(source.kind, source.env, 'environment'));
+}
+
+export interface LoadLambdaConfigOptions {
+  client?: SecretsManagerClient;
+  minForcedRefreshMs?: number;
+}
+
+/**
+ * A Lambda's configuration: settings from the environment (what it requires checked), and credentials for
+ * exactly the secrets it uses. Each secret is read once here, so a secret not filled in yet fails this cold
+ * start with a message naming what is missing (and the next invocation tries again).
+ */
+export async function loadLambdaConfig<N extends LambdaName>(
+  name: N,
+  env: Record<string, string | undefined> = process.env,
+  options: LoadLambdaConfigOptions = {},
+): Promise<LambdaConfig<N>> {
+  const { settings, sources } = lambdaSettings(name, env);
+  let provider: SecretsProvider | undefined;
+  const sharedProvider = () => {
+    provider ??= new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({}) });
+    return provider;
+  };
+  const readerOptions = {
+    maxAgeSeconds: settings.SECRETS_MAX_AGE_SECONDS,
+    minForcedRefreshMs: options.minForcedRefreshMs,
+  };
+  const problems: string[] = [];
+  const credentials: Record<string, Credentials<unknown>> = {};
+  await Promise.all(
+    sources.map(async (source) => {
+      try {
+        const made = credentialsFrom(source, sharedProvider, readerOptions);
+        await made.get();
+        credentials[source.kind] = made;
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(...error.problems);
+      }
+    }),
   );
+  if (problems.length > 0) throw new ConfigError(problems.sort());
+  return { ...settings, credentials } as LambdaConfig<N>;
 }

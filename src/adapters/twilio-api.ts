@@ -2,14 +2,17 @@
 // runtime's fetch. The twilio SDK's client pulls every generated API domain (3.2 MB bundled) and even its
 // bare base client brings axios, form-data and mime-db (≈ 390 KB); three requests need neither.
 import * as z from 'zod';
+import {
+  type Credentials,
+  fixedCredentials,
+  type TwilioCredentials,
+  withFreshCredentials,
+} from './credentials.js';
+
+export type { TwilioCredentials } from './credentials.js';
 
 export const TWILIO_API_BASE = 'https://api.twilio.com/2010-04-01';
 const USER_AGENT = 'daily-positivity-sms (node fetch)';
-
-export interface TwilioCredentials {
-  accountSid: string;
-  authToken: string;
-}
 
 /**
  * Twilio answered with an error status. `code` and `moreInfo` come from the JSON body when there is one
@@ -92,42 +95,62 @@ const defined = (params: Record<string, string | number | undefined>) =>
       .map(([k, v]): [string, string] => [k, String(v)]),
   );
 
-export function createTwilioApi(credentials: TwilioCredentials, fetchImpl: typeof fetch = fetch): TwilioApi {
+/** Twilio refused the credentials: 401, or error 20003 ("Authenticate"). */
+export function isTwilioAuthFailure(error: unknown): boolean {
+  return error instanceof TwilioApiError && (error.status === 401 || error.code === 20003);
+}
+
+/**
+ * Requests as the account in `credentials`. When Twilio refuses them (a rotated auth token), the credentials
+ * are re-read and the request is made once more with the new ones.
+ */
+export function createTwilioApi(
+  credentials: TwilioCredentials | Credentials<TwilioCredentials>,
+  fetchImpl: typeof fetch = fetch,
+): TwilioApi {
+  const source = 'get' in credentials ? credentials : fixedCredentials(credentials);
+  return {
+    request: (req) =>
+      withFreshCredentials(source, isTwilioAuthFailure, (current) => send(current, req, fetchImpl)),
+  };
+}
+
+async function send(
+  credentials: TwilioCredentials,
+  { method, path, form, query, timeoutMs }: TwilioRequest,
+  fetchImpl: typeof fetch,
+): Promise<unknown> {
   const account = `${TWILIO_API_BASE}/Accounts/${encodeURIComponent(credentials.accountSid)}`;
   const authorization = `Basic ${Buffer.from(`${credentials.accountSid}:${credentials.authToken}`).toString('base64')}`;
-  return {
-    async request({ method, path, form, query, timeoutMs }) {
-      const url = new URL(`${account}${path}`);
-      if (query) url.search = defined(query).toString();
-      const response = await fetchImpl(url, {
-        method,
-        headers: {
-          Authorization: authorization,
-          Accept: 'application/json',
-          'User-Agent': USER_AGENT,
-          ...(form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-        },
-        body: form ? defined(form).toString() : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await response.text();
-      let json: unknown = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = null;
-      }
-      if (response.ok) return json;
-      const body = ErrorBody.safeParse(json);
-      const fallback = `[HTTP ${response.status}] Failed to execute request`;
-      throw body.success
-        ? new TwilioApiError(
-            response.status,
-            body.data.code ?? null,
-            body.data.message ?? fallback,
-            body.data.more_info ?? null,
-          )
-        : new TwilioApiError(response.status, null, fallback);
+  const url = new URL(`${account}${path}`);
+  if (query) url.search = defined(query).toString();
+  const response = await fetchImpl(url, {
+    method,
+    headers: {
+      Authorization: authorization,
+      Accept: 'application/json',
+      'User-Agent': USER_AGENT,
+      ...(form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
     },
-  };
+    body: form ? defined(form).toString() : undefined,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (response.ok) return json;
+  const body = ErrorBody.safeParse(json);
+  const fallback = `[HTTP ${response.status}] Failed to execute request`;
+  throw body.success
+    ? new TwilioApiError(
+        response.status,
+        body.data.code ?? null,
+        body.data.message ?? fallback,
+        body.data.more_info ?? null,
+      )
+    : new TwilioApiError(response.status, null, fallback);
 }

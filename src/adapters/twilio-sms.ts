@@ -12,6 +12,7 @@ import {
   type SmsSender,
   systemClock,
 } from '../services/ports.js';
+import type { Credentials, TwilioCredentials } from './credentials.js';
 import {
   createTwilioApi,
   segmentCount,
@@ -27,8 +28,8 @@ export const VALIDITY_MAX_S = 36_000;
 export type TwilioSender = { from: string } | { messagingServiceSid: string };
 
 export interface TwilioSmsOptions {
-  accountSid: string;
-  authToken: string;
+  /** Fixed, or re-read when Twilio refuses them (a rotated auth token). */
+  credentials: TwilioCredentials | Credentials<TwilioCredentials>;
   sender: TwilioSender;
   /** Longest time spent retrying one message (capped by its validity). */
   retryWindowMs?: number;
@@ -104,7 +105,7 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
     clock = systemClock,
   } = options;
   // Retries are ours, bounded by the window.
-  const api: TwilioApi = createTwilioApi(options, options.fetch);
+  const api: TwilioApi = createTwilioApi(options.credentials, options.fetch);
   const origin =
     'from' in options.sender
       ? { From: options.sender.from }

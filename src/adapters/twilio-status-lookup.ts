@@ -3,6 +3,7 @@
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
 import type { E164 } from '../domain/phone.js';
 import type { MessageStatusLookup, ProviderMessage } from '../services/ports.js';
+import type { Credentials } from './credentials.js';
 import {
   createTwilioApi,
   segmentCount,
@@ -60,7 +61,10 @@ export class TwilioStatusLookup implements MessageStatusLookup {
   private readonly api: TwilioApi;
   private readonly options: Required<Omit<TwilioStatusLookupOptions, 'fetch'>>;
 
-  constructor(credentials: TwilioCredentials, options: TwilioStatusLookupOptions = {}) {
+  constructor(
+    credentials: TwilioCredentials | Credentials<TwilioCredentials>,
+    options: TwilioStatusLookupOptions = {},
+  ) {
     this.api = createTwilioApi(credentials, options.fetch);
     this.options = {
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,

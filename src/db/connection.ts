@@ -1,6 +1,7 @@
 // Builds the Kysely instance. One pool per process; Lambdas keep it across invocations.
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import { type Credentials, type DatabaseCredentials, withFreshCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import type { Database } from './schema.js';
 
@@ -30,10 +31,53 @@ export interface DbOptions {
   ssl?: boolean;
   statementTimeoutMs?: number;
   applicationName?: string;
+  /**
+   * Where the password comes from when it is not in the URL (AWS: the RDS secret). Read for each new
+   * connection, so a rotated password is used once the cache expires, and re-read at once when Postgres
+   * refuses the cached one (28P01).
+   */
+  credentials?: Credentials<DatabaseCredentials>;
+}
+
+/** Postgres refused the password: "password authentication failed for user …". */
+export const isPasswordRejected = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === '28P01';
+
+type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;
+
+/** A pool that re-reads its credentials and connects once more when Postgres refuses the password. */
+class CredentialedPool extends pg.Pool {
+  constructor(
+    { connectionString, ...config }: pg.PoolConfig,
+    private readonly credentials: Credentials<DatabaseCredentials>,
+  ) {
+    // pg lets a connection string's (empty) password win over the `password` function: pass the parts.
+    const url = new URL(connectionString ?? '');
+    super({
+      ...config,
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      user: decodeURIComponent(url.username),
+      database: decodeURIComponent(url.pathname.slice(1)),
+      password: async () => (await credentials.get()).password ?? '',
+    });
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const connected = withFreshCredentials(this.credentials, isPasswordRejected, () => super.connect());
+    if (!callback) return connected;
+    connected.then(
+      (client) => callback(undefined, client, () => client.release()),
+      (error: Error) => callback(error, undefined, () => {}),
+    );
+    return undefined;
+  }
 }
 
 export function createPool(options: DbOptions): pg.Pool {
-  const pool = new pg.Pool({
+  const config: pg.PoolConfig = {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
@@ -42,11 +86,12 @@ export function createPool(options: DbOptions): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'daily-positivity',
-  });
+  };
+  const pool = options.credentials ? new CredentialedPool(config, options.credentials) : new pg.Pool(config);
   // An idle client that loses its server (failover, restart, admin kill) emits 'error' on the pool; with no
   // listener that would crash the process. The pool drops the client and the next query opens a new one.
   pool.on('error', (error) => {
-    logger.warn('database connection lost while idle; it will be replaced', { error: error.message });
+    logger.warn('database connection lost while idle; it will be replaced', { error });
   });
   return pool;
 }

@@ -1,10 +1,11 @@
 // Lambda the deploy runs (CDK trigger) before new code serves traffic: applies pending migrations and
 // returns what it did. Any failure is thrown, which fails the trigger and rolls the deploy back.
-import { loadRuntimeConfig } from '../adapters/secrets.js';
-import { createDb } from '../db/connection.js';
+import { loadLambdaConfig } from '../adapters/secrets.js';
 import { MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
-import { logger } from '../logger.js';
+import { applyLogConfig, logger } from '../logger.js';
+import { lambdaDatabase } from '../wiring/database.js';
 import { onColdStart } from './cold-start.js';
+import { lambdaHandler } from './lambda.js';
 
 export interface MigrationSummary {
   /** Migrations applied by this run, in order. */
@@ -14,37 +15,27 @@ export interface MigrationSummary {
   durationMs: number;
 }
 
-// Once per cold start: the database URL comes from the RDS secret named by DB_SECRET_ARN.
 const database = onColdStart(async () => {
-  const config = await loadRuntimeConfig(process.env, { require: ['DATABASE_URL'] });
-  return createDb({
-    connectionString: config.DATABASE_URL ?? '',
-    ssl: config.DATABASE_SSL,
-    max: 1,
-    // A migration may rewrite a table; the Lambda itself stops at 5 minutes.
-    statementTimeoutMs: 270_000,
-    applicationName: 'daily-positivity-migrate',
-  });
+  const config = await loadLambdaConfig('migrate');
+  applyLogConfig(config);
+  // A migration may rewrite a table; the Lambda itself stops at 5 minutes.
+  return (await lambdaDatabase(config, 'migrate', { statementTimeoutMs: 270_000 })).db;
 });
 
-export const handler = async (): Promise<MigrationSummary> => {
+export const handler = lambdaHandler(async (): Promise<MigrationSummary> => {
   const started = performance.now();
   const db = await database();
-  let applied: string[];
-  try {
-    applied = await migrateToLatest(db);
-  } catch (error) {
-    if (error instanceof MigrationFailed) {
-      logger.error('migration failed', { migration: error.migrationName, reason: error.message });
-    }
+  const applied = await migrateToLatest(db).catch((error: unknown) => {
+    if (error instanceof MigrationFailed)
+      logger.error('migration failed', { migration: error.migrationName, error });
     throw error;
-  }
+  });
   const executed = (await migrationStatus(db)).filter((m) => m.executedAt !== null);
-  const summary: MigrationSummary = {
+  const summary = {
     applied,
     latest: executed.at(-1)?.name ?? null,
     durationMs: Math.round(performance.now() - started),
   };
   logger.info('migrations done', { ...summary });
   return summary;
-};
+});

@@ -1,6 +1,8 @@
-// Shared edge for the daily scheduled Lambdas (cleanup, reconciliation, report): the event they accept
-// and the deadline derived from the Lambda's remaining time.
+// Shared edge for the daily scheduled Lambdas (planner, cleanup, reconciliation, report): the event they
+// accept, the run's correlation key, and the deadline derived from the Lambda's remaining time.
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
+import { appendCorrelationKeys } from '../logger.js';
 
 /** An EventBridge scheduled event, or {} when invoked by hand. Extra fields are ignored. */
 export const ScheduledEvent = z.looseObject({
@@ -13,14 +15,24 @@ export const ScheduledEvent = z.looseObject({
 export const ruleNameOf = (resources: string[] | undefined): string | undefined =>
   resources?.[0]?.split('/').at(-1);
 
-export interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
+/** Parses a scheduled event (or an extension of it) and puts the rule's name on every log line of this run. */
+export function scheduledRun<S extends typeof ScheduledEvent>(
+  event: unknown,
+  schema: S = ScheduledEvent as S,
+): z.infer<S> {
+  const parsed = schema.parse(event ?? {});
+  appendCorrelationKeys({ scheduleName: ruleNameOf(parsed.resources) });
+  return parsed;
 }
 
-/** Stop starting new work this long before the Lambda would be killed. */
+/** Stop starting new work this long before the Lambda would be killed; the next run resumes. */
 const SAFETY_MARGIN_MS = 30_000;
 
-export function deadlineFrom(context: LambdaContextLike | undefined, now = Date.now()): Date | undefined {
-  if (!context) return undefined;
-  return new Date(now + Math.max(0, context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS));
+export function deadlineFrom(
+  context: Partial<Pick<Context, 'getRemainingTimeInMillis'>> | undefined,
+  now = Date.now(),
+): Date | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined) return undefined;
+  return new Date(now + Math.max(0, remaining - SAFETY_MARGIN_MS));
 }

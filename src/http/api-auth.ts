@@ -1,6 +1,7 @@
 // Bearer-token auth for the subscriber API, compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import type { ApiCredentials, Credentials } from '../adapters/credentials.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -16,12 +17,18 @@ export function tokenKey(token: string): string {
 
 export type ApiEnv = { Variables: { apiTokenKey: string } };
 
-export function requireApiToken(apiToken: string | undefined): MiddlewareHandler<ApiEnv> {
+/**
+ * Checks the bearer token against the API secret. A mismatch re-reads the secret (bounded by the credentials)
+ * before refusing, so a rotated token works at once.
+ */
+export function requireApiToken(
+  credentials: Credentials<ApiCredentials> | undefined,
+): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const challenge = { 'WWW-Authenticate': 'Bearer realm="subscribers"' };
-    if (!apiToken) {
+    if (!credentials) {
       return c.json({ error: 'the subscriber API is disabled: API_TOKEN is not configured' }, 401, challenge);
     }
     if (!match) {
@@ -32,7 +39,9 @@ export function requireApiToken(apiToken: string | undefined): MiddlewareHandler
       );
     }
     const given = match[1] as string;
-    if (!tokensMatch(given, apiToken)) return c.json({ error: 'invalid API token' }, 401, challenge);
+    const matches = async () => tokensMatch(given, (await credentials.get()).apiToken);
+    if (!((await matches()) || ((await credentials.refresh()) && (await matches()))))
+      return c.json({ error: 'invalid API token' }, 401, challenge);
     c.set('apiTokenKey', tokenKey(given));
     await next();
   };

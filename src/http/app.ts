@@ -3,7 +3,8 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { type Config, ConfigError } from '../config.js';
+import type { ApiCredentials, Credentials, TwilioCredentials } from '../adapters/credentials.js';
+import type { Requiring } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { logger } from '../logger.js';
 import {
@@ -23,8 +24,17 @@ import { twiml } from './twilio.js';
 /** Twilio bodies are a few kB; the API's are smaller still. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** What the app needs to know: the URL Twilio signs against, and the two tokens it checks requests with. */
+export type AppConfig = Requiring<'PUBLIC_BASE_URL'> & {
+  credentials: {
+    twilio: Credentials<Pick<TwilioCredentials, 'authToken'>>;
+    /** Without it the subscriber API is off (401). */
+    api?: Credentials<ApiCredentials>;
+  };
+};
+
 export interface AppDeps {
-  config: Config;
+  config: AppConfig;
   db: Db;
   sms: SmsSender;
   scheduler: DeliveryScheduler;
@@ -52,14 +62,7 @@ function clientError(c: Context, status: ClientError['status'], message: string)
 
 export function createApp(deps: AppDeps): Hono {
   const { config } = deps;
-  const missing = [
-    ...(config.PUBLIC_BASE_URL ? [] : ['PUBLIC_BASE_URL: required to check Twilio signatures (missing)']),
-    ...(config.secrets.TWILIO_AUTH_TOKEN
-      ? []
-      : ['TWILIO_AUTH_TOKEN: required to check Twilio signatures (missing)']),
-  ];
-  if (missing.length > 0) throw new ConfigError(missing);
-  const publicBaseUrl = config.PUBLIC_BASE_URL as string;
+  const publicBaseUrl = config.PUBLIC_BASE_URL;
   const clock = deps.clock ?? systemClock;
   const replies = { serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT };
 
@@ -75,7 +78,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route(
     '/twilio',
     twilioRoutes({
-      authToken: config.secrets.TWILIO_AUTH_TOKEN as string,
+      credentials: config.credentials.twilio,
       publicBaseUrl,
       limiter: deps.limiter,
       metrics: deps.metrics,
@@ -99,7 +102,7 @@ export function createApp(deps: AppDeps): Hono {
       sms: deps.sms,
       scheduler: deps.scheduler,
       clock,
-      apiToken: config.secrets.API_TOKEN,
+      api: config.credentials.api,
       limiter: deps.limiter,
       settings: {
         ...replies,

@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 // Only Twilio's webhook module: the full client would add megabytes to the Lambda bundle.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
+import type { Credentials, TwilioCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 
 /** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
@@ -58,10 +59,12 @@ export function twiml(c: Context, message: string | null = null, status: Content
 /**
  * Reads the form body and checks X-Twilio-Signature against `publicBaseUrl` + the path and query Twilio
  * called (behind API Gateway the request's own host is not the one Twilio signed). Missing or forged →
- * 403 before anything else runs, so nothing is written.
+ * 403 before anything else runs, so nothing is written. A mismatch may also mean the auth token was rotated:
+ * the token is read again (bounded by the credentials, so forgeries cannot hammer Secrets Manager) and the
+ * signature checked once more before the request is refused.
  */
 export function verifyTwilioSignature(options: {
-  authToken: string;
+  credentials: Credentials<Pick<TwilioCredentials, 'authToken'>>;
   publicBaseUrl: string;
 }): MiddlewareHandler<TwilioEnv> {
   return async (c, next) => {
@@ -74,7 +77,13 @@ export function verifyTwilioSignature(options: {
     const signature = c.req.header('x-twilio-signature');
     const url = new URL(c.req.url);
     const signedUrl = `${options.publicBaseUrl}${url.pathname}${url.search}`;
-    if (!signature || !validateRequest(options.authToken, signature, signedUrl, params)) {
+    const signedByTwilio = async (token: Promise<{ authToken: string }>) =>
+      validateRequest((await token).authToken, signature ?? '', signedUrl, params);
+    const valid =
+      signature !== undefined &&
+      ((await signedByTwilio(options.credentials.get())) ||
+        ((await options.credentials.refresh()) && (await signedByTwilio(options.credentials.get()))));
+    if (!valid) {
       logger.warn('twilio signature rejected', {
         path: url.pathname,
         reason: signature ? 'invalid' : 'missing',

@@ -6,19 +6,21 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import * as z from 'zod';
+import { type ApiCredentials, type Credentials, fixedCredentials } from '../adapters/credentials.js';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../adapters/rate-limiter.js';
 import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
-import { twilioSms } from '../handlers/wiring/twilio.js';
 import { logger, withCorrelation } from '../logger.js';
 import { countSendOutcome, InMemoryMetricsSink } from '../metrics.js';
 import type { PlanDayDeps } from '../services/plan-day.js';
 import { type Clock, type MessageWriter, type SmsSender, systemClock } from '../services/ports.js';
-import { type SendDeps, sendDailyMessage, senderSettings } from '../services/send-daily-message.js';
+import { type SendDeps, sendDailyMessage } from '../services/send-daily-message.js';
 import type { SendNowDeps } from '../services/send-now.js';
 import type { SubscriberDeps } from '../services/subscribers.js';
+import { buildSenderDeps } from '../wiring/sender.js';
+import { twilioSms } from '../wiring/twilio.js';
 import { createInProcessScheduler, type InProcessScheduler } from './in-process-scheduler.js';
 import { dataDirectory, type LocalDatabase, openLocalDatabase, runningServer } from './local-database.js';
 import { OutboxSmsSender } from './outbox.js';
@@ -30,6 +32,8 @@ export const OUTBOX_DEFAULT_FROM = '+15005550006';
 export type LocalConfig = Config & {
   PUBLIC_BASE_URL: string;
   secrets: Config['secrets'] & { TWILIO_AUTH_TOKEN: string; API_TOKEN: string };
+  /** The same tokens as the webhooks app takes them (fixed here: nothing rotates locally). */
+  credentials: { twilio: Credentials<{ authToken: string }>; api: Credentials<ApiCredentials> };
 };
 
 export type Origin = 'env' | 'generated';
@@ -103,19 +107,34 @@ type LocalSecrets = z.infer<typeof LocalSecretsFile>;
  * Tokens generated for this machine, kept in .data/local-secrets.json (mode 0600) so the server, the CLI
  * and a restart agree on them. Only used for what the environment does not set.
  */
-async function localSecrets(dataDir: string): Promise<LocalSecrets> {
+export async function localSecrets(dataDir: string): Promise<LocalSecrets> {
   const file = path.join(dataDir, 'local-secrets.json');
+  const saved = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    // Only a missing file means "first run". Any other error surfaces: new tokens would silently break
+    // what the running server, the CLI and any configured Twilio webhook agree on.
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (saved !== null) {
+    const parsed = LocalSecretsFile.safeParse(parseJson(saved));
+    if (parsed.success) return parsed.data;
+    throw new Error(`${file} is not a valid local secrets file; delete it to generate new tokens`);
+  }
+  const secrets = {
+    TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
+    API_TOKEN: randomBytes(24).toString('base64url'),
+  };
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return secrets;
+}
+
+function parseJson(text: string): unknown {
   try {
-    return LocalSecretsFile.parse(JSON.parse(await readFile(file, 'utf8')));
+    return JSON.parse(text);
   } catch {
-    const secrets = {
-      TWILIO_AUTH_TOKEN: randomBytes(16).toString('hex'),
-      API_TOKEN: randomBytes(24).toString('base64url'),
-    };
-    await mkdir(dataDir, { recursive: true });
-    await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-    await chmod(file, 0o600);
-    return secrets;
+    return undefined;
   }
 }
 
@@ -126,14 +145,13 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const generated = await localSecrets(dataDir);
   const running = options.preferRunningServer ? await runningServer(dataDir) : null;
   const publicBaseUrl = loaded.PUBLIC_BASE_URL ?? running?.publicBaseUrl ?? `http://localhost:${loaded.PORT}`;
+  const authToken = loaded.secrets.TWILIO_AUTH_TOKEN ?? generated.TWILIO_AUTH_TOKEN;
+  const apiToken = loaded.secrets.API_TOKEN ?? generated.API_TOKEN;
   const config: LocalConfig = {
     ...loaded,
     PUBLIC_BASE_URL: publicBaseUrl,
-    secrets: {
-      ...loaded.secrets,
-      TWILIO_AUTH_TOKEN: loaded.secrets.TWILIO_AUTH_TOKEN ?? generated.TWILIO_AUTH_TOKEN,
-      API_TOKEN: loaded.secrets.API_TOKEN ?? generated.API_TOKEN,
-    },
+    secrets: { ...loaded.secrets, TWILIO_AUTH_TOKEN: authToken, API_TOKEN: apiToken },
+    credentials: { twilio: fixedCredentials({ authToken }), api: fixedCredentials({ apiToken }) },
   };
 
   const database = await openLocalDatabase(config.DATABASE_URL, { dataDir, log: options.onPostgresLog });
@@ -144,7 +162,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     applicationName: 'daily-positivity-local',
   });
   // An idle connection the server cuts (a restarted DATABASE_URL server) is logged, not a crash.
-  pool.on('error', (error) => logger.warn('database connection closed', { error: error.message }));
+  pool.on('error', (error) => logger.warn('database connection closed', { error }));
   const db = dbOnPool(pool);
   try {
     if (options.migrate === 'apply' || database.source !== 'DATABASE_URL') await migrateToLatest(db);
@@ -168,49 +186,41 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
   });
 
   const { TWILIO_ACCOUNT_SID, OPENAI_API_KEY } = config.secrets;
-  const twilioConfigured =
+  const twilio =
     TWILIO_ACCOUNT_SID !== undefined &&
     loaded.secrets.TWILIO_AUTH_TOKEN !== undefined &&
-    (config.TWILIO_FROM_NUMBER !== undefined || config.TWILIO_MESSAGING_SERVICE_SID !== undefined);
+    (config.TWILIO_FROM_NUMBER !== undefined || config.TWILIO_MESSAGING_SERVICE_SID !== undefined)
+      ? { accountSid: TWILIO_ACCOUNT_SID, authToken: loaded.secrets.TWILIO_AUTH_TOKEN }
+      : null;
   const serviceNumber = config.TWILIO_FROM_NUMBER ?? OUTBOX_DEFAULT_FROM;
   // Twilio's Advanced Opt-Out answers STOP/START/HELP itself; the outbox has no such service, so unless told
   // otherwise our own replies are switched on and the simulated subscriber sees an answer.
-  if (!twilioConfigured && !(options.env ?? process.env).TWILIO_ADVANCED_OPT_OUT)
+  if (!twilio && !(options.env ?? process.env).TWILIO_ADVANCED_OPT_OUT)
     config.TWILIO_ADVANCED_OPT_OUT = false;
-  const outbox = twilioConfigured
-    ? null
-    : new OutboxSmsSender({
-        db,
-        from: serviceNumber,
-        authToken: config.secrets.TWILIO_AUTH_TOKEN,
-        stepDelayMs: options.outboxStepDelayMs,
-      });
-  const sms: SmsSender = outbox ?? twilioSms(config);
+  let outbox: OutboxSmsSender | null = null;
+  let sms: SmsSender;
+  if (twilio) sms = twilioSms(config, twilio);
+  else
+    sms = outbox = new OutboxSmsSender({
+      db,
+      from: serviceNumber,
+      authToken: config.secrets.TWILIO_AUTH_TOKEN,
+      stepDelayMs: options.outboxStepDelayMs,
+    });
 
-  const curated = createCuratedWriter();
   // The OpenAI SDK loads only when configured: it takes seconds to import on a busy machine.
-  const openAi = OPENAI_API_KEY
-    ? { sdk: (await import('openai')).default, adapter: await import('../adapters/openai-writer.js') }
-    : null;
-  const writer: MessageWriter = openAi
-    ? openAi.adapter.createOpenAiWriter({
-        client: new openAi.sdk({ apiKey: OPENAI_API_KEY, maxRetries: 0, timeout: 10_000 }),
-        model: config.OPENAI_MODEL,
-        limiter,
-        fallback: curated,
-        clock,
-        moderation: config.OPENAI_MODERATION,
-      })
-    : curated;
+  const writer: MessageWriter = OPENAI_API_KEY
+    ? (await import('../wiring/openai.js')).openAiWriter(
+        config,
+        fixedCredentials({ apiKey: OPENAI_API_KEY }),
+        {
+          limiter,
+          clock,
+        },
+      )
+    : createCuratedWriter();
 
-  const sendDeps: SendDeps = {
-    db,
-    sms,
-    writer,
-    limiter,
-    clock,
-    settings: senderSettings(config),
-  };
+  const sendDeps: SendDeps = buildSenderDeps(config, { db, sms, writer, limiter, clock });
   const sending = new Set<Promise<unknown>>();
   const scheduler = createInProcessScheduler({
     db,

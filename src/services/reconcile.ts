@@ -1,7 +1,9 @@
 // Daily reconciliation: status callbacks do get lost, so once a day ask Twilio's Messages API about every
-// delivery still open 24 h after it was claimed, and record what Twilio says.
+// delivery still open 24 h after it was claimed, and record what Twilio says. Claims a crashed sender left
+// in `sending` are first marked `unknown` (never resent automatically; Twilio is asked about them).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Db } from '../db/connection.js';
+import { markStaleClaimsUnknown } from '../db/repositories/deliveries/sending.js';
 import {
   findOpenDeliveries,
   markNeverSent,
@@ -15,6 +17,8 @@ import { MetricName } from '../metrics.js';
 import type { Clock, MessageStatusLookup, MetricsSink, ProviderMessage } from './ports.js';
 
 const HOUR_MS = 3_600_000;
+/** A Lambda runs at most 15 minutes, so an older `sending` claim is not in flight any more. */
+export const STALE_CLAIM_MS = 15 * 60_000;
 
 export interface ReconcileOptions {
   /** Only deliveries claimed at least this long ago. Default 24 h. */
@@ -27,6 +31,8 @@ export interface ReconcileOptions {
 }
 
 export interface ReconcileResult {
+  /** Claims left in `sending` by a sender that stopped mid-send, now `unknown`. */
+  staleClaims: number;
   checked: number;
   /** Twilio knew the message: its status (and SID, when it was missing) is now recorded. */
   updated: number;
@@ -63,6 +69,9 @@ export async function reconcileDeliveries(
 ): Promise<ReconcileResult> {
   const log = deps.logger ?? defaultLogger;
   const now = deps.clock.now();
+  const staleClaims = await markStaleClaimsUnknown(deps.db, new Date(now.getTime() - STALE_CLAIM_MS));
+  if (staleClaims > 0)
+    log.warn('claims left in sending marked unknown for reconciliation', { count: staleClaims });
   const open = await findOpenDeliveries(
     deps.db,
     {
@@ -72,6 +81,7 @@ export async function reconcileDeliveries(
     options.limit ?? 500,
   );
   const result: ReconcileResult = {
+    staleClaims,
     checked: 0,
     updated: 0,
     markedNeverSent: 0,
@@ -92,7 +102,7 @@ export async function reconcileDeliveries(
       if (outcome !== 'unchanged') result[outcome] += 1;
     } catch (error) {
       result.errors += 1;
-      dlog.error('reconciliation failed for this delivery; the next run retries it', error as Error);
+      dlog.error('reconciliation failed for this delivery; the next run retries it', { error });
     }
   }
   if (result.updated + result.markedNeverSent > 0)

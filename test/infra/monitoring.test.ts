@@ -198,7 +198,7 @@ describe('alarms', () => {
     for (const fn of Object.values(resources(template, 'AWS::Lambda::Function'))) {
       const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
         ?.Variables;
-      if (vars?.APP_SECRET_ARN) expect(vars.DAILY_COST_LIMIT_USD).toBe(String(CDK_CONTEXT.dailyCostLimitUsd));
+      if (vars?.DB_SECRET_ARN) expect(vars.DAILY_COST_LIMIT_USD).toBe(String(CDK_CONTEXT.dailyCostLimitUsd));
     }
   });
 
@@ -345,7 +345,9 @@ describe('daily housekeeping Lambdas', () => {
         Variables: expect.objectContaining({
           POWERTOOLS_SERVICE_NAME: `daily-positivity-${name}`,
           RETENTION_DAYS: String(CDK_CONTEXT.retentionDays),
-          APP_SECRET_ARN: { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret') },
+          DB_SECRET_ARN: {
+            Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres'),
+          },
         }),
       },
     });
@@ -354,13 +356,13 @@ describe('daily housekeeping Lambdas', () => {
     expect(fn?.DependsOn).toContain(Object.keys(resources(template, 'Custom::Trigger'))[0]);
   });
 
-  it('gives reconcile read access to the app secret (Twilio credentials)', () => {
+  it('gives reconcile read access to the Twilio secret', () => {
     const roleId = logicalId(template, 'AWS::IAM::Role', 'JobsReconcileFunctionServiceRole');
     const policies = Object.values(resources(template, 'AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`),
     );
     expect(JSON.stringify(policies)).toContain(
-      logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret'),
+      logicalId(template, 'AWS::SecretsManager::Secret', 'SecretsTwilio'),
     );
     expect(JSON.stringify(policies)).toContain('secretsmanager:GetSecretValue');
   });

@@ -2,7 +2,8 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_ROUTES } from '../../lib/constructs/webhook-api.js';
-import { SecretsSchema } from '../../src/config.js';
+import type { SecretKind } from '../../src/adapters/credentials.js';
+import { LAMBDA_NEEDS, type LambdaName, SECRET_SOURCES, SecretsSchema } from '../../src/config.js';
 import { CDK_CONTEXT, logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
@@ -220,17 +221,28 @@ describe('Lambdas', () => {
     }
   });
 
-  it('puts no secret value in any Lambda environment: only the secrets’ ARNs', () => {
+  /** Each of our Lambdas by the name src/config.ts knows it by, with its environment and role. */
+  function serviceFunctions(): { name: LambdaName; vars: Record<string, unknown>; roleId: string }[] {
+    return Object.values(resources(template, 'AWS::Lambda::Function')).flatMap((fn) => {
+      const vars =
+        (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      const name = String(vars.POWERTOOLS_SERVICE_NAME ?? '').replace(/^daily-positivity-/, '');
+      const role = fn.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
+      const roleId = String(role?.['Fn::GetAtt']?.[0]);
+      return name in LAMBDA_NEEDS ? [{ name: name as LambdaName, vars, roleId }] : [];
+    });
+  }
+  const SECRET_IDS = { twilio: 'Twilio', openai: 'OpenAi', api: 'Api' } as const;
+  const secretRef = (kind: SecretKind) =>
+    kind === 'db'
+      ? { Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres') }
+      : { Ref: logicalId(template, 'AWS::SecretsManager::Secret', `Secrets${SECRET_IDS[kind]}`) };
+
+  it('puts no secret value in any Lambda environment: only the ARNs of the secrets it reads', () => {
     const secretNames = Object.keys(SecretsSchema.shape);
-    const appSecret = logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret');
-    const dbSecretAttachment = logicalId(
-      template,
-      'AWS::SecretsManager::SecretTargetAttachment',
-      'DatabasePostgres',
-    );
-    const all = Object.entries(resources(template, 'AWS::Lambda::Function'));
-    expect(all.length).toBeGreaterThanOrEqual(APP_FUNCTIONS.length);
-    for (const [id, fn] of all) {
+    const names = serviceFunctions().map((f) => f.name);
+    expect(names.sort()).toEqual(Object.keys(LAMBDA_NEEDS).sort());
+    for (const [id, fn] of Object.entries(resources(template, 'AWS::Lambda::Function'))) {
       const vars =
         (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
       for (const name of secretNames) expect(Object.keys(vars), id).not.toContain(name);
@@ -238,38 +250,40 @@ describe('Lambdas', () => {
       expect(serialized, id).not.toContain('resolve:secretsmanager');
       expect(serialized, id).not.toContain('SecretString');
     }
-    for (const name of APP_FUNCTIONS) {
-      const vars = envOf(name);
-      expect(vars.APP_SECRET_ARN, name).toEqual({ Ref: appSecret }); // Ref of a secret is its ARN
-      expect(vars.DB_SECRET_ARN, name).toEqual({ Ref: dbSecretAttachment });
+    for (const { name, vars } of serviceFunctions()) {
+      const arns = Object.fromEntries(Object.entries(vars).filter(([k]) => k.endsWith('_SECRET_ARN')));
+      const expected = Object.fromEntries(
+        LAMBDA_NEEDS[name].secrets.map((kind) => [SECRET_SOURCES[kind].arn, secretRef(kind)]),
+      );
+      expect(arns, name).toEqual(expected); // Ref of a secret is its ARN
     }
   });
 
-  it('reads the app secret and database secret by grant, per function', () => {
-    for (const name of APP_FUNCTIONS) {
-      const roleId = logicalId(template, 'AWS::IAM::Role', `${name}FunctionServiceRole`);
+  it('lets each function read exactly the secrets it uses (the OpenAI key only the sender, …)', () => {
+    for (const { name, roleId } of serviceFunctions()) {
       const reads = statementsOfRole(roleId)
         .filter((s) => actions(s).includes('secretsmanager:GetSecretValue'))
         .map((s) => s.Resource);
-      expect(reads, name).toEqual([
-        { Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'AppSecret') },
-        { Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres') },
-      ]);
+      expect(reads, name).toEqual(LAMBDA_NEEDS[name].secrets.map(secretRef));
     }
   });
 
-  it('creates the app secret with the operator’s keys empty and API_TOKEN generated', () => {
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: {
-        SecretStringTemplate: JSON.stringify({
-          TWILIO_ACCOUNT_SID: '',
-          TWILIO_AUTH_TOKEN: '',
-          OPENAI_API_KEY: '',
-        }),
-        GenerateStringKey: 'API_TOKEN',
-        PasswordLength: 48,
-        ExcludePunctuation: true,
-      },
+  it('creates the per-use secrets with the operator’s keys empty and API_TOKEN generated', () => {
+    const generate = (id: string) =>
+      resources(template, 'AWS::SecretsManager::Secret')[
+        logicalId(template, 'AWS::SecretsManager::Secret', id)
+      ]?.Properties?.GenerateSecretString as Record<string, unknown>;
+    expect(JSON.parse(String(generate('SecretsTwilio').SecretStringTemplate))).toEqual({
+      TWILIO_ACCOUNT_SID: '',
+      TWILIO_AUTH_TOKEN: '',
+    });
+    expect(JSON.parse(String(generate('SecretsOpenAi').SecretStringTemplate))).toEqual({
+      OPENAI_API_KEY: '',
+    });
+    expect(generate('SecretsApi')).toMatchObject({
+      GenerateStringKey: 'API_TOKEN',
+      PasswordLength: 48,
+      ExcludePunctuation: true,
     });
   });
 

@@ -11,6 +11,7 @@ import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
 import {
+  ACCOUNT_SID,
   AUTH_TOKEN,
   inboundParams,
   PUBLIC_BASE_URL,
@@ -206,6 +207,8 @@ describe('webhooks handler EMF', () => {
       NODE_ENV: 'test',
       DATABASE_URL: t.url(),
       PUBLIC_BASE_URL,
+      SCHEDULER_GROUP_NAME: 'daily-positivity',
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       API_TOKEN: 'test-api-token-0123456789abcdefghij',
       LOG_LEVEL: 'INFO',

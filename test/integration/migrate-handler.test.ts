@@ -33,7 +33,6 @@ async function loadHandler(databaseUrl: string) {
   vi.resetModules();
   vi.stubEnv('DATABASE_URL', '');
   vi.stubEnv('DB_SECRET_ARN', DB_SECRET_ARN);
-  vi.stubEnv('APP_SECRET_ARN', '');
   vi.stubEnv('DATABASE_SSL', 'false');
   const module = await import('../../src/handlers/migrate.js');
   return module.handler as () => Promise<MigrationSummary>;

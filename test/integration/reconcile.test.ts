@@ -224,3 +224,24 @@ it('a Twilio outage counts an error and changes nothing', async () => {
     .executeTakeFirstOrThrow();
   expect(row.delivery_status).toBe('sent');
 });
+
+it('marks claims left in sending for over 15 minutes unknown, leaving fresh ones and Twilio alone', async () => {
+  const stale = await openDelivery('sending', null, new Date(NOW.getTime() - 16 * 60_000));
+  const fresh = await openDelivery('sending', null, new Date(NOW.getTime() - 10 * 60_000), '+14155550124');
+
+  const result = await reconcileDeliveries(deps());
+
+  expect(result).toMatchObject({ staleClaims: 1, checked: 0 });
+  expect(requests).toEqual([]); // claimed minutes ago: Twilio is asked about them a day later
+  const states = await db()
+    .selectFrom('deliveries')
+    .select(['id', 'state', 'reason'])
+    .where('id', 'in', [stale, fresh])
+    .execute();
+  expect(new Map(states.map((r) => [r.id, [r.state, r.reason]]))).toEqual(
+    new Map([
+      [stale, ['unknown', 'claim not completed; check Twilio before any resend']],
+      [fresh, ['sending', null]],
+    ]),
+  );
+});

@@ -89,8 +89,7 @@ function deps(
     moderation: overrides.moderation,
   });
   const sms = createTwilioSms({
-    accountSid: TWILIO_ACCOUNT_SID,
-    authToken: TWILIO_AUTH_TOKEN,
+    credentials: { accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN },
     sender: { from: FROM },
     clock,
     sleep,

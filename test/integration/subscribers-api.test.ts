@@ -58,7 +58,7 @@ describe('authentication', () => {
 
   it('with no API_TOKEN configured the API refuses everyone', async () => {
     const config = testConfig();
-    config.secrets.API_TOKEN = undefined;
+    config.credentials.api = undefined;
     app = createApp({ config, db: t.db(), sms, scheduler });
     const res = await call('GET', path());
     expect(res.status).toBe(401);

@@ -31,8 +31,7 @@ const BASIC = `Basic ${Buffer.from(`${TWILIO_ACCOUNT_SID}:${TWILIO_AUTH_TOKEN}`)
 function sms(overrides: Partial<Parameters<typeof createTwilioSms>[0]> = {}) {
   const waits: number[] = [];
   const sender = createTwilioSms({
-    accountSid: TWILIO_ACCOUNT_SID,
-    authToken: TWILIO_AUTH_TOKEN,
+    credentials: { accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN },
     sender: { from: '+14155550100' },
     clock: fixedClock('2026-11-25T18:00:00Z'),
     random: () => 0.5,

@@ -37,7 +37,7 @@ const credentials = { accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOK
 
 function sender(from: TwilioSender) {
   return createTwilioSms({
-    ...credentials,
+    credentials,
     sender: from,
     clock: fixedClock('2026-11-25T18:00:00Z'),
     random: () => 0.5,

@@ -12,6 +12,7 @@ import { createApp } from '../../src/http/app.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import {
+  ACCOUNT_SID,
   API_TOKEN,
   AUTH_TOKEN,
   CountingLimiter,
@@ -122,6 +123,8 @@ describe('the Lambda handler', () => {
       {
         DATABASE_URL: t.url(),
         PUBLIC_BASE_URL,
+        SCHEDULER_GROUP_NAME: 'daily-positivity',
+        TWILIO_ACCOUNT_SID: ACCOUNT_SID,
         TWILIO_AUTH_TOKEN: AUTH_TOKEN,
         API_TOKEN,
         DEFAULT_TIMEZONE: 'America/Chicago',

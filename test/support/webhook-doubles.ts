@@ -2,7 +2,9 @@
 // rate limiter, and Twilio-signed form requests (signed with twilio's own getExpectedTwilioSignature).
 import { randomBytes } from 'node:crypto';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
-import { type Config, loadConfig } from '../../src/config.js';
+import { fixedCredentials } from '../../src/adapters/credentials.js';
+import { loadConfig, requireSettings } from '../../src/config.js';
+import type { AppConfig } from '../../src/http/app.js';
 import type {
   BudgetName,
   DeliveryScheduler,
@@ -15,20 +17,27 @@ import type {
 } from '../../src/services/ports.js';
 import { reserveVia } from './limiter-reserve.js';
 
+export const ACCOUNT_SID = `AC${'b2'.repeat(16)}`;
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const API_TOKEN = 'test-api-token-0123456789abcdefghij';
 export const PUBLIC_BASE_URL = 'https://sms.example.com';
 
-export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({
+/** The webhooks app's config as a test wants it: fixed tokens, overridable settings. */
+export function testConfig(env: Record<string, string> = {}): AppConfig {
+  const config = loadConfig({
     PUBLIC_BASE_URL,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    API_TOKEN,
     SERVICE_NAME: 'Daily Positivity',
     HELP_CONTACT: 'help@example.com',
     DEFAULT_TIMEZONE: 'America/Chicago',
     ...env,
   });
+  return {
+    ...requireSettings(config, ['PUBLIC_BASE_URL']),
+    credentials: {
+      twilio: fixedCredentials({ authToken: AUTH_TOKEN }),
+      api: fixedCredentials({ apiToken: API_TOKEN }),
+    },
+  };
 }
 
 export const newSid = (prefix = 'SM') => `${prefix}${randomBytes(16).toString('hex')}`;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import {
+  ConfigError,
+  LAMBDA_NEEDS,
+  lambdaSettings,
+  loadConfig,
+  parseSecret,
+  requireSettings,
+} from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -43,17 +50,14 @@ describe('loadConfig', () => {
 
   it('names every bad variable in one error, and never echoes a secret', () => {
     const attempt = () =>
-      loadConfig(
-        {
-          TWILIO_MESSAGES_PER_SECOND: 'fast',
-          SEND_WINDOW_START: '25:00',
-          DEFAULT_TIMEZONE: 'Mars/Olympus_Mons',
-          DATABASE_URL: 'mysql://x',
-          OPENAI_MODEL: 'gpt-3.5-turbo',
-          TWILIO_AUTH_TOKEN: 'short-secret',
-        },
-        { require: ['PUBLIC_BASE_URL', 'API_TOKEN'] },
-      );
+      loadConfig({
+        TWILIO_MESSAGES_PER_SECOND: 'fast',
+        SEND_WINDOW_START: '25:00',
+        DEFAULT_TIMEZONE: 'Mars/Olympus_Mons',
+        DATABASE_URL: 'mysql://x',
+        OPENAI_MODEL: 'gpt-3.5-turbo',
+        TWILIO_AUTH_TOKEN: 'short-secret',
+      });
     expect(attempt).toThrow(ConfigError);
     try {
       attempt();
@@ -66,14 +70,12 @@ describe('loadConfig', () => {
         'DATABASE_URL',
         'OPENAI_MODEL',
         'TWILIO_AUTH_TOKEN',
-        'PUBLIC_BASE_URL: required here (missing)',
-        'API_TOKEN: required here (missing)',
       ]) {
         expect(message).toContain(name);
       }
       expect(message).toContain('"fast"');
       expect(message).not.toContain('short-secret');
-      expect((error as ConfigError).problems).toHaveLength(8);
+      expect((error as ConfigError).problems).toHaveLength(6);
     }
   });
 
@@ -83,16 +85,87 @@ describe('loadConfig', () => {
     );
   });
 
-  it('reads secrets from a separate source (Secrets Manager JSON) when given', () => {
-    const config = loadConfig(
-      { OPENAI_API_KEY: 'sk-from-env-should-be-ignored-0000' },
-      { secrets: { API_TOKEN: 'a'.repeat(32), OPENAI_API_KEY: 'sk-from-secret-manager-0000000' } },
-    );
-    expect(config.secrets.OPENAI_API_KEY).toBe('sk-from-secret-manager-0000000');
-    expect(config.secrets.API_TOKEN).toBe('a'.repeat(32));
-  });
-
   it('requires REDIS_URL when the redis store is chosen', () => {
     expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(/REDIS_URL: required when/);
+  });
+});
+
+describe('requireSettings', () => {
+  it('returns the settings when every named one is present, and names each missing one', () => {
+    const config = loadConfig({ PUBLIC_BASE_URL: 'https://a.example' });
+    expect(requireSettings(config, ['PUBLIC_BASE_URL']).PUBLIC_BASE_URL).toBe('https://a.example');
+    expect(() =>
+      requireSettings(config, ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME', 'SENDER_FUNCTION_ARN']),
+    ).toThrow(/SCHEDULER_GROUP_NAME: required here \(missing\)[\s\S]*SENDER_FUNCTION_ARN: required here/);
+  });
+});
+
+describe('lambdaSettings', () => {
+  it('names every setting and secret a Lambda needs and lacks, in one error', () => {
+    let problems: string[] = [];
+    try {
+      lambdaSettings('webhooks', { API_TOKEN: 'x'.repeat(24) });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'PUBLIC_BASE_URL: required here (missing)',
+      'SCHEDULER_GROUP_NAME: required here (missing)',
+      'DB_SECRET_ARN: required here (missing; or DATABASE_URL in the environment)',
+      'TWILIO_SECRET_ARN: required here (missing; or TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment)',
+    ]);
+  });
+
+  it("takes each secret from its ARN when set, and reads only the Lambda's own", () => {
+    const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:111122223333:secret:${name}`;
+    const env = {
+      DB_SECRET_ARN: arn('db'),
+      TWILIO_SECRET_ARN: arn('twilio'),
+      OPENAI_SECRET_ARN: arn('openai'),
+      API_SECRET_ARN: arn('api'),
+      OPENAI_API_KEY: 'sk-in-the-environment-is-not-used-0000',
+    };
+    const { sources } = lambdaSettings('reconcile', env);
+    expect(sources).toEqual([
+      { kind: 'db', arn: arn('db') },
+      { kind: 'twilio', arn: arn('twilio') },
+    ]);
+    expect(lambdaSettings('cleanup', env).sources.map((s) => s.kind)).toEqual(['db']);
+  });
+
+  it.each(Object.entries(LAMBDA_NEEDS))('%s reads the secrets the team contract lists', (name, needs) => {
+    const contract: Record<string, string[]> = {
+      sender: ['db', 'twilio', 'openai'],
+      webhooks: ['db', 'twilio', 'api'],
+      reconcile: ['db', 'twilio'],
+      planner: ['db'],
+      cleanup: ['db'],
+      'daily-report': ['db'],
+      migrate: ['db'],
+    };
+    expect([...needs.secrets]).toEqual(contract[name]);
+  });
+});
+
+describe('parseSecret', () => {
+  it('reads an RDS secret as a URL without the password, and the password apart', () => {
+    expect(
+      parseSecret(
+        'db',
+        { username: 'app', password: 'p@ss/word', host: 'db.internal', port: 5432, dbname: 'positivity' },
+        'DB_SECRET_ARN',
+      ),
+    ).toEqual({ url: 'postgres://app@db.internal:5432/positivity', password: 'p@ss/word' });
+  });
+
+  it('names the fields an RDS secret lacks', () => {
+    expect(() => parseSecret('db', { username: 'x' }, 'DB_SECRET_ARN')).toThrow(/lacks password, host/);
+  });
+
+  it('names a key the operator has not filled in, without echoing any value', () => {
+    const attempt = () =>
+      parseSecret('twilio', { TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: 'short-secret' }, 'twilio secret');
+    expect(attempt).toThrow(/TWILIO_ACCOUNT_SID: .*\(missing\)[\s\S]*TWILIO_AUTH_TOKEN: .*\(given\)/);
+    expect(attempt).not.toThrow(/short-secret/);
   });
 });

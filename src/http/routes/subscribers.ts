@@ -2,6 +2,7 @@
 // out, bearer-token auth, every input checked with zod; each failure is a 4xx saying what is wrong.
 import { type Context, Hono } from 'hono';
 import * as z from 'zod';
+import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
 import { type E164, parseE164 } from '../../domain/phone.js';
 import {
   describeProblems,
@@ -81,13 +82,14 @@ function answerError(c: Context, error: unknown) {
 }
 
 export interface SubscriberRouteDeps extends SubscriberDeps {
-  apiToken: string | undefined;
+  /** The subscriber API's bearer token; without it the API answers 401 to everything. */
+  api: Credentials<ApiCredentials> | undefined;
   limiter?: RateLimiter;
 }
 
 export function subscriberRoutes(deps: SubscriberRouteDeps) {
   const routes = new Hono<ApiEnv>();
-  routes.use(requireApiToken(deps.apiToken));
+  routes.use(requireApiToken(deps.api));
   routes.use(
     rateLimit<ApiEnv>({
       limiter: deps.limiter,

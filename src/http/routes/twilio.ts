@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import type { Credentials, TwilioCredentials } from '../../adapters/credentials.js';
 import { classifyInbound } from '../../domain/inbound-keywords.js';
 import { appendCorrelationKeys, logger } from '../../logger.js';
 import { countInboundResult, countStatusCallback } from '../../metrics.js';
@@ -44,7 +45,8 @@ function fields(params: TwilioParams, names: string[]): Record<string, string | 
 const hashed = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 20);
 
 export interface TwilioRouteDeps {
-  authToken: string;
+  /** Twilio's auth token, which signs every webhook. */
+  credentials: Credentials<Pick<TwilioCredentials, 'authToken'>>;
   publicBaseUrl: string;
   inbound: InboundDeps;
   status: StatusCallbackDeps;
@@ -55,7 +57,7 @@ export interface TwilioRouteDeps {
 export function twilioRoutes(deps: TwilioRouteDeps) {
   const routes = new Hono<TwilioEnv>();
   const metrics = deps.metrics ?? noMetrics;
-  const verify = verifyTwilioSignature({ authToken: deps.authToken, publicBaseUrl: deps.publicBaseUrl });
+  const verify = verifyTwilioSignature({ credentials: deps.credentials, publicBaseUrl: deps.publicBaseUrl });
 
   routes.post(
     '/inbound',

@@ -1,15 +1,14 @@
 // EventBridge Scheduler for the planner (creates schedules) and webhooks (cancels them on opt-out).
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import { createEventBridgeScheduler } from '../../adapters/eventbridge-scheduler.js';
-import { type Config, ConfigError } from '../../config.js';
-import type { DeliveryScheduler } from '../../services/ports.js';
+import { createEventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
+import type { Requiring } from '../config.js';
+import type { DeliveryScheduler } from '../services/ports.js';
 
 /**
  * The scheduler in the configured group. With the sender's ARN, role and DLQ it can create schedules
  * (planner); without them it only cancels (webhooks, on opt-out).
  */
-export function eventBridgeScheduler(config: Config): DeliveryScheduler {
-  if (!config.SCHEDULER_GROUP_NAME) throw new ConfigError(['SCHEDULER_GROUP_NAME: required here (missing)']);
+export function eventBridgeScheduler(config: Requiring<'SCHEDULER_GROUP_NAME'>): DeliveryScheduler {
   const { SENDER_FUNCTION_ARN, SCHEDULER_ROLE_ARN, SCHEDULER_DLQ_ARN } = config;
   return createEventBridgeScheduler({
     client: new SchedulerClient({}),

@@ -1,0 +1,25 @@
+// The one wrapper every Lambda entry uses: Powertools' middlewares through Middy.
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { logger } from '../logger.js';
+import { PowertoolsMetricsSink } from '../metrics.js';
+import type { MetricsSink } from '../services/ports.js';
+
+/** A Lambda entry. Tests and manual invocations may pass only part of a context, or none. */
+export type LambdaEntry<R> = (event: unknown, context?: Partial<Context>) => Promise<R>;
+
+/**
+ * Wraps a handler body so every log line carries the Lambda context (function_request_id, cold_start, …),
+ * keys appended during an invocation are cleared after it, and the metrics it counted are flushed once,
+ * also when it throws. The body parses the event, calls one service and shapes the answer.
+ */
+export function lambdaHandler<R>(
+  body: (event: unknown, context: Partial<Context>) => Promise<R>,
+  metrics?: MetricsSink,
+): LambdaEntry<R> {
+  const wrapped = middy(body).use(injectLambdaContext(logger, { resetKeys: true }));
+  if (metrics instanceof PowertoolsMetricsSink) wrapped.use(logMetrics(metrics.metrics));
+  return (event, context = {}) => wrapped(event, context as Context);
+}

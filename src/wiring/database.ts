@@ -1,0 +1,33 @@
+// The Lambdas' database pool, one per cold start, from the database secret. Handlers import only the wiring
+// modules they use, so a bundle carries only the adapters its Lambda calls (lib/lambda-bundling.ts).
+import type pg from 'pg';
+import type { Credentials, DatabaseCredentials } from '../adapters/credentials.js';
+import type { LambdaName, Settings } from '../config.js';
+import { createPool, type Db, dbOnPool } from '../db/connection.js';
+
+export interface LambdaDatabaseOptions {
+  /** Connections this container may hold. Default 1. */
+  max?: number;
+  /** Default 30 s. */
+  statementTimeoutMs?: number;
+}
+
+/** A pool on the database the credentials name; the password is re-read as it rotates. */
+export async function lambdaDatabase(
+  config: Pick<Settings, 'DATABASE_SSL'> & { credentials: { db: Credentials<DatabaseCredentials> } },
+  component: LambdaName,
+  options: LambdaDatabaseOptions = {},
+): Promise<{ db: Db; pool: pg.Pool }> {
+  const { db: credentials } = config.credentials;
+  const { url, password } = await credentials.get();
+  const pool = createPool({
+    connectionString: url,
+    // A URL that carries its password (DATABASE_URL) has nothing to rotate.
+    credentials: password === undefined ? undefined : credentials,
+    ssl: config.DATABASE_SSL,
+    max: options.max ?? 1,
+    statementTimeoutMs: options.statementTimeoutMs,
+    applicationName: `daily-positivity-${component}`,
+  });
+  return { db: dbOnPool(pool), pool };
+}
