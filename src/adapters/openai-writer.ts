@@ -297,9 +297,7 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
         return { kind: 'retry', status, retryAfterMs };
       }
     }
-    logger.error('openai call failed and will not be retried', {
-      error: err instanceof Error ? err.message : String(err),
-    });
+    logger.error('openai call failed and will not be retried', { error: err });
     return { kind: 'fatal', reason: 'error' };
   }
 
@@ -361,9 +359,7 @@ export function createOpenAiWriter(options: OpenAiWriterOptions): MessageWriter 
         // Whatever went wrong (even a limiter store outage), the subscriber still gets a message on time.
         const reason = err instanceof ModelUnavailable ? err.reason : 'unexpected';
         if (!(err instanceof ModelUnavailable)) {
-          logger.error('openai writer failed unexpectedly', {
-            error: err instanceof Error ? err.message : String(err),
-          });
+          logger.error('openai writer failed unexpectedly', { error: err });
         }
         logger.warn('using the curated fallback', { reason });
       }

@@ -203,7 +203,7 @@ export async function createLimiterRedis(url: string): Promise<Redis> {
   const warn = throttledWarn('Redis for the rate limiter is unreachable; the insurance limiter answers', {
     store: 'redis',
   });
-  client.on('error', (error: Error) => warn({ error: error.message }));
+  client.on('error', (error: Error) => warn({ error }));
   return client;
 }
 
@@ -288,7 +288,7 @@ class SharedRateLimiter implements StoreRateLimiter {
       const back = Math.min(points, current.consumedPoints);
       if (back > 0) await this.call(b, (limiter) => limiter.reward(storeKey, back));
     } catch (error) {
-      logger.warn('Rate limiter refund failed; the budget stays as it is', { budget, error: message(error) });
+      logger.warn('Rate limiter refund failed; the budget stays as it is', { budget, error });
     }
   }
 
@@ -315,7 +315,7 @@ class SharedRateLimiter implements StoreRateLimiter {
           await this.call(b, (limiter) => limiter.reward(storeKey, estimate - actual));
         }
       } catch (error) {
-        logger.warn('Rate limiter correction failed; the estimate stands', { budget, error: message(error) });
+        logger.warn('Rate limiter correction failed; the estimate stands', { budget, error });
       }
     };
     return { allowed: true, remaining: decision.remaining, settle };
@@ -380,7 +380,7 @@ class SharedRateLimiter implements StoreRateLimiter {
       return await operation(b.limiter);
     } catch (error) {
       if (error instanceof RateLimiterRes) throw error;
-      b.warnLastResort({ error: message(error) });
+      b.warnLastResort({ error });
       this.metrics.count('RateLimitStoreFallback', 1, { budget: b.name, store: 'memory' });
       return operation(b.lastResort);
     }
@@ -402,10 +402,6 @@ function checkPoints(points: number): void {
 function msUntilNextUtcDay(now: Date): number {
   const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
   return next - now.getTime();
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

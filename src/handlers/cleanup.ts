@@ -1,7 +1,7 @@
 // Daily retention Lambda: clears old message text and status events in bounded batches and publishes the
 // database size.
 import { loadLambdaConfig } from '../adapters/secrets.js';
-import { applyLogConfig } from '../logger.js';
+
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { runCleanup } from '../services/cleanup.js';
 import { systemClock } from '../services/ports.js';
@@ -12,7 +12,6 @@ import { deadlineFrom, scheduledRun } from './scheduled.js';
 
 const deps = onColdStart(async () => {
   const config = await loadLambdaConfig('cleanup');
-  applyLogConfig(config);
   const { db } = await lambdaDatabase(config, 'cleanup');
   return { config, db };
 });

@@ -2,7 +2,7 @@
 // returns the typed report. `{ "day": "YYYY-MM-DD" }` reports another day.
 import * as z from 'zod';
 import { loadLambdaConfig } from '../adapters/secrets.js';
-import { applyLogConfig } from '../logger.js';
+
 import { buildDailyReport, previousUtcDay } from '../services/daily-report.js';
 import { systemClock } from '../services/ports.js';
 import { lambdaDatabase } from '../wiring/database.js';
@@ -12,7 +12,6 @@ import { ScheduledEvent, scheduledRun } from './scheduled.js';
 
 const database = onColdStart(async () => {
   const config = await loadLambdaConfig('daily-report');
-  applyLogConfig(config);
   return (await lambdaDatabase(config, 'daily-report')).db;
 });
 

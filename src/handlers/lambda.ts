@@ -14,6 +14,9 @@ export type LambdaEntry<R> = (event: unknown, context?: Partial<Context>) => Pro
  * Wraps a handler body so every log line carries the Lambda context (function_request_id, cold_start, …),
  * keys appended during an invocation are cleared after it, and the metrics it counted are flushed once,
  * also when it throws. The body parses the event, calls one service and shapes the answer.
+ *
+ * The log level is LOG_LEVEL from the environment (the variable config.ts validates): Powertools restores the
+ * level the logger was created with at the start of every invocation, so it is not set from config here.
  */
 export function lambdaHandler<R>(
   body: (event: unknown, context: Partial<Context>) => Promise<R>,

@@ -2,7 +2,7 @@
 // returns what it did. Any failure is thrown, which fails the trigger and rolls the deploy back.
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import { MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
-import { applyLogConfig, logger } from '../logger.js';
+import { logger } from '../logger.js';
 import { lambdaDatabase } from '../wiring/database.js';
 import { onColdStart } from './cold-start.js';
 import { lambdaHandler } from './lambda.js';
@@ -17,7 +17,6 @@ export interface MigrationSummary {
 
 const database = onColdStart(async () => {
   const config = await loadLambdaConfig('migrate');
-  applyLogConfig(config);
   // A migration may rewrite a table; the Lambda itself stops at 5 minutes.
   return (await lambdaDatabase(config, 'migrate', { statementTimeoutMs: 270_000 })).db;
 });

@@ -1,7 +1,7 @@
 // Planner Lambda: invoked once a day by an EventBridge rule; plans every subscriber's next window and
 // creates the one-shot schedules.
 import { loadLambdaConfig } from '../adapters/secrets.js';
-import { applyLogConfig } from '../logger.js';
+
 import { countPlanSummary, MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { planDay } from '../services/plan-day.js';
 import { systemClock } from '../services/ports.js';
@@ -13,7 +13,6 @@ import { deadlineFrom, scheduledRun } from './scheduled.js';
 
 const deps = onColdStart(async () => {
   const config = await loadLambdaConfig('planner');
-  applyLogConfig(config);
   const { db } = await lambdaDatabase(config, 'planner', { max: 2, statementTimeoutMs: 120_000 });
   return { db, scheduler: eventBridgeScheduler(config), settings: config };
 });

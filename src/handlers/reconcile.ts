@@ -2,7 +2,7 @@
 // still open 24 h after they were claimed.
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import { TwilioStatusLookup } from '../adapters/twilio-status-lookup.js';
-import { applyLogConfig } from '../logger.js';
+
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { systemClock } from '../services/ports.js';
 import { reconcileDeliveries } from '../services/reconcile.js';
@@ -13,7 +13,6 @@ import { deadlineFrom, scheduledRun } from './scheduled.js';
 
 const deps = onColdStart(async () => {
   const config = await loadLambdaConfig('reconcile');
-  applyLogConfig(config);
   const { db } = await lambdaDatabase(config, 'reconcile');
   return { db, lookup: new TwilioStatusLookup(config.credentials.twilio) };
 });

@@ -1,7 +1,7 @@
 // Lambda entry point for one scheduled delivery: { deliveryId } from EventBridge Scheduler.
 import * as z from 'zod';
 import { loadLambdaConfig } from '../adapters/secrets.js';
-import { appendCorrelationKeys, applyLogConfig, logger } from '../logger.js';
+import { appendCorrelationKeys, logger } from '../logger.js';
 import { countSendOutcome, MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import type { MetricsSink } from '../services/ports.js';
 import { type SendDeps, type SendOutcome, sendDailyMessage } from '../services/send-daily-message.js';
@@ -43,7 +43,6 @@ const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.sender })
 export const handler = createSenderHandler(
   onColdStart(async () => {
     const config = await loadLambdaConfig('sender');
-    applyLogConfig(config);
     const { db, pool } = await lambdaDatabase(config, 'sender', { max: 2, statementTimeoutMs: 15_000 });
     const limiter = await sharedLimiter(config, pool, metrics);
     return buildSenderDeps(config, {

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import type { LambdaConfig } from '../config.js';
 import { type AppDeps, createApp } from '../http/app.js';
-import { applyLogConfig } from '../logger.js';
+
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { type MetricsSink, noMetrics } from '../services/ports.js';
 import { lambdaDatabase } from '../wiring/database.js';
@@ -32,7 +32,6 @@ export function createWebhooksHandler(
 ) {
   const app = onColdStart(async (): Promise<ApiGatewayHandler> => {
     const config = await loadLambdaConfig('webhooks', env);
-    applyLogConfig(config);
     const { db, pool } = await lambdaDatabase(config, 'webhooks', { max: 2, statementTimeoutMs: 15_000 });
     return handle(createApp({ config, db, metrics, ...(await wire(config, pool, metrics ?? noMetrics)) }));
   });

@@ -43,7 +43,7 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
       timers.delete(deliveryId);
       fired.add(deliveryId);
       options.onDue(deliveryId).catch((error: unknown) => {
-        logger.error('in-process schedule: sending failed', { deliveryId, error: String(error) });
+        logger.error('in-process schedule: sending failed', { deliveryId, error });
       });
     }, delay);
     timer.unref?.();
@@ -76,9 +76,7 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
       running = true;
       await poll();
       poller = setInterval(() => {
-        poll().catch((error: unknown) =>
-          logger.error('in-process schedule: poll failed', { error: String(error) }),
-        );
+        poll().catch((error: unknown) => logger.error('in-process schedule: poll failed', { error }));
       }, options.pollMs ?? 60_000);
       poller.unref?.();
     },

@@ -109,7 +109,7 @@ export class OutboxSmsSender implements SmsSender {
         logger.warn('outbox: status callback not delivered', {
           messageSid: sid,
           status,
-          error: error instanceof Error ? error.message : String(error),
+          error,
         });
         return;
       }

@@ -318,10 +318,7 @@ async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSum
           return { id: d.id, scheduleName: name };
         } catch (error) {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          logger.warn('could not create schedule; the next run retries', {
-            deliveryId: d.id,
-            error: message,
-          });
+          logger.warn('could not create schedule; the next run retries', { deliveryId: d.id, error });
           return { id: d.id, error: message };
         }
       },

@@ -150,7 +150,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
       writeDeadline,
     );
   } catch (err) {
-    log.error('message writer failed', { error: err instanceof Error ? err.message : String(err) });
+    log.error('message writer failed', { error: err });
     await limiter.refund('sms_per_day', day, 1);
     await finishClaim(db, deliveryId, { state: 'failed', reason: 'writer_error' });
     return { outcome: 'failed', deliveryId, code: null, reason: 'writer_error' };
@@ -212,7 +212,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         await finishClaim(trx, deliveryId, { state: 'unknown', reason: 'twilio_outcome_unknown' });
         await addUsage(trx, day, openaiUsage);
       });
-      log.error('twilio outcome unknown; delivery left for reconciliation', { error: err.message });
+      log.error('twilio outcome unknown; delivery left for reconciliation', { error: err });
       return {
         outcome: 'failed',
         deliveryId,
@@ -241,7 +241,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         usage: writeUsage,
       };
     }
-    log.error('twilio refused the message', { code: err.code, retryable: err.retryable, error: err.message });
+    log.error('twilio refused the message', { code: err.code, retryable: err.retryable, error: err });
     return fail(
       deps,
       deliveryId,
@@ -277,11 +277,8 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
       await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
     });
   } catch (err) {
-    // Twilio has the message; the claim stays `sending` and becomes `unknown` later — never resent.
-    log.error('sent but not recorded', {
-      messageSid: receipt.sid,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    // Twilio has the message; the claim stays `sending` and the reconcile job marks it `unknown`.
+    log.error('sent but not recorded', { messageSid: receipt.sid, error: err });
     throw err;
   }
   log.info('message sent', {

@@ -52,6 +52,26 @@ describe('phone masking', () => {
     expect(warn?.phone).toBe('***0166');
   });
 
+  it('an error logged as { error } keeps its stack and cause, with numbers and keys scrubbed everywhere', () => {
+    const log = createLogger({ level: 'INFO' });
+    const cause = new Error('socket closed while texting +14155550123');
+    const error = new Error('Twilio refused +15035550111 (key sk-abcdefghijklmnopqrstuvwx)', { cause });
+    log.error('send failed', { error });
+    const text = output();
+    for (const secret of ['4155550123', '5035550111', 'sk-abcdefghijklmnopqrstuvwx'])
+      expect(text).not.toContain(secret);
+    const logged = records()[0]?.error as {
+      name: string;
+      message: string;
+      stack: string;
+      cause: { message: string };
+    };
+    expect(logged.name).toBe('Error');
+    expect(logged.message).toBe(`Twilio refused ***0111 (key ${REDACTED})`);
+    expect(logged.stack).toContain('logger.test.ts');
+    expect(logged.cause.message).toBe('socket closed while texting ***0123');
+  });
+
   it('never prints any E.164 number in full (property)', () => {
     const log = createLogger({ level: 'INFO' });
     fc.assert(

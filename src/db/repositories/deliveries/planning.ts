@@ -216,9 +216,7 @@ export async function withPlannerLock<T>(
       // (throwing here would hide the error that ended the run, if any).
       await sql`SELECT pg_advisory_unlock(${PLANNER_LOCK_KEY}::bigint)`
         .execute(conn)
-        .catch((error: unknown) =>
-          logger.warn('could not release the planner lock', { error: String(error) }),
-        );
+        .catch((error: unknown) => logger.warn('could not release the planner lock', { error }));
     }
   });
 }
