@@ -1,12 +1,16 @@
 // Credentials as the adapters see them: a value they ask for when they need it (so a rotated secret is
 // picked up without a deploy) and a way to say "the provider refused it, read it again".
+import { logger } from '../logger.js';
 
 /**
  * A secret an adapter uses. In AWS it is read from Secrets Manager and cached for
  * SECRETS_MAX_AGE_SECONDS (src/adapters/secrets.ts); locally it is a fixed value from the environment.
  */
 export interface Credentials<T> {
-  /** The current value (cached; re-read from the store once the cache has expired). */
+  /**
+   * The current value (cached; re-read from the store once the cache has expired). The same object until
+   * the value changes, so callers can tell whether someone else has already re-read a new one.
+   */
   get(): Promise<T>;
   /**
    * The provider rejected what `get()` gave (Twilio 401/20003, OpenAI 401, Postgres 28P01, a Twilio signature
@@ -53,18 +57,36 @@ export interface SecretValues {
 export type SecretKind = keyof SecretValues;
 
 /**
- * Runs `attempt` with the current value; when it fails with an auth error and a re-read brings a different
- * value, runs it once more with that value. Any other failure, or a second auth failure, is thrown.
+ * After `refused` was rejected by its provider: the value to try instead, or null when there is none. That is
+ * the current value when another caller has already re-read a new one, else whatever a re-read finds.
+ * A failed re-read (Secrets Manager unreachable) is logged and counts as "nothing new".
+ */
+export async function freshValue<T>(credentials: Credentials<T>, refused: T): Promise<T | null> {
+  const current = await credentials.get();
+  if (current !== refused) return current;
+  const changed = await credentials.refresh().catch((error: unknown) => {
+    logger.warn('could not re-read a refused secret; keeping the cached one', { error });
+    return false;
+  });
+  return changed ? credentials.get() : null;
+}
+
+/**
+ * Runs `attempt` with the current value; when it fails with an auth error and there is a newer value (see
+ * freshValue), runs it once more with that. Any other failure, or a second auth failure, is thrown.
  */
 export async function withFreshCredentials<T, R>(
   credentials: Credentials<T>,
   isAuthFailure: (error: unknown) => boolean,
   attempt: (value: T) => Promise<R>,
 ): Promise<R> {
+  const value = await credentials.get();
   try {
-    return await attempt(await credentials.get());
+    return await attempt(value);
   } catch (error) {
-    if (!isAuthFailure(error) || !(await credentials.refresh())) throw error;
-    return attempt(await credentials.get());
+    if (!isAuthFailure(error)) throw error;
+    const fresh = await freshValue(credentials, value);
+    if (fresh === null) throw error;
+    return attempt(fresh);
   }
 }

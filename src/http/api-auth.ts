@@ -1,7 +1,7 @@
 // Bearer-token auth for the subscriber API, compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { ApiCredentials, Credentials } from '../adapters/credentials.js';
+import { type ApiCredentials, type Credentials, freshValue } from '../adapters/credentials.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -39,8 +39,10 @@ export function requireApiToken(
       );
     }
     const given = match[1] as string;
-    const matches = async () => tokensMatch(given, (await credentials.get()).apiToken);
-    if (!((await matches()) || ((await credentials.refresh()) && (await matches()))))
+    const matches = (expected: ApiCredentials | null) =>
+      expected !== null && tokensMatch(given, expected.apiToken);
+    const current = await credentials.get();
+    if (!(matches(current) || matches(await freshValue(credentials, current))))
       return c.json({ error: 'invalid API token' }, 401, challenge);
     c.set('apiTokenKey', tokenKey(given));
     await next();

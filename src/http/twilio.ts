@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 // Only Twilio's webhook module: the full client would add megabytes to the Lambda bundle.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
-import type { Credentials, TwilioCredentials } from '../adapters/credentials.js';
+import { type Credentials, freshValue, type TwilioCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 
 /** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
@@ -77,12 +77,12 @@ export function verifyTwilioSignature(options: {
     const signature = c.req.header('x-twilio-signature');
     const url = new URL(c.req.url);
     const signedUrl = `${options.publicBaseUrl}${url.pathname}${url.search}`;
-    const signedByTwilio = async (token: Promise<{ authToken: string }>) =>
-      validateRequest((await token).authToken, signature ?? '', signedUrl, params);
+    const signedWith = (token: { authToken: string } | null) =>
+      token !== null && validateRequest(token.authToken, signature ?? '', signedUrl, params);
+    const current = await options.credentials.get();
     const valid =
       signature !== undefined &&
-      ((await signedByTwilio(options.credentials.get())) ||
-        ((await options.credentials.refresh()) && (await signedByTwilio(options.credentials.get()))));
+      (signedWith(current) || signedWith(await freshValue(options.credentials, current)));
     if (!valid) {
       logger.warn('twilio signature rejected', {
         path: url.pathname,

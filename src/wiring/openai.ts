@@ -1,6 +1,6 @@
 // The OpenAI client, configured in this one place for the sender Lambda and npm start alike.
 import OpenAI from 'openai';
-import type { Credentials, OpenAiCredentials } from '../adapters/credentials.js';
+import { type Credentials, freshValue, type OpenAiCredentials } from '../adapters/credentials.js';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import type { Settings } from '../config.js';
@@ -12,11 +12,14 @@ import type { Clock, MessageWriter, RateLimiter } from '../services/ports.js';
  */
 function refreshingFetch(credentials: Credentials<OpenAiCredentials>, fetchImpl: typeof fetch): typeof fetch {
   return async (input, init) => {
+    const used = await credentials.get();
     const response = await fetchImpl(input, init);
-    if (response.status !== 401 || !(await credentials.refresh())) return response;
+    if (response.status !== 401) return response;
+    const fresh = await freshValue(credentials, used);
+    if (fresh === null) return response;
     await response.body?.cancel();
     const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${(await credentials.get()).apiKey}`);
+    headers.set('authorization', `Bearer ${fresh.apiKey}`);
     return fetchImpl(input, { ...init, headers });
   };
 }
