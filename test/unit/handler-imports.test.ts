@@ -8,7 +8,9 @@ const saved = { ...process.env };
 beforeAll(() => {
   for (const key of [
     'DATABASE_URL',
-    'APP_SECRET_ARN',
+    'TWILIO_SECRET_ARN',
+    'OPENAI_SECRET_ARN',
+    'API_SECRET_ARN',
     'DB_SECRET_ARN',
     'TWILIO_ACCOUNT_SID',
     'TWILIO_AUTH_TOKEN',
