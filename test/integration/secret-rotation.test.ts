@@ -69,18 +69,22 @@ describe('webhooks', () => {
       ...signedForm('/twilio/inbound', inboundParams('+12125550123', 'HELP'), { token }),
       base64: true,
     });
-  const apiCall = (token: string) =>
-    httpApiEvent('GET', '/api/subscribers/%2B12125550123', { headers: { authorization: `Bearer ${token}` } });
-
-  it('accepts Twilio signed with a rotated auth token after one re-read; forgeries cause no more reads', async () => {
+  /** The webhooks handler as deployed, at 18:00, with secrets holding token A and API token A. */
+  function deployedAt18h() {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-25T18:00:00Z') });
     sm.on(GetSecretValueCommand, { SecretId: DB }).resolves(rdsSecret(t.url()));
     sm.on(GetSecretValueCommand, { SecretId: TWILIO }).resolves(twilioSecret(TOKEN_A));
     sm.on(GetSecretValueCommand, { SecretId: API }).resolves(json({ API_TOKEN: API_A }));
-    const handler = createWebhooksHandler(
+    return createWebhooksHandler(
       () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
       env(),
     );
+  }
+  const apiCall = (token: string) =>
+    httpApiEvent('GET', '/api/subscribers/%2B12125550123', { headers: { authorization: `Bearer ${token}` } });
+
+  it('accepts Twilio signed with a rotated auth token after one re-read; forgeries cause no more reads', async () => {
+    const handler = deployedAt18h();
 
     expect(await handler(inbound(TOKEN_A), lambdaContext)).toMatchObject({ statusCode: 200 });
     expect(reads(TWILIO)).toBe(1);
@@ -99,14 +103,7 @@ describe('webhooks', () => {
   });
 
   it('uses a rotated API token from the first request after SECRETS_MAX_AGE_SECONDS', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-25T18:00:00Z') });
-    sm.on(GetSecretValueCommand, { SecretId: DB }).resolves(rdsSecret(t.url()));
-    sm.on(GetSecretValueCommand, { SecretId: TWILIO }).resolves(twilioSecret(TOKEN_A));
-    sm.on(GetSecretValueCommand, { SecretId: API }).resolves(json({ API_TOKEN: API_A }));
-    const handler = createWebhooksHandler(
-      () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
-      env(),
-    );
+    const handler = deployedAt18h();
     expect(await handler(apiCall(API_A), lambdaContext)).toMatchObject({ statusCode: 404 }); // authorised
 
     sm.on(GetSecretValueCommand, { SecretId: API }).resolves(json({ API_TOKEN: API_B }));
