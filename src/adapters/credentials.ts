@@ -1,6 +1,5 @@
 // Credentials as the adapters see them: a value they ask for when they need it (so a rotated secret is
 // picked up without a deploy) and a way to say "the provider refused it, read it again".
-import { logger } from '../logger.js';
 
 /**
  * A secret an adapter uses. In AWS it is read from Secrets Manager and cached for
@@ -16,7 +15,7 @@ export interface Credentials<T> {
    * The provider rejected what `get()` gave (Twilio 401/20003, OpenAI 401, Postgres 28P01, a Twilio signature
    * that does not match): read the store again now, before the cache expires. Bounded (at most one re-read
    * per interval, concurrent callers share it) so forged requests cannot hammer the store. Resolves true when
-   * the value changed, i.e. when trying again is worthwhile.
+   * the value changed, i.e. when trying again is worthwhile; false also when the store cannot be read.
    */
   refresh(): Promise<boolean>;
 }
@@ -59,16 +58,11 @@ export type SecretKind = keyof SecretValues;
 /**
  * After `refused` was rejected by its provider: the value to try instead, or null when there is none. That is
  * the current value when another caller has already re-read a new one, else whatever a re-read finds.
- * A failed re-read (Secrets Manager unreachable) is logged and counts as "nothing new".
  */
 export async function freshValue<T>(credentials: Credentials<T>, refused: T): Promise<T | null> {
   const current = await credentials.get();
   if (current !== refused) return current;
-  const changed = await credentials.refresh().catch((error: unknown) => {
-    logger.warn('could not re-read a refused secret; keeping the cached one', { error });
-    return false;
-  });
-  return changed ? credentials.get() : null;
+  return (await credentials.refresh()) ? credentials.get() : null;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   parseSecret,
   type SecretSource,
 } from '../config.js';
+import { logger } from '../logger.js';
 import { type Credentials, fixedCredentials, type SecretKind, type SecretValues } from './credentials.js';
 
 /** A forced re-read happens at most this often per secret: a flood of forged signatures costs one read. */
@@ -65,6 +66,11 @@ export function secretsManagerCredentials<K extends SecretKind>(
       const before = last?.raw;
       forced = read(true)
         .then(() => last?.raw !== before)
+        .catch((error: unknown) => {
+          // The caller's own failure (the refused value) is the one to report; this one is logged.
+          logger.warn('could not re-read a refused secret; keeping the cached one', { arn, error });
+          return false;
+        })
         .finally(() => {
           forced = undefined;
         });

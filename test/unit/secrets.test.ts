@@ -151,4 +151,12 @@ describe('secretsManagerCredentials', () => {
     expect(await twilio.refresh()).toBe(false);
     expect(requested()).toHaveLength(3);
   });
+
+  it('answers "nothing new" when the store cannot be read on a forced refresh, keeping the cached value', async () => {
+    const api = secretsManagerCredentials(provider(), 'api', API, { maxAgeSeconds: 300 });
+    const before = await api.get();
+    sm.on(GetSecretValueCommand, { SecretId: API }).rejects(new Error('connect ETIMEDOUT'));
+    expect(await api.refresh()).toBe(false);
+    expect(await api.get()).toBe(before);
+  });
 });
