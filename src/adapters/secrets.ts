@@ -17,7 +17,7 @@ import { logger } from '../logger.js';
 import { type Credentials, fixedCredentials, type SecretKind, type SecretValues } from './credentials.js';
 
 /** A forced re-read happens at most this often per secret: a flood of forged signatures costs one read. */
-export const MIN_FORCED_REFRESH_MS = 30_000;
+const MIN_FORCED_REFRESH_MS = 30_000;
 
 export interface SecretReaderOptions {
   maxAgeSeconds: number;

@@ -40,7 +40,7 @@ export interface DbOptions {
 }
 
 /** Postgres refused the password: "password authentication failed for user …". */
-export const isPasswordRejected = (error: unknown): boolean =>
+const isPasswordRejected = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === '28P01';
 
 type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;

@@ -18,7 +18,7 @@ import type { Clock, MessageStatusLookup, MetricsSink, ProviderMessage } from '.
 
 const HOUR_MS = 3_600_000;
 /** A Lambda runs at most 15 minutes, so an older `sending` claim is not in flight any more. */
-export const STALE_CLAIM_MS = 15 * 60_000;
+const STALE_CLAIM_MS = 15 * 60_000;
 
 export interface ReconcileOptions {
   /** Only deliveries claimed at least this long ago. Default 24 h. */
