@@ -1,10 +1,10 @@
 // The one wrapper every Lambda entry uses: Powertools' middlewares through Middy.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger } from '../logger.js';
-import { PowertoolsMetricsSink } from '../metrics.js';
 import type { MetricsSink } from '../services/ports.js';
 
 /** A Lambda entry. Tests and manual invocations may pass only part of a context, or none. */
@@ -23,6 +23,15 @@ export function lambdaHandler<R>(
   metrics?: MetricsSink,
 ): LambdaEntry<R> {
   const wrapped = middy(body).use(injectLambdaContext(logger, { resetKeys: true }));
-  if (metrics instanceof PowertoolsMetricsSink) wrapped.use(logMetrics(metrics.metrics));
+  const powertools = powertoolsMetricsOf(metrics);
+  if (powertools) wrapped.use(logMetrics(powertools));
   return (event, context = {}) => wrapped(event, context as Context);
+}
+
+/**
+ * The Powertools Metrics behind a sink (PowertoolsMetricsSink), if any. Checked by shape, not class, so a
+ * Lambda that counts nothing (migrate, daily report) does not bundle Powertools Metrics for the check.
+ */
+function powertoolsMetricsOf(sink: MetricsSink | undefined): Metrics | undefined {
+  return sink && 'metrics' in sink ? (sink as { metrics: Metrics }).metrics : undefined;
 }
