@@ -129,7 +129,7 @@ export function correlated(keys: CorrelationKeys, parent: Logger = logger): Logg
  * Runs one unit of work (a request, a send, a planner run) in its own correlation scope: every line it
  * logs, including those of async work it starts, carries `keys` and the keys it appends, and nothing
  * else's. One process doing many things at once needs this (one-machine mode: requests, timers and the
- * planner interleave); a Lambda invocation is its own scope already (handlers call `resetKeys()`).
+ * planner interleave); a Lambda invocation is its own scope already (the wrapper clears its keys after it).
  */
 export function withCorrelation<T>(keys: CorrelationKeys, work: () => T): T {
   return correlationScope.run({ ...correlationScope.getStore(), ...definedKeys(keys) }, work);
@@ -138,7 +138,7 @@ export function withCorrelation<T>(keys: CorrelationKeys, work: () => T): T {
 /**
  * Adds correlation keys for the rest of the current work: to its correlation scope when it runs in one
  * (withCorrelation), else to the logger for the current invocation (Powertools clears temporary keys with
- * `resetKeys()`; handlers call it at the start of each invocation).
+ * `resetKeys()`, which the Lambda wrapper, src/handlers/lambda.ts, calls after each invocation).
  */
 export function appendCorrelationKeys(keys: CorrelationKeys, target: Logger = logger): void {
   const scope = correlationScope.getStore();
