@@ -20,9 +20,19 @@ export interface Credentials<T> {
   refresh(): Promise<boolean>;
 }
 
-/** A value that never changes (the environment, a test): nothing to re-read. */
+/** A value that never changes (the environment, a test): nothing to re-read. Equal when the values are. */
+class FixedCredentials<T> implements Credentials<T> {
+  constructor(readonly value: T) {}
+  async get(): Promise<T> {
+    return this.value;
+  }
+  async refresh(): Promise<boolean> {
+    return false;
+  }
+}
+
 export function fixedCredentials<T>(value: T): Credentials<T> {
-  return { get: async () => value, refresh: async () => false };
+  return new FixedCredentials(value);
 }
 
 /** The database: where it is (fixed for the container's life) and the password, which rotates. */
