@@ -57,6 +57,7 @@ export function createPrivacyReplacer(): (key: string, value: unknown) => unknow
       return withScopedKeys(value as Record<string, unknown>);
     }
     if (key !== '' && SECRET_KEY.test(key) && value !== undefined && value !== null) return REDACTED;
+    if (value instanceof Error) return errorFields(value);
     if (key !== '' && INBOUND_TEXT_KEY.test(key) && lineLevel !== 'DEBUG' && value != null) return DEBUG_ONLY;
     if (typeof value === 'string') {
       if (PHONE_KEY.test(key) && /^\+?\d{7,15}$/.test(value)) return `***${value.slice(-4)}`;
@@ -64,6 +65,21 @@ export function createPrivacyReplacer(): (key: string, value: unknown) => unknow
     }
     return value;
   };
+}
+
+/**
+ * An error as a log attribute: name, message, stack, cause, and its own plain fields (a pg error's code,
+ * severity, detail; Twilio's status). Object-valued fields are left out: pg attaches the whole client to an
+ * idle-connection error, which would print connection internals on every such line.
+ */
+function errorFields(error: Error): Record<string, unknown> {
+  const fields: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+  if (error.cause !== undefined) fields.cause = error.cause;
+  for (const [name, value] of Object.entries(error)) {
+    const plain = value === null || (typeof value !== 'object' && typeof value !== 'function');
+    if (plain && !(name in fields)) fields[name] = value;
+  }
+  return fields;
 }
 
 function levelFrom(value: string | undefined): LogLevel {

@@ -72,6 +72,20 @@ describe('phone masking', () => {
     expect(logged.cause.message).toBe('socket closed while texting ***0123');
   });
 
+  it("keeps an error's own plain fields and leaves out objects hung on it (pg attaches its client)", () => {
+    const log = createLogger({ level: 'INFO' });
+    const error = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+      severity: 'FATAL',
+      client: { connectionParameters: { host: '127.0.0.1', port: 5432 }, processID: 28150 },
+    });
+    log.warn('database connection lost while idle; it will be replaced', { error });
+    const logged = records()[0]?.error as Record<string, unknown>;
+    expect(logged).toMatchObject({ name: 'Error', code: '57P01', severity: 'FATAL' });
+    expect(logged).not.toHaveProperty('client');
+    expect(output()).not.toContain('connectionParameters');
+  });
+
   it('never prints any E.164 number in full (property)', () => {
     const log = createLogger({ level: 'INFO' });
     fc.assert(
