@@ -1,10 +1,11 @@
 // What wakes an operator: one SNS topic (email to alertEmail, TLS only), an alarm per way this service
 // breaks, and a CloudWatch dashboard of the key figures. Business metrics come from the Lambdas' EMF lines
 // (src/metrics.ts: namespace, names and the `service` dimension are read from there, so they cannot drift).
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -80,6 +81,23 @@ export class Monitoring extends Construct {
       enforceSSL: true,
     });
     this.topic.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
+    // Any topic policy replaces SNS's default one, which is what let CloudWatch publish: without this
+    // statement every alarm fires into nothing. Only this account's alarms of this stage may publish.
+    const { account, partition, region } = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:${this.prefix}-*`,
+          },
+        },
+      }),
+    );
 
     for (const { label, fn } of props.functions) {
       this.alarm(`${label}-errors`, {

@@ -53,6 +53,44 @@ describe('alarm topic', () => {
     });
   });
 
+  it('lets CloudWatch publish, but only this account’s alarms of this stage (a topic policy replaces the default)', () => {
+    const [policy] = Object.values(resources(template, 'AWS::SNS::TopicPolicy'));
+    const document = policy?.Properties?.PolicyDocument as { Statement: Array<Record<string, unknown>> };
+    const statements = document.Statement;
+    const cloudwatch = statements.filter(
+      (s) => JSON.stringify(s.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+    );
+    expect(cloudwatch).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 'sns:Publish',
+        Resource: topicRef,
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':cloudwatch:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  `:alarm:daily-positivity-${CDK_CONTEXT.stage}-*`,
+                ],
+              ],
+            },
+          },
+        },
+      }),
+    ]);
+    // Every alarm's name falls under that ARN pattern, so each one may publish.
+    for (const a of Object.values(resources(template, 'AWS::CloudWatch::Alarm')))
+      expect(String(a.Properties?.AlarmName)).toMatch(new RegExp(`^daily-positivity-${CDK_CONTEXT.stage}-`));
+  });
+
   it('sends every alarm to the topic and nowhere else', () => {
     const all = Object.values(resources(template, 'AWS::CloudWatch::Alarm'));
     expect(all).toHaveLength(12);
