@@ -1,4 +1,6 @@
 // The stack's wiring, asserted on one synthesized template (cdk.json context, stage dev).
+
+import { isDeepStrictEqual as isEqual } from 'node:util';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_ROUTES } from '../../lib/constructs/webhook-api.js';
@@ -81,6 +83,11 @@ describe('daily planning', () => {
     const dlqArn = {
       'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'Arn'],
     };
+    // Scheduler sends a delivery it could not hand to the sender to the DLQ as this role: without
+    // sqs:SendMessage on the queue, those deliveries are dropped instead of kept for 14 days.
+    expect(
+      others.filter((s) => actions(s).includes('sqs:SendMessage') && isEqual(s.Resource, dlqArn)),
+    ).toHaveLength(1);
     for (const s of others) {
       expect(actions(s).every((a) => a.startsWith('sqs:'))).toBe(true);
       expect(s.Resource).toEqual(dlqArn);
