@@ -1,4 +1,5 @@
-// CDK entry point: settings from cdk.json context, one stack per stage, cdk-nag AwsSolutions checks on all.
+// CDK entry point: the stage's settings (config/<stage>.json + `-c key=value`), one stack per stage, cdk-nag
+// AwsSolutions checks on all.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PositivityStack } from '../lib/positivity-stack.js';

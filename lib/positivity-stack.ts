@@ -2,11 +2,13 @@
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { concurrencyPlan } from '../src/domain/capacity.js';
 import { CostBudget } from './constructs/cost-budget.js';
 import { DailyPlanner } from './constructs/daily-planner.js';
-import { Database } from './constructs/database.js';
+import { Database, DB_PASSWORD_ROTATION_DAYS } from './constructs/database.js';
 import { DatabaseMigrations } from './constructs/database-migrations.js';
 import { DeliveryScheduling } from './constructs/delivery-scheduling.js';
+import { EgressProbe } from './constructs/egress-probe.js';
 import { MessageSender } from './constructs/message-sender.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Network } from './constructs/network.js';
@@ -24,6 +26,7 @@ export class PositivityStack extends Stack {
   readonly network: Network;
   readonly database: Database;
   readonly secrets: ServiceSecrets;
+  readonly egressProbe: EgressProbe;
   readonly sender: MessageSender;
   readonly scheduling: DeliveryScheduling;
   readonly planner: DailyPlanner;
@@ -40,27 +43,33 @@ export class PositivityStack extends Stack {
     Tags.of(this).add('app', 'daily-positivity');
     Tags.of(this).add('stage', settings.stage);
 
-    this.network = new Network(this, 'Network', { logRetention });
+    this.network = new Network(this, 'Network', {
+      logRetention,
+      egress: settings.egress,
+      natImageId: settings.natImageId,
+    });
     this.database = new Database(this, 'Database', {
       vpc: this.network.vpc,
       subnets: this.network.databaseSubnets,
+      rotationSubnets: this.network.lambdaSubnets,
       clientSecurityGroup: this.network.lambdaSecurityGroup,
       stage: settings.stage,
       deletionProtection: settings.stage === 'prod',
       logRetention,
+      instanceType: settings.databaseInstanceType,
+      rdsProxy: settings.rdsProxy,
     });
-    this.secrets = new ServiceSecrets(this, 'Secrets');
+    this.secrets = new ServiceSecrets(this, 'Secrets', {
+      stage: settings.stage,
+      database: this.database.secret,
+    });
 
     const shared: ServiceFunctionShared = {
       vpc: this.network.vpc,
       subnets: this.network.lambdaSubnets,
       securityGroup: this.network.lambdaSecurityGroup,
-      secrets: {
-        db: this.database.secret,
-        twilio: this.secrets.twilio,
-        openai: this.secrets.openai,
-        api: this.secrets.api,
-      },
+      secrets: this.secrets,
+      concurrency: concurrencyPlan(settings.capacity),
       logRetention,
       // Names from src/config.ts; none of them is secret.
       environment: {
@@ -69,18 +78,14 @@ export class PositivityStack extends Stack {
         DATABASE_SSL: 'true',
         // Node 20+ Lambda runtimes no longer trust the RDS CA by default; this bundle of AWS CAs does.
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        TWILIO_FROM_NUMBER: settings.twilioFromNumber,
-        TWILIO_MESSAGES_PER_SECOND: String(settings.twilioMessagesPerSecond),
-        RETENTION_DAYS: String(settings.retentionDays),
-        // The sender's cost cap; the daily cost alarm uses the same figure.
-        DAILY_COST_LIMIT_USD: String(settings.dailyCostLimitUsd),
+        // Every operator setting the Lambdas read (stack-settings.ts LAMBDA_ENVIRONMENT), resolved.
+        ...settings.lambdaEnvironment,
+        // With RDS Proxy the Lambdas connect to it instead of the host in the database secret.
+        ...(this.database.proxy ? { DATABASE_HOST: this.database.proxy.endpoint } : {}),
       },
     };
 
-    this.sender = new MessageSender(this, 'Sender', {
-      shared,
-      twilioMessagesPerSecond: settings.twilioMessagesPerSecond,
-    });
+    this.sender = new MessageSender(this, 'Sender', { shared });
     this.scheduling = new DeliveryScheduling(this, 'Scheduling', {
       stage: settings.stage,
       sender: this.sender.function.fn,
@@ -107,6 +112,14 @@ export class PositivityStack extends Stack {
       executeBefore: [...appFunctions, ...jobFunctions],
     });
 
+    this.egressProbe = new EgressProbe(this, 'EgressProbe', {
+      vpc: this.network.vpc,
+      subnets: this.network.lambdaSubnets,
+      securityGroup: this.network.lambdaSecurityGroup,
+      logRetention,
+      egress: this.network.egressResources,
+    });
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stage: settings.stage,
       alertEmail: settings.alertEmail,
@@ -119,10 +132,11 @@ export class PositivityStack extends Stack {
         { label: 'daily-report', fn: this.jobs.functions['daily-report'].fn },
       ],
       planner: this.planner.function.fn,
+      egressProbe: this.egressProbe.function,
       deadLetterQueue: this.scheduling.deadLetterQueue,
       api: this.webhooks.api,
       database: this.database.instance,
-      dailyCostLimitUsd: settings.dailyCostLimitUsd,
+      dailyCostLimitUsd: settings.runtime.DAILY_COST_LIMIT_USD,
       deliveryFailureRatePercent: settings.deliveryFailureRatePercent,
       databaseFreeStorageAlarmGib: settings.databaseFreeStorageAlarmGib,
     });
@@ -149,15 +163,19 @@ export class PositivityStack extends Stack {
     new CfnOutput(this, 'HealthUrl', { value: `${base}/health` });
     new CfnOutput(this, 'TwilioSecretArn', {
       value: this.secrets.twilio.secretArn,
-      description: 'Fill TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN here',
+      description: 'Put TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN here',
     });
     new CfnOutput(this, 'OpenAiSecretArn', {
       value: this.secrets.openai.secretArn,
-      description: 'Fill OPENAI_API_KEY here',
+      description: 'Put OPENAI_API_KEY here',
     });
     new CfnOutput(this, 'ApiSecretArn', {
       value: this.secrets.api.secretArn,
-      description: 'API_TOKEN (generated): the bearer token of the subscriber API',
+      description: 'API_TOKEN (generated): the bearer token of /api/subscribers',
+    });
+    new CfnOutput(this, 'DatabaseSecretArn', {
+      value: this.database.secret.secretArn,
+      description: `RDS credentials, rotated every ${DB_PASSWORD_ROTATION_DAYS} days by Secrets Manager`,
     });
     new CfnOutput(this, 'SchedulerDeadLetterQueueUrl', { value: this.scheduling.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PlannerFunctionName', { value: this.planner.function.fn.functionName });

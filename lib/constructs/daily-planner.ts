@@ -31,8 +31,6 @@ export class DailyPlanner extends Construct {
       // 100,000 subscribers: bulk inserts plus throttled CreateSchedule calls; a timed-out run resumes.
       timeout: Duration.minutes(15),
       memorySize: 1024,
-      // One run at a time: a retry must not race the run it retries.
-      reservedConcurrentExecutions: 1,
       environment: {
         SCHEDULER_GROUP_NAME: scheduling.group.scheduleGroupName,
         SCHEDULER_ROLE_ARN: scheduling.invokeRole.roleArn,

@@ -1,25 +1,36 @@
-// RDS PostgreSQL on Graviton in isolated subnets; credentials generated into Secrets Manager.
+// RDS PostgreSQL on Graviton in isolated subnets; credentials generated into Secrets Manager and rotated
+// every 30 days; optionally RDS Proxy in front (rdsProxy) for a high send pace.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CONNECTIONS_SAFE_SHARE, type DatabaseInstanceType } from '../../src/domain/capacity.js';
+
+/** Days between automatic password rotations of the database secret. */
+export const DB_PASSWORD_ROTATION_DAYS = 30;
 
 export interface DatabaseProps {
   vpc: ec2.IVpc;
   subnets: ec2.SubnetSelection;
   /** Only this group may connect. */
   clientSecurityGroup: ec2.ISecurityGroup;
+  /** Private subnets with egress: the rotation function calls Secrets Manager's API from there. */
+  rotationSubnets: ec2.SubnetSelection;
   stage: string;
   deletionProtection: boolean;
   logRetention: logs.RetentionDays;
+  instanceType: DatabaseInstanceType;
+  rdsProxy: boolean;
 }
 
 export class Database extends Construct {
   readonly instance: rds.DatabaseInstance;
   /** The RDS-generated JSON secret (username, password, host, port, dbname) the Lambdas read. */
   readonly secret: secretsmanager.ISecret;
+  /** RDS Proxy, when the stage asks for it; the Lambdas then connect to its endpoint (DATABASE_HOST). */
+  readonly proxy?: rds.DatabaseProxy;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -36,8 +47,9 @@ export class Database extends Construct {
     this.instance = new rds.DatabaseInstance(this, 'Postgres', {
       instanceIdentifier,
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_18 }),
-      // Graviton; 1 GiB RAM is ample for a few thousand subscribers and ~110 connections.
-      instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      // Graviton; db.t4g.micro (1 GiB, max_connections ≈ 112) is ample for a few thousand subscribers.
+      // The capacity check (src/domain/capacity.ts) refuses a stage whose Lambdas could exhaust it.
+      instanceType: new ec2.InstanceType(props.instanceType),
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       credentials: rds.Credentials.fromGeneratedSecret('positivity'),
@@ -63,6 +75,35 @@ export class Database extends Construct {
     if (!this.instance.secret) throw new Error('generated credentials always create a secret');
     this.secret = this.instance.secret;
 
+    // Secrets Manager's single-user rotation (its hosted PostgreSQL function, in the app subnets). Pooled
+    // connections stay open across a rotation; a Lambda that then opens one with the old password gets
+    // 28P01 and reads the secret again (src/adapters/secrets.ts). Not at deploy time: a rotation racing the
+    // migration trigger could fail the deploy.
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: Duration.days(DB_PASSWORD_ROTATION_DAYS),
+      vpcSubnets: props.rotationSubnets,
+      rotateImmediatelyOnUpdate: false,
+    });
+
+    if (props.rdsProxy) {
+      const proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
+        vpc: props.vpc,
+        description: 'RDS Proxy: Postgres from the Lambdas, to the database',
+        allowAllOutbound: true,
+      });
+      proxySecurityGroup.connections.allowFrom(props.clientSecurityGroup, ec2.Port.tcp(5432), 'Lambdas');
+      this.proxy = this.instance.addProxy('Proxy', {
+        secrets: [this.secret],
+        vpc: props.vpc,
+        vpcSubnets: props.subnets,
+        securityGroups: [proxySecurityGroup],
+        requireTLS: true,
+        // The proxy, not the Lambdas, holds the database's connections: at most the safe share.
+        maxConnectionsPercent: CONNECTIONS_SAFE_SHARE * 100,
+        debugLogging: false,
+      });
+    }
+
     const db = Validations.of(this.instance);
     db.acknowledge({
       id: 'AwsSolutions-RDS3',
@@ -80,11 +121,5 @@ export class Database extends Construct {
         reason: 'Non-prod stages can be torn down; the prod stage turns deletion protection on.',
       });
     }
-    // instance.secret is the attachment; the secret itself is a sibling under the instance.
-    db.acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'Warm Lambdas hold the password for their connection pool; rotation is a manual step in DEPLOYMENT.md.',
-    });
   }
 }

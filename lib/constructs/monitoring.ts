@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { EGRESS_PROBE_MINUTES } from '../../src/domain/capacity.js';
 import { METRICS_NAMESPACE, MetricName, MetricService } from '../../src/metrics.js';
 
 const GIB = 1024 ** 3;
@@ -19,6 +20,8 @@ const GIB = 1024 ** 3;
 export const FAILURE_RATE_WINDOW = Duration.hours(6);
 /** The planner alarm looks back this far: one day plus an hour of slack for a late EventBridge rule. */
 export const PLANNER_SILENCE_HOURS = 25;
+/** Consecutive failed (or missing) egress probe runs before the alarm fires: 3 × 10 minutes. */
+export const EGRESS_FAILED_PROBES = 3;
 
 export interface MonitoredFunction {
   /** Short name used in the alarm name and the dashboard, e.g. `sender`. */
@@ -32,6 +35,8 @@ export interface MonitoringProps {
   /** Every Lambda whose errors should page (the planner included). */
   functions: MonitoredFunction[];
   planner: lambda.IFunction;
+  /** Throws when the Lambdas' subnets cannot reach the internet (EgressProbe). */
+  egressProbe: lambda.IFunction;
   deadLetterQueue: sqs.IQueue;
   api: apigwv2.HttpApi;
   database: rds.IDatabaseInstance;
@@ -118,6 +123,20 @@ export class Monitoring extends Construct {
       evaluationPeriods: PLANNER_SILENCE_HOURS,
       datapointsToAlarm: PLANNER_SILENCE_HOURS,
       // Lambda publishes no datapoint for an hour without invocations: silence is the failure.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    this.alarm('egress-unreachable', {
+      alarmDescription: `The Lambdas' subnets could not reach Twilio, OpenAI or Secrets Manager for ${EGRESS_FAILED_PROBES * EGRESS_PROBE_MINUTES} minutes: sends are failing. The egress probe's log names the hosts; all of them means the NAT (DEPLOYMENT.md, "Egress").`,
+      metric: props.egressProbe.metricErrors({
+        period: Duration.minutes(EGRESS_PROBE_MINUTES),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: EGRESS_FAILED_PROBES,
+      datapointsToAlarm: EGRESS_FAILED_PROBES,
+      // The probe runs every period; no datapoint means it did not run, which proves nothing either.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 

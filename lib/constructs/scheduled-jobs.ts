@@ -64,8 +64,6 @@ export class ScheduledJobs extends Construct {
         description: job.description,
         timeout: job.timeout,
         memorySize: 512,
-        // One run at a time: a retried event must not race the run it retries.
-        reservedConcurrentExecutions: 1,
       });
       rules[job.name] = new events.Rule(this, `${constructId}Daily`, {
         description: `Runs ${job.name} once a day`,

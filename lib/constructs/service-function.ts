@@ -1,5 +1,6 @@
 // One Lambda of this service: bundled with esbuild from src/handlers (ESM, minified, Node 22, ARM64), in the
-// VPC, with its own log group, and with read access (by ARN) to exactly the secrets it uses.
+// VPC, with its own log group, its concurrency cap from the capacity plan, and read access to exactly the
+// secrets src/config.ts's LAMBDA_NEEDS says it reads, by ARN only.
 import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { SecretKind } from '../../src/adapters/credentials.js';
 import { LAMBDA_NEEDS, SECRET_SOURCES } from '../../src/config.js';
+import type { ConcurrencyPlan } from '../../src/domain/capacity.js';
 import { BUNDLE_OPTIONS, entryPath, type LambdaName, PROJECT_ROOT } from '../lambda-bundling.js';
 
 /** What every function shares; the stack builds this once. */
@@ -16,8 +18,10 @@ export interface ServiceFunctionShared {
   vpc: ec2.IVpc;
   subnets: ec2.SubnetSelection;
   securityGroup: ec2.ISecurityGroup;
-  /** One secret per use; each function is given the ARNs (and grants) of those src/config.ts says it reads. */
+  /** One secret per use (constructs/service-secrets.ts); each function gets the ARNs and grants of its own. */
   secrets: Record<SecretKind, secretsmanager.ISecret>;
+  /** Reserved concurrency per function when the account's quota allows it (src/domain/capacity.ts). */
+  concurrency: ConcurrencyPlan;
   logRetention: logs.RetentionDays;
   /** Non-secret settings (src/config.ts names) given to every function. */
   environment: Record<string, string>;
@@ -29,7 +33,6 @@ export interface ServiceFunctionProps {
   description: string;
   timeout: Duration;
   memorySize?: number;
-  reservedConcurrentExecutions?: number;
   environment?: Record<string, string>;
 }
 
@@ -56,7 +59,8 @@ export class ServiceFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      reservedConcurrentExecutions:
+        shared.concurrency.mode === 'reserved' ? shared.concurrency.need[props.name] : undefined,
       logGroup: this.logGroup,
       vpc: shared.vpc,
       vpcSubnets: shared.subnets,
@@ -65,6 +69,12 @@ export class ServiceFunction extends Construct {
         ...shared.environment,
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: `daily-positivity-${props.name}`,
+        ...Object.fromEntries(
+          LAMBDA_NEEDS[props.name].secrets.map((kind) => [
+            SECRET_SOURCES[kind].arn,
+            shared.secrets[kind].secretArn,
+          ]),
+        ),
       },
       bundling: {
         format: nodejs.OutputFormat.ESM,
@@ -76,11 +86,7 @@ export class ServiceFunction extends Construct {
         metafile: true,
       },
     });
-    for (const kind of LAMBDA_NEEDS[props.name].secrets) {
-      const secret = shared.secrets[kind];
-      this.fn.addEnvironment(SECRET_SOURCES[kind].arn, secret.secretArn);
-      secret.grantRead(this.fn);
-    }
+    for (const kind of LAMBDA_NEEDS[props.name].secrets) shared.secrets[kind].grantRead(this.fn);
 
     const role = this.fn.role;
     if (!role) throw new Error('NodejsFunction always has a role');

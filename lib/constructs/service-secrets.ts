@@ -1,47 +1,63 @@
-// The third-party secrets, one per use (issue #14): Twilio credentials, the OpenAI key, the subscriber API
-// token. The operator pastes the Twilio and OpenAI values in after the first deploy; the API token is
-// generated. Each Lambda receives only the ARNs of the secrets it reads (src/config.ts LAMBDA_NEEDS) and
-// re-reads them as they rotate (src/adapters/secrets.ts). The database secret is RDS's (constructs/database.ts).
-import { Validations } from 'aws-cdk-lib';
+// The service's secrets, one per use, so each Lambda is granted only what it reads: the RDS-generated
+// database secret, the Twilio credentials, the OpenAI key and the subscriber-API token. Which Lambda reads
+// which (and the environment variable carrying each ARN) is src/config.ts's LAMBDA_NEEDS and SECRET_SOURCES;
+// the Lambdas re-read them as they rotate (src/adapters/secrets.ts). Lambdas get ARNs only, never values.
+import { SecretValue, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { SecretKind } from '../../src/adapters/credentials.js';
+import { LAMBDA_NEEDS } from '../../src/config.js';
 
-/** Keys the operator fills in, per secret; empty strings read as "missing", so a Lambda names them. */
+/** Keys the operator fills in after the first deploy; empty strings read as "missing" in src/config.ts. */
 export const OPERATOR_SECRET_KEYS = {
   twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
   openai: ['OPENAI_API_KEY'],
 } as const;
 
-/** A JSON secret made from a template needs one generated key; the Lambdas ignore this one. */
-const PLACEHOLDER = { generateStringKey: 'placeholder', passwordLength: 8 } as const;
+/** "sender, webhooks and reconcile": the Lambdas LAMBDA_NEEDS lets read this secret, for its description. */
+function readers(kind: SecretKind): string {
+  const names = Object.entries(LAMBDA_NEEDS)
+    .filter(([, needs]) => (needs.secrets as readonly SecretKind[]).includes(kind))
+    .map(([name]) => name);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : (names[0] ?? 'nothing');
+}
 
-const emptyTemplate = (keys: readonly string[]) =>
-  JSON.stringify(Object.fromEntries(keys.map((k) => [k, ''])));
+export interface ServiceSecretsProps {
+  stage: string;
+  /** The RDS-generated credentials (username, password, host, port, dbname). */
+  database: secretsmanager.ISecret;
+}
 
-export class ServiceSecrets extends Construct {
+/** Every secret by kind: the class below is one (ServiceFunctionShared.secrets takes it as is). */
+export class ServiceSecrets extends Construct implements Record<SecretKind, secretsmanager.ISecret> {
+  readonly db: secretsmanager.ISecret;
   readonly twilio: secretsmanager.Secret;
   readonly openai: secretsmanager.Secret;
   readonly api: secretsmanager.Secret;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: ServiceSecretsProps) {
     super(scope, id);
-    // secretStringTemplate is only applied when a secret is created: later deploys never overwrite values.
+    this.db = props.database;
+    const name = (use: string) => `daily-positivity/${props.stage}/${use}`;
+    // Empty placeholders: the operator writes the real values with put-secret-value. CloudFormation writes a
+    // secret's value only when SecretString (or GenerateSecretString) itself changes, so deploys keep what was
+    // put as long as these placeholders stay as they are: never edit them.
+    const placeholders = (keys: readonly string[]) =>
+      Object.fromEntries(keys.map((k) => [k, SecretValue.unsafePlainText('')]));
+
     this.twilio = new secretsmanager.Secret(this, 'Twilio', {
-      description: 'Daily Positivity: fill TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN',
-      generateSecretString: {
-        secretStringTemplate: emptyTemplate(OPERATOR_SECRET_KEYS.twilio),
-        ...PLACEHOLDER,
-      },
+      secretName: name('twilio'),
+      description: `Daily Positivity: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (read by ${readers('twilio')})`,
+      secretObjectValue: placeholders(OPERATOR_SECRET_KEYS.twilio),
     });
     this.openai = new secretsmanager.Secret(this, 'OpenAi', {
-      description: 'Daily Positivity: fill OPENAI_API_KEY',
-      generateSecretString: {
-        secretStringTemplate: emptyTemplate(OPERATOR_SECRET_KEYS.openai),
-        ...PLACEHOLDER,
-      },
+      secretName: name('openai'),
+      description: `Daily Positivity: OPENAI_API_KEY (read by ${readers('openai')})`,
+      secretObjectValue: placeholders(OPERATOR_SECRET_KEYS.openai),
     });
     this.api = new secretsmanager.Secret(this, 'Api', {
-      description: 'Daily Positivity: API_TOKEN, the bearer token of the subscriber API (generated)',
+      secretName: name('api'),
+      description: `Daily Positivity: API_TOKEN, the subscriber API bearer token (read by ${readers('api')})`,
       generateSecretString: {
         secretStringTemplate: '{}',
         generateStringKey: 'API_TOKEN',
@@ -49,17 +65,21 @@ export class ServiceSecrets extends Construct {
         excludePunctuation: true,
       },
     });
-    for (const secret of [this.twilio, this.openai]) {
-      Validations.of(secret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason:
-          'Holds a Twilio or OpenAI key that only that provider can rotate; DEPLOYMENT.md covers rotating it (the Lambdas re-read it within SECRETS_MAX_AGE_SECONDS).',
-      });
-    }
+
+    Validations.of(this.twilio).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Twilio issues auth tokens (secondary token, then promote) in its console; DEPLOYMENT.md rotates them by hand (the Lambdas re-read within SECRETS_MAX_AGE_SECONDS).',
+    });
+    Validations.of(this.openai).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'OpenAI keys are created and revoked in the OpenAI dashboard; DEPLOYMENT.md rotates them by hand (the sender re-reads within SECRETS_MAX_AGE_SECONDS).',
+    });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'A token our API clients hold; rotating it means giving them the new one, so it is rotated by hand (DEPLOYMENT.md). The Lambdas re-read it within SECRETS_MAX_AGE_SECONDS.',
+        'API clients hold this bearer token; automatic rotation would lock them out. DEPLOYMENT.md rotates it by hand (webhooks re-reads within SECRETS_MAX_AGE_SECONDS).',
     });
   }
 }

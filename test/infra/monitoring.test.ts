@@ -2,8 +2,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_JOBS } from '../../lib/constructs/scheduled-jobs.js';
+import { EGRESS_PROBE_MINUTES, STACK_INVENTORY } from '../../src/domain/capacity.js';
 import { METRICS_NAMESPACE } from '../../src/metrics.js';
-import { CDK_CONTEXT, logicalId, resources, synthesize } from './support.js';
+import { DEV_SETTINGS, logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
 let topicRef: { Ref: string };
@@ -20,7 +21,7 @@ const fnRef = (prefix: string) => ({ Ref: logicalId(template, 'AWS::Lambda::Func
 
 function alarm(name: string): Record<string, unknown> {
   const found = Object.values(resources(template, 'AWS::CloudWatch::Alarm')).filter(
-    (a) => a.Properties?.AlarmName === `daily-positivity-${CDK_CONTEXT.stage}-${name}`,
+    (a) => a.Properties?.AlarmName === `daily-positivity-${DEV_SETTINGS.stage}-${name}`,
   );
   expect(found, name).toHaveLength(1);
   return found[0]?.Properties ?? {};
@@ -30,7 +31,7 @@ describe('alarm topic', () => {
   it('emails alertEmail and refuses publishers without TLS', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
-      Endpoint: CDK_CONTEXT.alertEmail,
+      Endpoint: DEV_SETTINGS.alertEmail,
       TopicArn: topicRef,
     });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
@@ -78,7 +79,7 @@ describe('alarm topic', () => {
                   { Ref: 'AWS::Region' },
                   ':',
                   { Ref: 'AWS::AccountId' },
-                  `:alarm:daily-positivity-${CDK_CONTEXT.stage}-*`,
+                  `:alarm:daily-positivity-${DEV_SETTINGS.stage}-*`,
                 ],
               ],
             },
@@ -88,12 +89,12 @@ describe('alarm topic', () => {
     ]);
     // Every alarm's name falls under that ARN pattern, so each one may publish.
     for (const a of Object.values(resources(template, 'AWS::CloudWatch::Alarm')))
-      expect(String(a.Properties?.AlarmName)).toMatch(new RegExp(`^daily-positivity-${CDK_CONTEXT.stage}-`));
+      expect(String(a.Properties?.AlarmName)).toMatch(new RegExp(`^daily-positivity-${DEV_SETTINGS.stage}-`));
   });
 
   it('sends every alarm to the topic and nowhere else', () => {
     const all = Object.values(resources(template, 'AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(12);
+    expect(all).toHaveLength(STACK_INVENTORY.alarms); // the monthly cost estimate counts them
     for (const a of all)
       expect(a.Properties?.AlarmActions, String(a.Properties?.AlarmName)).toEqual([topicRef]);
   });
@@ -136,6 +137,22 @@ describe('alarms', () => {
     });
   });
 
+  it('pages when the egress probe failed (or did not run) three times in a row: a dead NAT within the hour', () => {
+    expect(alarm('egress-unreachable')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: fnRef('EgressProbeFunction') }],
+      Statistic: 'Sum',
+      Period: EGRESS_PROBE_MINUTES * 60,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'breaching',
+    });
+    expect(3 * EGRESS_PROBE_MINUTES).toBeLessThanOrEqual(60);
+  });
+
   it('pages when the scheduling dead-letter queue holds a message', () => {
     expect(alarm('dlq-not-empty')).toMatchObject({
       Namespace: 'AWS/SQS',
@@ -158,7 +175,7 @@ describe('alarms', () => {
   it('pages when failed + undelivered exceed the configured share of sends over 6 hours', () => {
     const props = alarm('delivery-failure-rate');
     expect(props).toMatchObject({
-      Threshold: CDK_CONTEXT.deliveryFailureRatePercent,
+      Threshold: DEV_SETTINGS.deliveryFailureRatePercent,
       ComparisonOperator: 'GreaterThanThreshold',
       EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
@@ -229,14 +246,14 @@ describe('alarms', () => {
       Dimensions: [{ Name: 'service', Value: 'sender' }],
       Statistic: 'Sum',
       Period: 86_400,
-      Threshold: CDK_CONTEXT.dailyCostLimitUsd,
+      Threshold: DEV_SETTINGS.dailyCostLimitUsd,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
     // The same figure reaches every Lambda as DAILY_COST_LIMIT_USD (the sender's cost_cap check).
     for (const fn of Object.values(resources(template, 'AWS::Lambda::Function'))) {
       const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
         ?.Variables;
-      if (vars?.DB_SECRET_ARN) expect(vars.DAILY_COST_LIMIT_USD).toBe(String(CDK_CONTEXT.dailyCostLimitUsd));
+      if (vars?.DB_SECRET_ARN) expect(vars.DAILY_COST_LIMIT_USD).toBe(String(DEV_SETTINGS.dailyCostLimitUsd));
     }
   });
 
@@ -267,7 +284,7 @@ describe('alarms', () => {
       Statistic: 'Minimum',
       Period: 300,
       EvaluationPeriods: 3,
-      Threshold: (CDK_CONTEXT.databaseFreeStorageAlarmGib as number) * 1024 ** 3,
+      Threshold: (DEV_SETTINGS.databaseFreeStorageAlarmGib as number) * 1024 ** 3,
       ComparisonOperator: 'LessThanThreshold',
     });
   });
@@ -290,7 +307,7 @@ describe('dashboard', () => {
   it('shows the alarms and the key business, Lambda, API, queue and database metrics', () => {
     const dashboards = Object.values(resources(template, 'AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
-    expect(dashboards[0]?.Properties?.DashboardName).toBe(`daily-positivity-${CDK_CONTEXT.stage}`);
+    expect(dashboards[0]?.Properties?.DashboardName).toBe(`daily-positivity-${DEV_SETTINGS.stage}`);
     const body = JSON.stringify(dashboards[0]?.Properties?.DashboardBody);
     for (const metric of [
       'DeliveriesPlanned',
@@ -328,7 +345,7 @@ describe('monthly budget', () => {
       Budget: {
         BudgetType: 'COST',
         TimeUnit: 'MONTHLY',
-        BudgetLimit: { Amount: CDK_CONTEXT.monthlyBudgetUsd, Unit: 'USD' },
+        BudgetLimit: { Amount: DEV_SETTINGS.monthlyBudgetUsd, Unit: 'USD' },
       },
       NotificationsWithSubscribers: [
         {
@@ -378,11 +395,10 @@ describe('daily housekeeping Lambdas', () => {
     expect(fn?.Properties).toMatchObject({
       Runtime: 'nodejs22.x',
       Timeout: job.timeout.toSeconds(),
-      ReservedConcurrentExecutions: 1,
       Environment: {
         Variables: expect.objectContaining({
           POWERTOOLS_SERVICE_NAME: `daily-positivity-${name}`,
-          RETENTION_DAYS: String(CDK_CONTEXT.retentionDays),
+          RETENTION_DAYS: String(DEV_SETTINGS.retentionDays),
           DB_SECRET_ARN: {
             Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres'),
           },

@@ -7,7 +7,7 @@ import { type Stack, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it, vi } from 'vitest';
-import { synthesize } from './support.js';
+import { PROD_CONTEXT, synthesize } from './support.js';
 
 interface Report {
   pluginReports: Array<{
@@ -52,8 +52,13 @@ function synthWithNag(context: Record<string, unknown>, addViolation = false) {
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each([['dev'], ['prod']])('finds nothing unacknowledged in the %s stage', (stage) => {
-    const run = synthWithNag({ stage });
+  it.each([
+    ['dev', {}],
+    ['prod', PROD_CONTEXT],
+    ['nat-gateway + RDS Proxy', { ...PROD_CONTEXT, stage: 'staging', egress: 'nat-gateway', rdsProxy: true }],
+  ])('finds nothing unacknowledged in the %s stage', (_name, context) => {
+    const stage = (context as { stage?: string }).stage ?? 'dev';
+    const run = synthWithNag(context);
     expect(run.violations()).toEqual([]);
     expect(run.error).toBeUndefined();
 

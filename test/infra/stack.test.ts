@@ -4,9 +4,7 @@ import { isDeepStrictEqual as isEqual } from 'node:util';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_ROUTES } from '../../lib/constructs/webhook-api.js';
-import type { SecretKind } from '../../src/adapters/credentials.js';
-import { LAMBDA_NEEDS, type LambdaName, SECRET_SOURCES, SecretsSchema } from '../../src/config.js';
-import { CDK_CONTEXT, logicalId, resources, synthesize } from './support.js';
+import { DEV_SETTINGS, logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
 const APP_FUNCTIONS = ['Webhooks', 'Planner', 'Sender', 'MigrationsMigrate'] as const;
@@ -42,7 +40,7 @@ const actions = (s: { Action: string | string[] }) => [s.Action].flat();
 describe('daily planning', () => {
   it('runs the planner from a daily EventBridge rule with the configured cron', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: CDK_CONTEXT.dailyCron,
+      ScheduleExpression: DEV_SETTINGS.dailyCron,
       State: 'ENABLED',
       Targets: [
         Match.objectLike({
@@ -99,11 +97,11 @@ describe('daily planning', () => {
     const scheduler = statements.filter((s) => actions(s).some((a) => a.startsWith('scheduler:')));
     expect(scheduler.flatMap(actions)).toEqual(['scheduler:DeleteSchedule']);
     expect(JSON.stringify(scheduler[0]?.Resource)).toContain(
-      `:schedule/daily-positivity-${CDK_CONTEXT.stage}/*`,
+      `:schedule/daily-positivity-${DEV_SETTINGS.stage}/*`,
     );
     expect(statements.filter((s) => actions(s).includes('iam:PassRole'))).toEqual([]);
     expect(envOf('Webhooks')).toMatchObject({
-      SCHEDULER_GROUP_NAME: `daily-positivity-${CDK_CONTEXT.stage}`,
+      SCHEDULER_GROUP_NAME: `daily-positivity-${DEV_SETTINGS.stage}`,
     });
     expect(envOf('Webhooks')).not.toHaveProperty('SENDER_FUNCTION_ARN');
   });
@@ -121,7 +119,7 @@ describe('daily planning', () => {
           { Ref: 'AWS::Region' },
           ':',
           { Ref: 'AWS::AccountId' },
-          `:schedule/daily-positivity-${CDK_CONTEXT.stage}/*`,
+          `:schedule/daily-positivity-${DEV_SETTINGS.stage}/*`,
         ],
       ],
     };
@@ -145,7 +143,7 @@ describe('daily planning', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          SCHEDULER_GROUP_NAME: `daily-positivity-${CDK_CONTEXT.stage}`,
+          SCHEDULER_GROUP_NAME: `daily-positivity-${DEV_SETTINGS.stage}`,
           SCHEDULER_ROLE_ARN: {
             'Fn::GetAtt': [logicalId(template, 'AWS::IAM::Role', 'SchedulingInvokeSenderRole'), 'Arn'],
           },
@@ -156,13 +154,12 @@ describe('daily planning', () => {
         }),
       },
       Handler: 'index.handler',
-      ReservedConcurrentExecutions: 1,
     });
   });
 
   it('names the schedule group as the planner is told', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', {
-      Name: `daily-positivity-${CDK_CONTEXT.stage}`,
+      Name: `daily-positivity-${DEV_SETTINGS.stage}`,
     });
   });
 
@@ -221,83 +218,11 @@ describe('Lambdas', () => {
         LogGroup: { Ref: string };
       };
       const group = resources(template, 'AWS::Logs::LogGroup')[logging.LogGroup.Ref];
-      expect(group?.Properties?.RetentionInDays, name).toBe(CDK_CONTEXT.logRetentionDays);
+      expect(group?.Properties?.RetentionInDays, name).toBe(DEV_SETTINGS.logRetentionDays);
     }
     for (const [id, group] of Object.entries(resources(template, 'AWS::Logs::LogGroup'))) {
-      expect(group.Properties?.RetentionInDays, id).toBe(CDK_CONTEXT.logRetentionDays);
+      expect(group.Properties?.RetentionInDays, id).toBe(DEV_SETTINGS.logRetentionDays);
     }
-  });
-
-  /** Each of our Lambdas by the name src/config.ts knows it by, with its environment and role. */
-  function serviceFunctions(): { name: LambdaName; vars: Record<string, unknown>; roleId: string }[] {
-    return Object.values(resources(template, 'AWS::Lambda::Function')).flatMap((fn) => {
-      const vars =
-        (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-      const name = String(vars.POWERTOOLS_SERVICE_NAME ?? '').replace(/^daily-positivity-/, '');
-      const role = fn.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
-      const roleId = String(role?.['Fn::GetAtt']?.[0]);
-      return name in LAMBDA_NEEDS ? [{ name: name as LambdaName, vars, roleId }] : [];
-    });
-  }
-  const SECRET_IDS = { twilio: 'Twilio', openai: 'OpenAi', api: 'Api' } as const;
-  const secretRef = (kind: SecretKind) =>
-    kind === 'db'
-      ? { Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment', 'DatabasePostgres') }
-      : { Ref: logicalId(template, 'AWS::SecretsManager::Secret', `Secrets${SECRET_IDS[kind]}`) };
-
-  it('puts no secret value in any Lambda environment: only the ARNs of the secrets it reads', () => {
-    const secretNames = Object.keys(SecretsSchema.shape);
-    const names = serviceFunctions().map((f) => f.name);
-    expect(names.sort()).toEqual(Object.keys(LAMBDA_NEEDS).sort());
-    for (const [id, fn] of Object.entries(resources(template, 'AWS::Lambda::Function'))) {
-      const vars =
-        (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-      for (const name of secretNames) expect(Object.keys(vars), id).not.toContain(name);
-      const serialized = JSON.stringify(vars);
-      expect(serialized, id).not.toContain('resolve:secretsmanager');
-      expect(serialized, id).not.toContain('SecretString');
-    }
-    for (const { name, vars } of serviceFunctions()) {
-      const arns = Object.fromEntries(Object.entries(vars).filter(([k]) => k.endsWith('_SECRET_ARN')));
-      const expected = Object.fromEntries(
-        LAMBDA_NEEDS[name].secrets.map((kind) => [SECRET_SOURCES[kind].arn, secretRef(kind)]),
-      );
-      expect(arns, name).toEqual(expected); // Ref of a secret is its ARN
-    }
-  });
-
-  it('lets each function read exactly the secrets it uses (the OpenAI key only the sender, …)', () => {
-    for (const { name, roleId } of serviceFunctions()) {
-      const reads = statementsOfRole(roleId)
-        .filter((s) => actions(s).includes('secretsmanager:GetSecretValue'))
-        .map((s) => s.Resource);
-      expect(reads, name).toEqual(LAMBDA_NEEDS[name].secrets.map(secretRef));
-    }
-  });
-
-  it('creates the per-use secrets with the operator’s keys empty and API_TOKEN generated', () => {
-    const generate = (id: string) =>
-      resources(template, 'AWS::SecretsManager::Secret')[
-        logicalId(template, 'AWS::SecretsManager::Secret', id)
-      ]?.Properties?.GenerateSecretString as Record<string, unknown>;
-    expect(JSON.parse(String(generate('SecretsTwilio').SecretStringTemplate))).toEqual({
-      TWILIO_ACCOUNT_SID: '',
-      TWILIO_AUTH_TOKEN: '',
-    });
-    expect(JSON.parse(String(generate('SecretsOpenAi').SecretStringTemplate))).toEqual({
-      OPENAI_API_KEY: '',
-    });
-    expect(generate('SecretsApi')).toMatchObject({
-      GenerateStringKey: 'API_TOKEN',
-      PasswordLength: 48,
-      ExcludePunctuation: true,
-    });
-  });
-
-  it('sizes the sender’s reserved concurrency to the Twilio pace (1/s → 5)', () => {
-    expect(
-      resources(template, 'AWS::Lambda::Function')[fnId('Sender')]?.Properties?.ReservedConcurrentExecutions,
-    ).toBe(5);
   });
 
   it('gives the app Lambdas the API’s URL as PUBLIC_BASE_URL and TLS to Postgres', () => {
@@ -309,7 +234,7 @@ describe('Lambdas', () => {
             PUBLIC_BASE_URL: { 'Fn::GetAtt': [api, 'ApiEndpoint'] },
             DATABASE_SSL: 'true',
             NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-            TWILIO_FROM_NUMBER: CDK_CONTEXT.twilioFromNumber,
+            TWILIO_FROM_NUMBER: DEV_SETTINGS.twilioFromNumber,
           },
         },
       );
@@ -382,30 +307,27 @@ describe('database and migrations', () => {
     });
   });
 
-  it('admits only the Lambdas’ security group to the database', () => {
-    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+  it('admits only the Lambdas’ and the password rotation’s security groups to the database', () => {
     const dbPort = {
       'Fn::GetAtt': [logicalId(template, 'AWS::RDS::DBInstance', 'DatabasePostgres'), 'Endpoint.Port'],
     };
-    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      FromPort: dbPort,
-      ToPort: dbPort,
-      SourceSecurityGroupId: {
-        'Fn::GetAtt': [
-          logicalId(template, 'AWS::EC2::SecurityGroup', 'NetworkLambdaSecurityGroup'),
-          'GroupId',
-        ],
-      },
+    const ingress = Object.values(resources(template, 'AWS::EC2::SecurityGroupIngress')).map(
+      (i) => i.Properties,
+    );
+    expect(ingress).toHaveLength(2);
+    const sources = ingress.map((i) => {
+      expect(i?.FromPort).toEqual(dbPort);
+      expect(i?.ToPort).toEqual(dbPort);
+      return JSON.stringify(i?.SourceSecurityGroupId);
     });
-  });
-
-  it('uses one t4g.nano NAT instance, no NAT gateway', () => {
-    template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    template.resourceCountIs('AWS::EC2::Instance', 1);
-    template.hasResourceProperties('AWS::EC2::Instance', {
-      InstanceType: 't4g.nano',
-      SourceDestCheck: false,
-    });
+    expect(sources.sort()).toEqual(
+      [
+        logicalId(template, 'AWS::EC2::SecurityGroup', 'NetworkLambdaSecurityGroup'),
+        logicalId(template, 'AWS::EC2::SecurityGroup', 'DatabasePostgresRotationSingleUserSecurityGroup'),
+      ]
+        .map((id) => JSON.stringify({ 'Fn::GetAtt': [id, 'GroupId'] }))
+        .sort(),
+    );
   });
 
   it('runs migrations during the deploy, after the database and before the app Lambdas', () => {

@@ -1,5 +1,6 @@
-// Synthesizes the stack for infra tests: the cdk.json context (plus overrides), no Lambda bundling, a temp
-// output directory. Built-in CloudFormation validation and cdk-nag are opt-in because they cost seconds.
+// Synthesizes the stack for infra tests: the dev stage's settings (config/dev.json, plus context overrides),
+// no Lambda bundling, a temp output directory. Built-in CloudFormation validation and cdk-nag are opt-in
+// because they cost seconds.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,9 +10,22 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { PositivityStack } from '../../lib/positivity-stack.js';
 import { readStackSettings } from '../../lib/stack-settings.js';
 
-export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
-).context;
+/** The dev stage's settings as written in config/dev.json (what the tests' default synth uses). */
+export const DEV_SETTINGS: Record<string, unknown> = {
+  stage: 'dev',
+  ...JSON.parse(readFileSync(new URL('../../config/dev.json', import.meta.url), 'utf8')),
+};
+
+/** A complete production stage: a real sender, help contact and inbox, a pinned NAT image, a raised quota. */
+export const PROD_CONTEXT = {
+  stage: 'prod',
+  alertEmail: 'oncall@positivity.dev',
+  helpContact: 'help@positivity.dev',
+  twilioFromNumber: '',
+  twilioMessagingServiceSid: `MG${'0123456789abcdef'.repeat(2)}`,
+  natImageId: 'ami-0123456789abcdef0',
+  lambdaConcurrencyQuota: 1000,
+} as const;
 
 export interface SynthOptions {
   context?: Record<string, unknown>;
@@ -22,7 +36,7 @@ export interface SynthOptions {
 export function synthesize(options: SynthOptions = {}) {
   const outdir = mkdtempSync(path.join(tmpdir(), 'positivity-cdk-'));
   const app = new App({
-    context: { ...CDK_CONTEXT, ...options.context, 'aws:cdk:bundling-stacks': [] },
+    context: { stage: 'dev', ...options.context, 'aws:cdk:bundling-stacks': [] },
     outdir,
     builtinCloudFormationValidation: options.cloudFormationValidation ?? false,
   });
