@@ -243,6 +243,38 @@ export interface LoadOptions {
   configDir?: string;
 }
 
+function capacitySettings(
+  s: Pick<
+    Parsed,
+    | 'lambdaConcurrencyQuota'
+    | 'databaseInstanceType'
+    | 'rdsProxy'
+    | 'schedulerCreateSchedulePerSecond'
+    | 'schedulerMaxSchedules'
+    | 'egress'
+  >,
+  runtime: Settings,
+): CapacitySettings {
+  return {
+    messagesPerSecond: runtime.TWILIO_MESSAGES_PER_SECOND,
+    messagesPerDay: runtime.TWILIO_MESSAGES_PER_DAY,
+    accountConcurrency: s.lambdaConcurrencyQuota,
+    databaseInstanceType: s.databaseInstanceType,
+    rdsProxy: s.rdsProxy,
+    sendWindow: { startMinute: runtime.SEND_WINDOW_START, endMinute: runtime.SEND_WINDOW_END },
+    openaiTokensPerMinute: runtime.OPENAI_TOKENS_PER_MIN,
+    openaiRequestsPerMinute: runtime.OPENAI_REQUESTS_PER_MIN,
+    openaiExpectedTokensPerMessage: runtime.OPENAI_EXPECTED_TOKENS_PER_MESSAGE,
+    openaiInputPerMTokUsd: runtime.OPENAI_PRICE_INPUT_PER_MTOK_USD,
+    openaiOutputPerMTokUsd: runtime.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,
+    smsPricePerSegmentUsd: runtime.SMS_PRICE_PER_SEGMENT_USD,
+    dailyCostLimitUsd: runtime.DAILY_COST_LIMIT_USD,
+    schedulerCreatePerSecond: s.schedulerCreateSchedulePerSecond,
+    schedulerMaxSchedules: s.schedulerMaxSchedules,
+    egress: s.egress,
+  };
+}
+
 /** config/<stage>.json, then overrides, validated and checked for capacity; throws one StackSettingsError. */
 export function loadStackSettings(options: LoadOptions = {}): StackSettings {
   const stage = options.stage ?? 'dev';
@@ -270,30 +302,23 @@ export function loadStackSettings(options: LoadOptions = {}): StackSettings {
   }
   problems.push(...productionProblems(raw));
   const runtime = validateForLambdas(raw, problems);
-  if (!parsed.success || !runtime || problems.length > 0)
+  // Capacity is checked whenever the values it needs are valid, so it is reported with everything else.
+  const shape = StackSettingsSchema.shape;
+  const quotas = z
+    .object({
+      lambdaConcurrencyQuota: shape.lambdaConcurrencyQuota,
+      databaseInstanceType: shape.databaseInstanceType,
+      rdsProxy: shape.rdsProxy,
+      schedulerCreateSchedulePerSecond: shape.schedulerCreateSchedulePerSecond,
+      schedulerMaxSchedules: shape.schedulerMaxSchedules,
+      egress: shape.egress,
+    })
+    .safeParse(raw);
+  const capacity = quotas.success && runtime ? capacitySettings(quotas.data, runtime) : undefined;
+  if (capacity) problems.push(...stackCapacityProblems(capacity));
+  if (!parsed.success || !runtime || !capacity || problems.length > 0)
     throw new StackSettingsError(problems, `settings for stage ${stage}`);
   const s = parsed.data;
-
-  const capacity: CapacitySettings = {
-    messagesPerSecond: runtime.TWILIO_MESSAGES_PER_SECOND,
-    messagesPerDay: runtime.TWILIO_MESSAGES_PER_DAY,
-    accountConcurrency: s.lambdaConcurrencyQuota,
-    databaseInstanceType: s.databaseInstanceType,
-    rdsProxy: s.rdsProxy,
-    sendWindow: { startMinute: runtime.SEND_WINDOW_START, endMinute: runtime.SEND_WINDOW_END },
-    openaiTokensPerMinute: runtime.OPENAI_TOKENS_PER_MIN,
-    openaiRequestsPerMinute: runtime.OPENAI_REQUESTS_PER_MIN,
-    openaiExpectedTokensPerMessage: runtime.OPENAI_EXPECTED_TOKENS_PER_MESSAGE,
-    openaiInputPerMTokUsd: runtime.OPENAI_PRICE_INPUT_PER_MTOK_USD,
-    openaiOutputPerMTokUsd: runtime.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,
-    smsPricePerSegmentUsd: runtime.SMS_PRICE_PER_SEGMENT_USD,
-    dailyCostLimitUsd: runtime.DAILY_COST_LIMIT_USD,
-    schedulerCreatePerSecond: s.schedulerCreateSchedulePerSecond,
-    schedulerMaxSchedules: s.schedulerMaxSchedules,
-    egress: s.egress,
-  };
-  problems.push(...stackCapacityProblems(capacity));
-  if (problems.length > 0) throw new StackSettingsError(problems, `settings for stage ${stage}`);
 
   const stackOnly = Object.fromEntries(Object.entries(s).filter(([k]) => !(k in LAMBDA_ENVIRONMENT))) as Omit<
     Parsed,

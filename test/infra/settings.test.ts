@@ -145,6 +145,17 @@ describe('capacity is checked at synth', () => {
     expect(problem).toMatch(/^lambdaConcurrencyQuota: twilioMessagesPerSecond 3 needs 15 concurrent senders/);
   });
 
+  it('reports capacity together with every other problem', () => {
+    const problems = problemsOf(() => settingsFrom({ stage: 'prod', twilioMessagesPerSecond: 3 }));
+    expect(problems.map((p) => p.split(':')[0])).toEqual([
+      'alertEmail',
+      'twilioFromNumber / twilioMessagingServiceSid',
+      'helpContact',
+      'natImageId',
+      'lambdaConcurrencyQuota',
+    ]);
+  });
+
   it('refuses worst-case connections above the safe share of max_connections, naming the fixes', () => {
     const [problem] = problemsOf(() => settingsFrom({ ...PROD_CONTEXT, twilioMessagesPerSecond: 10 }));
     expect(problem).toMatch(/^databaseInstanceType: worst case \d+ Postgres connections/);
