@@ -275,10 +275,9 @@ function capacitySettings(
   };
 }
 
-/** config/<stage>.json, then overrides, validated and checked for capacity; throws one StackSettingsError. */
-export function loadStackSettings(options: LoadOptions = {}): StackSettings {
+/** config/<stage>.json with the overrides on top; a broken file is a problem. */
+function rawSettings(options: LoadOptions, problems: string[]): Record<string, unknown> {
   const stage = options.stage ?? 'dev';
-  const problems: string[] = [];
   const fileName = `${stage}.json`;
   const fromFile = readConfigFile(path.join(options.configDir ?? CONFIG_DIR, fileName), problems);
   if ('stage' in fromFile) problems.push(`${fileName}: "stage" comes from the file name; remove it`);
@@ -287,33 +286,55 @@ export function loadStackSettings(options: LoadOptions = {}): StackSettings {
       ([k, v]) => v !== undefined && v !== '' && (SETTING_KEYS as string[]).includes(k),
     ),
   );
-  const raw: Record<string, unknown> = { ...fromFile, ...given, stage };
+  return { ...fromFile, ...given, stage };
+}
+
+const QuotaSettingsSchema = z.object({
+  lambdaConcurrencyQuota: StackSettingsSchema.shape.lambdaConcurrencyQuota,
+  databaseInstanceType: StackSettingsSchema.shape.databaseInstanceType,
+  rdsProxy: StackSettingsSchema.shape.rdsProxy,
+  schedulerCreateSchedulePerSecond: StackSettingsSchema.shape.schedulerCreateSchedulePerSecond,
+  schedulerMaxSchedules: StackSettingsSchema.shape.schedulerMaxSchedules,
+  egress: StackSettingsSchema.shape.egress,
+});
+
+function issuesOf(error: z.ZodError, raw: Record<string, unknown>, fileName: string): string[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => `${key}: not a setting (in ${fileName}; see DEPLOYMENT.md)`);
+    const key = String(issue.path[0] ?? '(settings)');
+    return [`${key}: ${issue.message} (${shown(raw[key])})`];
+  });
+}
+
+/**
+ * The capacity inputs of a stage, for `positivity capacity`: only the values the arithmetic reads are
+ * validated, and neither the deploy rules nor the capacity check itself apply, so a stage that does not
+ * fit (or is not ready to deploy) can still be reported on.
+ */
+export function loadCapacitySettings(options: LoadOptions = {}): CapacitySettings {
+  const problems: string[] = [];
+  const raw = rawSettings(options, problems);
+  const runtime = validateForLambdas(raw, problems);
+  const quotas = QuotaSettingsSchema.safeParse(raw);
+  if (!quotas.success) problems.push(...issuesOf(quotas.error, raw, `${raw.stage}.json`));
+  if (!runtime || !quotas.success || problems.length > 0)
+    throw new StackSettingsError(problems, `settings for stage ${raw.stage}`);
+  return capacitySettings(quotas.data, runtime);
+}
+
+/** config/<stage>.json, then overrides, validated and checked for capacity; throws one StackSettingsError. */
+export function loadStackSettings(options: LoadOptions = {}): StackSettings {
+  const stage = options.stage ?? 'dev';
+  const problems: string[] = [];
+  const fileName = `${stage}.json`;
+  const raw = rawSettings(options, problems);
   const parsed = StackSettingsSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          problems.push(`${key}: not a setting (in ${fileName}; see DEPLOYMENT.md)`);
-        continue;
-      }
-      const key = String(issue.path[0] ?? '(settings)');
-      problems.push(`${key}: ${issue.message} (${shown(raw[key])})`);
-    }
-  }
+  if (!parsed.success) problems.push(...issuesOf(parsed.error, raw, fileName));
   problems.push(...productionProblems(raw));
   const runtime = validateForLambdas(raw, problems);
   // Capacity is checked whenever the values it needs are valid, so it is reported with everything else.
-  const shape = StackSettingsSchema.shape;
-  const quotas = z
-    .object({
-      lambdaConcurrencyQuota: shape.lambdaConcurrencyQuota,
-      databaseInstanceType: shape.databaseInstanceType,
-      rdsProxy: shape.rdsProxy,
-      schedulerCreateSchedulePerSecond: shape.schedulerCreateSchedulePerSecond,
-      schedulerMaxSchedules: shape.schedulerMaxSchedules,
-      egress: shape.egress,
-    })
-    .safeParse(raw);
+  const quotas = QuotaSettingsSchema.safeParse(raw);
   const capacity = quotas.success && runtime ? capacitySettings(quotas.data, runtime) : undefined;
   if (capacity) problems.push(...stackCapacityProblems(capacity));
   if (!parsed.success || !runtime || !capacity || problems.length > 0)

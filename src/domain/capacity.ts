@@ -300,6 +300,8 @@ export function peakSendsPerMinute(
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** A price as written on a pricing page: no exponent, no float noise (2e-7 → 0.0000002). */
+const price = (n: number) => `$${n.toFixed(10).replace(/\.?0+$/, '')}`;
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 /** Everything a day of `subscribers` needs, line by line, with the monthly cost. */
@@ -367,7 +369,7 @@ export function capacityReport(
     limit: settings.dailyCostLimitUsd,
     unit: 'USD/day',
     fits: dailyCost <= settings.dailyCostLimitUsd,
-    detail: `${fmt(subscribers)} × ($${settings.smsPricePerSegmentUsd} per segment + $${round(openaiPerMessage, 6)} OpenAI)`,
+    detail: `${fmt(subscribers)} × (${price(settings.smsPricePerSegmentUsd)} per segment + ${price(round(openaiPerMessage, 7))} OpenAI)`,
     change: `dailyCostLimitUsd ≥ ${Math.ceil(dailyCost)} (the sender skips with cost_cap above it)`,
   });
   const scheduleSeconds = subscribers / settings.schedulerCreatePerSecond;
@@ -451,24 +453,24 @@ export function estimateMonthlyCost(
     {
       item: `RDS db.${settings.databaseInstanceType} PostgreSQL, single-AZ`,
       usdPerMonth: db.usdPerHour * h,
-      arithmetic: `$${db.usdPerHour}/h × ${h} h`,
+      arithmetic: `${price(db.usdPerHour)}/h × ${h} h`,
     },
     {
       item: `RDS gp3 storage, ${PRICES.databaseStorageGb} GB`,
       usdPerMonth: PRICES.databaseStorageGb * PRICES.databaseStorageGbMonth,
-      arithmetic: `${PRICES.databaseStorageGb} GB × $${PRICES.databaseStorageGbMonth}/GB-month`,
+      arithmetic: `${PRICES.databaseStorageGb} GB × ${price(PRICES.databaseStorageGbMonth)}/GB-month`,
     },
     ...egressCost(settings.egress),
     {
       item: `Secrets Manager, ${STACK_INVENTORY.secrets} secrets`,
       usdPerMonth: STACK_INVENTORY.secrets * PRICES.secretMonth,
-      arithmetic: `${STACK_INVENTORY.secrets} × $${PRICES.secretMonth}`,
+      arithmetic: `${STACK_INVENTORY.secrets} × ${price(PRICES.secretMonth)}`,
     },
     {
       item: `CloudWatch: ${STACK_INVENTORY.alarms} alarms, ${STACK_INVENTORY.dashboards} dashboard`,
       usdPerMonth:
         STACK_INVENTORY.alarms * PRICES.alarmMonth + STACK_INVENTORY.dashboards * PRICES.dashboardMonth,
-      arithmetic: `${STACK_INVENTORY.alarms} × $${PRICES.alarmMonth} + $${PRICES.dashboardMonth} (less in an account's free tier)`,
+      arithmetic: `${STACK_INVENTORY.alarms} × ${price(PRICES.alarmMonth)} + ${price(PRICES.dashboardMonth)}; an account's first 10 alarms and 3 dashboards are free`,
     },
   ];
   if (settings.rdsProxy) {
@@ -476,7 +478,7 @@ export function estimateMonthlyCost(
     fixed.push({
       item: 'RDS Proxy',
       usdPerMonth: vcpus * PRICES.rdsProxyVcpuHour * h,
-      arithmetic: `${vcpus} vCPU × $${PRICES.rdsProxyVcpuHour}/vCPU-h × ${h} h`,
+      arithmetic: `${vcpus} vCPU × ${price(PRICES.rdsProxyVcpuHour)}/vCPU-h × ${h} h`,
     });
   }
   const messages = subscribers * DAYS_PER_MONTH;
@@ -492,17 +494,17 @@ export function estimateMonthlyCost(
     {
       item: 'Twilio SMS (1 segment each, before carrier fees)',
       usdPerMonth: messages * settings.smsPricePerSegmentUsd,
-      arithmetic: `${fmt(messages)} messages × $${settings.smsPricePerSegmentUsd}`,
+      arithmetic: `${fmt(messages)} messages × ${price(settings.smsPricePerSegmentUsd)}`,
     },
     {
       item: 'OpenAI',
       usdPerMonth: messages * openaiPerMessageUsd,
-      arithmetic: `${fmt(messages)} × $${round(openaiPerMessageUsd, 6)}`,
+      arithmetic: `${fmt(messages)} × ${price(round(openaiPerMessageUsd, 7))}`,
     },
     {
       item: 'Lambda, Scheduler, HTTP API',
       usdPerMonth: messages * awsPerMessage,
-      arithmetic: `${fmt(messages)} × $${round(awsPerMessage, 7)} (before free tiers)`,
+      arithmetic: `${fmt(messages)} × ${price(round(awsPerMessage, 8))}, before free tiers`,
     },
   ];
   const all = [...fixed, ...usage].map((c) => ({ ...c, usdPerMonth: round(c.usdPerMonth) }));
@@ -519,21 +521,21 @@ export function egressCost(egress: Egress): CostItem[] {
   const ipv4 = {
     item: 'Public IPv4 address',
     usdPerMonth: PRICES.publicIpv4Hour * h,
-    arithmetic: `$${PRICES.publicIpv4Hour}/h × ${h} h`,
+    arithmetic: `${price(PRICES.publicIpv4Hour)}/h × ${h} h`,
   };
   // The egress probe: a 128 MB Lambda every EGRESS_PROBE_MINUTES, about a second each.
   const runs = (h * 60) / EGRESS_PROBE_MINUTES;
   const probe = {
     item: `Egress probe Lambda, ${fmt(runs)} runs`,
     usdPerMonth: runs * (0.125 * PRICES.lambdaArmGbSecond + PRICES.lambdaRequest),
-    arithmetic: `${fmt(runs)} × (0.125 GB-s × $${PRICES.lambdaArmGbSecond} + $${PRICES.lambdaRequest})`,
+    arithmetic: `${fmt(runs)} × (0.125 GB-s × ${price(PRICES.lambdaArmGbSecond)} + ${price(PRICES.lambdaRequest)})`,
   };
   if (egress === 'nat-gateway')
     return [
       {
         item: 'NAT gateway (plus $0.045/GB processed)',
         usdPerMonth: PRICES.natGatewayHour * h,
-        arithmetic: `$${PRICES.natGatewayHour}/h × ${h} h`,
+        arithmetic: `${price(PRICES.natGatewayHour)}/h × ${h} h`,
       },
       ipv4,
       probe,
@@ -542,12 +544,12 @@ export function egressCost(egress: Egress): CostItem[] {
     {
       item: 'NAT instance t4g.nano',
       usdPerMonth: PRICES.natInstanceT4gNanoHour * h,
-      arithmetic: `$${PRICES.natInstanceT4gNanoHour}/h × ${h} h`,
+      arithmetic: `${price(PRICES.natInstanceT4gNanoHour)}/h × ${h} h`,
     },
     {
       item: `NAT instance root volume, ${PRICES.natInstanceVolumeGb} GB gp3 (encrypted)`,
       usdPerMonth: PRICES.natInstanceVolumeGb * PRICES.natInstanceVolumeGbMonth,
-      arithmetic: `${PRICES.natInstanceVolumeGb} GB × $${PRICES.natInstanceVolumeGbMonth}/GB-month`,
+      arithmetic: `${PRICES.natInstanceVolumeGb} GB × ${price(PRICES.natInstanceVolumeGbMonth)}/GB-month`,
     },
     ipv4,
     probe,

@@ -37,6 +37,7 @@ import {
   type SubscriberView,
   toView,
 } from '../services/subscribers.js';
+import { addCapacityCommand } from './capacity-command.js';
 import { describePlan, messageOf } from './describe.js';
 import { openLocalDatabase, runningServer } from './local-database.js';
 import { buildLocalRuntime, DatabaseNotMigrated, type LocalRuntime } from './runtime.js';
@@ -302,6 +303,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addCapacityCommand(program);
   return program;
 }
 

@@ -210,3 +210,31 @@ describe('capacity report', () => {
     expect(fixed.find((c) => c.item === 'RDS Proxy')?.usdPerMonth).toBe(21.9);
   });
 });
+
+describe('the report and the synth-time check agree', () => {
+  const grid = [10, 110, 300, 1000].flatMap((quota) =>
+    [1, 3, 5, 20, 60].flatMap((mps) =>
+      (['t4g.micro', 't4g.large'] as const).flatMap((instance) =>
+        [false, true].map((rdsProxy) => ({ quota, mps, instance, rdsProxy })),
+      ),
+    ),
+  );
+  it.each(grid)(
+    'quota $quota, $mps msg/s, $instance, proxy $rdsProxy',
+    ({ quota, mps, instance, rdsProxy }) => {
+      const settings = {
+        ...DEFAULTS,
+        accountConcurrency: quota,
+        messagesPerSecond: mps,
+        databaseInstanceType: instance,
+        rdsProxy,
+      };
+      const problems = stackCapacityProblems(settings);
+      const lines = Object.fromEntries(capacityReport(settings, 1000).lines.map((l) => [l.id, l]));
+      expect(lines['db-connections']?.fits).toBe(!problems.some((p) => p.startsWith('databaseInstanceType')));
+      expect(lines['sender-concurrency']?.fits).toBe(
+        !problems.some((p) => p.startsWith('lambdaConcurrencyQuota')),
+      );
+    },
+  );
+});

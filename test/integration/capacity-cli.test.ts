@@ -1,0 +1,71 @@
+// `positivity capacity` as an operator runs it (a child process): the same numbers as the pure function the
+// stack checks at synth, settings from config/<stage>.json with --set on top, exit 2 on bad input.
+import { execFile } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { loadCapacitySettings } from '../../lib/stack-settings.js';
+import { capacityReport } from '../../src/domain/capacity.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['src/local/positivity.mjs', 'capacity', ...args],
+      { env: { PATH: process.env.PATH }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('positivity capacity', () => {
+  it('prints the report of src/domain/capacity.ts for the dev stage', { timeout: 60_000 }, async () => {
+    const run = await cli('--subscribers', '100,000', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const printed = JSON.parse(run.stdout);
+    const expected = capacityReport(loadCapacitySettings({ stage: 'dev' }), 100_000);
+    expect(printed).toMatchObject({ stage: 'dev', subscribers: 100_000, fits: false });
+    expect(printed.lines).toEqual(JSON.parse(JSON.stringify(expected.lines)));
+    expect(printed.monthlyCost.totalUsd).toBe(expected.monthlyCost.totalUsd);
+  });
+
+  it('takes --set overrides and a zone mix, and says "fits" line by line', { timeout: 60_000 }, async () => {
+    const run = await cli(
+      '--subscribers',
+      '2000',
+      '--set',
+      'twilioMessagesPerDay=2000',
+      '--set',
+      'dailyCostLimitUsd=20',
+      '--zones',
+      'America/New_York=3,America/Los_Angeles=1',
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Capacity for 2,000 subscribers a day, stage dev, America\/New_York ×3/);
+    expect(run.stdout).toContain('fits  Daily SMS quota: need 2,000 messages/day, limit 2,000');
+    expect(run.stdout).toContain('Result: fits.');
+  });
+
+  it.each([
+    [['--subscribers', 'many'], /expected a whole number of subscribers/],
+    [['--zones', 'Mars/Olympus_Mons=1'], /not an IANA time zone: "Mars\/Olympus_Mons"/],
+    [['--set', 'twilioMessagesPerSecond'], /expected key=value/],
+  ])('exits 2 on bad input %j', { timeout: 60_000 }, async (args, message) => {
+    const run = await cli(...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 naming a bad setting', { timeout: 60_000 }, async () => {
+    const run = await cli('--set', 'openaiModel=claude-3');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('openaiModel (OPENAI_MODEL): expected a GPT-4-family model');
+  });
+});
