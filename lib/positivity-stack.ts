@@ -2,7 +2,7 @@
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { concurrencyPlan } from '../src/domain/capacity.js';
+import { apiThrottle, concurrencyPlan } from '../src/domain/capacity.js';
 import { CostBudget } from './constructs/cost-budget.js';
 import { DailyPlanner } from './constructs/daily-planner.js';
 import { Database, DB_PASSWORD_ROTATION_DAYS } from './constructs/database.js';
@@ -96,7 +96,10 @@ export class PositivityStack extends Stack {
       sender: this.sender.function.fn,
       dailyCron: settings.dailyCron,
     });
-    this.webhooks = new WebhookApi(this, 'Webhooks', { shared });
+    this.webhooks = new WebhookApi(this, 'Webhooks', {
+      shared,
+      throttle: apiThrottle(settings.capacity.messagesPerSecond),
+    });
     this.scheduling.grantCancelSchedules(this.webhooks.function.fn);
 
     // The API URL is a token on the API resource, which depends on nothing here: no cycle.

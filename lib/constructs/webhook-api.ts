@@ -19,14 +19,10 @@ export const WEBHOOK_ROUTES: ReadonlyArray<{ path: string; methods: apigwv2.Http
   { path: '/api/subscribers/{phone}', methods: [GET, PATCH, DELETE] },
 ];
 
-/**
- * Outer limit only (the app has per-sender and per-token limits): at 1 SMS/s Twilio sends ~4 status
- * callbacks a second; 50/s with bursts of 100 leaves room for that and for the subscriber API.
- */
-export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
-
 export interface WebhookApiProps {
   shared: ServiceFunctionShared;
+  /** The stage's throttle, from the send pace (apiThrottle in src/domain/capacity.ts). */
+  throttle: { rateLimit: number; burstLimit: number };
 }
 
 export class WebhookApi extends Construct {
@@ -64,7 +60,7 @@ export class WebhookApi extends Construct {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: STAGE_THROTTLE,
+      throttle: props.throttle,
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(accessLogs),
         // routeKey, not path: paths carry subscribers' phone numbers, which must not reach logs.

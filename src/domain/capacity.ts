@@ -96,6 +96,16 @@ export function webhooksConcurrency(messagesPerSecond: number): number {
   return Math.max(5, Math.ceil(messagesPerSecond * WEBHOOK_REQUESTS_PER_MESSAGE * WEBHOOK_SECONDS_BUDGET));
 }
 
+/**
+ * The HTTP API stage's throttle (an outer limit; the app has per-sender and per-token limits): at least
+ * 50 requests/s with bursts of 100, and twice the status callbacks of the send pace above that, so Twilio's
+ * callbacks are never the requests API Gateway turns away.
+ */
+export function apiThrottle(messagesPerSecond: number): { rateLimit: number; burstLimit: number } {
+  const rateLimit = Math.max(50, Math.ceil(messagesPerSecond * WEBHOOK_REQUESTS_PER_MESSAGE * 2));
+  return { rateLimit, burstLimit: rateLimit * 2 };
+}
+
 export interface ConcurrencyPlan {
   /**
    * `reserved`: every function that opens database connections has reserved concurrency (its cap).

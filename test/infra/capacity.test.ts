@@ -64,7 +64,13 @@ describe.each([
     expect(Object.values(all).filter((r) => r !== undefined)).toHaveLength(Object.keys(FUNCTIONS).length);
   });
 
-  it('bounds the webhooks Lambda and paces the sender', () => {
+  it('bounds the webhooks Lambda, paces the sender and lets the API take the pace’s callbacks', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: Math.max(50, mps * 3 * 2),
+        ThrottlingBurstLimit: Math.max(100, mps * 3 * 4),
+      },
+    });
     const all = reserved(template);
     expect(all[logicalId(template, 'AWS::Lambda::Function', 'WebhooksFunction')]).toBe(plan.need.webhooks);
     expect(all[logicalId(template, 'AWS::Lambda::Function', 'SenderFunction')]).toBe(Math.max(2, mps * 5));

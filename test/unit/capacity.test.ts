@@ -1,6 +1,7 @@
 // Capacity arithmetic (src/domain/capacity.ts): the numbers the synth-time check and `positivity capacity` share.
 import { describe, expect, it } from 'vitest';
 import {
+  apiThrottle,
   type CapacitySettings,
   capacityReport,
   concurrencyPlan,
@@ -31,6 +32,16 @@ const DEFAULTS: CapacitySettings = {
   schedulerMaxSchedules: 1_000_000,
   egress: 'nat-instance',
 };
+
+describe('HTTP API throttle', () => {
+  it.each([
+    [1, 50, 100],
+    [10, 60, 120],
+    [56, 336, 672],
+  ])('at %i msg/s: %i requests/s, bursts of %i', (mps, rateLimit, burstLimit) => {
+    expect(apiThrottle(mps)).toEqual({ rateLimit, burstLimit });
+  });
+});
 
 describe('concurrency each Lambda needs', () => {
   it.each([
