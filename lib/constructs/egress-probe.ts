@@ -2,7 +2,7 @@
 // the same subnets and security group as the app asks Twilio, OpenAI and Secrets Manager for any HTTPS answer
 // and throws if one does not come. Monitoring alarms on its errors, so a dead NAT pages within 30 minutes
 // even at night, when no message is being sent.
-import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EGRESS_PROBE_MINUTES } from '../../src/domain/capacity.js';
+import { acknowledgeVpcLambda } from './service-function.js';
 
 /**
  * The probe's whole handler (CommonJS, no dependencies), deployed inline. Any HTTP status means the
@@ -82,20 +83,6 @@ export class EgressProbe extends Construct {
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
 
-    const role = this.function.role;
-    if (!role) throw new Error('a Lambda function always has a role');
-    const v = Validations.of(role);
-    v.acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'AWS-managed policy granting only CloudWatch Logs writes, which every Lambda needs.',
-    });
-    v.acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS-managed policy for the ENIs a VPC Lambda needs; those EC2 actions take no resource ARN.',
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'NODEJS_22_X like every Lambda of this stack (one runtime to test and patch); still supported.',
-    });
+    acknowledgeVpcLambda(this.function);
   }
 }

@@ -88,21 +88,26 @@ export class ServiceFunction extends Construct {
     });
     for (const kind of LAMBDA_NEEDS[props.name].secrets) shared.secrets[kind].grantRead(this.fn);
 
-    const role = this.fn.role;
-    if (!role) throw new Error('NodejsFunction always has a role');
-    const v = Validations.of(role);
-    v.acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'AWS-managed policy granting only CloudWatch Logs writes, which every Lambda needs.',
-    });
-    v.acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS-managed policy for the ENIs a VPC Lambda needs; those EC2 actions take no resource ARN.',
-    });
-    Validations.of(this.fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'NODEJS_22_X is the project-wide runtime (esbuild target node22, CI on the same major); still supported.',
-    });
+    acknowledgeVpcLambda(this.fn);
   }
+}
+
+/** cdk-nag findings every VPC Lambda of this stack has, acknowledged with their reasons. */
+export function acknowledgeVpcLambda(fn: lambda.Function): void {
+  const role = fn.role;
+  if (!role) throw new Error('a Lambda function always has a role');
+  const v = Validations.of(role);
+  v.acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason: 'AWS-managed policy granting only CloudWatch Logs writes, which every Lambda needs.',
+  });
+  v.acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    reason: 'AWS-managed policy for the ENIs a VPC Lambda needs; those EC2 actions take no resource ARN.',
+  });
+  Validations.of(fn).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason:
+      'NODEJS_22_X is the project-wide runtime (esbuild target node22, CI on the same major); still supported.',
+  });
 }

@@ -1,26 +1,18 @@
 // `positivity capacity` as an operator runs it (a child process): the same numbers as the pure function the
 // stack checks at synth, settings from config/<stage>.json with --set on top, exit 2 on bad input.
-import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadCapacitySettings } from '../../lib/stack-settings.js';
 import { capacityReport } from '../../src/domain/capacity.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['src/local/positivity.mjs', 'capacity', ...args],
-      { env: { PATH: process.env.PATH }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
+/** `npx positivity capacity …` with no database and no .env: the command reads config/ only. */
+async function cli(...args: string[]) {
+  const run = spawnSync(process.execPath, ['src/local/positivity.mjs', 'capacity', ...args], {
+    env: { PATH: process.env.PATH },
+    encoding: 'utf8',
+    timeout: 60_000,
   });
+  return { code: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
 }
 
 describe('positivity capacity', () => {
