@@ -134,6 +134,10 @@ describe('secret values', () => {
     });
   });
 
+  it('holds as many secrets as the monthly cost estimate counts', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', STACK_INVENTORY.secrets);
+  });
+
   it('outputs each secret’s ARN for the operator', () => {
     for (const output of ['TwilioSecretArn', 'OpenAiSecretArn', 'ApiSecretArn', 'DatabaseSecretArn'])
       expect(Object.keys(template.findOutputs(output)), output).toHaveLength(1);

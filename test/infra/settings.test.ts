@@ -1,6 +1,6 @@
 // Per-stage settings (config/<stage>.json + `-c key=value`) → one typed object, and what they change in the
 // stack. Every bad value is named in one error; a stage other than dev must have a real sender.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -98,6 +98,11 @@ describe('reading a stage', () => {
       (d): d is number => typeof d === 'number' && d > 0 && d !== RetentionDays.INFINITE,
     );
     expect([...LOG_RETENTION_DAYS].sort((a, b) => a - b)).toEqual(cdk.sort((a, b) => a - b));
+  });
+
+  it('documents every setting in DEPLOYMENT.md', () => {
+    const doc = readFileSync(new URL('../../DEPLOYMENT.md', import.meta.url), 'utf8');
+    for (const key of SETTING_KEYS.filter((k) => k !== 'stage')) expect(doc, key).toContain(`\`${key}\``);
   });
 
   it('maps only settings that exist to variables the Lambdas read', () => {
