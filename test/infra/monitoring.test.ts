@@ -249,12 +249,16 @@ describe('alarms', () => {
       Threshold: DEV_SETTINGS.dailyCostLimitUsd,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
-    // The same figure reaches every Lambda as DAILY_COST_LIMIT_USD (the sender's cost_cap check).
-    for (const fn of Object.values(resources(template, 'AWS::Lambda::Function'))) {
-      const vars = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-        ?.Variables;
-      if (vars?.DB_SECRET_ARN) expect(vars.DAILY_COST_LIMIT_USD).toBe(String(DEV_SETTINGS.dailyCostLimitUsd));
-    }
+    // The same figure reaches every app Lambda as DAILY_COST_LIMIT_USD (the sender's cost_cap check).
+    const appFunctions = Object.values(resources(template, 'AWS::Lambda::Function'))
+      .map(
+        (fn) =>
+          (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables,
+      )
+      .filter((vars) => vars?.DB_SECRET_ARN);
+    expect(appFunctions).toHaveLength(7);
+    for (const vars of appFunctions)
+      expect(vars?.DAILY_COST_LIMIT_USD).toBe(String(DEV_SETTINGS.dailyCostLimitUsd));
   });
 
   it('pages on any API 5xx', () => {
