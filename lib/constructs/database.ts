@@ -113,7 +113,7 @@ export class Database extends Construct {
     db.acknowledge({
       id: 'AwsSolutions-RDS11',
       reason:
-        'Isolated subnets and a security group admitting only the Lambdas protect the port; 5432 hides nothing.',
+        'Isolated subnets and a security group admitting only the Lambdas, the rotation function and (rdsProxy) the proxy guard the port; 5432 hides nothing.',
     });
     if (!props.deletionProtection) {
       db.acknowledge({
