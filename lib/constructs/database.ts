@@ -70,7 +70,9 @@ export class Database extends Construct {
       cloudwatchLogsExports: ['postgresql'],
     });
     this.instance.node.addDependency(logGroup);
-    this.instance.connections.allowDefaultPortFrom(props.clientSecurityGroup, 'Lambdas');
+    // With RDS Proxy the Lambdas reach the database only through it: a Lambda that ignored DATABASE_HOST
+    // would fail to connect rather than quietly open connections the capacity check did not count.
+    if (!props.rdsProxy) this.instance.connections.allowDefaultPortFrom(props.clientSecurityGroup, 'Lambdas');
 
     if (!this.instance.secret) throw new Error('generated credentials always create a secret');
     this.secret = this.instance.secret;

@@ -101,6 +101,18 @@ describe('RDS Proxy as a stage setting', () => {
     }
   });
 
+  it('admits the Lambdas to the proxy only, not to the database', () => {
+    const lambdas = logicalId(template, 'AWS::EC2::SecurityGroup', 'NetworkLambdaSecurityGroup');
+    const proxy = logicalId(template, 'AWS::EC2::SecurityGroup', 'DatabaseProxySecurityGroup');
+    const ingress = Object.values(resources(template, 'AWS::EC2::SecurityGroupIngress')).map(
+      (i) => i.Properties,
+    );
+    const from = (group: string) => JSON.stringify({ 'Fn::GetAtt': [group, 'GroupId'] });
+    const lambdaRules = ingress.filter((i) => JSON.stringify(i?.SourceSecurityGroupId) === from(lambdas));
+    expect(lambdaRules).toHaveLength(1);
+    expect(JSON.stringify(lambdaRules[0]?.GroupId)).toBe(from(proxy));
+  });
+
   it('has no proxy unless asked', () => {
     synthesize().template().resourceCountIs('AWS::RDS::DBProxy', 0);
   });
