@@ -36,6 +36,13 @@ const SettingsSchema = z
 
     DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/ })),
     DATABASE_SSL: bool.default(false),
+    /**
+     * Where the Lambdas connect instead of the database secret's host: the RDS Proxy endpoint (the stack sets
+     * it only with rdsProxy). User, password, port and database still come from the secret.
+     */
+    DATABASE_HOST: optional(
+      z.hostname('expected a host name such as db.proxy-abc.us-east-1.rds.amazonaws.com'),
+    ),
     // In AWS each secret has its own ARN, and each Lambda is given (and may read) only those it uses.
     DB_SECRET_ARN: optional(secretArn),
     TWILIO_SECRET_ARN: optional(secretArn),

@@ -12,16 +12,21 @@ export interface LambdaDatabaseOptions {
   statementTimeoutMs?: number;
 }
 
-/** A pool on the database the credentials name; the password is re-read as it rotates. */
+/**
+ * A pool on the database the credentials name, at DATABASE_HOST when set (RDS Proxy). The password is
+ * re-read as it rotates.
+ */
 export async function lambdaDatabase(
-  config: Pick<Settings, 'DATABASE_SSL'> & { credentials: { db: Credentials<DatabaseCredentials> } },
+  config: Pick<Settings, 'DATABASE_SSL' | 'DATABASE_HOST'> & {
+    credentials: { db: Credentials<DatabaseCredentials> };
+  },
   component: LambdaName,
   options: LambdaDatabaseOptions = {},
 ): Promise<{ db: Db; pool: pg.Pool }> {
   const { db: credentials } = config.credentials;
   const { url, password } = await credentials.get();
   const pool = createPool({
-    connectionString: url,
+    connectionString: config.DATABASE_HOST ? onHost(url, config.DATABASE_HOST) : url,
     // A URL that carries its password (DATABASE_URL) has nothing to rotate.
     credentials: password === undefined ? undefined : credentials,
     ssl: config.DATABASE_SSL,
@@ -30,4 +35,11 @@ export async function lambdaDatabase(
     applicationName: `daily-positivity-${component}`,
   });
   return { db: dbOnPool(pool), pool };
+}
+
+/** The same database URL on another host (same user, port and database). */
+function onHost(url: string, host: string): string {
+  const u = new URL(url);
+  u.hostname = host;
+  return u.toString();
 }

@@ -85,6 +85,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it.each([
+    ['daily-positivity-prod.proxy-abc123.us-east-1.rds.amazonaws.com', true],
+    ['127.0.0.1', true],
+    ['postgres://proxy.example.com', false],
+    ['proxy.example.com:5432', false],
+    ['proxy example.com', false],
+  ])('DATABASE_HOST %j is a host name: %s', (host, valid) => {
+    if (valid) expect(loadConfig({ DATABASE_HOST: host }).DATABASE_HOST).toBe(host);
+    else expect(() => loadConfig({ DATABASE_HOST: host })).toThrow(/DATABASE_HOST: expected a host name/);
+  });
+
   it('requires REDIS_URL when the redis store is chosen', () => {
     expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(/REDIS_URL: required when/);
   });
