@@ -1,6 +1,7 @@
 // Capacity arithmetic: what a day of sends needs from Twilio, OpenAI, EventBridge Scheduler, Lambda and the
 // database, and what the stack costs a month. Pure (no I/O, no clock): the CDK stack checks a stage at synth
-// with it (lib/capacity-check.ts) and `positivity capacity` prints it, so both always show the same numbers.
+// with it (lib/stack-settings.ts) and `positivity capacity` prints it, so both always show the same numbers.
+import { DB_POOL_SIZE } from './database-pools.js';
 
 /** Lambda keeps this much of the account's concurrency unreserved; reservations must leave it free. */
 export const LAMBDA_MIN_UNRESERVED = 100;
@@ -26,19 +27,6 @@ export const EGRESS_PROBE_MINUTES = 10;
 const HOURS_PER_MONTH = 730;
 const DAYS_PER_MONTH = 30;
 
-/**
- * Postgres connections each Lambda's pool may open (src/handlers): per container, so the worst case for a
- * function is its maximum concurrency times this.
- */
-export const DB_POOL_SIZE = {
-  sender: 2,
-  webhooks: 2,
-  planner: 2,
-  migrate: 1,
-  cleanup: 1,
-  reconcile: 1,
-  'daily-report': 1,
-} as const;
 export type DatabaseClient = keyof typeof DB_POOL_SIZE;
 /** Database clients outside the app's Lambdas: the Secrets Manager password-rotation function. */
 export const OTHER_DB_CONNECTIONS = 1;

@@ -13,7 +13,7 @@ import { deadlineFrom, scheduledRun } from './scheduled.js';
 
 const deps = onColdStart(async () => {
   const config = await loadLambdaConfig('planner');
-  const { db } = await lambdaDatabase(config, 'planner', { max: 2, statementTimeoutMs: 120_000 });
+  const { db } = await lambdaDatabase(config, 'planner', { statementTimeoutMs: 120_000 });
   return { db, scheduler: eventBridgeScheduler(config), settings: config };
 });
 const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.planner });

@@ -32,7 +32,7 @@ export function createWebhooksHandler(
 ) {
   const app = onColdStart(async (): Promise<ApiGatewayHandler> => {
     const config = await loadLambdaConfig('webhooks', env);
-    const { db, pool } = await lambdaDatabase(config, 'webhooks', { max: 2, statementTimeoutMs: 15_000 });
+    const { db, pool } = await lambdaDatabase(config, 'webhooks', { statementTimeoutMs: 15_000 });
     return handle(createApp({ config, db, metrics, ...(await wire(config, pool, metrics ?? noMetrics)) }));
   });
   return lambdaHandler(

@@ -4,17 +4,17 @@ import type pg from 'pg';
 import type { Credentials, DatabaseCredentials } from '../adapters/credentials.js';
 import type { LambdaName, Settings } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
+import { DB_POOL_SIZE } from '../domain/database-pools.js';
 
 export interface LambdaDatabaseOptions {
-  /** Connections this container may hold. Default 1. */
-  max?: number;
   /** Default 30 s. */
   statementTimeoutMs?: number;
 }
 
 /**
- * A pool on the database the credentials name, at DATABASE_HOST when set (RDS Proxy). The password is
- * re-read as it rotates.
+ * A pool on the database the credentials name (at DATABASE_HOST when set: RDS Proxy), DB_POOL_SIZE
+ * connections per container, the figure the stack's capacity check counts. The password is re-read as it
+ * rotates.
  */
 export async function lambdaDatabase(
   config: Pick<Settings, 'DATABASE_SSL' | 'DATABASE_HOST'> & {
@@ -30,7 +30,7 @@ export async function lambdaDatabase(
     // A URL that carries its password (DATABASE_URL) has nothing to rotate.
     credentials: password === undefined ? undefined : credentials,
     ssl: config.DATABASE_SSL,
-    max: options.max ?? 1,
+    max: DB_POOL_SIZE[component],
     statementTimeoutMs: options.statementTimeoutMs,
     applicationName: `daily-positivity-${component}`,
   });

@@ -1,0 +1,19 @@
+// How many Postgres connections each Lambda's pool may open, per container. One definition: the Lambdas
+// size their pools with it (src/wiring/database.ts) and the capacity arithmetic (src/domain/capacity.ts)
+// multiplies it by each function's concurrency to check the database's max_connections at synth.
+import type { LambdaName } from '../config.js';
+
+/**
+ * Per container, so a function's worst case is its concurrency times this. The sender and webhooks share
+ * their pool with the Postgres rate limiter (src/wiring/limiter.ts). Raising one raises the worst case the
+ * stack refuses above half of the instance's max_connections.
+ */
+export const DB_POOL_SIZE = {
+  sender: 2,
+  webhooks: 2,
+  planner: 2,
+  migrate: 1,
+  cleanup: 1,
+  reconcile: 1,
+  'daily-report': 1,
+} as const satisfies Record<LambdaName, number>;
