@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_JOBS } from '../../lib/constructs/scheduled-jobs.js';
 import { EGRESS_PROBE_MINUTES, STACK_INVENTORY } from '../../src/domain/capacity.js';
 import { METRICS_NAMESPACE } from '../../src/metrics.js';
-import { DEV_SETTINGS, logicalId, resources, synthesize } from './support.js';
+import { DEV_SETTINGS, logicalId, PROD_CONTEXT, resources, synthesize } from './support.js';
 
 let template: Template;
 let topicRef: { Ref: string };
@@ -97,6 +97,23 @@ describe('alarm topic', () => {
     expect(all).toHaveLength(STACK_INVENTORY.alarms); // the monthly cost estimate counts them
     for (const a of all)
       expect(a.Properties?.AlarmActions, String(a.Properties?.AlarmName)).toEqual([topicRef]);
+  });
+
+  it('has the alarms and dashboards the cost estimate counts in every stage shape, not only dev', () => {
+    const shapes = {
+      prod: PROD_CONTEXT,
+      'nat-gateway + RDS Proxy': { ...PROD_CONTEXT, egress: 'nat-gateway', rdsProxy: true },
+    };
+    for (const [shape, context] of Object.entries(shapes)) {
+      const other = synthesize({ context }).template();
+      expect(Object.keys(resources(other, 'AWS::CloudWatch::Alarm')), shape).toHaveLength(
+        STACK_INVENTORY.alarms,
+      );
+      expect(Object.keys(resources(other, 'AWS::CloudWatch::Dashboard')), shape).toHaveLength(
+        STACK_INVENTORY.dashboards,
+      );
+    }
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', STACK_INVENTORY.dashboards);
   });
 });
 
