@@ -1,12 +1,14 @@
 // Secrets split per use: each Lambda is given, and may read, exactly the secrets it uses. lib/ takes them from
-// src/config.ts's LAMBDA_NEEDS (the runtime's own table); the contract in TEAM.md is written out here rather
-// than imported, so a wider grant in lib/, or a wider LAMBDA_NEEDS, fails this test. The database password
-// rotates by itself; no secret value is ever in a template.
+// src/config.ts's LAMBDA_NEEDS (the runtime's own table); this test holds the template to the contract as
+// written out in test/fixtures/secret-contract.ts (test/unit/config.test.ts holds LAMBDA_NEEDS to it), so a
+// wider grant in lib/ or in the table fails. The database password rotates by itself; no secret value is
+// ever in a template.
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SecretKind } from '../../src/adapters/credentials.js';
-import { CONFIG_NAMES, LAMBDA_NEEDS, type LambdaName } from '../../src/config.js';
+import { CONFIG_NAMES } from '../../src/config.js';
 import { STACK_INVENTORY } from '../../src/domain/capacity.js';
+import { SECRET_CONTRACT } from '../fixtures/secret-contract.js';
 import { logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
@@ -14,16 +16,6 @@ beforeAll(() => {
   template = synthesize().template();
 });
 
-/** Lambda → the secrets it uses (TEAM.md, "Agreed contracts"). */
-const CONTRACT: Record<LambdaName, SecretKind[]> = {
-  sender: ['db', 'twilio', 'openai'],
-  webhooks: ['db', 'twilio', 'api'],
-  reconcile: ['db', 'twilio'],
-  planner: ['db'],
-  cleanup: ['db'],
-  'daily-report': ['db'],
-  migrate: ['db'],
-};
 const ENV: Record<SecretKind, string> = {
   db: 'DB_SECRET_ARN',
   twilio: 'TWILIO_SECRET_ARN',
@@ -65,18 +57,11 @@ function serviceFunctions(): Map<string, { vars: Record<string, unknown>; roleId
 }
 
 describe('no function can read a secret it does not use', () => {
-  it('LAMBDA_NEEDS, the table lib/ grants from and the Lambdas read by, says the agreed contract', () => {
-    const needs = Object.fromEntries(
-      Object.entries(LAMBDA_NEEDS).map(([name, { secrets }]) => [name, [...secrets]]),
-    );
-    expect(needs).toEqual(CONTRACT);
-  });
-
   it('deploys every Lambda of the contract, and no other that names itself as ours', () => {
-    expect([...serviceFunctions().keys()].sort()).toEqual(Object.keys(CONTRACT).sort());
+    expect([...serviceFunctions().keys()].sort()).toEqual(Object.keys(SECRET_CONTRACT).sort());
   });
 
-  it.each(Object.entries(CONTRACT))('%s reads exactly %j', (name, uses) => {
+  it.each(Object.entries(SECRET_CONTRACT))('%s reads exactly %j', (name, uses) => {
     const fn = serviceFunctions().get(name);
     if (!fn) throw new Error(`${name} is not deployed`);
     const expected = uses.map(secretRef);
@@ -90,7 +75,7 @@ describe('no function can read a secret it does not use', () => {
 
   it('gives every other role (egress probe, deploy trigger, NAT) no secret at all', () => {
     const appRoles = [...serviceFunctions().values()].map((f) => f.roleId);
-    expect(appRoles).toHaveLength(Object.keys(CONTRACT).length);
+    expect(appRoles).toHaveLength(Object.keys(SECRET_CONTRACT).length);
     const others = Object.keys(resources(template, 'AWS::IAM::Role')).filter((id) => !appRoles.includes(id));
     expect(others.length).toBeGreaterThan(3);
     for (const roleId of others) expect(secretReads(roleId), roleId).toEqual([]);

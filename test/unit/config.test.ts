@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   LAMBDA_NEEDS,
+  type LambdaName,
   lambdaSettings,
   loadConfig,
   parseSecret,
   requireSettings,
 } from '../../src/config.js';
+import { SECRET_CONTRACT } from '../fixtures/secret-contract.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -145,16 +147,7 @@ describe('lambdaSettings', () => {
   });
 
   it.each(Object.entries(LAMBDA_NEEDS))('%s reads the secrets the team contract lists', (name, needs) => {
-    const contract: Record<string, string[]> = {
-      sender: ['db', 'twilio', 'openai'],
-      webhooks: ['db', 'twilio', 'api'],
-      reconcile: ['db', 'twilio'],
-      planner: ['db'],
-      cleanup: ['db'],
-      'daily-report': ['db'],
-      migrate: ['db'],
-    };
-    expect([...needs.secrets]).toEqual(contract[name]);
+    expect([...needs.secrets]).toEqual(SECRET_CONTRACT[name as LambdaName]);
   });
 });
 
