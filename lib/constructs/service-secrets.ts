@@ -9,7 +9,7 @@ import type { SecretKind } from '../../src/adapters/credentials.js';
 import { LAMBDA_NEEDS } from '../../src/config.js';
 
 /** Keys the operator fills in after the first deploy; empty strings read as "missing" in src/config.ts. */
-export const OPERATOR_SECRET_KEYS = {
+const OPERATOR_SECRET_KEYS = {
   twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'],
   openai: ['OPENAI_API_KEY'],
 } as const;
