@@ -33,6 +33,7 @@ import {
   twilioError,
   twilioHandler,
 } from '../support/sender-doubles.js';
+import { RecordingScheduler } from '../support/webhook-doubles.js';
 
 const { db } = useTestDb();
 // Every draft that passes the local guard is moderated; unless a test says otherwise, moderation passes it.
@@ -582,6 +583,64 @@ describe('sendDailyMessage', () => {
     const events = await db().selectFrom('consent_events').selectAll().execute();
     expect(events).toMatchObject([
       { subscriber_id: subscriber.id, kind: 'opt_out', source: 'carrier', phone: PHONE },
+    ]);
+  });
+
+  it('a send-time 21610 goes through the one opt-out path: later planned deliveries cancelled and unscheduled', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery();
+    const tomorrow = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: subscriber.id,
+        local_date: '2026-11-26',
+        time_zone: 'America/New_York',
+        window_start: '2026-11-26T17:00:00Z',
+        window_end: '2026-11-26T22:00:00Z',
+        planned_at: '2026-11-26T19:00:00Z',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const scheduler = new RecordingScheduler();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [() => twilioError(400, 21610, 'Attempt to send to unsubscribed recipient')]),
+    );
+
+    const out = await sendDailyMessage(deps({ scheduler }), deliveryId);
+
+    expect(out).toMatchObject({ outcome: 'failed', reason: 'opted_out_at_carrier' });
+    expect(await delivery(tomorrow.id)).toMatchObject({ state: 'cancelled', reason: 'opted_out' });
+    expect(scheduler.cancelled).toEqual([tomorrow.id]);
+    expect(await db().selectFrom('consent_events').select(['kind', 'source']).execute()).toEqual([
+      { kind: 'opt_out', source: 'carrier' },
+    ]);
+  });
+
+  it('a send-time 21610 for a subscriber who opted out a moment earlier adds no second consent event', async () => {
+    const { subscriber, deliveryId } = await plannedDelivery();
+    server.use(
+      openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]),
+      twilioHandler(twilioSeen, [
+        async () => {
+          // The STOP lands between the sender's last check and Twilio's refusal.
+          await db()
+            .updateTable('subscribers')
+            .set({ status: 'opted_out', opted_out_at: NOW })
+            .where('id', '=', subscriber.id)
+            .execute();
+          await db()
+            .insertInto('consent_events')
+            .values({ subscriber_id: subscriber.id, phone: PHONE, kind: 'opt_out', source: 'sms' })
+            .execute();
+          return twilioError(400, 21610, 'Attempt to send to unsubscribed recipient');
+        },
+      ]),
+    );
+
+    await sendDailyMessage(deps({ scheduler: new RecordingScheduler() }), deliveryId);
+
+    expect(await db().selectFrom('consent_events').select(['kind', 'source']).execute()).toEqual([
+      { kind: 'opt_out', source: 'sms' },
     ]);
   });
 

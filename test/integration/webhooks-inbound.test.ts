@@ -265,6 +265,38 @@ describe('replays and signatures', () => {
   });
 });
 
+/** C0 controls other than tab, LF and CR, and DEL. */
+const hasControlCharacter = (text: string) =>
+  [...text].some((ch) => {
+    const code = ch.charCodeAt(0);
+    return (code < 0x20 && ![0x09, 0x0a, 0x0d].includes(code)) || code === 0x7f;
+  });
+
+describe('control characters in signed fields', () => {
+  it('a NUL after STOP is stripped at the boundary: still a STOP, stored without it', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const res = await post(inboundParams(PHONE, 'STOP\u0000'));
+    expect(res.status).toBe(200);
+    expect((await subscriber())?.status).toBe('opted_out');
+    expect(await t.db().selectFrom('inbound_messages').select(['body', 'classification']).execute()).toEqual([
+      { body: 'STOP', classification: 'opt_out' },
+    ]);
+  });
+
+  it.each([
+    ['a NUL inside From', { From: `${PHONE}\u0000` }],
+    ['a NUL inside To', { To: '+1415555\u00000100' }],
+    ['control characters around the Body', { Body: '\u0001\u0007hello\u001b[31m\u007f' }],
+  ])('%s never reaches Postgres as a 500', async (_label, override) => {
+    const res = await post({ ...inboundParams(PHONE, 'hi'), ...override });
+    expect([200, 400]).toContain(res.status);
+    const rows = await t.db().selectFrom('inbound_messages').selectAll().execute();
+    for (const row of rows) {
+      expect(hasControlCharacter(`${row.body}${row.from_phone}${row.to_phone}`)).toBe(false);
+    }
+  });
+});
+
 describe('bad input → TwiML-safe 4xx, nothing written', () => {
   it.each([
     ['no From', { From: '' }],

@@ -182,6 +182,31 @@ describe('21610 and unknown sids', () => {
   });
 });
 
+describe('control characters in signed fields', () => {
+  it.each([
+    ['To', { To: '+1212555\u00000123' }],
+    ['From', { From: '+1415555\u00000100' }],
+    ['ErrorMessage', { ErrorCode: '30003', ErrorMessage: 'Unreachable\u0000' }],
+  ])('a NUL in %s is answered 2xx or 400, never 500', async (_label, extra) => {
+    const sid = newSid();
+    await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    const res = await post(statusParams(sid, 'delivered', extra));
+    expect(res.status).toBeLessThan(500);
+    expect([204, 400]).toContain(res.status);
+  });
+
+  it('a 21610 whose To carries a NUL still opts out the subscriber of that number', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const res = await post(
+      statusParams(newSid(), 'undelivered', { ErrorCode: '21610', To: `${PHONE}\u0000` }),
+    );
+    expect(res.status).toBe(204);
+    expect(await t.db().selectFrom('subscribers').select('status').executeTakeFirst()).toEqual({
+      status: 'opted_out',
+    });
+  });
+});
+
 describe('rejected callbacks', () => {
   it.each([
     ['missing', { signature: null }],
