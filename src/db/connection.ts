@@ -88,8 +88,16 @@ export function createPool(options: DbOptions): pg.Pool {
     application_name: options.applicationName ?? 'daily-positivity',
   };
   const pool = options.credentials ? new CredentialedPool(config, options.credentials) : new pg.Pool(config);
-  // An idle client that loses its server (failover, restart, admin kill) emits 'error' on the pool; with no
-  // listener that would crash the process. The pool drops the client and the next query opens a new one.
+  // A client that loses its server (failover, restart, admin kill) emits 'error'. While it sits idle the
+  // pool listens and drops it; while it is checked out nobody does, and an 'error' event with no listener
+  // ends the process. So every client gets its own listener for its whole life: the query in flight (or the
+  // next one) fails with a connection error instead, the caller answers it (503, one CLI line), and the pool
+  // discards the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      logger.warn('database connection lost while in use; the pool will replace it', { error });
+    });
+  });
   pool.on('error', (error) => {
     logger.warn('database connection lost while idle; it will be replaced', { error });
   });
@@ -103,4 +111,47 @@ export function createDb(options: DbOptions): Db {
 /** A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). */
 export function dbOnPool(pool: pg.Pool): Db {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  // Postgres: connection exceptions, admin/crash/idle shutdown, starting up, too many connections,
+  // statement timeout, read-only after a failover (a writer that became a reader).
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57P05',
+  '53300',
+  '57014',
+  '25006',
+]);
+
+/** What node-postgres and pg-pool say when the connection, not the statement, failed. */
+const UNAVAILABLE_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool/i;
+
+/**
+ * True when the error means "the database cannot be reached right now" (retry later) rather than a bug or
+ * bad data. Looks through `cause` chains and AggregateErrors (pg's connect tries every address).
+ */
+export function isDbUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    if (UNAVAILABLE_MESSAGES.test(e.message)) return true;
+    if (e instanceof AggregateError && e.errors.some(isDbUnavailable)) return true;
+  }
+  return false;
 }

@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiCredentials, Credentials, TwilioCredentials } from '../adapters/credentials.js';
 import type { Requiring } from '../config.js';
-import type { Db } from '../db/connection.js';
+import { type Db, isDbUnavailable } from '../db/connection.js';
 import { logger } from '../logger.js';
 import {
   type Clock,
@@ -15,7 +15,7 @@ import {
   type SmsSender,
   systemClock,
 } from '../services/ports.js';
-import { ClientError, isDbUnavailable } from './errors.js';
+import { ClientError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { subscriberRoutes } from './routes/subscribers.js';
 import { twilioRoutes } from './routes/twilio.js';

@@ -6,7 +6,7 @@ import './load-env.js';
 import { Command, CommanderError } from 'commander';
 import * as z from 'zod';
 import { loadConfig } from '../config.js';
-import { createDb } from '../db/connection.js';
+import { createDb, isDbUnavailable } from '../db/connection.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { deliveriesOnLocalDate, recentDeliveries } from '../db/repositories/deliveries/listing.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
@@ -315,6 +315,7 @@ export type ErrorCode =
   | 'conflict'
   | 'refused'
   | 'not_migrated'
+  | 'unavailable'
   | 'failed';
 
 /** Exit code, error code and one line for an error; never a stack trace. */
@@ -326,7 +327,16 @@ export function explain(error: unknown): { exitCode: number; code: ErrorCode; me
   if (error instanceof SubscriberConflict) return refused('conflict');
   if (error instanceof SendNowRefused) return refused('refused');
   if (error instanceof DatabaseNotMigrated) return refused('not_migrated');
-  return { exitCode: EXIT_FAILED, code: 'failed', message: messageOf(error).split('\n').join('; ') };
+  const message = messageOf(error).split('\n').join('; ');
+  if (isDbUnavailable(error)) {
+    const hint = 'every command is safe to run again once it answers';
+    return {
+      exitCode: EXIT_FAILED,
+      code: 'unavailable',
+      message: `the database is unavailable (${message}); ${hint}`,
+    };
+  }
+  return { exitCode: EXIT_FAILED, code: 'failed', message };
 }
 
 async function main(argv: string[]): Promise<number> {
