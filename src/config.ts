@@ -256,7 +256,7 @@ export function parseSecret<K extends SecretKind>(
  * only the ARNs listed here). Its config type, LambdaConfig<name>, says the same to the compiler.
  */
 export const LAMBDA_NEEDS = {
-  sender: { settings: ['PUBLIC_BASE_URL'], secrets: ['db', 'twilio', 'openai'] },
+  sender: { settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME'], secrets: ['db', 'twilio', 'openai'] },
   webhooks: { settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME'], secrets: ['db', 'twilio', 'api'] },
   planner: {
     settings: ['SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'SCHEDULER_DLQ_ARN', 'SENDER_FUNCTION_ARN'],

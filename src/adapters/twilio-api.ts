@@ -12,6 +12,9 @@ import {
 export type { TwilioCredentials } from './credentials.js';
 
 export const TWILIO_API_BASE = 'https://api.twilio.com/2010-04-01';
+
+/** Twilio error 21610, "Attempt to send to unsubscribed recipient": the recipient opted out (STOP). */
+export const TWILIO_UNSUBSCRIBED_RECIPIENT = 21610;
 const USER_AGENT = 'daily-positivity-sms (node fetch)';
 
 /**

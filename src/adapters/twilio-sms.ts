@@ -1,11 +1,13 @@
 // SmsSender over the Twilio Messages API: status callbacks, a validity period that ends with the send
-// window, retries on 429/20429/5xx within a deadline, and Twilio's refusals mapped to SmsError.
+// window, retries on 429/20429/5xx within a deadline, and Twilio's refusals mapped to SmsError (21610, the
+// recipient opted out, to RecipientOptedOut: no service needs to know Twilio's numbers).
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
 import { maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
 import {
   type Clock,
   type OutboundSms,
+  RecipientOptedOut,
   SmsError,
   SmsOutcomeUnknown,
   type SmsReceipt,
@@ -16,6 +18,7 @@ import type { Credentials, TwilioCredentials } from './credentials.js';
 import {
   createTwilioApi,
   segmentCount,
+  TWILIO_UNSUBSCRIBED_RECIPIENT,
   type TwilioApi,
   TwilioApiError,
   TwilioMessage,
@@ -68,6 +71,8 @@ export function classifyTwilioError(err: unknown): Failure {
   if (err instanceof TwilioApiError) {
     const { code, status } = err;
     if (status === 429 || code === 20429 || status >= 500) return { kind: 'retry', code, status };
+    if (code === TWILIO_UNSUBSCRIBED_RECIPIENT)
+      return { kind: 'final', error: new RecipientOptedOut(err.message, code) };
     return { kind: 'final', error: new SmsError(err.message, code, false) };
   }
   const netCode = networkCode(err);

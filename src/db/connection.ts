@@ -136,6 +136,9 @@ const UNAVAILABLE_CODES = new Set([
   '53300',
   '57014',
   '25006',
+  // Not an outage but "try again": a serialization failure or a deadlock victim.
+  '40001',
+  '40P01',
 ]);
 
 /** What node-postgres and pg-pool say when the connection, not the statement, failed. */

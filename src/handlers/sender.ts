@@ -8,6 +8,7 @@ import { type SendDeps, type SendOutcome, sendDailyMessage } from '../services/s
 import { lambdaDatabase } from '../wiring/database.js';
 import { sharedLimiter } from '../wiring/limiter.js';
 import { openAiWriter } from '../wiring/openai.js';
+import { eventBridgeScheduler } from '../wiring/scheduler.js';
 import { buildSenderDeps } from '../wiring/sender.js';
 import { twilioSms } from '../wiring/twilio.js';
 import { onColdStart } from './cold-start.js';
@@ -49,6 +50,8 @@ export const handler = createSenderHandler(
       db,
       limiter,
       sms: twilioSms(config, config.credentials.twilio),
+      // A send refused because the recipient opted out cancels their later schedules.
+      scheduler: eventBridgeScheduler(config),
       writer: openAiWriter(config, config.credentials.openai, { limiter }),
     });
   }),

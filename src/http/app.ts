@@ -14,6 +14,7 @@ import {
   type RateLimiter,
   type SmsSender,
   systemClock,
+  type WebhookSpool,
 } from '../services/ports.js';
 import { ClientError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
@@ -38,8 +39,11 @@ export interface AppDeps {
   db: Db;
   sms: SmsSender;
   scheduler: DeliveryScheduler;
-  /** Optional: without one nothing is rate limited. */
+  /** The API's limiter (per token); without one the API is not rate limited. Twilio's routes count
+   *  RATE_LIMIT_INBOUND_PER_MIN / RATE_LIMIT_STATUS_PER_MIN inside their own SQL statement instead. */
   limiter?: RateLimiter;
+  /** Where signed webhooks wait while the database is unreachable (SQS in AWS, a directory locally). */
+  spool?: WebhookSpool;
   clock?: Clock;
   /** Opt-outs, opt-ins and final delivery statuses are counted here (the caller flushes). */
   metrics?: MetricsSink;
@@ -80,19 +84,26 @@ export function createApp(deps: AppDeps): Hono {
     twilioRoutes({
       credentials: config.credentials.twilio,
       publicBaseUrl,
-      limiter: deps.limiter,
       metrics: deps.metrics,
       inbound: {
         db: deps.db,
         scheduler: deps.scheduler,
         clock,
+        spool: deps.spool,
         settings: {
           ...replies,
           advancedOptOut: config.TWILIO_ADVANCED_OPT_OUT,
           defaultTimeZone: config.DEFAULT_TIMEZONE,
+          perSenderPerMinute: config.RATE_LIMIT_INBOUND_PER_MIN,
         },
       },
-      status: { db: deps.db, scheduler: deps.scheduler, clock },
+      status: {
+        db: deps.db,
+        scheduler: deps.scheduler,
+        clock,
+        spool: deps.spool,
+        perMessagePerMinute: config.RATE_LIMIT_STATUS_PER_MIN,
+      },
     }),
   );
   app.route(

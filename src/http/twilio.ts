@@ -4,6 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 // Only Twilio's webhook module: the full client would add megabytes to the Lambda bundle.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
+import * as z from 'zod';
 import { type Credentials, freshValue, type TwilioCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 
@@ -32,6 +33,22 @@ export function parseForm(body: string): TwilioParams | null {
     else params[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
   }
   return params;
+}
+
+/**
+ * C0 control characters other than tab, LF and CR, and DEL. Postgres refuses NUL in text (a 500 before
+ * this existed), and none of them belongs in a phone number, a SID or a text a person typed.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+export function stripControlCharacters(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, '');
+}
+
+/** A form field as we keep it: control characters stripped at the boundary, then checked by `schema`. */
+export function formText<T extends z.ZodType<unknown, string>>(schema: T) {
+  return z.string().transform(stripControlCharacters).pipe(schema);
 }
 
 /** A single value: the last one when Twilio repeated a name. */

@@ -220,7 +220,18 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
       )
     : createCuratedWriter();
 
-  const sendDeps: SendDeps = buildSenderDeps(config, { db, sms, writer, limiter, clock });
+  const sendDeps: SendDeps = buildSenderDeps(config, {
+    db,
+    sms,
+    writer,
+    limiter,
+    clock,
+    // The in-process scheduler below (it needs sendDeps itself): a send-time opt-out cancels its timers.
+    scheduler: {
+      schedule: (request) => scheduler.schedule(request),
+      cancel: (deliveryId) => scheduler.cancel(deliveryId),
+    },
+  });
   const sending = new Set<Promise<unknown>>();
   const scheduler = createInProcessScheduler({
     db,

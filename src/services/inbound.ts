@@ -1,19 +1,16 @@
-// An inbound SMS: stored once per MessageSid, classified, acted on (opt out / opt in / help), answered.
-import type { Db } from '../db/connection.js';
-import { recordConsentEvent } from '../db/repositories/consent.js';
-import { insertInboundIfNew } from '../db/repositories/inbound.js';
-import {
-  findSubscriberByPhone,
-  lockOrCreateSubscriber,
-  updateSubscriber,
-} from '../db/repositories/subscribers.js';
-import type { Subscriber } from '../db/schema.js';
+// An inbound SMS: classified here, then stored once per MessageSid and acted on (opt out / opt in / help) in
+// one SQL function call (receive_inbound_sms), answered with at most one reply. While the database is
+// unreachable the call is retried inside the request; if it still fails, the validated text is kept in the
+// webhook spool (SQS in AWS, a directory locally) and applied when the database is back, opt-outs first.
+import { type Db, isDbUnavailable } from '../db/connection.js';
+import { receiveInboundSms } from '../db/repositories/inbound.js';
 import { type InboundKind, matchInbound } from '../domain/inbound-keywords.js';
 import { maskPhone } from '../domain/phone.js';
 import { helpReply, optInConfirmation, optOutConfirmation, type ReplySettings } from '../domain/replies.js';
 import { logger } from '../logger.js';
-import { optOutSubscriber, removeSchedules } from './opt-out.js';
-import type { Clock, DeliveryScheduler } from './ports.js';
+import { type DbRetryPolicy, withDbRetry } from './db-retry.js';
+import { removeSchedules } from './opt-out.js';
+import type { Clock, DeliveryScheduler, KeptWebhook, WebhookSpool } from './ports.js';
 
 export interface InboundSms {
   messageSid: string;
@@ -29,6 +26,8 @@ export interface InboundSettings extends ReplySettings {
   advancedOptOut: boolean;
   /** Time zone for numbers we first hear from by SMS. */
   defaultTimeZone: string;
+  /** RATE_LIMIT_INBOUND_PER_MIN: texts one number may send a minute (opt-outs are never refused). */
+  perSenderPerMinute?: number | null;
 }
 
 export interface InboundDeps {
@@ -36,6 +35,9 @@ export interface InboundDeps {
   scheduler: DeliveryScheduler;
   clock: Clock;
   settings: InboundSettings;
+  /** Where a text waits when the database stays unreachable; without one it is answered 503 and lost. */
+  spool?: WebhookSpool;
+  retry?: DbRetryPolicy;
 }
 
 export interface InboundResult {
@@ -44,115 +46,102 @@ export interface InboundResult {
   duplicate: boolean;
   /** The SMS to answer with (TwiML <Message>), or null for empty TwiML. */
   reply: string | null;
+  /** Set when the sender is over RATE_LIMIT_INBOUND_PER_MIN: nothing was stored; retry after this long. */
+  limitedForMs?: number;
 }
 
-/** Applies an opt-in: unknown → active, pending → active (double opt-in confirmed), opted_out → active. */
-async function optIn(trx: Parameters<typeof optOutSubscriber>[0], sms: InboundSms, deps: InboundDeps) {
-  const now = deps.clock.now();
-  const { subscriber, created } = await lockOrCreateSubscriber(trx, {
-    phone: sms.from,
-    status: 'active',
-    time_zone: deps.settings.defaultTimeZone,
-    confirmed_at: now,
-  });
-  const ledger = {
-    phone: sms.from,
-    source: 'sms',
-    trigger_text: sms.body,
-    message_sid: sms.messageSid,
-  } as const;
-  if (created) {
-    await recordConsentEvent(trx, { ...ledger, subscriber_id: subscriber.id, kind: 'opt_in' });
-    return subscriber;
+/** The database could not take the webhook, so it was kept for later: answer 503, nothing is lost. */
+export class WebhookKept extends Error {
+  constructor(readonly webhook: KeptWebhook) {
+    super(`database unavailable; ${webhook.type} ${webhook.messageSid} kept to apply later`);
+    this.name = 'WebhookKept';
   }
-  if (subscriber.status === 'active') return subscriber;
-  const updated = await updateSubscriber(trx, subscriber.id, {
-    status: 'active',
-    confirmed_at: now,
-    opted_out_at: null,
-  });
-  await recordConsentEvent(trx, {
-    ...ledger,
-    subscriber_id: subscriber.id,
-    kind: subscriber.status === 'pending' ? 'confirm' : 'opt_in',
-  });
-  return updated;
 }
 
-export async function handleInboundSms(deps: InboundDeps, sms: InboundSms): Promise<InboundResult> {
-  const { kind, keyword } = matchInbound(sms.body);
-  const outcome = await deps.db.transaction().execute(async (trx) => {
-    const stored = await insertInboundIfNew(trx, {
-      message_sid: sms.messageSid,
-      from_phone: sms.from,
-      to_phone: sms.to,
-      body: sms.body,
-      classification: kind,
+/**
+ * Keeps a webhook whose statement kept failing because the database is unreachable, then throws
+ * WebhookKept; rethrows `error` unchanged when it is not that or when there is no spool to keep it in.
+ */
+export async function keepOrRethrow(
+  spool: WebhookSpool | undefined,
+  webhook: KeptWebhook,
+  error: unknown,
+): Promise<never> {
+  if (!spool || !isDbUnavailable(error)) throw error;
+  try {
+    await spool.keep(webhook);
+  } catch (spoolError) {
+    logger.error('webhook lost: the database and the spool both failed', {
+      type: webhook.type,
+      messageSid: webhook.messageSid,
+      error: spoolError,
     });
-    if (!stored) return { duplicate: true, cancelled: [] as string[] };
-
-    let subscriber: Subscriber | undefined;
-    let cancelled: string[] = [];
-    if (kind === 'opt_out') {
-      const now = deps.clock.now();
-      // Numbers we never knew are recorded too: the ledger proves we honoured the request.
-      const locked = await lockOrCreateSubscriber(trx, {
-        phone: sms.from,
-        status: 'opted_out',
-        opted_out_at: now,
-        time_zone: deps.settings.defaultTimeZone,
-      });
-      if (locked.created) {
-        await recordConsentEvent(trx, {
-          subscriber_id: locked.subscriber.id,
-          phone: sms.from,
-          kind: 'opt_out',
-          source: 'sms',
-          trigger_text: sms.body,
-          message_sid: sms.messageSid,
-        });
-        subscriber = locked.subscriber;
-      } else {
-        const out = await optOutSubscriber(trx, locked.subscriber, {
-          source: 'sms',
-          now,
-          messageSid: sms.messageSid,
-          triggerText: sms.body,
-        });
-        subscriber = out.subscriber;
-        cancelled = out.cancelledDeliveryIds;
-      }
-    } else if (kind === 'opt_in') {
-      subscriber = await optIn(trx, sms, deps);
-    } else {
-      subscriber = await findSubscriberByPhone(trx, sms.from);
-    }
-    if (subscriber) {
-      await trx
-        .updateTable('inbound_messages')
-        .set({ subscriber_id: subscriber.id })
-        .where('id', '=', stored.id)
-        .execute();
-    }
-    return { duplicate: false, cancelled };
+    throw error;
+  }
+  logger.warn('database unavailable; webhook kept in the spool', {
+    type: webhook.type,
+    messageSid: webhook.messageSid,
   });
+  throw new WebhookKept(webhook);
+}
 
-  await removeSchedules(deps.scheduler, outcome.cancelled);
+/** Applies one inbound text (retrying briefly on a lost database); `receivedAt` dates its consent change. */
+export async function applyInboundSms(
+  deps: Omit<InboundDeps, 'spool'>,
+  sms: InboundSms,
+  receivedAt: Date,
+): Promise<InboundResult> {
+  const { kind, keyword } = matchInbound(sms.body);
+  const applied = await withDbRetry(
+    () =>
+      receiveInboundSms(deps.db, {
+        messageSid: sms.messageSid,
+        from: sms.from,
+        to: sms.to,
+        body: sms.body,
+        classification: kind,
+        defaultTimeZone: deps.settings.defaultTimeZone,
+        now: receivedAt,
+        limitPerMinute: deps.settings.perSenderPerMinute ?? null,
+      }),
+    deps.retry,
+  );
+  if (applied.outcome === 'limited') {
+    logger.warn('inbound sms over the per-sender limit', { from: maskPhone(sms.from), kind });
+    return { kind, duplicate: false, reply: null, limitedForMs: applied.retryAfterMs };
+  }
+  const cancelled = applied.outcome === 'applied' ? applied.cancelledDeliveryIds : [];
+  await removeSchedules(deps.scheduler, cancelled);
+  const duplicate = applied.outcome === 'duplicate';
   logger.info('inbound sms', {
     from: maskPhone(sms.from),
     messageSid: sms.messageSid,
     kind,
-    duplicate: outcome.duplicate,
-    cancelledDeliveries: outcome.cancelled.length,
+    duplicate,
+    cancelledDeliveries: cancelled.length,
   });
-  return {
-    kind,
-    duplicate: outcome.duplicate,
-    reply: outcome.duplicate ? null : chooseReply(deps, sms, kind, keyword),
-  };
+  return { kind, duplicate, reply: duplicate ? null : chooseReply(deps, sms, kind, keyword) };
 }
 
-function chooseReply(deps: InboundDeps, sms: InboundSms, kind: InboundKind, keyword: string | null) {
+export async function handleInboundSms(deps: InboundDeps, sms: InboundSms): Promise<InboundResult> {
+  const receivedAt = deps.clock.now();
+  try {
+    return await applyInboundSms(deps, sms, receivedAt);
+  } catch (error) {
+    return keepOrRethrow(
+      deps.spool,
+      { type: 'inbound', ...sms, receivedAt: receivedAt.toISOString() },
+      error,
+    );
+  }
+}
+
+function chooseReply(
+  deps: Pick<InboundDeps, 'settings'>,
+  sms: InboundSms,
+  kind: InboundKind,
+  keyword: string | null,
+) {
   // Twilio's keyword handling acted and replied already: a second reply would confuse the subscriber.
   if (sms.optOutType) return null;
   if (keyword && deps.settings.advancedOptOut) return null;

@@ -48,8 +48,47 @@ export class SmsOutcomeUnknown extends SmsError {
   }
 }
 
+/**
+ * The provider refuses to text this recipient because they opted out with the carrier or the provider
+ * (Twilio's 21610). Services treat it as an opt-out; only the adapter knows the provider's code.
+ */
+export class RecipientOptedOut extends SmsError {
+  constructor(message: string, code: number | null) {
+    super(message, code, false);
+    this.name = 'RecipientOptedOut';
+  }
+}
+
 export interface SmsSender {
   send(message: OutboundSms): Promise<SmsReceipt>;
+}
+
+// ── Webhooks the database could not take: SQS in AWS, a spool directory locally ──────────────────────
+/** A signed, validated webhook whose state change is still to be applied. */
+export type KeptWebhook =
+  | {
+      type: 'inbound';
+      messageSid: string;
+      from: string;
+      to: string | null;
+      body: string;
+      optOutType: string | null;
+      /** ISO time the request arrived: an opt-out counts from when it was asked for. */
+      receivedAt: string;
+    }
+  | {
+      type: 'status';
+      messageSid: string;
+      status: string;
+      errorCode: number | null;
+      recipientOptedOut: boolean;
+      to: string | null;
+      receivedAt: string;
+    };
+
+export interface WebhookSpool {
+  /** Stores the webhook durably before the request is answered; throws when it cannot. */
+  keep(webhook: KeptWebhook): Promise<void>;
 }
 
 // ── Message writing: OpenAI in production, the curated library as stand-in and fallback ─────────────

@@ -8,7 +8,6 @@ import {
   findSubscriber,
   finishClaim,
   recentBodies,
-  recordCarrierOptOut,
   recordSent,
 } from '../db/repositories/deliveries/sending.js';
 import { addUsage, getUsage, usageDay } from '../db/repositories/usage.js';
@@ -18,10 +17,13 @@ import { countSegments } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
+import { optOutSubscriber, removeSchedules } from './opt-out.js';
 import {
   type Clock,
+  type DeliveryScheduler,
   type MessageWriter,
   type RateLimiter,
+  RecipientOptedOut,
   SmsError,
   SmsOutcomeUnknown,
   type SmsSender,
@@ -80,6 +82,8 @@ export function senderSettings(config: Settings & { PUBLIC_BASE_URL: string }): 
 export interface SendDeps {
   db: Db;
   sms: SmsSender;
+  /** Removes the schedules of later deliveries when the provider says the recipient opted out. */
+  scheduler: DeliveryScheduler;
   writer: MessageWriter;
   limiter: RateLimiter;
   clock: Clock;
@@ -221,22 +225,32 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         usage: writeUsage,
       };
     }
-    if (err.code === 21610) {
-      await db.transaction().execute(async (trx) => {
+    if (err instanceof RecipientOptedOut) {
+      // The carrier or the provider has the subscriber's STOP: the one opt-out path, as for an SMS STOP.
+      const optOut = await db.transaction().execute(async (trx) => {
         await finishClaim(trx, deliveryId, {
           state: 'failed',
           reason: 'opted_out_at_carrier',
-          errorCode: 21610,
+          errorCode: err.code,
         });
-        await recordCarrierOptOut(trx, subscriber, clock.now());
+        const out = await optOutSubscriber(trx, subscriber.id, {
+          source: 'carrier',
+          now: clock.now(),
+          triggerText: `provider refused the send: ${err.message}`,
+        });
         await addUsage(trx, day, openaiUsage);
+        return out;
       });
+      await removeSchedules(deps.scheduler, optOut.cancelledDeliveryIds);
       await limiter.refund('sms_per_day', day, 1);
-      log.info('carrier reports the subscriber unsubscribed; opted out', { to: maskPhone(subscriber.phone) });
+      log.info('the provider reports the subscriber unsubscribed; opted out', {
+        to: maskPhone(subscriber.phone),
+        cancelledDeliveries: optOut.cancelledDeliveryIds.length,
+      });
       return {
         outcome: 'failed',
         deliveryId,
-        code: 21610,
+        code: err.code,
         reason: 'opted_out_at_carrier',
         usage: writeUsage,
       };

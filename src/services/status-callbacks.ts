@@ -1,26 +1,22 @@
-// Twilio delivery status callbacks: every event stored once per (MessageSid, status), the delivery's status
-// moved forward only, and error 21610 (the recipient replied STOP to the carrier/Twilio) honoured as an
-// opt-out.
+// Delivery status callbacks: every event stored once per (MessageSid, status), the delivery's status moved
+// forward only, and a recipient who opted out with the carrier opted out here too — all in one SQL function
+// call (receive_status_callback), retried briefly while the database is unreachable and kept in the webhook
+// spool if it stays so.
 import type { Db } from '../db/connection.js';
-import {
-  findDeliveryBySid,
-  insertStatusEventIfNew,
-  setDeliveryStatus,
-} from '../db/repositories/deliveries/callbacks.js';
-import { findSubscriberById, findSubscriberByPhone } from '../db/repositories/subscribers.js';
-import { shouldAdvance } from '../domain/delivery-status.js';
+import { receiveStatusCallback } from '../db/repositories/deliveries/callbacks.js';
 import { maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
-import { optOutSubscriber, removeSchedules } from './opt-out.js';
-import type { Clock, DeliveryScheduler } from './ports.js';
-
-/** Twilio: "Attempt to send to unsubscribed recipient". */
-export const UNSUBSCRIBED_RECIPIENT = 21610;
+import { type DbRetryPolicy, withDbRetry } from './db-retry.js';
+import { keepOrRethrow } from './inbound.js';
+import { removeSchedules } from './opt-out.js';
+import type { Clock, DeliveryScheduler, WebhookSpool } from './ports.js';
 
 export interface StatusCallback {
   messageSid: string;
   status: string;
   errorCode: number | null;
+  /** The provider refused the message because the recipient opted out (Twilio's 21610, mapped by the route). */
+  recipientOptedOut: boolean;
   to: string | null;
 }
 
@@ -28,6 +24,10 @@ export interface StatusCallbackDeps {
   db: Db;
   scheduler: DeliveryScheduler;
   clock: Clock;
+  /** RATE_LIMIT_STATUS_PER_MIN: statuses one MessageSid may store a minute. */
+  perMessagePerMinute?: number | null;
+  spool?: WebhookSpool;
+  retry?: DbRetryPolicy;
 }
 
 export interface StatusCallbackResult {
@@ -36,51 +36,52 @@ export interface StatusCallbackResult {
   knownDelivery: boolean;
   advanced: boolean;
   optedOut: boolean;
+  /** Set when this MessageSid is over its per-minute limit: nothing was stored. */
+  limitedForMs?: number;
+}
+
+/** Applies one callback; `receivedAt` dates a carrier opt-out. */
+export async function applyStatusCallback(
+  deps: Omit<StatusCallbackDeps, 'spool'>,
+  callback: StatusCallback,
+  receivedAt: Date,
+): Promise<StatusCallbackResult> {
+  const applied = await withDbRetry(
+    () =>
+      receiveStatusCallback(deps.db, {
+        ...callback,
+        now: receivedAt,
+        limitPerMinute: deps.perMessagePerMinute ?? null,
+      }),
+    deps.retry,
+  );
+  const outcome = { duplicate: false, knownDelivery: false, advanced: false, optedOut: false };
+  if (applied.outcome === 'limited') return { ...outcome, limitedForMs: applied.retryAfterMs };
+  if (applied.outcome === 'duplicate') return { ...outcome, duplicate: true };
+  await removeSchedules(deps.scheduler, applied.cancelledDeliveryIds);
+  const { cancelledDeliveryIds: _ids, outcome: _o, ...result } = applied;
+  logger.info('status callback', {
+    messageSid: callback.messageSid,
+    status: callback.status,
+    errorCode: callback.errorCode,
+    to: maskPhone(callback.to),
+    ...result,
+  });
+  return { duplicate: false, ...result };
 }
 
 export async function recordStatusCallback(
   deps: StatusCallbackDeps,
   callback: StatusCallback,
 ): Promise<StatusCallbackResult> {
-  const result = await deps.db.transaction().execute(async (trx) => {
-    const outcome = { duplicate: false, knownDelivery: false, advanced: false, optedOut: false };
-    const cancelled: string[] = [];
-    if (!(await insertStatusEventIfNew(trx, callback))) return { ...outcome, duplicate: true, cancelled };
-
-    const delivery = await findDeliveryBySid(trx, callback.messageSid, { forUpdate: true });
-    if (delivery) {
-      outcome.knownDelivery = true;
-      if (shouldAdvance(delivery.delivery_status, callback.status)) {
-        await setDeliveryStatus(trx, delivery.id, callback.status, callback.errorCode);
-        outcome.advanced = true;
-      }
-    }
-    if (callback.errorCode === UNSUBSCRIBED_RECIPIENT) {
-      const subscriber = delivery
-        ? await findSubscriberById(trx, delivery.subscriber_id, { forUpdate: true })
-        : callback.to
-          ? await findSubscriberByPhone(trx, callback.to, { forUpdate: true })
-          : undefined;
-      if (subscriber) {
-        const out = await optOutSubscriber(trx, subscriber, {
-          source: 'carrier',
-          now: deps.clock.now(),
-          messageSid: callback.messageSid,
-        });
-        outcome.optedOut = out.changed;
-        cancelled.push(...out.cancelledDeliveryIds);
-      }
-    }
-    return { ...outcome, cancelled };
-  });
-  await removeSchedules(deps.scheduler, result.cancelled);
-  const { cancelled: _cancelled, ...outcome } = result;
-  logger.info('status callback', {
-    messageSid: callback.messageSid,
-    status: callback.status,
-    errorCode: callback.errorCode,
-    to: maskPhone(callback.to),
-    ...outcome,
-  });
-  return outcome;
+  const receivedAt = deps.clock.now();
+  try {
+    return await applyStatusCallback(deps, callback, receivedAt);
+  } catch (error) {
+    return keepOrRethrow(
+      deps.spool,
+      { type: 'status', ...callback, receivedAt: receivedAt.toISOString() },
+      error,
+    );
+  }
 }

@@ -170,13 +170,16 @@ export async function removeSubscriber(
   phone: E164,
 ): Promise<SubscriberView> {
   const outcome = await deps.db.transaction().execute(async (trx) => {
-    const current = await findSubscriberByPhone(trx, phone, { forUpdate: true });
+    const current = await findSubscriberByPhone(trx, phone);
     if (!current) throw new SubscriberNotFound();
-    return optOutSubscriber(trx, current, {
+    const out = await optOutSubscriber(trx, current.id, {
       source: deps.consentSource ?? 'api',
       now: deps.clock.now(),
       eraseName: true,
     });
+    const subscriber = await findSubscriberByPhone(trx, phone);
+    if (!subscriber) throw new SubscriberNotFound();
+    return { ...out, subscriber };
   });
   await removeSchedules(deps.scheduler, outcome.cancelledDeliveryIds);
   return toView(outcome.subscriber);

@@ -4,6 +4,7 @@ import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
 import {
   type Clock,
+  type DeliveryScheduler,
   type MessageWriter,
   type RateLimiter,
   type SmsSender,
@@ -16,6 +17,8 @@ export interface SenderAdapters {
   sms: SmsSender;
   writer: MessageWriter;
   limiter: RateLimiter;
+  /** Removes later schedules when the provider says the recipient opted out. */
+  scheduler: DeliveryScheduler;
   clock?: Clock;
 }
 

@@ -89,6 +89,7 @@ function senderDeps(written: WrittenMessage): SendDeps {
     db: db(),
     clock,
     limiter: new CountingLimiter({}, clock),
+    scheduler: new RecordingScheduler(),
     writer,
     sms: { send: async () => ({ sid: `SM${'0'.repeat(32)}`, status: 'queued', segments: 1 }) },
     settings: {

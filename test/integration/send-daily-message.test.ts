@@ -96,7 +96,16 @@ function deps(
     sleep,
     random: () => 0.5,
   });
-  return { db: db(), sms, writer, limiter, clock, settings, ...overrides };
+  return {
+    db: db(),
+    sms,
+    writer,
+    limiter,
+    clock,
+    settings,
+    scheduler: new RecordingScheduler(),
+    ...overrides,
+  };
 }
 
 async function plannedDelivery(

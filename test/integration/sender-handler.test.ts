@@ -10,6 +10,7 @@ import { buildSenderDeps } from '../../src/wiring/sender.js';
 import { twilioSenderFrom, twilioSms } from '../../src/wiring/twilio.js';
 import { useTestDb } from '../support/db.js';
 import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
+import { RecordingScheduler } from '../support/webhook-doubles.js';
 
 const { db } = useTestDb();
 
@@ -19,6 +20,7 @@ function deps(): SendDeps {
     db: db(),
     clock,
     limiter: new CountingLimiter({}, clock),
+    scheduler: new RecordingScheduler(),
     writer: createCuratedWriter(),
     sms: { send: vi.fn(async () => ({ sid: 'SMx', status: 'queued', segments: 1 })) },
     settings: {
@@ -85,12 +87,14 @@ describe('sender wiring', () => {
       OPENAI_API_KEY: 'sk-test-0123456789abcdefghijklmnop',
       TWILIO_ACCOUNT_SID: `AC${'a1'.repeat(16)}`,
       TWILIO_AUTH_TOKEN: 'test-auth-token-0123456789abcdef',
+      SCHEDULER_GROUP_NAME: 'daily-positivity-test',
     });
     const built = buildSenderDeps(config, {
       db: db(),
       limiter: new CountingLimiter(),
       writer: createCuratedWriter(),
       sms: twilioSms(config, config.credentials.twilio),
+      scheduler: new RecordingScheduler(),
     });
     expect(built.settings).toMatchObject({
       publicBaseUrl: 'https://a.example',

@@ -3,7 +3,7 @@
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
-import { SmsError } from '../../src/services/ports.js';
+import { RecipientOptedOut, SmsError } from '../../src/services/ports.js';
 import { useTestDb } from '../support/db.js';
 import {
   API_TOKEN,
@@ -115,7 +115,7 @@ describe('POST /api/subscribers', () => {
   });
 
   it.each([
-    [new SmsError('Unsubscribed recipient', 21610, false), 409],
+    [new RecipientOptedOut('Unsubscribed recipient', 21610), 409],
     [new SmsError('Invalid To number', 21211, false), 422],
     [new SmsError('Twilio 503', null, true), 502],
   ])('when Twilio refuses the opt-in SMS (%s) → %i and nothing is saved', async (error, status) => {

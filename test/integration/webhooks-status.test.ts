@@ -1,7 +1,9 @@
 // POST /twilio/status against a real Postgres: stored once per (sid, status), forward-only, ErrorCode kept,
 // 21610 honoured as a carrier opt-out, unknown sids stored.
 import type { Hono } from 'hono';
+import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { shouldAdvance } from '../../src/domain/delivery-status.js';
 import { createApp } from '../../src/http/app.js';
 import { useTestDb } from '../support/db.js';
 import {
@@ -232,5 +234,37 @@ describe('rejected callbacks', () => {
     const res = await post({ ...statusParams(newSid(), 'delivered'), ...override });
     expect(res.status).toBe(400);
     expect(await rowCounts(t.db())).toMatchObject({ delivery_status_events: 0 });
+  });
+});
+
+describe('the SQL status order and the domain agree', () => {
+  it('delivery_status_advances(current, next) = shouldAdvance(current, next) for every pair', async () => {
+    const statuses = [
+      null,
+      'scheduled',
+      'accepted',
+      'queued',
+      'sending',
+      'sent',
+      'delivered',
+      'undelivered',
+      'failed',
+      'canceled',
+      'partially_delivered',
+      'read',
+      'receiving',
+      'some_future_status',
+    ];
+    const pairs = statuses.flatMap((current) =>
+      statuses.filter((n): n is string => n !== null).map((next) => [current, next] as const),
+    );
+    const { rows } = await sql<{ current: string | null; next: string; advances: boolean }>`
+      SELECT p.current, p.next, delivery_status_advances(p.current, p.next) AS advances
+        FROM jsonb_to_recordset(${JSON.stringify(pairs.map(([current, next]) => ({ current, next })))}::jsonb)
+          AS p(current text, next text)`.execute(t.db());
+    expect(rows).toHaveLength(pairs.length);
+    for (const row of rows) {
+      expect(row.advances, `${row.current} → ${row.next}`).toBe(shouldAdvance(row.current, row.next));
+    }
   });
 });

@@ -1,19 +1,55 @@
-// Inbound SMS as received (kept for RETENTION_DAYS); MessageSid makes Twilio's repeats no-ops.
-import type { Insertable } from 'kysely';
+// Inbound SMS as received (kept for RETENTION_DAYS). The whole state change of one inbound text is the SQL
+// function receive_inbound_sms (migrations/2026-12-01T0900_webhook_functions.ts): one round trip, one commit.
+import { sql } from 'kysely';
 import type { DbOrTrx } from '../connection.js';
-import type { InboundMessage, InboundMessagesTable } from '../schema.js';
+import type { ConsentKind, InboundClassification } from '../schema.js';
 
-const MAX_BODY = 1600;
+export interface InboundRow {
+  messageSid: string;
+  from: string;
+  to: string | null;
+  body: string;
+  classification: InboundClassification;
+  /** Zone for numbers first heard from by SMS. */
+  defaultTimeZone: string;
+  now: Date;
+  /** Texts one sender may have stored per minute before the next is refused; null for no limit. */
+  limitPerMinute: number | null;
+}
 
-/** Stores the message; undefined when this MessageSid was already stored (a repeated delivery). */
-export function insertInboundIfNew(
-  db: DbOrTrx,
-  message: Insertable<InboundMessagesTable>,
-): Promise<InboundMessage | undefined> {
-  return db
-    .insertInto('inbound_messages')
-    .values({ ...message, body: message.body?.slice(0, MAX_BODY) ?? null })
-    .onConflict((oc) => oc.column('message_sid').doNothing())
-    .returningAll()
-    .executeTakeFirst();
+export type InboundApplied =
+  | {
+      outcome: 'applied';
+      subscriberId: number | null;
+      /** The consent event this text wrote, if it changed the subscriber's consent. */
+      consentKind: ConsentKind | null;
+      /** Deliveries an opt-out cancelled; remove their schedules after this returns. */
+      cancelledDeliveryIds: string[];
+    }
+  | { outcome: 'duplicate' }
+  | { outcome: 'limited'; retryAfterMs: number };
+
+interface Row {
+  outcome: 'applied' | 'duplicate' | 'limited';
+  subscriber_id: number | null;
+  consent_kind: ConsentKind | null;
+  cancelled: string[];
+  retry_after_ms: number | null;
+}
+
+/** Stores the text once per MessageSid and applies what it asks for, in one statement. */
+export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<InboundApplied> {
+  const { rows } = await sql<Row>`
+    SELECT * FROM receive_inbound_sms(${row.messageSid}, ${row.from}, ${row.to}, ${row.body},
+      ${row.classification}, ${row.defaultTimeZone}, ${row.now}, ${row.limitPerMinute}::integer)`.execute(db);
+  const r = rows[0];
+  if (!r) throw new Error('receive_inbound_sms returned no row');
+  if (r.outcome === 'duplicate') return { outcome: 'duplicate' };
+  if (r.outcome === 'limited') return { outcome: 'limited', retryAfterMs: r.retry_after_ms ?? 60_000 };
+  return {
+    outcome: 'applied',
+    subscriberId: r.subscriber_id,
+    consentKind: r.consent_kind,
+    cancelledDeliveryIds: r.cancelled,
+  };
 }

@@ -1,6 +1,7 @@
 // Subscriber rows: lookup by phone, creation, and status/profile updates.
+import { sql } from 'kysely';
 import type { DbOrTrx } from '../connection.js';
-import type { NewSubscriber, Subscriber, SubscriberUpdate } from '../schema.js';
+import type { ConsentSource, NewSubscriber, Subscriber, SubscriberUpdate } from '../schema.js';
 
 export function findSubscriberByPhone(
   db: DbOrTrx,
@@ -8,15 +9,6 @@ export function findSubscriberByPhone(
   options: { forUpdate?: boolean } = {},
 ): Promise<Subscriber | undefined> {
   const query = db.selectFrom('subscribers').selectAll().where('phone', '=', phone);
-  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
-}
-
-export function findSubscriberById(
-  db: DbOrTrx,
-  id: number,
-  options: { forUpdate?: boolean } = {},
-): Promise<Subscriber | undefined> {
-  const query = db.selectFrom('subscribers').selectAll().where('id', '=', id);
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
@@ -28,23 +20,6 @@ export function insertSubscriberIfNew(db: DbOrTrx, row: NewSubscriber): Promise<
     .onConflict((oc) => oc.column('phone').doNothing())
     .returningAll()
     .executeTakeFirst();
-}
-
-/**
- * The subscriber with this phone, locked for the rest of the transaction; created from `row` first when
- * there is none (concurrent creators wait on the unique index, then find the winner's row).
- */
-export async function lockOrCreateSubscriber(
-  db: DbOrTrx,
-  row: NewSubscriber & { phone: string },
-): Promise<{ subscriber: Subscriber; created: boolean }> {
-  const existing = await findSubscriberByPhone(db, row.phone, { forUpdate: true });
-  if (existing) return { subscriber: existing, created: false };
-  const created = await insertSubscriberIfNew(db, row);
-  if (created) return { subscriber: created, created: true };
-  const winner = await findSubscriberByPhone(db, row.phone, { forUpdate: true });
-  if (!winner) throw new Error('subscriber vanished while being created');
-  return { subscriber: winner, created: false };
 }
 
 export function updateSubscriber(db: DbOrTrx, id: number, changes: SubscriberUpdate): Promise<Subscriber> {
@@ -61,4 +36,35 @@ export function listSubscribers(db: DbOrTrx, status?: Subscriber['status']): Pro
   let query = db.selectFrom('subscribers').selectAll();
   if (status) query = query.where('status', '=', status);
   return query.orderBy('created_at').orderBy('id').execute();
+}
+
+export interface OptOutRow {
+  source: ConsentSource;
+  now: Date;
+  messageSid?: string | null;
+  triggerText?: string | null;
+  /** Also erase the name (DELETE /api/subscribers/:phone). */
+  eraseName?: boolean;
+}
+
+/**
+ * The SQL function opt_out_subscriber: locks the row, cancels planned deliveries, sets opted_out and writes
+ * one consent event when the status changed. The inbound and status-callback functions call the same one.
+ */
+export async function optOutSubscriberRow(
+  db: DbOrTrx,
+  subscriberId: number,
+  request: OptOutRow,
+): Promise<{ found: boolean; changed: boolean; cancelledDeliveryIds: string[] }> {
+  const { rows } = await sql<{ subscriber_id: number | null; changed: boolean; cancelled: string[] }>`
+    SELECT * FROM opt_out_subscriber(${subscriberId}::integer, ${request.source}, ${request.now},
+      ${request.messageSid ?? null}, ${request.triggerText ?? null}, ${request.eraseName ?? false})`.execute(
+    db,
+  );
+  const r = rows[0];
+  return {
+    found: r?.subscriber_id != null,
+    changed: r?.changed ?? false,
+    cancelledDeliveryIds: r?.cancelled ?? [],
+  };
 }

@@ -11,7 +11,7 @@ import {
   PhoneField,
   TimeZoneField,
 } from '../../domain/subscriber-fields.js';
-import { type RateLimiter, SmsError } from '../../services/ports.js';
+import { type RateLimiter, RecipientOptedOut, SmsError } from '../../services/ports.js';
 import {
   createSubscriber,
   getSubscriber,
@@ -64,7 +64,7 @@ function answerError(c: Context, error: unknown) {
   if (error instanceof SubscriberNotFound) return c.json({ error: error.message }, 404);
   if (error instanceof SubscriberConflict) return c.json({ error: error.message, status: error.status }, 409);
   if (error instanceof SmsError) {
-    if (error.code === 21610) {
+    if (error instanceof RecipientOptedOut) {
       return c.json(
         { error: 'this number has opted out with the carrier (Twilio 21610); nothing was saved' },
         409,

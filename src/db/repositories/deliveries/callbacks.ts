@@ -1,22 +1,66 @@
-// Deliveries as seen from webhooks: Twilio status callbacks (stored, then applied forward-only) and
-// cancellation of planned deliveries when a subscriber opts out or is paused.
+// Deliveries as seen from webhooks: status callbacks (stored, then applied forward-only, in one SQL
+// function call), the sender's catch-up on callbacks that came first, and cancellation of planned
+// deliveries when a subscriber is paused (an opt-out cancels them inside opt_out_subscriber).
 
+import { sql } from 'kysely';
 import { foldStatuses } from '../../../domain/delivery-status.js';
 import type { DbOrTrx } from '../../connection.js';
 import type { Delivery } from '../../schema.js';
 
-/** Stores one callback; false when (sid, status) was already stored (Twilio repeated it). */
-export async function insertStatusEventIfNew(
+export interface StatusCallbackRow {
+  messageSid: string;
+  status: string;
+  /** The provider's error code, stored with the event and on the delivery. */
+  errorCode: number | null;
+  /** The provider says the recipient has opted out: the subscriber is opted out (source carrier). */
+  recipientOptedOut: boolean;
+  /** The recipient's number, to find the subscriber when no delivery has this MessageSid. */
+  to: string | null;
+  now: Date;
+  /** Statuses one MessageSid may have stored per minute before the next is refused; null for no limit. */
+  limitPerMinute: number | null;
+}
+
+export type StatusCallbackApplied =
+  | {
+      outcome: 'applied';
+      knownDelivery: boolean;
+      advanced: boolean;
+      optedOut: boolean;
+      cancelledDeliveryIds: string[];
+    }
+  | { outcome: 'duplicate' }
+  | { outcome: 'limited'; retryAfterMs: number };
+
+/**
+ * Stores the callback once per (MessageSid, status), moves the delivery's status forward only, and opts
+ * the recipient out when the provider says so: receive_status_callback, one statement.
+ */
+export async function receiveStatusCallback(
   db: DbOrTrx,
-  event: { messageSid: string; status: string; errorCode: number | null },
-): Promise<boolean> {
-  const row = await db
-    .insertInto('delivery_status_events')
-    .values({ message_sid: event.messageSid, status: event.status, error_code: event.errorCode })
-    .onConflict((oc) => oc.columns(['message_sid', 'status']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+  row: StatusCallbackRow,
+): Promise<StatusCallbackApplied> {
+  const { rows } = await sql<{
+    outcome: 'applied' | 'duplicate' | 'limited';
+    known_delivery: boolean;
+    advanced: boolean;
+    opted_out: boolean;
+    cancelled: string[];
+    retry_after_ms: number | null;
+  }>`
+    SELECT * FROM receive_status_callback(${row.messageSid}, ${row.status}, ${row.errorCode}::integer,
+      ${row.recipientOptedOut}, ${row.to}, ${row.now}, ${row.limitPerMinute}::integer)`.execute(db);
+  const r = rows[0];
+  if (!r) throw new Error('receive_status_callback returned no row');
+  if (r.outcome === 'duplicate') return { outcome: 'duplicate' };
+  if (r.outcome === 'limited') return { outcome: 'limited', retryAfterMs: r.retry_after_ms ?? 60_000 };
+  return {
+    outcome: 'applied',
+    knownDelivery: r.known_delivery,
+    advanced: r.advanced,
+    optedOut: r.opted_out,
+    cancelledDeliveryIds: r.cancelled,
+  };
 }
 
 export function findDeliveryBySid(

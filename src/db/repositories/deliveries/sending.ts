@@ -92,26 +92,6 @@ export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Pro
   return res.numUpdatedRows > 0n;
 }
 
-/** Twilio said the number is unsubscribed (21610): opt out, and say so in the consent ledger. */
-export async function recordCarrierOptOut(db: DbOrTrx, subscriber: Subscriber, now: Date): Promise<void> {
-  await db
-    .updateTable('subscribers')
-    .set({ status: 'opted_out', opted_out_at: now })
-    .where('id', '=', subscriber.id)
-    .where('status', '<>', 'opted_out')
-    .execute();
-  await db
-    .insertInto('consent_events')
-    .values({
-      subscriber_id: subscriber.id,
-      phone: subscriber.phone,
-      kind: 'opt_out',
-      source: 'carrier',
-      trigger_text: 'Twilio error 21610: recipient unsubscribed',
-    })
-    .execute();
-}
-
 /**
  * Claims still `sending` after `olderThan` crashed somewhere between claim and record — maybe after
  * Twilio accepted. They are never resent automatically: they become `unknown` for reconciliation.
