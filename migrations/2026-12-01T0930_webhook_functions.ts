@@ -49,32 +49,34 @@ export async function up(db: Kysely<any>): Promise<void> {
       OUT cancelled text[]
     ) LANGUAGE plpgsql AS $$
     DECLARE
-      s subscribers;
+      v_phone text;
     BEGIN
-      changed := false;
       cancelled := '{}';
-      SELECT * INTO s FROM subscribers WHERE id = p_subscriber_id FOR UPDATE;
-      IF NOT FOUND THEN
-        RETURN;
+      -- The usual case in one write: the UPDATE takes the row lock and says whether the status changed.
+      UPDATE subscribers x
+         SET status = 'opted_out', opted_out_at = p_now, name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
+       WHERE x.id = p_subscriber_id AND x.status <> 'opted_out'
+      RETURNING x.id, x.phone INTO subscriber_id, v_phone;
+      changed := subscriber_id IS NOT NULL;
+      IF NOT changed THEN
+        -- Already out (or no such row): lock it all the same, so a concurrent START waits for us.
+        SELECT x.id, x.phone INTO subscriber_id, v_phone FROM subscribers x WHERE x.id = p_subscriber_id FOR UPDATE;
+        IF subscriber_id IS NULL THEN
+          RETURN;
+        END IF;
+        IF p_erase_name THEN
+          UPDATE subscribers x SET name = NULL WHERE x.id = subscriber_id AND x.name IS NOT NULL;
+        END IF;
       END IF;
-      subscriber_id := s.id;
       WITH c AS (
         UPDATE deliveries d SET state = 'cancelled', reason = 'opted_out'
-         WHERE d.subscriber_id = s.id AND d.state = 'planned'
+         WHERE d.subscriber_id = opt_out_subscriber.subscriber_id AND d.state = 'planned'
         RETURNING d.id
       )
       SELECT coalesce(array_agg(c.id::text), '{}') INTO cancelled FROM c;
-      changed := s.status <> 'opted_out';
-      IF changed OR (p_erase_name AND s.name IS NOT NULL) THEN
-        UPDATE subscribers
-           SET status = 'opted_out',
-               opted_out_at = CASE WHEN changed THEN p_now ELSE coalesce(s.opted_out_at, p_now) END,
-               name = CASE WHEN p_erase_name THEN NULL ELSE s.name END
-         WHERE id = s.id;
-      END IF;
       IF changed THEN
         INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
-        VALUES (s.id, s.phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
+        VALUES (opt_out_subscriber.subscriber_id, v_phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
       END IF;
     END $$;
 
@@ -94,54 +96,50 @@ export async function up(db: Kysely<any>): Promise<void> {
       OUT retry_after_ms integer
     ) LANGUAGE plpgsql AS $$
     DECLARE
-      v_inbound_id bigint;
       v_recent integer;
       v_oldest timestamptz;
       s subscribers;
       o record;
     BEGIN
       cancelled := '{}';
+      -- One text, one application: a repeat of this MessageSid waits here until the first commits, then
+      -- finds it stored. (The unique index stays the last word.)
+      PERFORM pg_advisory_xact_lock(hashtextextended(p_message_sid, 0));
+      IF EXISTS (SELECT 1 FROM inbound_messages i WHERE i.message_sid = p_message_sid) THEN
+        outcome := 'duplicate';
+        RETURN;
+      END IF;
       IF p_kind <> 'opt_out' AND p_limit_per_minute IS NOT NULL THEN
         SELECT count(*), min(r.received_at) INTO v_recent, v_oldest
           FROM (SELECT i.received_at FROM inbound_messages i
                  WHERE i.from_phone = p_from AND i.received_at > now() - interval '1 minute'
                  ORDER BY i.received_at DESC LIMIT p_limit_per_minute) r;
         IF v_recent >= p_limit_per_minute THEN
-          IF EXISTS (SELECT 1 FROM inbound_messages i WHERE i.message_sid = p_message_sid) THEN
-            outcome := 'duplicate';
-          ELSE
-            outcome := 'limited';
-            retry_after_ms := greatest(1000, ceil(extract(epoch FROM (v_oldest + interval '1 minute' - now())) * 1000))::integer;
-          END IF;
+          outcome := 'limited';
+          retry_after_ms := greatest(1000, ceil(extract(epoch FROM (v_oldest + interval '1 minute' - now())) * 1000))::integer;
           RETURN;
         END IF;
-      END IF;
-
-      INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, classification)
-      VALUES (p_message_sid, p_from, p_to, left(p_body, 1600), p_kind)
-      ON CONFLICT (message_sid) DO NOTHING
-      RETURNING id INTO v_inbound_id;
-      IF v_inbound_id IS NULL THEN
-        outcome := 'duplicate';
-        RETURN;
       END IF;
       outcome := 'applied';
 
       IF p_kind = 'opt_out' THEN
-        -- A number we never knew gets an opted_out row: the ledger proves we honoured the request.
-        INSERT INTO subscribers (phone, status, opted_out_at, time_zone)
-        VALUES (p_from, 'opted_out', p_now, p_default_time_zone)
-        ON CONFLICT (phone) DO NOTHING
-        RETURNING * INTO s;
-        IF s.id IS NOT NULL THEN
-          INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
-          VALUES (s.id, p_from, 'opt_out', 'sms', left(p_body, 1600), p_message_sid);
-          subscriber_id := s.id;
-          consent_kind := 'opt_out';
-        ELSE
-          SELECT * INTO o FROM opt_out_subscriber(
-            (SELECT x.id FROM subscribers x WHERE x.phone = p_from), 'sms', p_now, p_message_sid, p_body);
-          subscriber_id := o.subscriber_id;
+        SELECT x.id INTO subscriber_id FROM subscribers x WHERE x.phone = p_from;
+        IF subscriber_id IS NULL THEN
+          -- A number we never knew gets an opted_out row: the ledger proves we honoured the request.
+          INSERT INTO subscribers (phone, status, opted_out_at, time_zone)
+          VALUES (p_from, 'opted_out', p_now, p_default_time_zone)
+          ON CONFLICT (phone) DO NOTHING
+          RETURNING id INTO subscriber_id;
+          IF subscriber_id IS NOT NULL THEN
+            INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
+            VALUES (receive_inbound_sms.subscriber_id, p_from, 'opt_out', 'sms', left(p_body, 1600), p_message_sid);
+            consent_kind := 'opt_out';
+          ELSE
+            SELECT x.id INTO subscriber_id FROM subscribers x WHERE x.phone = p_from;
+          END IF;
+        END IF;
+        IF consent_kind IS NULL THEN
+          SELECT * INTO o FROM opt_out_subscriber(subscriber_id, 'sms', p_now, p_message_sid, p_body);
           cancelled := o.cancelled;
           consent_kind := CASE WHEN o.changed THEN 'opt_out' END;
         END IF;
@@ -168,9 +166,8 @@ export async function up(db: Kysely<any>): Promise<void> {
         SELECT x.id INTO subscriber_id FROM subscribers x WHERE x.phone = p_from;
       END IF;
 
-      IF subscriber_id IS NOT NULL THEN
-        UPDATE inbound_messages SET subscriber_id = receive_inbound_sms.subscriber_id WHERE id = v_inbound_id;
-      END IF;
+      INSERT INTO inbound_messages (message_sid, from_phone, to_phone, body, classification, subscriber_id)
+      VALUES (p_message_sid, p_from, p_to, left(p_body, 1600), p_kind, receive_inbound_sms.subscriber_id);
     END $$;
 
     CREATE FUNCTION receive_status_callback(
@@ -193,7 +190,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       v_recent integer;
       v_oldest timestamptz;
       v_subscriber integer;
-      d record;
+      v_delivery uuid;
       o record;
     BEGIN
       known_delivery := false;
@@ -227,19 +224,19 @@ export async function up(db: Kysely<any>): Promise<void> {
       END IF;
       outcome := 'applied';
 
-      SELECT x.id, x.subscriber_id, x.delivery_status INTO d
-        FROM deliveries x WHERE x.message_sid = p_message_sid FOR UPDATE;
-      IF d.id IS NOT NULL THEN
-        known_delivery := true;
-        IF delivery_status_advances(d.delivery_status, p_status) THEN
-          UPDATE deliveries SET delivery_status = p_status, error_code = coalesce(p_error_code, error_code)
-           WHERE id = d.id;
-          advanced := true;
-        END IF;
+      -- Forward only, in one write: under READ COMMITTED the WHERE is checked again on the row as it is
+      -- once its lock is ours, so two callbacks racing each other cannot move it backwards.
+      UPDATE deliveries x SET delivery_status = p_status, error_code = coalesce(p_error_code, x.error_code)
+       WHERE x.message_sid = p_message_sid AND delivery_status_advances(x.delivery_status, p_status)
+      RETURNING x.id, x.subscriber_id INTO v_delivery, v_subscriber;
+      advanced := v_delivery IS NOT NULL;
+      IF NOT advanced THEN
+        SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
       END IF;
+      known_delivery := v_delivery IS NOT NULL;
 
       IF p_recipient_opted_out THEN
-        v_subscriber := coalesce(d.subscriber_id, (SELECT x.id FROM subscribers x WHERE x.phone = p_to));
+        v_subscriber := coalesce(v_subscriber, (SELECT x.id FROM subscribers x WHERE x.phone = p_to));
         IF v_subscriber IS NOT NULL THEN
           SELECT * INTO o FROM opt_out_subscriber(v_subscriber, 'carrier', p_now, p_message_sid, NULL);
           opted_out := o.changed;

@@ -1,6 +1,8 @@
-// Webhooks under load: the real application (serve.ts app) answering Twilio-signed inbound STOP/START
-// texts, each from a different number, against the bare node:http + pg server (one INSERT per request),
-// both in a child process with the same pool size, each loaded by autocannon over loopback for a fixed time.
+// Webhooks under load: the real application (serve.ts app) answering Twilio-signed requests against the
+// bare node:http + pg server (one INSERT per request), both in a child process with the same pool size, each
+// loaded by autocannon over loopback for a fixed time. Two scenarios: inbound STOP/START texts, each from a
+// different number, and status callbacks (sending, sent, delivered for each of our sent messages: the
+// high-volume path, about three per message).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -15,11 +17,21 @@ import { BENCH_AUTH_TOKEN, BENCH_PUBLIC_BASE_URL, SERVER_POOL_MAX } from './serv
 
 const { getExpectedTwilioSignature } = twilioWebhooks;
 const CONNECTIONS = 10;
-const PATH = '/twilio/inbound';
+const INBOUND = '/twilio/inbound';
+const STATUS = '/twilio/status';
 
 export interface SignedRequest {
+  path: string;
   body: string;
   signature: string;
+}
+
+function sign(path: string, params: Record<string, string>): SignedRequest {
+  return {
+    path,
+    body: new URLSearchParams(params).toString(),
+    signature: getExpectedTwilioSignature(BENCH_AUTH_TOKEN, `${BENCH_PUBLIC_BASE_URL}${path}`, params),
+  };
 }
 
 const phoneFor = (i: number) => `+1646${String(i).padStart(7, '0')}`;
@@ -47,10 +59,33 @@ export function signedInboundTexts(count: number): SignedRequest[] {
       From: phoneFor(i),
       ApiVersion: '2010-04-01',
     };
-    out.push({
-      body: new URLSearchParams(params).toString(),
-      signature: getExpectedTwilioSignature(BENCH_AUTH_TOKEN, `${BENCH_PUBLIC_BASE_URL}${PATH}`, params),
-    });
+    out.push(sign(INBOUND, params));
+  }
+  return out;
+}
+
+const messageSid = (i: number) => `SM${i.toString(16).padStart(32, '0')}`;
+
+/** Signed status callbacks for messages 0…count/3: sending, sent, delivered for each, in that order. */
+export function signedStatusCallbacks(count: number): SignedRequest[] {
+  const out: SignedRequest[] = [];
+  const statuses = ['sending', 'sent', 'delivered'];
+  for (let i = 0; i < count; i++) {
+    const sid = messageSid(Math.floor(i / statuses.length));
+    const status = statuses[i % statuses.length] as string;
+    out.push(
+      sign(STATUS, {
+        SmsSid: sid,
+        SmsStatus: status,
+        MessageStatus: status,
+        To: phoneFor(Math.floor(i / statuses.length)),
+        MessagingServiceSid: `MG${'9f8e'.repeat(8)}`,
+        MessageSid: sid,
+        AccountSid: `AC${'1234'.repeat(8)}`,
+        From: '+14155550100',
+        ApiVersion: '2010-04-01',
+      }),
+    );
   }
   return out;
 }
@@ -109,7 +144,7 @@ async function load(
     const t = texts[cursor.next++] as SignedRequest;
     return {
       method: 'POST' as const,
-      path: PATH,
+      path: t.path,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': t.signature },
       body: t.body,
     };
@@ -118,75 +153,121 @@ async function load(
   return runLoad({ url, seconds, connections: CONNECTIONS, request });
 }
 
+interface Scenario {
+  name: string;
+  requests: SignedRequest[];
+  /** What the app stored, for the row's note. */
+  stored: () => Promise<string>;
+}
+
+/** The app, then the bare server, on the same requests; three rows (throughput, p50, p99). */
+async function runScenario(url: string, scenario: Scenario, seconds: number) {
+  const warmUp = Math.max(1, Math.round(seconds / 5));
+  const appCursor = { next: 0, wrapped: 0 };
+  const appServer = await startChild('app', url);
+  let app: LoadResult;
+  try {
+    app = await load(appServer.url, scenario.requests, appCursor, seconds, warmUp);
+  } finally {
+    await stopChild(appServer.child);
+  }
+  const stored = await scenario.stored();
+  const bareCursor = { next: 0, wrapped: 0 };
+  const bareServer = await startChild('bare', url);
+  let bare: LoadResult;
+  try {
+    bare = await load(bareServer.url, scenario.requests, bareCursor, seconds, warmUp);
+  } finally {
+    await stopChild(bareServer.child);
+  }
+  const clean = app.non2xx === 0 && app.errors === 0 && appCursor.wrapped === 0;
+  const ratio = app.requestsPerSecond / bare.requestsPerSecond;
+  const base = `${CONNECTIONS} connections, ${seconds} s after ${warmUp} s warm-up, pool ${SERVER_POOL_MAX} each`;
+  return [
+    {
+      section: 'webhooks',
+      metric: scenario.name,
+      value: app.requestsPerSecond,
+      unit: 'req/s',
+      baseline: { label: 'bare node:http + pg, one INSERT', value: bare.requestsPerSecond, unit: 'req/s' },
+      ratio,
+      target: { text: '≥ 0.5× and no errors', met: ratio >= 0.5 && clean },
+      note:
+        `${base}; app ${app.total} measured requests, non-2xx ${app.non2xx}, errors ${app.errors}` +
+        `${appCursor.wrapped ? `, requests reused ${appCursor.wrapped}×` : ''}; stored ${stored} (incl. warm-up); ` +
+        `bare non-2xx ${bare.non2xx}, errors ${bare.errors}`,
+    },
+    {
+      section: 'webhooks',
+      metric: `${scenario.name}: latency p50`,
+      value: app.p50Ms,
+      unit: 'ms',
+      baseline: { label: 'bare', value: bare.p50Ms, unit: 'ms' },
+      ratio: app.p50Ms / Math.max(bare.p50Ms, 0.001),
+    },
+    {
+      section: 'webhooks',
+      metric: `${scenario.name}: latency p99`,
+      value: app.p99Ms,
+      unit: 'ms',
+      baseline: { label: 'bare', value: bare.p99Ms, unit: 'ms' },
+      ratio: app.p99Ms / Math.max(bare.p99Ms, 0.001),
+      target: { text: '< 20 ms', met: app.p99Ms < 20 },
+    },
+  ] satisfies BenchRow[];
+}
+
 export async function benchWebhooks(
   adminUrl: string,
   options: { seconds: number; texts: number },
 ): Promise<BenchRow[]> {
   return withScratchDatabase(adminUrl, 'webhooks', async ({ db, url }) => {
-    const texts = signedInboundTexts(options.texts);
     // STOP senders are active subscribers; START senders are new numbers.
     await sql`
       INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
       SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
       FROM generate_series(0, ${options.texts - 1}, 2) AS g`.execute(db);
+    // One sent delivery per message the status callbacks speak of (numbers 0, 1, 2, … as above).
+    const messages = Math.ceil(options.texts / 3);
+    await sql`
+      INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
+      SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
+      FROM generate_series(1, ${messages - 1}, 2) AS g
+      ON CONFLICT (phone) DO NOTHING`.execute(db);
+    await sql`
+      INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at,
+                              state, claimed_at, sent_at, message_sid, delivery_status)
+      SELECT s.id, DATE '2026-11-25', 'America/New_York', now() - interval '1 hour', now() + interval '4 hours',
+             now(), 'sent', now(), now(), 'SM' || lpad(to_hex(g), 32, '0'), 'queued'
+      FROM generate_series(0, ${messages - 1}) AS g
+      JOIN subscribers s ON s.phone = '+1646' || lpad(g::text, 7, '0')`.execute(db);
     await sql`ANALYZE subscribers`.execute(db);
-    const warmUp = Math.max(1, Math.round(options.seconds / 5));
+    await sql`ANALYZE deliveries`.execute(db);
 
-    const appCursor = { next: 0, wrapped: 0 };
-    const appServer = await startChild('app', url);
-    let app: LoadResult;
-    try {
-      app = await load(appServer.url, texts, appCursor, options.seconds, warmUp);
-    } finally {
-      await stopChild(appServer.child);
-    }
-    const { rows: handled } = await sql<{ inbound: number; consent: number }>`
-      SELECT (SELECT count(*) FROM inbound_messages)::int AS inbound, (SELECT count(*) FROM consent_events)::int AS consent`.execute(
-      db,
+    const count = async (query: ReturnType<typeof sql<{ n: number }>>) =>
+      (await query.execute(db)).rows[0]?.n ?? 0;
+    const inbound = await runScenario(
+      url,
+      {
+        name: 'signed inbound STOP/START, distinct numbers',
+        requests: signedInboundTexts(options.texts),
+        stored: async () =>
+          `${await count(sql<{ n: number }>`SELECT count(*)::int AS n FROM inbound_messages`)} inbound, ` +
+          `${await count(sql<{ n: number }>`SELECT count(*)::int AS n FROM consent_events`)} consent events`,
+      },
+      options.seconds,
     );
-
-    const bareCursor = { next: 0, wrapped: 0 };
-    const bareServer = await startChild('bare', url);
-    let bare: LoadResult;
-    try {
-      bare = await load(bareServer.url, texts, bareCursor, options.seconds, warmUp);
-    } finally {
-      await stopChild(bareServer.child);
-    }
-
-    const clean = app.non2xx === 0 && app.errors === 0 && appCursor.wrapped === 0;
-    const ratio = app.requestsPerSecond / bare.requestsPerSecond;
-    const base = `${CONNECTIONS} connections, ${options.seconds} s after ${warmUp} s warm-up, pool ${SERVER_POOL_MAX} each`;
-    return [
+    const status = await runScenario(
+      url,
       {
-        section: 'webhooks',
-        metric: 'signed inbound STOP/START, distinct numbers',
-        value: app.requestsPerSecond,
-        unit: 'req/s',
-        baseline: { label: 'bare node:http + pg, one INSERT', value: bare.requestsPerSecond, unit: 'req/s' },
-        ratio,
-        target: { text: '≥ 0.5× and no errors', met: ratio >= 0.5 && clean },
-        note:
-          `${base}; app ${app.total} measured requests, non-2xx ${app.non2xx}, errors ${app.errors}` +
-          `${appCursor.wrapped ? `, texts reused ${appCursor.wrapped}×` : ''}; stored ${handled[0]?.inbound} inbound, ` +
-          `${handled[0]?.consent} consent events (incl. warm-up); bare non-2xx ${bare.non2xx}, errors ${bare.errors}`,
+        name: 'signed status callbacks (sending, sent, delivered per message)',
+        requests: signedStatusCallbacks(options.texts),
+        stored: async () =>
+          `${await count(sql<{ n: number }>`SELECT count(*)::int AS n FROM delivery_status_events`)} status events, ` +
+          `${await count(sql<{ n: number }>`SELECT count(*)::int AS n FROM deliveries WHERE delivery_status = 'delivered'`)} delivered`,
       },
-      {
-        section: 'webhooks',
-        metric: 'latency p50',
-        value: app.p50Ms,
-        unit: 'ms',
-        baseline: { label: 'bare', value: bare.p50Ms, unit: 'ms' },
-        ratio: app.p50Ms / Math.max(bare.p50Ms, 0.001),
-      },
-      {
-        section: 'webhooks',
-        metric: 'latency p99',
-        value: app.p99Ms,
-        unit: 'ms',
-        baseline: { label: 'bare', value: bare.p99Ms, unit: 'ms' },
-        ratio: app.p99Ms / Math.max(bare.p99Ms, 0.001),
-      },
-    ];
+      options.seconds,
+    );
+    return [...inbound, ...status];
   });
 }
