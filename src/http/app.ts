@@ -7,6 +7,8 @@ import type { ApiCredentials, Credentials, TwilioCredentials } from '../adapters
 import type { Requiring } from '../config.js';
 import { type Db, isDbUnavailable } from '../db/connection.js';
 import { logger } from '../logger.js';
+import type { DbRetryPolicy } from '../services/db-retry.js';
+import type { InboundDeps } from '../services/inbound.js';
 import {
   type Clock,
   type DeliveryScheduler,
@@ -16,6 +18,7 @@ import {
   systemClock,
   type WebhookSpool,
 } from '../services/ports.js';
+import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import { ClientError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { subscriberRoutes } from './routes/subscribers.js';
@@ -44,6 +47,8 @@ export interface AppDeps {
   limiter?: RateLimiter;
   /** Where signed webhooks wait while the database is unreachable (SQS in AWS, a directory locally). */
   spool?: WebhookSpool;
+  /** How long a webhook's statement is retried while the database is unreachable (default 5 s). */
+  retry?: DbRetryPolicy;
   clock?: Clock;
   /** Opt-outs, opt-ins and final delivery statuses are counted here (the caller flushes). */
   metrics?: MetricsSink;
@@ -81,6 +86,34 @@ function limitBody(maxSize: number, onError: (c: Context) => Response): Middlewa
   };
 }
 
+/**
+ * What the inbound and status-callback services need, from the app's dependencies: the live routes and
+ * the spool drainer (src/services/webhook-spool.ts) apply webhooks with the same settings.
+ */
+export function webhookDeps(
+  deps: Pick<AppDeps, 'config' | 'db' | 'scheduler' | 'clock' | 'spool' | 'retry'>,
+): { inbound: InboundDeps; status: StatusCallbackDeps } {
+  const { config, db, scheduler, spool, retry } = deps;
+  const clock = deps.clock ?? systemClock;
+  return {
+    inbound: {
+      db,
+      scheduler,
+      clock,
+      spool,
+      retry,
+      settings: {
+        serviceName: config.SERVICE_NAME,
+        helpContact: config.HELP_CONTACT,
+        advancedOptOut: config.TWILIO_ADVANCED_OPT_OUT,
+        defaultTimeZone: config.DEFAULT_TIMEZONE,
+        perSenderPerMinute: config.RATE_LIMIT_INBOUND_PER_MIN,
+      },
+    },
+    status: { db, scheduler, clock, spool, retry, perMessagePerMinute: config.RATE_LIMIT_STATUS_PER_MIN },
+  };
+}
+
 export function createApp(deps: AppDeps): Hono {
   const { config } = deps;
   const publicBaseUrl = config.PUBLIC_BASE_URL;
@@ -99,25 +132,7 @@ export function createApp(deps: AppDeps): Hono {
       credentials: config.credentials.twilio,
       publicBaseUrl,
       metrics: deps.metrics,
-      inbound: {
-        db: deps.db,
-        scheduler: deps.scheduler,
-        clock,
-        spool: deps.spool,
-        settings: {
-          ...replies,
-          advancedOptOut: config.TWILIO_ADVANCED_OPT_OUT,
-          defaultTimeZone: config.DEFAULT_TIMEZONE,
-          perSenderPerMinute: config.RATE_LIMIT_INBOUND_PER_MIN,
-        },
-      },
-      status: {
-        db: deps.db,
-        scheduler: deps.scheduler,
-        clock,
-        spool: deps.spool,
-        perMessagePerMinute: config.RATE_LIMIT_STATUS_PER_MIN,
-      },
+      ...webhookDeps({ ...deps, clock }),
     }),
   );
   app.route(

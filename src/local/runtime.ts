@@ -1,6 +1,7 @@
 // One-machine mode's composition root: builds the same services the Lambdas run, wired to local stand-ins
 // where an outside system is not configured. `npm start` and the operator CLI both use it, so they run
 // the same code against the same data.
+
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type pg from 'pg';
 import * as z from 'zod';
 import { type ApiCredentials, type Credentials, fixedCredentials } from '../adapters/credentials.js';
 import { createCuratedWriter } from '../adapters/curated-writer.js';
+import { createDirectorySpool } from '../adapters/directory-spool.js';
 import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../adapters/rate-limiter.js';
 import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
@@ -19,6 +21,7 @@ import { type Clock, type MessageWriter, type SmsSender, systemClock } from '../
 import { type SendDeps, sendDailyMessage } from '../services/send-daily-message.js';
 import type { SendNowDeps } from '../services/send-now.js';
 import type { SubscriberDeps } from '../services/subscribers.js';
+import type { DrainableSpool } from '../services/webhook-spool.js';
 import { buildSenderDeps } from '../wiring/sender.js';
 import { twilioSms } from '../wiring/twilio.js';
 import { createInProcessScheduler, type InProcessScheduler } from './in-process-scheduler.js';
@@ -68,6 +71,8 @@ export interface LocalRuntime {
   subscriberDeps: SubscriberDeps;
   planDeps: PlanDayDeps;
   sendNowDeps: SendNowDeps;
+  /** Where signed webhooks wait while Postgres is unreachable (<dataDir>/webhook-spool). */
+  spool: DrainableSpool;
   modes: RuntimeModes;
   /** Sends the in-process scheduler has started and not yet finished. */
   inFlight(): Promise<void>;
@@ -265,6 +270,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     metrics,
     clock,
     sendDeps,
+    spool: createDirectorySpool(path.join(dataDir, 'webhook-spool')),
     subscriberDeps: {
       db,
       sms,

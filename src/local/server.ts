@@ -2,11 +2,12 @@
 // scheduler, an hourly planner run (the daily EventBridge rule's stand-in) and the outbox's callbacks.
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { createApp } from '../http/app.js';
+import { createApp, webhookDeps } from '../http/app.js';
 import { logger, withCorrelation } from '../logger.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { describeSendNow, sendNow } from '../services/send-now.js';
 import { createSubscriber, patchSubscriber } from '../services/subscribers.js';
+import { startSpoolDrainer } from '../services/webhook-spool.js';
 import { messageOf } from './describe.js';
 import { createDevPage } from './dev-page.js';
 import { announceServer, withdrawServer } from './local-database.js';
@@ -35,6 +36,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const { config } = runtime;
   let server: Server | undefined;
   let planner: NodeJS.Timeout | undefined;
+  let drainer: ReturnType<typeof startSpoolDrainer> | undefined;
   try {
     const app = createApp({
       config,
@@ -44,7 +46,22 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       limiter: runtime.limiter,
       clock: runtime.clock,
       metrics: runtime.metrics,
+      spool: runtime.spool,
     });
+    // Webhooks kept while Postgres was unreachable are applied once it answers, opt-outs first.
+    const spoolDeps = webhookDeps({
+      config,
+      db: runtime.db,
+      scheduler: runtime.scheduler,
+      clock: runtime.clock,
+    });
+    drainer = startSpoolDrainer(
+      {
+        inbound: { ...spoolDeps.inbound, retry: { budgetMs: 0 } },
+        status: { ...spoolDeps.status, retry: { budgetMs: 0 } },
+      },
+      runtime.spool,
+    );
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;
     const planNow = () => withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now()));
@@ -110,6 +127,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       stop: () => {
         stopping ??= (async () => {
           clearInterval(planner);
+          await drainer?.stop();
           runtime.scheduler.stop();
           // Sends in flight finish (their callbacks still need the server); carrier steps not yet taken
           // stay queued in the outbox and resume() carries them on at the next start.
@@ -127,6 +145,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     };
   } catch (error) {
     clearInterval(planner);
+    await drainer?.stop();
     server?.close();
     await runtime.close();
     throw error;

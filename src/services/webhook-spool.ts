@@ -1,0 +1,133 @@
+// Webhooks kept while the database was unreachable (src/services/inbound.ts keepOrRethrow), applied once
+// it answers again: opt-outs first (an SMS opt-out or a carrier one), then everything else in the order it
+// arrived, each through the same service call as a live request (idempotent by MessageSid, so applying one
+// twice — a spool redelivery, or Twilio's fallback URL — changes nothing the second time).
+import * as z from 'zod';
+import { isDbUnavailable } from '../db/connection.js';
+import { classifyInbound } from '../domain/inbound-keywords.js';
+import { logger } from '../logger.js';
+import { applyInboundSms, type InboundDeps } from './inbound.js';
+import type { KeptWebhook, WebhookSpool } from './ports.js';
+import { applyStatusCallback, type StatusCallbackDeps } from './status-callbacks.js';
+
+/** A spool the process itself drains (one-machine mode); in AWS, SQS delivers to a Lambda instead. */
+export interface DrainableSpool extends WebhookSpool {
+  pending(): Promise<KeptWebhook[]>;
+  remove(webhook: KeptWebhook): Promise<void>;
+}
+
+const text = (max: number) => z.string().max(max);
+const KeptWebhookSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('inbound'),
+    messageSid: text(64),
+    from: text(32),
+    to: text(32).nullable(),
+    body: text(1600),
+    optOutType: text(20).nullable(),
+    receivedAt: z.iso.datetime(),
+  }),
+  z.object({
+    type: z.literal('status'),
+    messageSid: text(64),
+    status: text(30),
+    errorCode: z.number().int().nullable(),
+    recipientOptedOut: z.boolean(),
+    to: text(32).nullable(),
+    receivedAt: z.iso.datetime(),
+  }),
+]);
+
+/** A kept webhook from its stored JSON, or null (logged) when it is not one. */
+export function parseKeptWebhook(json: string): KeptWebhook | null {
+  try {
+    const parsed = KeptWebhookSchema.safeParse(JSON.parse(json));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // fall through
+  }
+  logger.error('a spooled webhook could not be read; left in place', { length: json.length });
+  return null;
+}
+
+export function isOptOut(webhook: KeptWebhook): boolean {
+  return webhook.type === 'inbound' ? classifyInbound(webhook.body) === 'opt_out' : webhook.recipientOptedOut;
+}
+
+/** Opt-outs first, then by arrival. */
+export function drainOrder(webhooks: readonly KeptWebhook[]): KeptWebhook[] {
+  return [...webhooks].sort(
+    (a, b) => Number(isOptOut(b)) - Number(isOptOut(a)) || a.receivedAt.localeCompare(b.receivedAt),
+  );
+}
+
+export interface ApplyKeptDeps {
+  inbound: Omit<InboundDeps, 'spool'>;
+  status: Omit<StatusCallbackDeps, 'spool'>;
+}
+
+/** Applies one kept webhook as a live request would have been (no reply can be sent any more). */
+export async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
+  const receivedAt = new Date(webhook.receivedAt);
+  // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
+  if (webhook.type === 'inbound') {
+    const { type: _t, receivedAt: _r, ...sms } = webhook;
+    const settings = { ...deps.inbound.settings, perSenderPerMinute: null };
+    await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt);
+  } else {
+    const { type: _t, receivedAt: _r, ...callback } = webhook;
+    await applyStatusCallback({ ...deps.status, perMessagePerMinute: null }, callback, receivedAt);
+  }
+}
+
+/**
+ * Applies what the spool holds, in drain order, removing each once applied. Stops at the first webhook the
+ * database cannot take (still down: the rest wait for the next round); a webhook that fails otherwise is
+ * logged and left for the operator.
+ */
+export async function drainSpool(
+  deps: ApplyKeptDeps,
+  spool: DrainableSpool,
+): Promise<{ applied: number; left: number }> {
+  const ordered = drainOrder(await spool.pending());
+  let applied = 0;
+  for (const webhook of ordered) {
+    try {
+      await applyKeptWebhook(deps, webhook);
+    } catch (error) {
+      if (isDbUnavailable(error)) break;
+      logger.error('a spooled webhook could not be applied; left in the spool', {
+        type: webhook.type,
+        messageSid: webhook.messageSid,
+        error,
+      });
+      continue;
+    }
+    await spool.remove(webhook);
+    applied++;
+  }
+  if (applied > 0) logger.info('spooled webhooks applied', { applied, left: ordered.length - applied });
+  return { applied, left: ordered.length - applied };
+}
+
+/** Drains every `everyMs` (never two rounds at once) until stopped; stop() waits for a round in progress. */
+export function startSpoolDrainer(deps: ApplyKeptDeps, spool: DrainableSpool, everyMs = 2_000) {
+  let running: Promise<unknown> = Promise.resolve();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = drainSpool(deps, spool)
+      .catch((error: unknown) => logger.warn('spool drain round failed', { error }))
+      .finally(() => {
+        busy = false;
+      });
+  }, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

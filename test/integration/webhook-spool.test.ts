@@ -1,0 +1,168 @@
+// Inbound is never lost to a database outage: with Postgres unreachable, signed webhooks are answered 503
+// with Retry-After and kept in the spool; once it answers, the drain applies them (opt-outs first) exactly
+// as live requests, and applying them again changes nothing.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
+import { createDb, type Db } from '../../src/db/connection.js';
+import { createApp, webhookDeps } from '../../src/http/app.js';
+import { drainSpool } from '../../src/services/webhook-spool.js';
+import { useTestDb } from '../support/db.js';
+import {
+  inboundParams,
+  newSid,
+  RecordingScheduler,
+  RecordingSms,
+  rowCounts,
+  seedSubscriber,
+  signedForm,
+  statusParams,
+  testConfig,
+} from '../support/webhook-doubles.js';
+
+const t = useTestDb();
+const PHONE = '+12125550123';
+const OTHER = '+12125550124';
+const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+let dir: string;
+let down: Db;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dps-spool-'));
+  down = createDb({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere', max: 1 });
+});
+afterEach(async () => {
+  await down.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function appOn(db: Db, scheduler = new RecordingScheduler()) {
+  return createApp({
+    config: testConfig(),
+    db,
+    sms: new RecordingSms(),
+    scheduler,
+    spool: createDirectorySpool(dir),
+    retry: { budgetMs: 300, backoff: { baseMs: 50, capMs: 100 } },
+  });
+}
+
+function post(app: ReturnType<typeof createApp>, route: string, params: Record<string, string>) {
+  const { body, headers } = signedForm(route, params);
+  return app.request(route, { method: 'POST', body, headers });
+}
+
+describe('webhooks while the database is unreachable', () => {
+  it('answers 503 + Retry-After, keeps each one, and applies them once the database is back', async () => {
+    const sid = newSid();
+    const { subscriber, delivery } = await seedSubscriber(t.db(), { phone: PHONE }, {});
+    await seedSubscriber(
+      t.db(),
+      { phone: OTHER },
+      { localDate: '2026-11-24', state: 'sent', messageSid: sid },
+    );
+    const outage = appOn(down);
+    const stop = inboundParams(PHONE, 'please stop texting me');
+    const hello = inboundParams(OTHER, 'hello');
+
+    const answers = [
+      await post(outage, '/twilio/inbound', hello),
+      await post(outage, '/twilio/status', statusParams(sid, 'failed', { ErrorCode: '21610', To: OTHER })),
+      await post(outage, '/twilio/inbound', stop),
+      // Twilio's fallback URL, or a repeat: kept once.
+      await post(outage, '/twilio/inbound', stop),
+    ];
+    for (const res of answers) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await res.text()).toBe(EMPTY);
+    }
+    expect(await readdir(dir)).toHaveLength(3);
+    expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 0, consent_events: 0 });
+
+    const scheduler = new RecordingScheduler();
+    const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler });
+    const spool = createDirectorySpool(dir);
+    expect(await drainSpool(deps, spool)).toEqual({ applied: 3, left: 0 });
+
+    expect(
+      await t.db().selectFrom('subscribers').select(['phone', 'status']).orderBy('phone').execute(),
+    ).toEqual([
+      { phone: PHONE, status: 'opted_out' },
+      { phone: OTHER, status: 'opted_out' },
+    ]);
+    const consent = await t
+      .db()
+      .selectFrom('consent_events')
+      .select(['phone', 'source'])
+      .orderBy('id')
+      .execute();
+    // Opt-outs first: the carrier's (kept second) and the SMS phrase (kept third) before "hello".
+    expect(consent).toEqual([
+      { phone: OTHER, source: 'carrier' },
+      { phone: PHONE, source: 'sms' },
+    ]);
+    expect(
+      await t
+        .db()
+        .selectFrom('deliveries')
+        .select('state')
+        .where('id', '=', delivery?.id ?? '')
+        .executeTakeFirst(),
+    ).toEqual({ state: 'cancelled' });
+    expect(scheduler.cancelled).toEqual([delivery?.id]);
+    const inbound = await t
+      .db()
+      .selectFrom('inbound_messages')
+      .select(['message_sid', 'subscriber_id'])
+      .execute();
+    expect(inbound).toHaveLength(2);
+    expect(inbound).toContainEqual({ message_sid: stop.MessageSid, subscriber_id: subscriber.id });
+    expect(await readdir(dir)).toEqual([]);
+
+    // Applying the same webhooks again (a redelivery) changes nothing.
+    const before = await rowCounts(t.db());
+    const live = appOn(t.db());
+    expect((await post(live, '/twilio/inbound', stop)).status).toBe(200);
+    expect(
+      (await post(live, '/twilio/status', statusParams(sid, 'failed', { ErrorCode: '21610', To: OTHER })))
+        .status,
+    ).toBe(204);
+    expect(await rowCounts(t.db())).toEqual(before);
+  });
+
+  it('a drain while the database is still down applies nothing and keeps everything', async () => {
+    const outage = appOn(down);
+    expect((await post(outage, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
+    const deps = webhookDeps({
+      config: testConfig(),
+      db: down,
+      scheduler: new RecordingScheduler(),
+      retry: { budgetMs: 0 },
+    });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 0, left: 1 });
+    expect(await readdir(dir)).toHaveLength(1);
+  });
+
+  it('without a spool, or when the spool fails too, the answer is still 503 (never 500)', async () => {
+    const noSpool = createApp({
+      config: testConfig(),
+      db: down,
+      sms: new RecordingSms(),
+      scheduler: new RecordingScheduler(),
+      retry: { budgetMs: 0 },
+    });
+    expect((await post(noSpool, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
+    const brokenSpool = createApp({
+      config: testConfig(),
+      db: down,
+      sms: new RecordingSms(),
+      scheduler: new RecordingScheduler(),
+      retry: { budgetMs: 0 },
+      spool: createDirectorySpool(path.join(dir, 'file-not-dir', '\0')),
+    });
+    expect((await post(brokenSpool, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
+  });
+});
