@@ -16,6 +16,7 @@ import { ScheduledJobs } from './constructs/scheduled-jobs.js';
 import type { ServiceFunctionShared } from './constructs/service-function.js';
 import { ServiceSecrets } from './constructs/service-secrets.js';
 import { WebhookApi } from './constructs/webhook-api.js';
+import { WebhookSpool } from './constructs/webhook-spool.js';
 import type { StackSettings } from './stack-settings.js';
 
 export interface PositivityStackProps extends StackProps {
@@ -31,6 +32,7 @@ export class PositivityStack extends Stack {
   readonly scheduling: DeliveryScheduling;
   readonly planner: DailyPlanner;
   readonly webhooks: WebhookApi;
+  readonly webhookSpool: WebhookSpool;
   readonly migrations: DatabaseMigrations;
   readonly jobs: ScheduledJobs;
   readonly monitoring: Monitoring;
@@ -101,6 +103,9 @@ export class PositivityStack extends Stack {
       throttle: apiThrottle(settings.capacity.messagesPerSecond),
     });
     this.scheduling.grantCancelSchedules(this.webhooks.function.fn);
+    // Every opt-out removes the subscriber's planned schedules, also one the sender learns of from Twilio.
+    this.scheduling.grantCancelSchedules(this.sender.function.fn);
+    this.webhookSpool = new WebhookSpool(this, 'WebhookSpool', { webhooks: this.webhooks.function.fn });
 
     // The API URL is a token on the API resource, which depends on nothing here: no cycle.
     const appFunctions = [this.webhooks.function.fn, this.sender.function.fn, this.planner.function.fn];

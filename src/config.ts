@@ -64,6 +64,8 @@ const SettingsSchema = z
     TWILIO_MESSAGES_PER_SECOND: int(1, 1000).default(1),
     SMS_PRICE_PER_SEGMENT_USD: money.default(0.0083),
 
+    /** Another OpenAI-compatible endpoint (a proxy, a regional endpoint, a gateway); unset: OpenAI's. */
+    OPENAI_BASE_URL: optional(z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''))),
     OPENAI_MODEL: z
       .string()
       .regex(/^gpt-4/, 'expected a GPT-4-family model such as gpt-4o-mini')
@@ -99,6 +101,8 @@ const SettingsSchema = z
     SCHEDULER_ROLE_ARN: optional(z.string().startsWith('arn:')),
     SCHEDULER_DLQ_ARN: optional(z.string().startsWith('arn:')),
     SENDER_FUNCTION_ARN: optional(z.string().startsWith('arn:')),
+    /** SQS queue where the webhooks Lambda keeps webhooks while Postgres is unreachable. */
+    WEBHOOK_SPOOL_QUEUE_URL: optional(z.url({ protocol: /^https$/ })),
   })
   .superRefine((s, ctx) => {
     if (s.SEND_WINDOW_END <= s.SEND_WINDOW_START) {

@@ -1,16 +1,18 @@
 // Lambda entry point behind API Gateway (HTTP API): builds the app once per cold start and hands each
-// event to it. All routing, parsing and logic live in src/http and src/services.
+// event to it. All routing, parsing and logic live in src/http and src/services. The same Lambda consumes
+// the webhook spool (SQS): webhooks it kept while Postgres was unreachable come back as SQS events.
 import { handle } from 'hono/aws-lambda';
 import type pg from 'pg';
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import type { LambdaConfig } from '../config.js';
-import { type AppDeps, createApp } from '../http/app.js';
-
+import { type AppDeps, createApp, webhookDeps } from '../http/app.js';
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { type MetricsSink, noMetrics } from '../services/ports.js';
+import { applySpooledBatch } from '../services/webhook-spool.js';
 import { lambdaDatabase } from '../wiring/database.js';
 import { sharedLimiter } from '../wiring/limiter.js';
 import { eventBridgeScheduler } from '../wiring/scheduler.js';
+import { sqsSpool } from '../wiring/spool.js';
 import { twilioSms } from '../wiring/twilio.js';
 import { onColdStart } from './cold-start.js';
 import { lambdaHandler } from './lambda.js';
@@ -20,34 +22,57 @@ export type WireAdapters = (
   config: LambdaConfig<'webhooks'>,
   pool: pg.Pool,
   metrics: MetricsSink,
-) => Pick<AppDeps, 'sms' | 'scheduler' | 'limiter'> | Promise<Pick<AppDeps, 'sms' | 'scheduler' | 'limiter'>>;
+) => WebhookAdapters | Promise<WebhookAdapters>;
+type WebhookAdapters = Pick<AppDeps, 'sms' | 'scheduler' | 'limiter' | 'spool'>;
 
 type ApiGatewayHandler = ReturnType<typeof handle>;
 type ApiGatewayEvent = Parameters<ApiGatewayHandler>[0];
+
+/** SQS delivering spooled webhooks back (the event source mapping), as opposed to API Gateway. */
+interface SqsEvent {
+  Records: { messageId: string; body: string; eventSource: 'aws:sqs' }[];
+}
+const isSqsEvent = (event: unknown): event is SqsEvent =>
+  (event as SqsEvent | null)?.Records?.[0]?.eventSource === 'aws:sqs';
 
 export function createWebhooksHandler(
   wire: WireAdapters,
   env: Record<string, string | undefined> = process.env,
   metrics?: MetricsSink,
 ) {
-  const app = onColdStart(async (): Promise<ApiGatewayHandler> => {
+  const built = onColdStart(async () => {
     const config = await loadLambdaConfig('webhooks', env);
     const { db, pool } = await lambdaDatabase(config, 'webhooks', { statementTimeoutMs: 15_000 });
-    return handle(createApp({ config, db, metrics, ...(await wire(config, pool, metrics ?? noMetrics)) }));
+    const adapters = await wire(config, pool, metrics ?? noMetrics);
+    // Spooled webhooks are applied with the same settings as live ones; one that fails again is
+    // redelivered by SQS, not kept twice.
+    const services = webhookDeps({ config, db, scheduler: adapters.scheduler });
+    return {
+      http: handle(createApp({ config, db, metrics, ...adapters })),
+      replay: async (event: SqsEvent) => {
+        const messages = event.Records.map((r) => ({ id: r.messageId, body: r.body }));
+        const failed = await applySpooledBatch(services, messages);
+        return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+      },
+    };
   });
-  return lambdaHandler(
-    async (event, context) =>
-      (await app())(event as ApiGatewayEvent, context as Parameters<ApiGatewayHandler>[1]),
-    metrics,
-  );
+  return lambdaHandler(async (event, context) => {
+    const { http, replay } = await built();
+    if (isSqsEvent(event)) return replay(event);
+    return http(event as ApiGatewayEvent, context as Parameters<ApiGatewayHandler>[1]);
+  }, metrics);
 }
 
-/** The deployed handler: Twilio for the double opt-in text, EventBridge Scheduler to cancel on opt-out. */
+/**
+ * The deployed handler: Twilio for the double opt-in text, EventBridge Scheduler to cancel on opt-out, SQS
+ * to keep webhooks while Postgres is unreachable.
+ */
 export const handler = createWebhooksHandler(
   async (config, pool, metrics) => ({
     sms: twilioSms(config, config.credentials.twilio),
     scheduler: eventBridgeScheduler(config),
     limiter: await sharedLimiter(config, pool, metrics),
+    spool: sqsSpool(config),
   }),
   process.env,
   new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),

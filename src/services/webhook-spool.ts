@@ -110,6 +110,49 @@ export async function drainSpool(
   return { applied, left: ordered.length - applied };
 }
 
+/** One message of a queue-based spool (an SQS record): its id and its body. */
+export interface SpooledMessage {
+  id: string;
+  body: string;
+}
+
+/**
+ * Applies a batch from a queue-based spool in drain order and returns the ids that failed, for the queue
+ * to deliver again (SQS partial batch response). Once the database is found unreachable, the rest of the
+ * batch is not tried; a body that is not a kept webhook fails every time and so ends in the dead-letter
+ * queue for the operator.
+ */
+export async function applySpooledBatch(deps: ApplyKeptDeps, messages: SpooledMessage[]): Promise<string[]> {
+  const failed: string[] = [];
+  const parsed: { id: string; webhook: KeptWebhook }[] = [];
+  for (const message of messages) {
+    const webhook = parseKeptWebhook(message.body);
+    if (webhook) parsed.push({ id: message.id, webhook });
+    else failed.push(message.id);
+  }
+  const idOf = new Map(parsed.map((p) => [p.webhook, p.id]));
+  let databaseDown = false;
+  for (const webhook of drainOrder(parsed.map((p) => p.webhook))) {
+    const id = idOf.get(webhook) as string;
+    if (databaseDown) {
+      failed.push(id);
+      continue;
+    }
+    try {
+      await applyKeptWebhook(deps, webhook);
+    } catch (error) {
+      databaseDown = isDbUnavailable(error);
+      logger.warn('a spooled webhook could not be applied; the queue will deliver it again', {
+        type: webhook.type,
+        messageSid: webhook.messageSid,
+        error,
+      });
+      failed.push(id);
+    }
+  }
+  return failed;
+}
+
 /** Drains every `everyMs` (never two rounds at once) until stopped; stop() waits for a round in progress. */
 export function startSpoolDrainer(deps: ApplyKeptDeps, spool: DrainableSpool, everyMs = 2_000) {
   let running: Promise<unknown> = Promise.resolve();

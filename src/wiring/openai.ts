@@ -27,9 +27,12 @@ function refreshingFetch(credentials: Credentials<OpenAiCredentials>, fetchImpl:
 export function openAiClient(
   credentials: Credentials<OpenAiCredentials>,
   fetchImpl: typeof fetch = fetch,
+  /** OPENAI_BASE_URL: a proxy, a regional endpoint or a compatible gateway; OpenAI's own when unset. */
+  baseURL?: string,
 ): OpenAI {
   return new OpenAI({
     apiKey: async () => (await credentials.get()).apiKey,
+    baseURL,
     fetch: refreshingFetch(credentials, fetchImpl),
     // Retries are the writer's (bounded by the deadline, honouring Retry-After), not the SDK's.
     maxRetries: 0,
@@ -39,12 +42,12 @@ export function openAiClient(
 
 /** The OpenAI writer, falling back to the curated library when OpenAI cannot write. */
 export function openAiWriter(
-  config: Pick<Settings, 'OPENAI_MODEL' | 'OPENAI_MODERATION'>,
+  config: Pick<Settings, 'OPENAI_MODEL' | 'OPENAI_MODERATION' | 'OPENAI_BASE_URL'>,
   credentials: Credentials<OpenAiCredentials>,
   deps: { limiter: RateLimiter; clock?: Clock },
 ): MessageWriter {
   return createOpenAiWriter({
-    client: openAiClient(credentials),
+    client: openAiClient(credentials, fetch, config.OPENAI_BASE_URL),
     model: config.OPENAI_MODEL,
     limiter: deps.limiter,
     fallback: createCuratedWriter(),

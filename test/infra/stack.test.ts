@@ -351,3 +351,31 @@ describe('database and migrations', () => {
     }
   });
 });
+
+describe('webhook spool (issue #15: inbound is never lost)', () => {
+  it('gives the webhooks Lambda an encrypted queue with a DLQ, consumed back with partial batch failures', () => {
+    const queueId = logicalId(template, 'AWS::SQS::Queue', 'WebhookSpoolQueue');
+    const dlqId = logicalId(template, 'AWS::SQS::Queue', 'WebhookSpoolDeadLetterQueue');
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 120,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 60 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('Webhooks') },
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    expect(envOf('Webhooks').WEBHOOK_SPOOL_QUEUE_URL).toEqual({ Ref: queueId });
+    const webhooks = resources(template, 'AWS::Lambda::Function')[fnId('Webhooks')];
+    const role = webhooks?.Properties?.Role as { 'Fn::GetAtt': string[] } | undefined;
+    const roleId = role?.['Fn::GetAtt'][0] as string;
+    const sends = statementsOfRole(roleId).filter((s) => actions(s).includes('sqs:SendMessage'));
+    expect(sends.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
+  });
+
+  it('lets the sender cancel schedules (a send refused because the recipient opted out)', () => {
+    expect(envOf('Sender').SCHEDULER_GROUP_NAME).toBeDefined();
+  });
+});

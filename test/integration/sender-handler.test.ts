@@ -1,15 +1,19 @@
 // The sender Lambda's edge: event validation without retry storms, not_found, and its wiring.
-import { describe, expect, it, vi } from 'vitest';
+import { HttpResponse, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
 import { loadLambdaConfig } from '../../src/adapters/secrets.js';
 import { loadConfig } from '../../src/config.js';
 import { createSenderHandler } from '../../src/handlers/sender.js';
 import { systemClock } from '../../src/services/ports.js';
 import type { SendDeps } from '../../src/services/send-daily-message.js';
+import { openAiWriter } from '../../src/wiring/openai.js';
 import { buildSenderDeps } from '../../src/wiring/sender.js';
 import { twilioSenderFrom, twilioSms } from '../../src/wiring/twilio.js';
 import { useTestDb } from '../support/db.js';
-import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
+import { CountingLimiter, chatCompletion, fixedClock } from '../support/sender-doubles.js';
 import { RecordingScheduler } from '../support/webhook-doubles.js';
 
 const { db } = useTestDb();
@@ -102,5 +106,43 @@ describe('sender wiring', () => {
       dailyCostLimitUsd: 10,
     });
     expect(built.clock).toBe(systemClock);
+  });
+});
+
+describe('OPENAI_BASE_URL', () => {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  afterAll(() => server.close());
+
+  it('rejects a value that is not an http(s) URL, naming the variable', () => {
+    expect(() => loadConfig({ OPENAI_BASE_URL: 'gateway.example.com/v1' })).toThrow(/OPENAI_BASE_URL/);
+    expect(() => loadConfig({ OPENAI_BASE_URL: 'ftp://gateway.example.com/v1' })).toThrow(/OPENAI_BASE_URL/);
+  });
+
+  it("sends the writer's model requests to the configured endpoint", async () => {
+    const seen: string[] = [];
+    server.use(
+      http.post('https://gateway.example.com/openai/v1/chat/completions', ({ request }) => {
+        seen.push(request.url);
+        return chatCompletion('A quiet cup of tea can be a whole small holiday today.');
+      }),
+      http.post('https://gateway.example.com/openai/v1/moderations', () =>
+        HttpResponse.json({
+          id: 'modr-1',
+          model: 'omni-moderation-latest',
+          results: [{ flagged: false, categories: {}, category_scores: {} }],
+        }),
+      ),
+    );
+    const config = loadConfig({ OPENAI_BASE_URL: 'https://gateway.example.com/openai/v1/' });
+    const writer = openAiWriter(config, fixedCredentials({ apiKey: 'sk-test-0123456789abcdefghijklmnop' }), {
+      limiter: new CountingLimiter(),
+    });
+    const written = await writer.write(
+      { firstName: null, recent: [], localDate: '2026-11-25' },
+      new Date(Date.now() + 10_000),
+    );
+    expect(seen).toEqual(['https://gateway.example.com/openai/v1/chat/completions']);
+    expect(written.fallback).toBe(false);
   });
 });

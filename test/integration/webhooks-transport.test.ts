@@ -143,6 +143,40 @@ describe('the Lambda handler', () => {
     expect(await t.db().selectFrom('inbound_messages').select('body').execute()).toEqual([{ body: 'hello' }]);
   });
 
+  it('applies spooled webhooks that SQS delivers back, and reports the ones to deliver again', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const handler = createWebhooksHandler(
+      () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
+      { DATABASE_URL: t.url(), PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN: AUTH_TOKEN, API_TOKEN },
+    );
+    const stop = {
+      type: 'inbound',
+      messageSid: newSid(),
+      from: PHONE,
+      to: '+14155550100',
+      body: 'STOP',
+      optOutType: null,
+      receivedAt: '2026-12-01T10:00:00.000Z',
+    };
+    const record = (messageId: string, body: string) => ({ messageId, body, eventSource: 'aws:sqs' });
+    const event = {
+      Records: [record('not-a-webhook', '{"type":"inbound"}'), record('stop', JSON.stringify(stop))],
+    };
+
+    const result = await (handler as unknown as (e: unknown, c: unknown) => Promise<unknown>)(
+      event,
+      lambdaContext,
+    );
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'not-a-webhook' }] });
+    expect(
+      await t.db().selectFrom('subscribers').select(['status', 'opted_out_at']).executeTakeFirst(),
+    ).toEqual({
+      status: 'opted_out',
+      opted_out_at: new Date('2026-12-01T10:00:00.000Z'),
+    });
+  });
+
   it('refuses to start without the settings it needs, naming them', async () => {
     const handler = createWebhooksHandler(
       () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
