@@ -17,6 +17,7 @@ import { countSegments } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
+import { withDbRetry } from './db-retry.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
 import {
   type Clock,
@@ -274,22 +275,28 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   ).totalUSD;
   const sentAt = clock.now();
   try {
-    await db.transaction().execute(async (trx) => {
-      await recordSent(trx, deliveryId, {
-        messageSid: receipt.sid,
-        status: receipt.status,
-        sentAt,
-        body: written.body,
-        segments,
-        model: written.model,
-        fallback: written.fallback,
-        tokensIn: written.tokensIn,
-        tokensOut: written.tokensOut,
-        costUsd,
-        replacementReasons: written.replaced ?? null,
-      });
-      await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
-    });
+    // Twilio has the message: recording it is retried on a fresh connection if the database drops us
+    // (a failover). The usage is added only by the attempt that records it, so a retry after a commit
+    // whose answer was lost adds nothing twice.
+    await withDbRetry(() =>
+      db.transaction().execute(async (trx) => {
+        const recorded = await recordSent(trx, deliveryId, {
+          messageSid: receipt.sid,
+          status: receipt.status,
+          sentAt,
+          body: written.body,
+          segments,
+          model: written.model,
+          fallback: written.fallback,
+          tokensIn: written.tokensIn,
+          tokensOut: written.tokensOut,
+          costUsd,
+          replacementReasons: written.replaced ?? null,
+        });
+        if (recorded)
+          await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
+      }),
+    );
   } catch (err) {
     // Twilio has the message; the claim stays `sending` and the reconcile job marks it `unknown`.
     log.error('sent but not recorded', { messageSid: receipt.sid, error: err });

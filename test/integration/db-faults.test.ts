@@ -6,13 +6,27 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { setupServer } from 'msw/node';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
+import { createTwilioSms } from '../../src/adapters/twilio-sms.js';
+import { createDb } from '../../src/db/connection.js';
+import { type SendDeps, sendDailyMessage } from '../../src/services/send-daily-message.js';
 import { useTestDb } from '../support/db.js';
+import {
+  CountingLimiter,
+  fixedClock,
+  TWILIO_ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN,
+  twilioCreated,
+  twilioHandler,
+} from '../support/sender-doubles.js';
 import {
   API_TOKEN,
   inboundParams,
   newSid,
+  RecordingScheduler,
   seedSubscriber,
   signedForm,
   statusParams,
@@ -241,5 +255,93 @@ describe('terminated backend under the CLI', () => {
       .execute();
     expect(perDay.length).toBeGreaterThan(0);
     for (const row of perDay) expect(Number(row.n)).toBe(1);
+  });
+});
+
+describe('terminated backend under the sender (mid-send)', () => {
+  const server = setupServer();
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  afterAll(() => server.close());
+
+  it('a connection lost after Twilio accepted: recorded on retry, never resent, one delivery per subscriber and date', async () => {
+    const NOW = '2026-11-25T18:00:00Z';
+    const subscriber = await t
+      .db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, time_zone: 'America/New_York', status: 'active', confirmed_at: NOW })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id: deliveryId } = await t
+      .db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: subscriber.id,
+        local_date: '2026-11-25',
+        time_zone: 'America/New_York',
+        window_start: '2026-11-25T17:00:00Z',
+        window_end: '2026-11-25T22:00:00Z',
+        planned_at: NOW,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const senderDb = createDb({ connectionString: t.url(), max: 2, applicationName: 'dps-fault-sender' });
+    const ctl = await control();
+    const twilioSeen: URLSearchParams[] = [];
+    let killed: Promise<void> | undefined;
+    server.use(
+      twilioHandler(twilioSeen, [
+        async (form) => {
+          // Twilio accepts; before the sender records it, its connection dies under a held row lock.
+          await ctl.query('BEGIN');
+          await ctl.query('SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE', [deliveryId]);
+          killed = (async () => {
+            const pid = await lockedBackend(ctl, 'dps-fault-sender');
+            await ctl.query('SELECT pg_terminate_backend($1)', [pid]);
+            await ctl.query('COMMIT');
+          })();
+          return twilioCreated(form);
+        },
+      ]),
+    );
+    const clock = fixedClock(NOW);
+    const deps: SendDeps = {
+      db: senderDb,
+      clock,
+      limiter: new CountingLimiter({}, clock),
+      writer: createCuratedWriter(),
+      scheduler: new RecordingScheduler(),
+      sms: createTwilioSms({
+        accountSid: TWILIO_ACCOUNT_SID,
+        authToken: TWILIO_AUTH_TOKEN,
+        sender: { from: '+14155550100' },
+        clock,
+      }),
+      settings: {
+        publicBaseUrl: 'https://sms.example.com',
+        messagesPerDay: 100,
+        dailyCostLimitUsd: 10,
+        prices: { inputPerMTokUSD: 0.15, outputPerMTokUSD: 0.6, perSegmentUSD: 0.0083 },
+        writeTimeoutMs: 5_000,
+      },
+    };
+    try {
+      const first = await sendDailyMessage(deps, deliveryId);
+      await killed;
+      // Recorded on a fresh connection: the delivery says what Twilio has.
+      expect(first).toMatchObject({ outcome: 'sent' });
+      // Scheduler delivers again: nothing is sent twice.
+      expect(await sendDailyMessage(deps, deliveryId)).toMatchObject({ outcome: 'duplicate', state: 'sent' });
+      expect(twilioSeen).toHaveLength(1);
+      const rows = await t
+        .db()
+        .selectFrom('deliveries')
+        .select(['subscriber_id', 'local_date', 'state'])
+        .execute();
+      expect(rows).toEqual([{ subscriber_id: subscriber.id, local_date: '2026-11-25', state: 'sent' }]);
+      expect(await t.db().selectFrom('usage_daily').select('sms_sent').execute()).toEqual([{ sms_sent: 1 }]);
+    } finally {
+      await ctl.end();
+      await senderDb.destroy();
+    }
   });
 });
