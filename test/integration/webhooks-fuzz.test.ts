@@ -178,7 +178,8 @@ describe('fuzzing the webhooks app', () => {
           'content-type': 'application/x-www-form-urlencoded',
           'x-twilio-signature': signatureFor(route, body) as string,
         });
-        if (res.status < 300) reached++;
+        // 429 is decided inside the SQL statement too: it reached Postgres.
+        if (res.status < 300 || res.status === 429) reached++;
         expect(res.status).toBeLessThan(500);
       }),
       { numRuns: RUNS },
