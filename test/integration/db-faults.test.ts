@@ -311,8 +311,7 @@ describe('terminated backend under the sender (mid-send)', () => {
       writer: createCuratedWriter(),
       scheduler: new RecordingScheduler(),
       sms: createTwilioSms({
-        accountSid: TWILIO_ACCOUNT_SID,
-        authToken: TWILIO_AUTH_TOKEN,
+        credentials: { accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN },
         sender: { from: '+14155550100' },
         clock,
       }),
