@@ -147,7 +147,14 @@ describe('the Lambda handler', () => {
     await seedSubscriber(t.db(), { phone: PHONE }, {});
     const handler = createWebhooksHandler(
       () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
-      { DATABASE_URL: t.url(), PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN: AUTH_TOKEN, API_TOKEN },
+      {
+        DATABASE_URL: t.url(),
+        PUBLIC_BASE_URL,
+        TWILIO_ACCOUNT_SID: `AC${'1234'.repeat(8)}`,
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        API_TOKEN,
+        SCHEDULER_GROUP_NAME: 'daily-positivity',
+      },
     );
     const stop = {
       type: 'inbound',
@@ -198,6 +205,8 @@ describe('database unavailable → 503', () => {
       db: down,
       sms: new RecordingSms(),
       scheduler: new RecordingScheduler(),
+      // No in-request retries: nothing will listen on port 1 in the next five seconds either.
+      retry: { budgetMs: 0 },
     });
     try {
       const health = await app.request('/health');

@@ -68,7 +68,12 @@ describe('loadLambdaConfig', () => {
   it('reads the values from Secrets Manager, not from the environment', async () => {
     const config = await loadLambdaConfig(
       'sender',
-      { ...ALL_ARNS, PUBLIC_BASE_URL: 'https://a.example', OPENAI_API_KEY: 'sk-env-value-must-not-win-0000' },
+      {
+        ...ALL_ARNS,
+        PUBLIC_BASE_URL: 'https://a.example',
+        SCHEDULER_GROUP_NAME: 'g',
+        OPENAI_API_KEY: 'sk-env-value-must-not-win-0000',
+      },
       { client: new SecretsManagerClient({}) },
     );
     expect(await config.credentials.openai.get()).toEqual({ apiKey: 'sk-from-secrets-manager-0001' });
@@ -86,7 +91,7 @@ describe('loadLambdaConfig', () => {
     await expect(
       loadLambdaConfig(
         'sender',
-        { ...ALL_ARNS, PUBLIC_BASE_URL: 'https://a.example' },
+        { ...ALL_ARNS, PUBLIC_BASE_URL: 'https://a.example', SCHEDULER_GROUP_NAME: 'g' },
         {
           client: new SecretsManagerClient({}),
         },
