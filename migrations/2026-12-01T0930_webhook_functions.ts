@@ -15,6 +15,11 @@ import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
+    -- A delivery row is updated about five times in its life (claim, record, three statuses), none of them
+    -- touching an indexed column: room on the page lets each be a HOT update instead of a new entry in all
+    -- eight of its indexes. Applies to pages written from now on.
+    ALTER TABLE deliveries SET (fillfactor = 85);
+
     -- Mirrors src/domain/delivery-status.ts (shouldAdvance); a test checks both agree on every pair.
     CREATE FUNCTION delivery_status_rank(p_status text) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -249,6 +254,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`
+    ALTER TABLE deliveries RESET (fillfactor);
     DROP FUNCTION receive_status_callback(text, text, integer, boolean, text, timestamptz, integer);
     DROP FUNCTION receive_inbound_sms(text, text, text, text, text, text, timestamptz, integer);
     DROP FUNCTION opt_out_subscriber(integer, text, timestamptz, text, text, boolean);
