@@ -1,5 +1,5 @@
 // Inbound SMS as received (kept for RETENTION_DAYS). The whole state change of one inbound text is the SQL
-// function receive_inbound_sms (migrations/2026-12-01T0900_webhook_functions.ts): one round trip, one commit.
+// function receive_inbound_sms (migrations/2026-12-01T0930_webhook_functions.ts): one round trip, one commit.
 import { sql } from 'kysely';
 import type { DbOrTrx } from '../connection.js';
 import type { ConsentKind, InboundClassification } from '../schema.js';
