@@ -9,6 +9,7 @@ import * as localOutbox from './2026-11-25T1360_local_outbox.js';
 import * as plannerScheduleOrderIndex from './2026-11-25T1370_planner_schedule_order_index.js';
 import * as deliveryReplacementReasons from './2026-12-01T0900_delivery_replacement_reasons.js';
 import * as webhookFunctions from './2026-12-01T0930_webhook_functions.js';
+import * as quotaRotationRank from './2026-12-01T0920_quota_rotation_rank.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T1370_planner_schedule_order_index': plannerScheduleOrderIndex,
   '2026-12-01T0900_delivery_replacement_reasons': deliveryReplacementReasons,
   '2026-12-01T0930_webhook_functions': webhookFunctions,
+  '2026-12-01T0920_quota_rotation_rank': quotaRotationRank,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -23,6 +23,8 @@ export interface SubscribersTable {
   confirmed_at: Timestamp | null;
   opted_out_at: Timestamp | null;
   last_quota_skip_date: LocalDate | null;
+  /** Order among the subscribers skipped on last_quota_skip_date: higher is served first. */
+  quota_skip_rank: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

@@ -1,7 +1,9 @@
-// Which local dates a planner run at `now` must plan. A run plans every window that ends after `now` and
-// starts before `now + horizon`; whatever is already planned is left alone. With a daily run and a horizon
-// longer than 24 h consecutive runs overlap, so no window falls between two runs (even when a run is a
-// little late or a local day is 23 or 25 hours long), and the overlap is what "already planned" removes.
+// Which local dates a planner run at `now` must plan. The daily quota counts per local date (see
+// docs/planner.md), so a date is decided whole, for every zone at once: a run plans every local date whose
+// earliest window anywhere on Earth (UTC+14) starts before `now + horizon` and whose latest (UTC−12) has
+// not ended. With a daily run and a horizon longer than 24 h consecutive runs overlap, so no date falls
+// between two runs (even when a run is a little late or a local day is 23 or 25 hours long), and each
+// date is decided before its first window opens anywhere; the overlap is what "already planned" removes.
 import { addDays, localDateAt, type SendWindow, sendWindowOn, type WindowMinutes } from './send-window.js';
 
 export interface HorizonOptions {
@@ -12,19 +14,45 @@ export interface HorizonOptions {
   minLeadMs?: number;
 }
 
-/** Windows in `timeZone` a run at `now` should plan, earliest first. Throws InvalidTimeZone. */
-export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptions): SendWindow[] {
-  const today = localDateAt(timeZone, now);
+/** The zones with the earliest and the latest clocks: every other zone's window lies between theirs. */
+const EARLIEST_ZONE = 'Etc/GMT-14';
+const LATEST_ZONE = 'Etc/GMT+12';
+
+/** Local dates a run at `now` decides, earliest first. */
+export function datesToPlan(now: Date, options: HorizonOptions): string[] {
+  const utcToday = now.toISOString().slice(0, 10);
   const horizonEnd = now.getTime() + options.horizonHours * 3_600_000;
   const earliestEnd = now.getTime() + (options.minLeadMs ?? 0);
-  const windows: SendWindow[] = [];
-  // Yesterday (a window still open just after local midnight) through the last day the horizon reaches.
-  const lastOffset = Math.ceil(options.horizonHours / 24) + 1;
-  for (let offset = -1; offset <= lastOffset; offset++) {
-    const w = sendWindowOn(timeZone, addDays(today, offset), options.window);
-    if (w.end.getTime() > earliestEnd && w.start.getTime() < horizonEnd) windows.push(w);
+  const dates: string[] = [];
+  for (let offset = -2; offset <= Math.ceil(options.horizonHours / 24) + 2; offset++) {
+    const date = addDays(utcToday, offset);
+    const first = sendWindowOn(EARLIEST_ZONE, date, options.window);
+    const last = sendWindowOn(LATEST_ZONE, date, options.window);
+    if (first.start.getTime() < horizonEnd && last.end.getTime() > earliestEnd) dates.push(date);
   }
-  return windows;
+  return dates;
+}
+
+/**
+ * Windows in `timeZone` a run at `now` should plan (the dates of `datesToPlan` whose window here has not
+ * ended), earliest first. Throws InvalidTimeZone.
+ */
+export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptions): SendWindow[] {
+  return windowsOn(timeZone, datesToPlan(now, options), now, options);
+}
+
+/** The windows in `timeZone` on `dates` that end after `now + minLeadMs`. Throws InvalidTimeZone. */
+export function windowsOn(
+  timeZone: string,
+  dates: readonly string[],
+  now: Date,
+  options: Pick<HorizonOptions, 'window' | 'minLeadMs'>,
+): SendWindow[] {
+  localDateAt(timeZone, now); // validates the zone even when no date is asked for
+  const earliestEnd = now.getTime() + (options.minLeadMs ?? 0);
+  return dates
+    .map((date) => sendWindowOn(timeZone, date, options.window))
+    .filter((w) => w.end.getTime() > earliestEnd);
 }
 
 /**

@@ -1,11 +1,11 @@
-// Picks each delivery's send instant: uniformly random whole second inside its window, subject to global
-// caps shared by every subscriber and zone — per UTC second (Twilio's send pace), per UTC minute (the
-// OpenAI budget) and per UTC day (the daily SMS quota) — counting deliveries already planned.
+// WHEN a delivery is sent: a uniformly random whole second of its window, subject only to the pace shared
+// by every subscriber and zone — per UTC second (Twilio's send pace) and per UTC minute (the OpenAI budget),
+// counting deliveries already planned. Whether a subscriber is sent at all (the daily quota) is decided
+// elsewhere (src/domain/quota.ts); this module never looks at a day.
 
-export interface Capacity {
+export interface Pace {
   perSecond: number;
   perMinute: number;
-  perDay: number;
 }
 
 /** Messages per minute the OpenAI budget allows: each message costs one request and ~`tokens` tokens. */
@@ -35,10 +35,18 @@ export function seededRandom(seed: number): Random {
   };
 }
 
-export type SlotResult = { ok: true; at: Date } | { ok: false; reason: 'quota' | 'capacity' };
+/** Fisher–Yates, in place. */
+export function shuffle<T>(items: T[], random: Random): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+export type SlotResult = { ok: true; at: Date } | { ok: false; reason: 'capacity' };
 
 const RANDOM_TRIES = 16;
-const dayOf = (second: number) => Math.floor(second / 86_400);
 const minuteOf = (second: number) => Math.floor(second / 60);
 
 function bump(map: Map<number, number>, key: number, by = 1) {
@@ -51,16 +59,18 @@ function drop(map: Map<number, number>, key: number) {
   else map.delete(key);
 }
 
-/** Running counts of planned sends per second, minute and day; assigns new slots within the caps. */
+/** Running counts of planned sends per UTC second and minute; assigns new seconds within the pace. */
 export class CapacityLedger {
   private readonly seconds = new Map<number, number>();
   private readonly minutes = new Map<number, number>();
-  private readonly days = new Map<number, number>();
+  /** Sends one minute can hold: the per-minute cap, or 60 × the per-second cap if lower. */
+  readonly minuteCapacity: number;
 
-  constructor(readonly capacity: Capacity) {
-    for (const [name, value] of Object.entries(capacity)) {
+  constructor(readonly pace: Pace) {
+    for (const [name, value] of Object.entries(pace)) {
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
     }
+    this.minuteCapacity = Math.min(pace.perMinute, 60 * pace.perSecond);
   }
 
   /** Records sends planned earlier (`count` at the same second, e.g. from a GROUP BY). */
@@ -68,7 +78,6 @@ export class CapacityLedger {
     const s = Math.floor(at.getTime() / 1000);
     bump(this.seconds, s, count);
     bump(this.minutes, minuteOf(s), count);
-    bump(this.days, dayOf(s), count);
   }
 
   /** Forgets one send counted at `at` (a delivery moved to another second); never below zero. */
@@ -76,32 +85,32 @@ export class CapacityLedger {
     const s = Math.floor(at.getTime() / 1000);
     drop(this.seconds, s);
     drop(this.minutes, minuteOf(s));
-    drop(this.days, dayOf(s));
   }
 
-  /** Sends already counted on the UTC day of `at` (for reports and tests). */
-  usedOnDay(at: Date): number {
-    return this.days.get(dayOf(Math.floor(at.getTime() / 1000))) ?? 0;
-  }
-
-  private dayFull(second: number) {
-    return (this.days.get(dayOf(second)) ?? 0) >= this.capacity.perDay;
-  }
-  private minuteFull(minute: number) {
-    return (this.minutes.get(minute) ?? 0) >= this.capacity.perMinute;
-  }
-  private fits(second: number) {
-    return (
-      (this.seconds.get(second) ?? 0) < this.capacity.perSecond &&
-      !this.minuteFull(minuteOf(second)) &&
-      !this.dayFull(second)
-    );
+  /** Sends the UTC minute starting at `minute` × 60 s can still take (negative when over-booked). */
+  roomInMinute(minute: number): number {
+    return this.minuteCapacity - (this.minutes.get(minute) ?? 0);
   }
 
   /**
-   * A uniformly random whole second in [start, end) that has room, reserved before returning. When the
-   * window is full, says whether the daily quota (every day it touches is used up) or the per-second /
-   * per-minute pace is what ran out.
+   * Sends the seconds of minute `minute` flagged in `covered` (index = second of the minute) can still take:
+   * the minute's room, or less when the per-second cap over those seconds binds first.
+   */
+  roomInSeconds(minute: number, covered: readonly boolean[]): number {
+    let free = 0;
+    for (let i = 0; i < 60; i++) {
+      if (covered[i]) free += Math.max(0, this.pace.perSecond - (this.seconds.get(minute * 60 + i) ?? 0));
+    }
+    return Math.min(this.roomInMinute(minute), free);
+  }
+
+  private fits(second: number) {
+    return (this.seconds.get(second) ?? 0) < this.pace.perSecond && this.roomInMinute(minuteOf(second)) > 0;
+  }
+
+  /**
+   * A uniformly random whole second in [start, end) that has room, reserved before returning; when
+   * random draws keep hitting full seconds, uniformly among the free seconds left.
    */
   assign(start: Date, end: Date, random: Random): SlotResult {
     const first = Math.ceil(start.getTime() / 1000);
@@ -117,19 +126,39 @@ export class CapacityLedger {
 
     // Congested: draw uniformly among the free seconds that remain, skipping whole full minutes.
     const free: number[] = [];
-    let allDaysFull = true;
     for (let m = minuteOf(first); m * 60 < last; m++) {
-      const from = Math.max(first, m * 60);
-      const to = Math.min(last, m * 60 + 60);
-      if (this.dayFull(from)) continue;
-      allDaysFull = false;
-      if (this.minuteFull(m)) continue;
-      for (let s = from; s < to; s++) {
-        if ((this.seconds.get(s) ?? 0) < this.capacity.perSecond) free.push(s);
+      if (this.roomInMinute(m) <= 0) continue;
+      for (let s = Math.max(first, m * 60); s < Math.min(last, m * 60 + 60); s++) {
+        if ((this.seconds.get(s) ?? 0) < this.pace.perSecond) free.push(s);
       }
     }
-    if (free.length === 0) return { ok: false, reason: allDaysFull ? 'quota' : 'capacity' };
+    if (free.length === 0) return { ok: false, reason: 'capacity' };
     return this.take(free[Math.floor(random() * free.length)] as number);
+  }
+
+  /** The free second nearest to `second` inside [first, last), reserved; null when none is free. */
+  nearestFree(second: number, first: number, last: number): number | null {
+    const home = minuteOf(second);
+    for (let d = 0; ; d++) {
+      const before = home - d;
+      const after = home + d;
+      const beforeIn = before * 60 + 59 >= first;
+      const afterIn = after * 60 < last;
+      if (!beforeIn && !afterIn) return null;
+      // Within a minute, the free second closest to the drawn one.
+      for (const m of d === 0 ? [home] : [before, after]) {
+        if (m * 60 + 59 < first || m * 60 >= last || this.roomInMinute(m) <= 0) continue;
+        let best: number | null = null;
+        for (let s = Math.max(first, m * 60); s < Math.min(last, m * 60 + 60); s++) {
+          if ((this.seconds.get(s) ?? 0) >= this.pace.perSecond) continue;
+          if (best === null || Math.abs(s - second) < Math.abs(best - second)) best = s;
+        }
+        if (best !== null) {
+          this.reserve(new Date(best * 1000));
+          return best;
+        }
+      }
+    }
   }
 
   private take(second: number): SlotResult {
@@ -137,4 +166,112 @@ export class CapacityLedger {
     this.reserve(at);
     return { ok: true, at };
   }
+}
+
+const WHOLE_MINUTE: readonly boolean[] = new Array<boolean>(60).fill(true);
+
+/** `count` sends wanted over the whole seconds [start, end) (end exclusive). */
+export interface PaceDemand {
+  start: number;
+  end: number;
+  count: number;
+}
+
+/**
+ * How many of each demand the pace can take so that, spread uniformly over its window, no minute is
+ * over capacity: progressive filling. Every demand grows at the same rate (the same share of its count)
+ * until some minute is full; demands touching that minute stop there, the others go on. So windows that
+ * share a bottleneck lose the same share of their sends, whoever they are, and a window with room is not
+ * cut for another's congestion.
+ */
+export function allocatePace(ledger: CapacityLedger, demands: PaceDemand[]): number[] {
+  const minutesOf = demands.map((d) => {
+    const span = d.end - d.start;
+    const shares: [number, number][] = [];
+    if (d.count <= 0 || span <= 0) return shares;
+    for (let m = minuteOf(d.start); m * 60 < d.end; m++) {
+      const overlap = Math.min(d.end, m * 60 + 60) - Math.max(d.start, m * 60);
+      if (overlap > 0) shares.push([m, (d.count * overlap) / span]);
+    }
+    return shares;
+  });
+  // What each minute can take: only its seconds inside some window count (a window may cover part of it).
+  const covered = new Map<number, readonly boolean[]>();
+  for (const d of demands) {
+    if (d.count <= 0) continue;
+    for (let m = minuteOf(d.start); m * 60 < d.end; m++) {
+      const from = Math.max(d.start, m * 60) - m * 60;
+      const to = Math.min(d.end, m * 60 + 60) - m * 60;
+      const flags = covered.get(m);
+      if (flags === WHOLE_MINUTE) continue;
+      if (from === 0 && to === 60) {
+        covered.set(m, WHOLE_MINUTE);
+        continue;
+      }
+      const partial = flags ? [...flags] : new Array<boolean>(60).fill(false);
+      for (let i = from; i < to; i++) partial[i] = true;
+      covered.set(m, partial);
+    }
+  }
+  const room = new Map<number, number>();
+  for (const [m, flags] of covered) room.set(m, ledger.roomInSeconds(m, flags));
+
+  const level = demands.map(() => 0);
+  const frozen = new Map<number, number>();
+  const active = new Set(minutesOf.flatMap((shares, i) => (shares.length > 0 ? [i] : [])));
+  while (active.size > 0) {
+    const rate = new Map<number, number>();
+    for (const i of active) for (const [m, load] of minutesOf[i] ?? []) bump(rate, m, load);
+    let lowest = Number.POSITIVE_INFINITY;
+    let bottleneck = Number.NaN;
+    for (const [m, r] of rate) {
+      const fill = ((room.get(m) ?? 0) - (frozen.get(m) ?? 0)) / r;
+      if (fill < lowest) {
+        lowest = fill;
+        bottleneck = m;
+      }
+    }
+    if (lowest >= 1) {
+      for (const i of active) level[i] = 1;
+      break;
+    }
+    const at = Math.max(0, lowest);
+    for (const i of [...active]) {
+      const shares = minutesOf[i] ?? [];
+      if (!shares.some(([m]) => m === bottleneck)) continue;
+      level[i] = at;
+      active.delete(i);
+      for (const [m, load] of shares) frozen.set(m, (frozen.get(m) ?? 0) + at * load);
+    }
+  }
+  return demands.map((d, i) => Math.min(d.count, Math.floor((level[i] ?? 0) * d.count + 1e-9)));
+}
+
+/**
+ * Seconds for each demand, reserved in the ledger: the window is cut into `count` equal strata and each
+ * send gets a uniformly random second of its own stratum (every send's second is uniform over the window,
+ * and the window's hours get their share even for small counts). Strata of all demands are placed in one
+ * random order, so no window gets first pick of a shared minute; a stratum whose drawn second is full
+ * moves to the nearest free second of its window. A send with no free second left gets null. Each
+ * demand's seconds are returned in random order.
+ */
+export function placeSpread(
+  ledger: CapacityLedger,
+  demands: PaceDemand[],
+  random: Random,
+): (Date | null)[][] {
+  const strata: [number, number][] = [];
+  for (const [i, d] of demands.entries()) for (let k = 0; k < d.count; k++) strata.push([i, k]);
+  shuffle(strata, random);
+  const placed = demands.map((d) => new Array<Date | null>(d.count).fill(null));
+  for (const [i, k] of strata) {
+    const d = demands[i] as PaceDemand;
+    const span = d.end - d.start;
+    const lo = d.start + Math.floor((k * span) / d.count);
+    const hi = Math.max(lo + 1, d.start + Math.floor(((k + 1) * span) / d.count));
+    const drawn = Math.min(d.end - 1, lo + Math.floor(random() * (hi - lo)));
+    const second = ledger.nearestFree(drawn, d.start, d.end);
+    (placed[i] as (Date | null)[])[k] = second === null ? null : new Date(second * 1000);
+  }
+  return placed.map((p) => shuffle(p, random));
 }

@@ -6,22 +6,31 @@ import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
 import {
   countUnscheduledDeliveries,
-  insertPlannedDeliveries,
+  type Decided,
+  insertDecisions,
   type MissedOutcome,
   missedDeliveries,
-  type NewPlannedDelivery,
+  type PlanningSubscriber,
+  type PlanningWindow,
   pageSubscribersForPlanning,
   pageUnscheduledDeliveries,
-  plannedSendsPerSecond,
-  recordQuotaSkips,
+  plannedLoad,
+  recordRotationSkips,
   recordScheduleOutcomes,
   resolveMissedDeliveries,
   type ScheduleOutcome,
   type SubscriberCursor,
   withPlannerLock,
 } from '../db/repositories/deliveries/planning.js';
-import { usableWindow, windowsToPlan } from '../domain/planning-horizon.js';
-import { addDays, InvalidTimeZone, type SendWindow } from '../domain/send-window.js';
+import { datesToPlan, usableWindow } from '../domain/planning-horizon.js';
+import { type DateCandidate, decideDate } from '../domain/quota.js';
+import {
+  addDays,
+  InvalidTimeZone,
+  localDateAt,
+  sendWindowOn,
+  type WindowMinutes,
+} from '../domain/send-window.js';
 import { CapacityLedger, openAiMessagesPerMinute, type Random } from '../domain/slots.js';
 import { logger } from '../logger.js';
 import type { DeliveryScheduler } from './ports.js';
@@ -46,7 +55,7 @@ export interface PlanDayDeps {
   random?: Random;
   /** Stop starting new schedule calls after this instant (e.g. the Lambda's timeout minus a margin). */
   deadline?: Date;
-  /** Subscribers per page (default 5,000). */
+  /** Subscribers read per statement (default 10,000). */
   pageSize?: number;
   /** Schedule calls in flight at once (default 16). */
   scheduleConcurrency?: number;
@@ -119,18 +128,30 @@ export async function planDay(deps: PlanDayDeps, now: Date): Promise<PlanSummary
   return summary;
 }
 
-const countSkip = (summary: PlanSummary, reason: string) => {
-  summary.skipped[reason] = (summary.skipped[reason] ?? 0) + 1;
+const countSkip = (summary: PlanSummary, reason: string, by = 1) => {
+  summary.skipped[reason] = (summary.skipped[reason] ?? 0) + by;
 };
 
 const DAY_MS = 86_400_000;
-const startOfUtcDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+/** Rows per insert statement (each is its own transaction: a run cut short keeps what it wrote). */
+const INSERT_CHUNK = 20_000;
 
+/**
+ * Decides every local date in the horizon, whole: for each date, who is sent (the quota, in rotation
+ * order across all zones) and when (a uniform draw over each window, within the pace); then writes it.
+ */
 async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary): Promise<void> {
   const { db, settings } = deps;
   const random = deps.random ?? Math.random;
   const window = { startMinute: settings.SEND_WINDOW_START, endMinute: settings.SEND_WINDOW_END };
-  const horizon = { window, horizonHours: settings.PLANNER_HORIZON_HOURS, minLeadMs: PLAN_LEAD_MS };
+  const dates = datesToPlan(now, {
+    window,
+    horizonHours: settings.PLANNER_HORIZON_HOURS,
+    minLeadMs: PLAN_LEAD_MS,
+  });
+  const utcToday = now.toISOString().slice(0, 10);
+  const first = dates[0] ?? utcToday;
+  const last = dates[dates.length - 1] ?? utcToday;
 
   const ledger = new CapacityLedger({
     perSecond: settings.TWILIO_MESSAGES_PER_SECOND,
@@ -139,95 +160,159 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
       tokensPerMinute: settings.OPENAI_TOKENS_PER_MIN,
       expectedTokensPerMessage: settings.OPENAI_EXPECTED_TOKENS_PER_MESSAGE,
     }),
-    perDay: settings.TWILIO_MESSAGES_PER_DAY,
   });
-  // Whole UTC days this run can touch: the daily quota counts everything already planned on them.
-  const from = new Date(startOfUtcDay(now.getTime()));
-  const to = new Date(startOfUtcDay(now.getTime() + settings.PLANNER_HORIZON_HOURS * 3_600_000) + 2 * DAY_MS);
-  for (const row of await plannedSendsPerSecond(db, from, to)) {
-    ledger.reserve(new Date(row.second * 1000), row.count);
+  // Every window of these dates lies between 10:00 UTC the day before the first and the end of the day
+  // after the last (UTC+14 to UTC−12): load what is already planned there, for the pace and the quota.
+  const quotaUsed = new Map<string, number>();
+  const loadFrom = new Date(Date.parse(`${first}T00:00:00Z`) - DAY_MS);
+  const loadTo = new Date(Date.parse(`${last}T00:00:00Z`) + 2 * DAY_MS);
+  for (const row of await plannedLoad(db, loadFrom, loadTo)) {
+    ledger.reserve(new Date(row.second * 1000), row.sends);
+    quotaUsed.set(row.localDate, (quotaUsed.get(row.localDate) ?? 0) + row.quotaUsed);
   }
 
   // Earlier deliveries whose time passed before they got a schedule go first: they were promised today.
   await replanMissed(db, ledger, now, random, summary);
 
-  const utcToday = now.toISOString().slice(0, 10);
-  // Every subscriber in a zone gets the same windows in one run: work them out once per zone.
-  const byZone = new Map<string, SendWindow[] | null>();
-  const windowsFor = (zone: string): SendWindow[] | null => {
-    let windows = byZone.get(zone);
-    if (windows === undefined) {
-      try {
-        windows = windowsToPlan(zone, now, horizon);
-      } catch (error) {
-        if (!(error instanceof InvalidTimeZone)) throw error;
-        windows = null;
-      }
-      byZone.set(zone, windows);
+  const subscribers = await readSubscribers(
+    db,
+    { from: addDays(first, -1), to: addDays(last, 1) },
+    deps.pageSize ?? 10_000,
+  );
+  const windows = new PlanningWindows(window, now);
+  const decided: Decided[] = [];
+
+  // Rotation order: the database's (most recently skipped first), then updated date by date.
+  let order = subscribers.map((_, i) => i);
+  const rotation = new Map<number, { localDate: string; rank: number }>();
+  for (const date of dates) {
+    const candidates: DateCandidate[] = [];
+    for (const i of order) {
+      const s = subscribers[i] as PlanningSubscriber;
+      if (s.plannedDates.includes(date)) continue;
+      const w = windows.usable(s.timeZone, date);
+      if (w !== null) candidates.push({ subscriber: i, window: w });
     }
-    return windows;
-  };
+    if (candidates.length === 0) continue;
+    const quotaLeft = Math.max(0, settings.TWILIO_MESSAGES_PER_DAY - (quotaUsed.get(date) ?? 0));
+    const skippedNow = new Set<number>();
+    for (const d of decideDate(candidates, quotaLeft, windows.usableSeconds, ledger, random)) {
+      const subscriberId = (subscribers[d.subscriber] as PlanningSubscriber).id;
+      if ('at' in d) {
+        decided.push({ subscriberId, window: d.window, at: Math.floor(d.at.getTime() / 1000) });
+      } else {
+        decided.push({ subscriberId, window: d.window, reason: d.skip });
+        skippedNow.add(d.subscriber);
+      }
+    }
+    // Whoever was skipped on this date goes to the front for the next one, in the order they had.
+    const skippedInOrder = order.filter((i) => skippedNow.has(i));
+    for (const [position, i] of skippedInOrder.entries()) {
+      rotation.set(i, { localDate: date, rank: skippedInOrder.length - position });
+    }
+    order = [...skippedInOrder, ...order.filter((i) => !skippedNow.has(i))];
+  }
+
   // A subscriber with an invalid zone gets one skipped row, its window taken in UTC for want of a real zone.
-  const utcWindow = windowsToPlan('UTC', new Date(`${utcToday}T00:00:00Z`), { window, horizonHours: 24 })[0];
-  // Local dates any zone can have within the horizon (UTC−12 … UTC+14, plus yesterday's open window).
-  const dates = {
-    from: addDays(utcToday, -2),
-    to: addDays(utcToday, Math.ceil(settings.PLANNER_HORIZON_HOURS / 24) + 2),
-  };
+  for (const s of subscribers) {
+    if (windows.valid(s.timeZone) || s.plannedDates.includes(utcToday)) continue;
+    logger.warn('subscriber has an invalid time zone; skipped', { subscriberId: s.id, timeZone: s.timeZone });
+    decided.push({ subscriberId: s.id, window: windows.utc(utcToday, s.timeZone), reason: 'bad_timezone' });
+  }
+
+  for (let i = 0; i < decided.length; i += INSERT_CHUNK) {
+    for (const c of await insertDecisions(db, windows.all, decided.slice(i, i + INSERT_CHUNK))) {
+      if (c.state === 'planned') summary.planned += c.count;
+      else countSkip(summary, c.reason ?? 'unknown', c.count);
+    }
+  }
+  await recordRotationSkips(
+    db,
+    [...rotation].map(([i, r]) => ({ subscriberId: (subscribers[i] as PlanningSubscriber).id, ...r })),
+  );
+}
+
+/** Active subscribers in rotation order, each with the local dates in `dates` it already has. */
+async function readSubscribers(
+  db: Db,
+  dates: { from: string; to: string },
+  pageSize: number,
+): Promise<PlanningSubscriber[]> {
+  const all: PlanningSubscriber[] = [];
   let cursor: SubscriberCursor | null = null;
   for (;;) {
-    const page = await pageSubscribersForPlanning(db, cursor, deps.pageSize ?? 5000, dates);
-    if (page.length === 0) break;
-    const last = page[page.length - 1] as (typeof page)[number];
-    cursor = { skipKey: last.skipKey, id: last.id };
+    const page = await pageSubscribersForPlanning(db, cursor, pageSize, dates);
+    all.push(...page);
+    if (page.length < pageSize) return all;
+    const last = page[page.length - 1] as PlanningSubscriber;
+    cursor = { skipKey: last.skipKey, skipRank: last.skipRank, id: last.id };
+  }
+}
 
-    // Page order is priority order (fair rotation), so capacity goes to the front of the queue first.
-    const rows: NewPlannedDelivery[] = [];
-    for (const s of page) {
-      const windows = windowsFor(s.timeZone);
-      if (!windows) {
-        logger.warn('subscriber has an invalid time zone; skipped', {
-          subscriberId: s.id,
-          timeZone: s.timeZone,
-        });
-        if (utcWindow) rows.push(skippedRow(s.id, utcWindow, 'bad_timezone', s.timeZone));
-        continue;
-      }
-      for (const w of windows) {
-        if (s.plannedDates.includes(w.localDate)) continue;
-        const usable = usableWindow(w, now, PLAN_LEAD_MS, SEND_TAIL_MARGIN_MS);
-        const slot = ledger.assign(usable.start, usable.end, random);
-        rows.push(
-          slot.ok
-            ? {
-                subscriberId: s.id,
-                localDate: w.localDate,
-                timeZone: w.timeZone,
-                windowStart: w.start,
-                windowEnd: w.end,
-                plannedAt: slot.at,
-                state: 'planned',
-                reason: null,
-              }
-            : skippedRow(s.id, w, slot.reason),
-        );
-      }
-    }
+/**
+ * Each zone's window on each date, worked out once per run (every subscriber in a zone shares it) and
+ * numbered for the insert; null for a zone that is not a valid IANA zone or a window with no usable time.
+ */
+class PlanningWindows {
+  readonly all: PlanningWindow[] = [];
+  /** Usable part of each window in `all`, in whole seconds [start, end). */
+  readonly usableSeconds: { start: number; end: number }[] = [];
+  private readonly index = new Map<string, number | null>();
+  private readonly zones = new Map<string, boolean>();
 
-    const inserted = await db.transaction().execute(async (trx) => {
-      const created = await insertPlannedDeliveries(trx, rows);
-      await recordQuotaSkips(
-        trx,
-        created
-          .filter((r) => r.state === 'skipped' && r.reason !== 'bad_timezone')
-          .map((r) => ({ subscriberId: r.subscriberId, localDate: r.localDate })),
-      );
-      return created;
-    });
-    for (const r of inserted) {
-      if (r.state === 'planned') summary.planned++;
-      else countSkip(summary, r.reason ?? 'unknown');
+  constructor(
+    private readonly window: WindowMinutes,
+    private readonly now: Date,
+  ) {}
+
+  valid(zone: string): boolean {
+    let ok = this.zones.get(zone);
+    if (ok === undefined) {
+      try {
+        localDateAt(zone, this.now);
+        ok = true;
+      } catch (error) {
+        if (!(error instanceof InvalidTimeZone)) throw error;
+        ok = false;
+      }
+      this.zones.set(zone, ok);
     }
+    return ok;
+  }
+
+  /** The index of `zone`'s window on `date` when it still has usable time, else null. */
+  usable(zone: string, date: string): number | null {
+    const key = `${zone}\u0000${date}`;
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = null;
+      if (this.valid(zone)) {
+        const w = sendWindowOn(zone, date, this.window);
+        const usable = usableWindow(w, this.now, PLAN_LEAD_MS, SEND_TAIL_MARGIN_MS);
+        const start = Math.ceil(usable.start.getTime() / 1000);
+        const end = Math.ceil(usable.end.getTime() / 1000);
+        if (end > start) i = this.add(w, { start, end });
+      }
+      this.index.set(key, i);
+    }
+    return i;
+  }
+
+  /** A window for a subscriber whose zone is invalid: the send window of `date` in UTC. */
+  utc(date: string, storedZone: string): number {
+    const key = `bad\u0000${storedZone}\u0000${date}`;
+    let i = this.index.get(key);
+    if (i === undefined || i === null) {
+      i = this.add({ ...sendWindowOn('UTC', date, this.window), timeZone: storedZone }, { start: 0, end: 0 });
+      this.index.set(key, i);
+    }
+    return i;
+  }
+
+  private add(w: PlanningWindow, usable: { start: number; end: number }): number {
+    this.all.push({ localDate: w.localDate, timeZone: w.timeZone, start: w.start, end: w.end });
+    this.usableSeconds.push(usable);
+    return this.all.length - 1;
   }
 }
 
@@ -270,19 +355,6 @@ async function replanMissed(
       replanned: summary.replanned,
     });
   }
-}
-
-function skippedRow(subscriberId: number, w: SendWindow, reason: string, timeZone = w.timeZone) {
-  return {
-    subscriberId,
-    localDate: w.localDate,
-    timeZone,
-    windowStart: w.start,
-    windowEnd: w.end,
-    plannedAt: null,
-    state: 'skipped',
-    reason,
-  } satisfies NewPlannedDelivery;
 }
 
 async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary): Promise<void> {

@@ -101,7 +101,12 @@ describe('positivity CLI', () => {
     });
 
     const shown = await json('subscribers', 'show', PHONE);
-    expect(shown.deliveries.map((d: { state: string }) => d.state).sort()).toEqual(['planned', 'sent']);
+    // The plan run decided two whole local dates (tomorrow and the day after); send-now sent today's.
+    expect(shown.deliveries.map((d: { state: string }) => d.state).sort()).toEqual([
+      'planned',
+      'planned',
+      'sent',
+    ]);
 
     expect(await json('send-due')).toEqual({ due: 0, sent: 0, outcomes: [] });
 

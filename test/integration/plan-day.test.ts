@@ -88,35 +88,47 @@ describe('planDay', () => {
       expect(r.schedule_name).toBe(`delivery-${r.id}`);
       expect(r.scheduled_at).not.toBeNull();
     }
-    // New York at 10:00 UTC: today's window (16:00–21:00 UTC) only; Kiritimati (+14): 8 March, whose
-    // window 22:00–03:00 UTC starts within 26 h, and Kolkata 7 March (06:30–11:30 UTC, still open) + 8 March.
+    // A run decides whole local dates: 7 March (its last window, UTC−12, is still ahead) and 8 March (its
+    // first window, UTC+14, starts 22:00 UTC, within 26 h). New York gets both; Kiritimati (+14) only 8
+    // March (its 7 March window closed at 03:00 UTC); Kolkata both (7 March 06:30–11:30 UTC is still open).
     const dates = (zone: string) =>
       [...new Set(rows.filter((r) => r.time_zone === zone).map((r) => r.local_date))].sort();
-    expect(dates('America/New_York')).toEqual(['2026-03-07']);
+    expect(dates('America/New_York')).toEqual(['2026-03-07', '2026-03-08']);
     expect(dates('Pacific/Kiritimati')).toEqual(['2026-03-08']);
     expect(dates('Asia/Kolkata')).toEqual(['2026-03-07', '2026-03-08']);
   });
 
-  it('keeps to the daily quota and rotates fairly: yesterday’s skipped go first', async () => {
+  it('keeps to the daily quota per local date and rotates fairly: the last skipped go first', async () => {
     await addSubscribers(db(), 10, ['America/New_York']);
     const quota = { ...settings, TWILIO_MESSAGES_PER_DAY: 6 };
+    // The run decides 7 and 8 March: 6 planned and 4 skipped on each.
     const day1 = await planDay(
       { db: db(), scheduler: fakeScheduler(), settings: quota, random: seededRandom(3) },
       now,
     );
-    expect(day1).toMatchObject({ planned: 6, skipped: { quota: 4 } });
-    const skipped1 = await db()
+    expect(day1).toMatchObject({ planned: 12, skipped: { quota: 8 } });
+    const outcomes = async (date: string) => {
+      const rows = await db()
+        .selectFrom('deliveries')
+        .select(['subscriber_id', 'state', 'reason', 'planned_at'])
+        .where('local_date', '=', date)
+        .execute();
+      const skipped = rows.filter((r) => r.state === 'skipped');
+      expect(skipped.every((r) => r.reason === 'quota' && r.planned_at === null)).toBe(true);
+      expect(rows.filter((r) => r.state === 'planned')).toHaveLength(6);
+      return new Set(skipped.map((r) => r.subscriber_id));
+    };
+    const skipped7 = await outcomes('2026-03-07');
+    const skipped8 = await outcomes('2026-03-08');
+    expect(skipped7.size).toBe(4);
+    // Those skipped on the 7th are all served on the 8th.
+    for (const id of skipped7) expect(skipped8.has(id)).toBe(false);
+    const latest = await db()
       .selectFrom('subscribers')
       .select('id')
-      .where('last_quota_skip_date', '=', '2026-03-07')
+      .where('last_quota_skip_date', '=', '2026-03-08')
       .execute();
-    expect(skipped1).toHaveLength(4);
-    const skippedRows = await db()
-      .selectFrom('deliveries')
-      .selectAll()
-      .where('state', '=', 'skipped')
-      .execute();
-    expect(skippedRows.every((r) => r.reason === 'quota' && r.planned_at === null)).toBe(true);
+    expect(new Set(latest.map((r) => r.id))).toEqual(skipped8);
 
     const nextDay = new Date(now.getTime() + 86_400_000);
     const day2 = await planDay(
@@ -124,14 +136,14 @@ describe('planDay', () => {
       nextDay,
     );
     expect(day2).toMatchObject({ planned: 6, skipped: { quota: 4 } });
-    const plannedDay2 = await db()
-      .selectFrom('deliveries')
-      .select('subscriber_id')
-      .where('local_date', '=', '2026-03-08')
-      .where('state', '=', 'planned')
-      .execute();
-    const servedIds = new Set(plannedDay2.map((r) => r.subscriber_id));
-    for (const s of skipped1) expect(servedIds.has(s.id)).toBe(true);
+    const skipped9 = await outcomes('2026-03-09');
+    for (const id of skipped8) expect(skipped9.has(id)).toBe(false);
+    // Three dates, 12 skips over 10 subscribers: nobody skipped twice while someone was never skipped.
+    const skips = new Map<number, number>();
+    for (const set of [skipped7, skipped8, skipped9])
+      for (const id of set) skips.set(id, (skips.get(id) ?? 0) + 1);
+    expect(skips.size).toBe(10);
+    expect(Math.max(...skips.values())).toBe(2);
   });
 
   it('counts sends already planned against the per-second and per-minute caps', async () => {
@@ -146,7 +158,7 @@ describe('planDay', () => {
       { db: db(), scheduler: fakeScheduler(), settings: tight, random: seededRandom(5) },
       now,
     );
-    expect(summary.planned).toBe(200);
+    expect(summary.planned).toBe(400); // 7 and 8 March
     const { rows } = await sql<{ perSecond: number; perMinute: number }>`
       SELECT (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('second', planned_at)) s)::int AS "perSecond",
              (SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries WHERE state = 'planned' GROUP BY date_trunc('minute', planned_at)) m)::int AS "perMinute"`.execute(
@@ -191,7 +203,7 @@ describe('planDay', () => {
 
     const failing = fakeScheduler(new Set(ids.slice(0, 2)));
     const run1 = await planDay({ db: db(), scheduler: failing, settings }, now);
-    expect(run1).toMatchObject({ planned: 0, scheduled: 3, failed: 2 });
+    expect(run1).toMatchObject({ planned: 0, scheduled: ids.length - 2, failed: 2 });
     const errored = await db()
       .selectFrom('deliveries')
       .selectAll()
@@ -285,13 +297,18 @@ describe('planDay', () => {
         SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db());
     expect(rows[0]?.n).toBe(0);
     const next = await planDay({ db: db(), scheduler: fakeScheduler(), settings }, now);
-    expect(next).toMatchObject({ status: 'completed', planned: 2, scheduled: 2 });
+    expect(next).toMatchObject({ status: 'completed', planned: 4, scheduled: 4 }); // 7 and 8 March
   });
 
   it('moves a missed delivery to a later second of its open window and schedules it there', async () => {
     await addSubscribers(db(), 5, ['Europe/London']); // London is on UTC in March: window 12:00–17:00Z
     await planDay({ db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) }, now);
-    const rows = await db().selectFrom('deliveries').select(['id', 'subscriber_id']).orderBy('id').execute();
+    const rows = await db()
+      .selectFrom('deliveries')
+      .select(['id', 'subscriber_id'])
+      .where('local_date', '=', '2026-03-07')
+      .orderBy('id')
+      .execute();
     expect(rows).toHaveLength(5);
     // Three were due at 12:30 and never got a schedule; two are due at 15:00.
     const [a, b, c, d, e] = rows.map((r) => r.id) as [string, string, string, string, string];
@@ -331,20 +348,24 @@ describe('planDay', () => {
     expect(moved.every((r) => (r.planned_at?.getTime() ?? 0) > at1400.getTime())).toBe(true);
     expect(today.find((r) => r.id === d)?.planned_at).toEqual(new Date('2026-03-07T15:00:00Z'));
     expect(scheduler.requests.filter((q) => [a, b, c].includes(q.deliveryId))).toHaveLength(3);
-    // Tomorrow's windows were planned and scheduled by the same run.
-    expect(run.planned).toBe(5);
+    // Tomorrow's windows (8 March) were planned by the first run and are scheduled by this one.
+    expect(run.planned).toBe(0);
     expect(run.scheduled).toBe(10);
   });
 
   it('skips a missed delivery whose window has no time left, and leaves one the sender claimed', async () => {
     await addSubscribers(db(), 3, ['Europe/London']);
     await planDay({ db: db(), scheduler: fakeScheduler(), settings, deadline: new Date(0) }, now);
-    const [a, b, c] = (await db().selectFrom('deliveries').select('id').orderBy('id').execute()).map(
-      (r) => r.id,
-    ) as [string, string, string];
-    await sql`UPDATE deliveries SET planned_at = '2026-03-07T16:00:00Z'::timestamptz + (subscriber_id * interval '1 second')`.execute(
-      db(),
-    );
+    const [a, b, c] = (
+      await db()
+        .selectFrom('deliveries')
+        .select('id')
+        .where('local_date', '=', '2026-03-07')
+        .orderBy('id')
+        .execute()
+    ).map((r) => r.id) as [string, string, string];
+    await sql`UPDATE deliveries SET planned_at = '2026-03-07T16:00:00Z'::timestamptz + (subscriber_id * interval '1 second')
+      WHERE local_date = '2026-03-07'`.execute(db());
     await db()
       .updateTable('deliveries')
       .set({ state: 'sending', claimed_at: new Date('2026-03-07T16:00:03Z') })

@@ -1,7 +1,8 @@
 // The horizon rule over a simulated year of daily runs: every local date planned exactly once, before its
-// window opens, whatever fixed UTC time the run happens at, across 23- and 25-hour days.
+// window opens, whatever fixed UTC time the run happens at, across 23- and 25-hour days. Runs decide whole
+// local dates (the quota counts per local date), so a date is decided before its first window anywhere.
 import { describe, expect, it } from 'vitest';
-import { usableWindow, windowsToPlan } from '../../src/domain/planning-horizon.js';
+import { datesToPlan, usableWindow, windowsToPlan } from '../../src/domain/planning-horizon.js';
 import { addDays, sendWindowOn } from '../../src/domain/send-window.js';
 
 const window = { startMinute: 12 * 60, endMinute: 17 * 60 };
@@ -60,16 +61,24 @@ describe('windowsToPlan over a year of daily runs', () => {
     },
   );
 
-  it('each run plans at most two windows per subscriber and never one already passed', () => {
-    for (const zone of zones) {
-      for (let h = 0; h < 24; h++) {
-        const now = new Date(Date.UTC(2026, 2, 8, h, 17));
+  it('each run decides whole dates: at most three windows per zone, none passed, each date begun within the horizon', () => {
+    for (let h = 0; h < 24; h++) {
+      const now = new Date(Date.UTC(2026, 2, 8, h, 17));
+      const dates = datesToPlan(now, { window, horizonHours: 26 });
+      expect(dates.length).toBeGreaterThanOrEqual(2);
+      expect(dates.length).toBeLessThanOrEqual(3);
+      for (const d of dates) {
+        // The date's first window anywhere (UTC+14) starts within 26 h; its last (UTC−12) has not ended.
+        expect(sendWindowOn('Etc/GMT-14', d, window).start.getTime()).toBeLessThan(now.getTime() + 26 * HOUR);
+        expect(sendWindowOn('Etc/GMT+12', d, window).end.getTime()).toBeGreaterThan(now.getTime());
+      }
+      for (const zone of zones) {
         const ws = windowsToPlan(zone, now, { window, horizonHours: 26 });
         expect(ws.length).toBeGreaterThanOrEqual(1);
-        expect(ws.length).toBeLessThanOrEqual(2);
+        expect(ws.length).toBeLessThanOrEqual(3);
         for (const w of ws) {
+          expect(dates).toContain(w.localDate);
           expect(w.end.getTime()).toBeGreaterThan(now.getTime());
-          expect(w.start.getTime()).toBeLessThan(now.getTime() + 26 * HOUR);
         }
       }
     }
@@ -86,12 +95,17 @@ describe('windowsToPlan over a year of daily runs', () => {
   });
 
   it('a 24-hour horizon is not enough: a late run leaves a date behind', () => {
-    // Why the default is 26 h. Run at 16:00 UTC = the New York window start in summer; one run 1 h late.
-    const planned = simulateYear('America/New_York', '15:59:00', 24, (day) => (day === 150 ? HOUR : 0));
+    // Why the default is 26 h. A date is decided when its first window anywhere (UTC+14) is within the
+    // horizon; run at 21:59 UTC, a minute before Kiritimati's window opens, and one run 1 h late.
+    const planned = simulateYear('Pacific/Kiritimati', '21:59:00', 24, (day) => (day === 150 ? HOUR : 0));
     const missing: string[] = [];
-    for (let d = '2026-01-02'; d <= '2026-12-31'; d = addDays(d, 1))
+    for (let d = '2026-01-03'; d <= '2026-12-31'; d = addDays(d, 1))
       if (!planned.get(d)?.plannedBeforeStart) missing.push(d);
     expect(missing.length).toBeGreaterThan(0);
+    // The same late run with the default 26 h horizon leaves nothing behind.
+    const roomy = simulateYear('Pacific/Kiritimati', '21:59:00', 26, (day) => (day === 150 ? HOUR : 0));
+    for (let d = '2026-01-03'; d <= '2026-12-31'; d = addDays(d, 1))
+      expect(roomy.get(d)?.plannedBeforeStart, d).toBe(true);
   });
 
   it('usableWindow trims a window already under way to the time left', () => {

@@ -4,26 +4,28 @@
 import { sql } from 'kysely';
 import { logger } from '../../../logger.js';
 import type { Db, DbOrTrx } from '../../connection.js';
-import type { DeliveryState } from '../../schema.js';
 
 export interface PlanningSubscriber {
   id: number;
   timeZone: string;
-  /** Sort key: last quota skip date, or '-infinity' for never skipped. */
+  /** Rotation keys: last quota skip date ('-infinity' for never) and rank among that date's skips. */
   skipKey: string;
+  skipRank: number;
   /** Local dates in the page's date range that already have a delivery (any state). */
   plannedDates: string[];
 }
 
 export interface SubscriberCursor {
   skipKey: string;
+  skipRank: number;
   id: number;
 }
 
 /**
- * Active, unpaused subscribers, most recently skipped for quota first (fair rotation), then by id;
- * `after` is the last row of the previous page. Each row carries the local dates between `dates.from` and
- * `dates.to` already planned for it, so one statement per page answers both questions.
+ * Active, unpaused subscribers in rotation order — most recently skipped for lack of room first, in the
+ * order they were skipped — then by id; `after` is the last row of the previous page. Each row carries the
+ * local dates between `dates.from` and `dates.to` already planned for it, so one statement per page
+ * answers both questions.
  */
 export async function pageSubscribersForPlanning(
   db: DbOrTrx,
@@ -33,84 +35,109 @@ export async function pageSubscribersForPlanning(
 ): Promise<PlanningSubscriber[]> {
   const key = sql<string>`coalesce(s.last_quota_skip_date, '-infinity'::date)`;
   const { rows } = await sql<PlanningSubscriber>`
-    SELECT s.id, s.time_zone AS "timeZone", ${key} AS "skipKey",
+    SELECT s.id, s.time_zone AS "timeZone", ${key}::text AS "skipKey", s.quota_skip_rank AS "skipRank",
       ARRAY(
         SELECT d.local_date::text FROM deliveries d
         WHERE d.subscriber_id = s.id AND d.local_date BETWEEN ${dates.from}::date AND ${dates.to}::date
       ) AS "plannedDates"
     FROM subscribers s
     WHERE s.status = 'active' AND NOT s.paused
-      ${after ? sql`AND (${key}, s.id) < (${after.skipKey}::date, ${after.id})` : sql``}
-    ORDER BY ${key} DESC, s.id DESC
+      ${after ? sql`AND (${key}, s.quota_skip_rank, s.id) < (${after.skipKey}::date, ${after.skipRank}, ${after.id})` : sql``}
+    ORDER BY ${key} DESC, s.quota_skip_rank DESC, s.id DESC
     LIMIT ${limit}`.execute(db);
   return rows;
 }
 
-/** Sends already planned (or under way) between two instants, grouped by whole UTC second. */
-export async function plannedSendsPerSecond(
+/**
+ * Moves subscribers skipped for lack of room to the front of the rotation: their skip date and their rank
+ * among that date's skips (higher = served first), unless they already hold a later place.
+ */
+export async function recordRotationSkips(
   db: DbOrTrx,
-  from: Date,
-  to: Date,
-): Promise<{ second: number; count: number }[]> {
-  const rows = await sql<{ second: number; count: number }>`
-    SELECT floor(extract(epoch FROM planned_at))::bigint AS second, count(*)::int AS count
-    FROM deliveries
-    WHERE planned_at >= ${from} AND planned_at < ${to} AND state NOT IN ('skipped', 'cancelled')
-    GROUP BY 1`.execute(db);
-  return rows.rows;
-}
-
-export interface NewPlannedDelivery {
-  subscriberId: number;
-  localDate: string;
-  timeZone: string;
-  windowStart: Date;
-  windowEnd: Date;
-  /** Null for skipped rows. */
-  plannedAt: Date | null;
-  state: Extract<DeliveryState, 'planned' | 'skipped'>;
-  reason: string | null;
-}
-
-/** Inserts rows; a (subscriber, local date) that already exists is left as it is. Returns inserted rows. */
-export async function insertPlannedDeliveries(
-  db: DbOrTrx,
-  rows: NewPlannedDelivery[],
-): Promise<{ subscriberId: number; localDate: string; state: string; reason: string | null }[]> {
-  if (rows.length === 0) return [];
-  const col = <T>(f: (r: NewPlannedDelivery) => T) => rows.map(f);
-  const result = await sql<{
-    subscriberId: number;
-    localDate: string;
-    state: string;
-    reason: string | null;
-  }>`
-    INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at, state, reason)
-    SELECT * FROM unnest(
-      ${col((r) => r.subscriberId)}::int[],
-      ${col((r) => r.localDate)}::date[],
-      ${col((r) => r.timeZone)}::text[],
-      ${col((r) => r.windowStart.toISOString())}::timestamptz[],
-      ${col((r) => r.windowEnd.toISOString())}::timestamptz[],
-      ${col((r) => r.plannedAt?.toISOString() ?? null)}::timestamptz[],
-      ${col((r) => r.state)}::text[],
-      ${col((r) => r.reason)}::text[]
-    )
-    ON CONFLICT (subscriber_id, local_date) DO NOTHING
-    RETURNING subscriber_id AS "subscriberId", local_date AS "localDate", state, reason`.execute(db);
-  return result.rows;
-}
-
-/** Remembers the latest date each subscriber was skipped for lack of quota (they go first next time). */
-export async function recordQuotaSkips(
-  db: DbOrTrx,
-  skips: { subscriberId: number; localDate: string }[],
+  skips: readonly { subscriberId: number; localDate: string; rank: number }[],
 ): Promise<void> {
   if (skips.length === 0) return;
   await sql`
-    UPDATE subscribers s SET last_quota_skip_date = v.d
-    FROM unnest(${skips.map((x) => x.subscriberId)}::int[], ${skips.map((x) => x.localDate)}::date[]) AS v(id, d)
-    WHERE s.id = v.id AND (s.last_quota_skip_date IS NULL OR s.last_quota_skip_date < v.d)`.execute(db);
+    UPDATE subscribers s SET last_quota_skip_date = v.d, quota_skip_rank = v.rank
+    FROM unnest(
+      ${skips.map((x) => x.subscriberId)}::int[],
+      ${skips.map((x) => x.localDate)}::date[],
+      ${skips.map((x) => x.rank)}::int[]
+    ) AS v(id, d, rank)
+    WHERE s.id = v.id
+      AND (coalesce(s.last_quota_skip_date, '-infinity'::date), s.quota_skip_rank) < (v.d, v.rank)`.execute(
+    db,
+  );
+}
+
+/**
+ * What is already planned between two instants: sends per whole UTC second (the pace ledger) and, per
+ * local date, the deliveries that use that date's quota (planned or under way; skipped, cancelled and
+ * failed ones do not).
+ */
+export async function plannedLoad(
+  db: DbOrTrx,
+  from: Date,
+  to: Date,
+): Promise<{ second: number; localDate: string; sends: number; quotaUsed: number }[]> {
+  const { rows } = await sql<{ second: string; localDate: string; sends: number; quotaUsed: number }>`
+    SELECT floor(extract(epoch FROM planned_at))::bigint AS second, local_date::text AS "localDate",
+      count(*)::int AS sends, count(*) FILTER (WHERE state <> 'failed')::int AS "quotaUsed"
+    FROM deliveries
+    WHERE planned_at >= ${from} AND planned_at < ${to} AND state NOT IN ('skipped', 'cancelled')
+    GROUP BY 1, 2`.execute(db);
+  return rows.map((r) => ({ ...r, second: Number(r.second) }));
+}
+
+/** One zone's window on one local date, shared by every delivery planned in it. */
+export interface PlanningWindow {
+  localDate: string;
+  /** The zone as stored on the subscriber (for a bad zone, the bad text itself). */
+  timeZone: string;
+  start: Date;
+  end: Date;
+}
+
+/** A decided delivery: planned at a second (`at`, Unix seconds) or skipped with a reason. */
+export type Decided =
+  | { subscriberId: number; window: number; at: number }
+  | { subscriberId: number; window: number; reason: string };
+
+/**
+ * Inserts decided deliveries (a (subscriber, local date) that already exists is left as it is). Rows
+ * carry only integers and a window index; the windows travel once. Returns how many rows were inserted,
+ * by state and reason.
+ */
+export async function insertDecisions(
+  db: DbOrTrx,
+  windows: readonly PlanningWindow[],
+  rows: readonly Decided[],
+): Promise<{ state: string; reason: string | null; count: number }[]> {
+  if (rows.length === 0) return [];
+  const { rows: counts } = await sql<{ state: string; reason: string | null; count: number }>`
+    WITH w AS (
+      SELECT * FROM unnest(
+        ${windows.map((x) => x.localDate)}::date[],
+        ${windows.map((x) => x.timeZone)}::text[],
+        ${windows.map((x) => x.start.toISOString())}::timestamptz[],
+        ${windows.map((x) => x.end.toISOString())}::timestamptz[]
+      ) WITH ORDINALITY AS w(local_date, time_zone, window_start, window_end, i)
+    ), ins AS (
+      INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at, state, reason)
+      SELECT r.subscriber_id, w.local_date, w.time_zone, w.window_start, w.window_end, to_timestamp(r.at),
+        CASE WHEN r.at IS NULL THEN 'skipped' ELSE 'planned' END, r.reason
+      FROM unnest(
+        ${rows.map((r) => r.subscriberId)}::int[],
+        ${rows.map((r) => r.window + 1)}::int[],
+        ${rows.map((r) => ('at' in r ? r.at : null))}::bigint[],
+        ${rows.map((r) => ('reason' in r ? r.reason : null))}::text[]
+      ) AS r(subscriber_id, i, at, reason)
+      JOIN w USING (i)
+      ON CONFLICT (subscriber_id, local_date) DO NOTHING
+      RETURNING state, reason
+    )
+    SELECT state, reason, count(*)::int AS count FROM ins GROUP BY state, reason`.execute(db);
+  return counts;
 }
 
 export interface UnscheduledDelivery {

@@ -1,0 +1,26 @@
+// Frozen once landed: write a new migration instead of editing this one.
+// Fair rotation under the daily quota is a queue: whoever was skipped most recently is served first. The
+// skip date alone cannot keep the queue's order among the many skipped on the same date (the id broke the
+// tie, so some were skipped again before others had been skipped once); the rank within the date's skips
+// keeps it. The planner walks subscribers in (date, rank, id) order, so the index follows.
+import { type Kysely, sql } from 'kysely';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await sql`ALTER TABLE subscribers ADD COLUMN quota_skip_rank integer NOT NULL DEFAULT 0`.execute(db);
+  await sql`
+    CREATE INDEX subscribers_rotation_idx
+      ON subscribers ((coalesce(last_quota_skip_date, '-infinity'::date)) DESC, quota_skip_rank DESC, id DESC)
+      WHERE status = 'active' AND NOT paused
+  `.execute(db);
+  await sql`DROP INDEX subscribers_plan_order_idx`.execute(db);
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await sql`
+    CREATE INDEX subscribers_plan_order_idx
+      ON subscribers ((coalesce(last_quota_skip_date, '-infinity'::date)) DESC, id DESC)
+      WHERE status = 'active' AND NOT paused
+  `.execute(db);
+  await sql`DROP INDEX subscribers_rotation_idx`.execute(db);
+  await sql`ALTER TABLE subscribers DROP COLUMN quota_skip_rank`.execute(db);
+}
