@@ -69,7 +69,9 @@ export function budgetsFromConfig(config: LimitSettings): Record<BudgetName, Bud
     openai_requests: perMinute(config.OPENAI_REQUESTS_PER_MIN),
     openai_tokens: perMinute(config.OPENAI_TOKENS_PER_MIN),
     sms_per_second: { points: config.TWILIO_MESSAGES_PER_SECOND, durationSec: 1, window: 'rolling' },
-    sms_per_day: { points: config.TWILIO_MESSAGES_PER_DAY, durationSec: 86_400, window: 'utc-day' },
+    // Keyed by the subscriber-local date the quota counts (docs/planner.md); one date's sends span at most
+    // 31 hours of UTC (UTC+14 to UTC−12), so its counter lives two days from the first send.
+    sms_per_day: { points: config.TWILIO_MESSAGES_PER_DAY, durationSec: 2 * 86_400, window: 'rolling' },
   };
 }
 

@@ -102,6 +102,13 @@ export interface UsageDailyTable {
   updated_at: UpdatedAt;
 }
 
+/** Messages sent per subscriber-local date: what the daily SMS quota counts (docs/planner.md). */
+export interface SmsQuotaDaysTable {
+  local_date: LocalDate;
+  sms_sent: Generated<number>;
+  updated_at: UpdatedAt;
+}
+
 /** One-machine mode only: texts the outbox "sent" instead of Twilio. */
 export interface OutboxMessagesTable {
   sid: string;
@@ -128,6 +135,7 @@ export interface Database {
   delivery_status_events: DeliveryStatusEventsTable;
   inbound_messages: InboundMessagesTable;
   usage_daily: UsageDailyTable;
+  sms_quota_days: SmsQuotaDaysTable;
   outbox_messages: OutboxMessagesTable;
   rate_limits: RateLimitsTable;
 }
@@ -142,6 +150,7 @@ export const APP_TABLES = [
   'consent_events',
   'deliveries',
   'usage_daily',
+  'sms_quota_days',
   'outbox_messages',
   'subscribers',
 ] as const satisfies readonly (keyof Database)[];

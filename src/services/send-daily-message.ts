@@ -10,7 +10,7 @@ import {
   recentBodies,
   recordSent,
 } from '../db/repositories/deliveries/sending.js';
-import { addUsage, getUsage, usageDay } from '../db/repositories/usage.js';
+import { addQuotaUse, addUsage, getUsage, quotaUsed, usageDay } from '../db/repositories/usage.js';
 import type { DeliveryState } from '../db/schema.js';
 import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import { countSegments } from '../domain/gsm.js';
@@ -110,13 +110,16 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     return { outcome: 'duplicate', deliveryId, state: existing.state };
   }
   const log = logger.createChild({ persistentKeys: { deliveryId } });
+  // The daily SMS quota counts per subscriber-local date, as the planner does (docs/planner.md): the
+  // planner plans at most the quota on each date, and this is the backstop.
+  const quotaDay = delivery.local_date;
 
   const skip = async (
     reason: SkipReason,
     refundDayQuota = false,
     usage?: WriteUsage,
   ): Promise<SendOutcome> => {
-    if (refundDayQuota) await limiter.refund('sms_per_day', usageDay(clock.now()), 1);
+    if (refundDayQuota) await limiter.refund('sms_per_day', quotaDay, 1);
     await finishClaim(db, deliveryId, { state: 'skipped', reason });
     log.info('delivery skipped', { reason });
     return usage
@@ -134,10 +137,10 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   if (now.getTime() >= delivery.window_end.getTime()) return skip('late');
   if (now.getTime() < delivery.window_start.getTime() - EARLY_TOLERANCE_MS) return skip('early');
   const day = usageDay(now);
+  if ((await quotaUsed(db, quotaDay)) >= settings.messagesPerDay) return skip('quota');
   const usage = await getUsage(db, day);
-  if ((usage?.sms_sent ?? 0) >= settings.messagesPerDay) return skip('quota');
   if ((usage?.estimated_cost_usd ?? 0) >= settings.dailyCostLimitUsd) return skip('cost_cap');
-  const quota = await limiter.consume('sms_per_day', day, 1);
+  const quota = await limiter.consume('sms_per_day', quotaDay, 1);
   if (!quota.allowed) return skip('quota');
 
   // 3. Write. The OpenAI writer falls back to the curated library itself; this catch is the last resort.
@@ -156,7 +159,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     );
   } catch (err) {
     log.error('message writer failed', { error: err });
-    await limiter.refund('sms_per_day', day, 1);
+    await limiter.refund('sms_per_day', quotaDay, 1);
     await finishClaim(db, deliveryId, { state: 'failed', reason: 'writer_error' });
     return { outcome: 'failed', deliveryId, code: null, reason: 'writer_error' };
   }
@@ -181,7 +184,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   const segmentCount = countSegments(written.body);
   if (segmentCount.encoding !== 'GSM-7' || segmentCount.segments !== 1) {
     // Writers guarantee one GSM-7 segment; a breach is a bug, and a bug must not cost the subscriber money.
-    return fail(deps, deliveryId, day, openaiUsage, writeUsage, null, 'invalid_body');
+    return fail(deps, deliveryId, { day, quotaDay }, openaiUsage, writeUsage, null, 'invalid_body');
   }
 
   // 4. Opt-outs can arrive while the model was writing: look once more, then wait for the global pace.
@@ -248,6 +251,8 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         to: maskPhone(subscriber.phone),
         cancelledDeliveries: optOut.cancelledDeliveryIds.length,
       });
+      await limiter.refund('sms_per_day', quotaDay, 1);
+      log.info('carrier reports the subscriber unsubscribed; opted out', { to: maskPhone(subscriber.phone) });
       return {
         outcome: 'failed',
         deliveryId,
@@ -260,7 +265,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
     return fail(
       deps,
       deliveryId,
-      day,
+      { day, quotaDay },
       openaiUsage,
       writeUsage,
       err.code,
@@ -297,6 +302,23 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
           await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
       }),
     );
+    await db.transaction().execute(async (trx) => {
+      await recordSent(trx, deliveryId, {
+        messageSid: receipt.sid,
+        status: receipt.status,
+        sentAt,
+        body: written.body,
+        segments,
+        model: written.model,
+        fallback: written.fallback,
+        tokensIn: written.tokensIn,
+        tokensOut: written.tokensOut,
+        costUsd,
+        replacementReasons: written.replaced ?? null,
+      });
+      await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
+      await addQuotaUse(trx, quotaDay);
+    });
   } catch (err) {
     // Twilio has the message; the claim stays `sending` and the reconcile job marks it `unknown`.
     log.error('sent but not recorded', { messageSid: receipt.sid, error: err });
@@ -321,7 +343,7 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
 async function fail(
   deps: SendDeps,
   deliveryId: string,
-  day: string,
+  { day, quotaDay }: { day: string; quotaDay: string },
   openaiUsage: Parameters<typeof addUsage>[2],
   usage: WriteUsage,
   code: number | null,
@@ -331,6 +353,6 @@ async function fail(
     await finishClaim(trx, deliveryId, { state: 'failed', reason, errorCode: code });
     await addUsage(trx, day, openaiUsage);
   });
-  await deps.limiter.refund('sms_per_day', day, 1);
+  await deps.limiter.refund('sms_per_day', quotaDay, 1);
   return { outcome: 'failed', deliveryId, code, reason, usage };
 }

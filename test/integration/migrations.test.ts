@@ -33,6 +33,7 @@ describe('migrations on a real database', () => {
       'inbound_messages',
       'outbox_messages',
       'rate_limits',
+      'sms_quota_days',
       'subscribers',
       'usage_daily',
     ]);

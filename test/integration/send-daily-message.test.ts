@@ -545,11 +545,66 @@ describe('sendDailyMessage', () => {
     expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'late' });
   });
 
-  it('skips when the daily SMS quota is used up (usage_daily)', async () => {
+  it('skips when the daily SMS quota of the delivery’s local date is used up (sms_quota_days)', async () => {
     const { deliveryId } = await plannedDelivery();
-    await addUsage(db(), '2026-11-25', { smsSent: 1000, smsSegments: 1000 });
+    await db().insertInto('sms_quota_days').values({ local_date: '2026-11-25', sms_sent: 1000 }).execute();
     expect(await sendDailyMessage(deps(), deliveryId)).toMatchObject({ outcome: 'skipped', reason: 'quota' });
     expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'quota' });
+  });
+
+  it('counts the quota per local date: a Los Angeles send after UTC midnight uses its own date’s quota', async () => {
+    // Los Angeles, 25 Nov: window 12:00–17:00 PST = 20:00–01:00 UTC; now 16:30 PST = 00:30 UTC on the 26th.
+    // The UTC day (26th) already saw the quota's worth of sends from other zones' 26 November; the 25th
+    // has room for one more. The planner counts per local date, so must the sender.
+    const s = await db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, time_zone: 'America/Los_Angeles', status: 'active', name: 'Ana' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id } = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: s.id,
+        local_date: '2026-11-25',
+        time_zone: 'America/Los_Angeles',
+        window_start: '2026-11-25T20:00:00Z',
+        window_end: '2026-11-26T01:00:00Z',
+        planned_at: '2026-11-26T00:30:00Z',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    clock.set('2026-11-26T00:30:00Z');
+    await addUsage(db(), '2026-11-26', { smsSent: 1000, smsSegments: 1000 });
+    await db().insertInto('sms_quota_days').values({ local_date: '2026-11-25', sms_sent: 999 }).execute();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+
+    expect(await sendDailyMessage(deps(), id)).toMatchObject({ outcome: 'sent' });
+    expect(twilioSeen).toHaveLength(1);
+    // The shared budget is keyed by the local date too, and the send is counted there.
+    expect(limiter.log.filter((l) => l.budget === 'sms_per_day').map((l) => [l.op, l.key])).toEqual([
+      ['consume', '2026-11-25'],
+    ]);
+    const quota = await db().selectFrom('sms_quota_days').selectAll().orderBy('local_date').execute();
+    expect(quota.map((q) => [q.local_date, q.sms_sent])).toEqual([['2026-11-25', 1000]]);
+    // The next send on the 25th finds the quota used.
+    const next = await db()
+      .insertInto('subscribers')
+      .values({ phone: '+14155550124', time_zone: 'America/Los_Angeles', status: 'active' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const { id: second } = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: next.id,
+        local_date: '2026-11-25',
+        time_zone: 'America/Los_Angeles',
+        window_start: '2026-11-25T20:00:00Z',
+        window_end: '2026-11-26T01:00:00Z',
+        planned_at: '2026-11-26T00:30:00Z',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    expect(await sendDailyMessage(deps(), second)).toMatchObject({ outcome: 'skipped', reason: 'quota' });
   });
 
   it('skips when the shared sms_per_day budget is used up', async () => {

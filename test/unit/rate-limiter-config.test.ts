@@ -31,7 +31,7 @@ describe('rate limiter configuration', () => {
       openai_requests: { points: 8, durationSec: 60, window: 'rolling' },
       openai_tokens: { points: 900, durationSec: 60, window: 'rolling' },
       sms_per_second: { points: 2, durationSec: 1, window: 'rolling' },
-      sms_per_day: { points: 300, durationSec: 86_400, window: 'utc-day' },
+      sms_per_day: { points: 300, durationSec: 2 * 86_400, window: 'rolling' },
     });
   });
 

@@ -1,4 +1,5 @@
-// Daily usage counters (per UTC day): the daily SMS quota and cost cap read them, the sender adds to them.
+// Daily usage counters: cost and usage per UTC day (the cost cap reads them), and messages sent per
+// subscriber-local date (the daily SMS quota's backstop reads them); the sender adds to both.
 import { sql } from 'kysely';
 import type { DbOrTrx } from '../connection.js';
 import type { UsageDaily } from '../schema.js';
@@ -48,4 +49,27 @@ export async function addUsage(db: DbOrTrx, day: string, d: UsageDelta): Promise
 
 export function getUsage(db: DbOrTrx, day: string): Promise<UsageDaily | undefined> {
   return db.selectFrom('usage_daily').selectAll().where('day', '=', day).executeTakeFirst();
+}
+
+/** Messages already sent on subscribers' local date `localDate` (the quota day). */
+export async function quotaUsed(db: DbOrTrx, localDate: string): Promise<number> {
+  const row = await db
+    .selectFrom('sms_quota_days')
+    .select('sms_sent')
+    .where('local_date', '=', localDate)
+    .executeTakeFirst();
+  return row?.sms_sent ?? 0;
+}
+
+/** Counts one message sent on the quota day `localDate`. */
+export async function addQuotaUse(db: DbOrTrx, localDate: string): Promise<void> {
+  await db
+    .insertInto('sms_quota_days')
+    .values({ local_date: localDate, sms_sent: 1 })
+    .onConflict((oc) =>
+      oc
+        .column('local_date')
+        .doUpdateSet({ sms_sent: sql`sms_quota_days.sms_sent + 1`, updated_at: sql`now()` }),
+    )
+    .execute();
 }
