@@ -16,6 +16,16 @@ export async function up(db: Kysely<any>): Promise<void> {
       updated_at  timestamptz NOT NULL DEFAULT now()
     )
   `.execute(db);
+  // (3) The local dates planner runs have decided. A date not listed has no planned deliveries yet; a
+  // date with considered_before set was decided by a run that finished and saw every subscriber last
+  // changed before that instant. Either way the next run need not look each subscriber up in deliveries.
+  await sql`
+    CREATE TABLE planned_dates (
+      local_date        date PRIMARY KEY,
+      first_run         timestamptz NOT NULL DEFAULT now(),
+      considered_before timestamptz
+    )
+  `.execute(db);
   await sql`ALTER TABLE subscribers ADD COLUMN quota_skip_rank integer NOT NULL DEFAULT 0`.execute(db);
   await sql`
     CREATE INDEX subscribers_rotation_idx
@@ -33,5 +43,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   `.execute(db);
   await sql`DROP INDEX subscribers_rotation_idx`.execute(db);
   await sql`ALTER TABLE subscribers DROP COLUMN quota_skip_rank`.execute(db);
+  await sql`DROP TABLE planned_dates`.execute(db);
   await sql`DROP TABLE sms_quota_days`.execute(db);
 }

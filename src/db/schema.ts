@@ -109,6 +109,14 @@ export interface SmsQuotaDaysTable {
   updated_at: UpdatedAt;
 }
 
+/** Local dates planner runs have decided (see migration 2026-12-01T0920). */
+export interface PlannedDatesTable {
+  local_date: LocalDate;
+  first_run: CreatedAt;
+  /** Set by a run that finished the date: it saw every subscriber last changed before this instant. */
+  considered_before: Timestamp | null;
+}
+
 /** One-machine mode only: texts the outbox "sent" instead of Twilio. */
 export interface OutboxMessagesTable {
   sid: string;
@@ -136,6 +144,7 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   usage_daily: UsageDailyTable;
   sms_quota_days: SmsQuotaDaysTable;
+  planned_dates: PlannedDatesTable;
   outbox_messages: OutboxMessagesTable;
   rate_limits: RateLimitsTable;
 }
@@ -151,6 +160,7 @@ export const APP_TABLES = [
   'deliveries',
   'usage_daily',
   'sms_quota_days',
+  'planned_dates',
   'outbox_messages',
   'subscribers',
 ] as const satisfies readonly (keyof Database)[];

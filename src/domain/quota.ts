@@ -6,43 +6,54 @@
 // subscribers in rotation order whose windows have room.
 import { allocatePace, type CapacityLedger, type PaceDemand, placeSpread, type Random } from './slots.js';
 
-export interface DateCandidate {
-  /** The caller's handle for the subscriber. */
-  subscriber: number;
-  /** Index of the subscriber's usable window on this date in the `windows` array. */
-  window: number;
+/** Candidates for one date, in rotation order (first = first served), as parallel columns. */
+export interface DateCandidates {
+  /** The caller's handle for each subscriber. */
+  subscriber: ArrayLike<number>;
+  /** Index of each subscriber's usable window on this date in the `windows` array. */
+  window: ArrayLike<number>;
 }
 
-export type DateDecision =
-  | { subscriber: number; window: number; at: Date }
-  | { subscriber: number; window: number; skip: 'quota' | 'capacity' };
+export const PLANNED = 0;
+export const SKIP_QUOTA = 1;
+export const SKIP_CAPACITY = 2;
+
+/** Per candidate (same positions): PLANNED with its Unix second, or skipped (SKIP_QUOTA, SKIP_CAPACITY). */
+export interface DateDecisions {
+  outcome: Uint8Array;
+  /** NaN when skipped. */
+  second: Float64Array;
+}
 
 /**
- * Decides one local date. `candidates` are in rotation order (first = first served); `quotaLeft` is the
- * quota minus what earlier runs already planned on this date; `windows` are the usable parts of each
- * zone's window, in whole seconds [start, end). Reserves the chosen seconds in `ledger`.
+ * Decides one local date. `quotaLeft` is the quota minus what earlier runs already planned on this date;
+ * `windows` are the usable parts of each zone's window, in whole seconds [start, end). Reserves the chosen
+ * seconds in `ledger`.
  */
 export function decideDate(
-  candidates: readonly DateCandidate[],
+  candidates: DateCandidates,
   quotaLeft: number,
   windows: readonly { start: number; end: number }[],
   ledger: CapacityLedger,
   random: Random,
-): DateDecision[] {
-  const decisions: DateDecision[] = [];
-  const chosen: DateCandidate[][] = windows.map(() => []);
+): DateDecisions {
+  const n = candidates.window.length;
+  const outcome = new Uint8Array(n).fill(SKIP_QUOTA);
+  const second = new Float64Array(n).fill(Number.NaN);
+  const chosen: number[][] = windows.map(() => []);
   const full = new Set<number>();
   let taken = 0;
   let next = 0;
   for (;;) {
     // Fill the quota in rotation order, passing over windows the pace has already shown to be full.
-    while (taken < quotaLeft && next < candidates.length) {
-      const c = candidates[next++] as DateCandidate;
-      if (full.has(c.window)) {
-        decisions.push({ ...c, skip: 'capacity' });
+    while (taken < quotaLeft && next < n) {
+      const c = next++;
+      const w = candidates.window[c] as number;
+      if (full.has(w)) {
+        outcome[c] = SKIP_CAPACITY;
         continue;
       }
-      (chosen[c.window] as DateCandidate[]).push(c);
+      (chosen[w] as number[]).push(c);
       taken++;
     }
     // The pace each window can take when its sends are spread uniformly; the last chosen of a window
@@ -50,18 +61,17 @@ export function decideDate(
     const demands: PaceDemand[] = windows.map((w, i) => ({ ...w, count: chosen[i]?.length ?? 0 }));
     const allowed = allocatePace(ledger, demands);
     let freed = 0;
-    for (const [i, n] of allowed.entries()) {
-      const list = chosen[i] as DateCandidate[];
-      if (n >= list.length) continue;
+    for (const [i, a] of allowed.entries()) {
+      const list = chosen[i] as number[];
+      if (a >= list.length) continue;
       full.add(i);
-      for (const c of list.splice(n)) decisions.push({ ...c, skip: 'capacity' });
-      freed += (demands[i] as PaceDemand).count - n;
+      for (const c of list.splice(a)) outcome[c] = SKIP_CAPACITY;
+      freed += (demands[i] as PaceDemand).count - a;
     }
     taken -= freed;
-    if (freed === 0 || next >= candidates.length) break;
+    if (freed === 0 || next >= n) break;
   }
-  // Past the quota: skipped for it, whatever their window.
-  for (const c of candidates.slice(next)) decisions.push({ ...c, skip: 'quota' });
+  // Past the quota (positions from `next` on): skipped for it, whatever their window (already SKIP_QUOTA).
 
   const spread = placeSpread(
     ledger,
@@ -69,11 +79,16 @@ export function decideDate(
     random,
   );
   for (const [i, list] of chosen.entries()) {
-    const seconds = spread[i] as (Date | null)[];
+    const seconds = spread[i] as Float64Array;
     for (const [k, c] of list.entries()) {
-      const at = seconds[k];
-      decisions.push(at ? { ...c, at } : { ...c, skip: 'capacity' });
+      const at = seconds[k] as number;
+      if (Number.isNaN(at)) {
+        outcome[c] = SKIP_CAPACITY;
+      } else {
+        outcome[c] = PLANNED;
+        second[c] = at;
+      }
     }
   }
-  return decisions;
+  return { outcome, second };
 }

@@ -36,10 +36,12 @@ export function seededRandom(seed: number): Random {
 }
 
 /** Fisher–Yates, in place. */
-export function shuffle<T>(items: T[], random: Random): T[] {
+export function shuffle<T extends { [i: number]: unknown; length: number }>(items: T, random: Random): T {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
+    const swap = items[i];
+    items[i] = items[j];
+    items[j] = swap;
   }
   return items;
 }
@@ -53,16 +55,47 @@ function bump(map: Map<number, number>, key: number, by = 1) {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-function drop(map: Map<number, number>, key: number) {
-  const left = (map.get(key) ?? 0) - 1;
-  if (left > 0) map.set(key, left);
-  else map.delete(key);
+/**
+ * Counts per slot (a second, or a minute), kept in one typed array per block of slots: a planner run
+ * touches three or four days, and an array index is several times cheaper than a hash lookup when a run
+ * places a hundred thousand sends.
+ */
+class SlotCounts {
+  private readonly blocks = new Map<number, Uint32Array>();
+  private lastBlock = Number.NaN;
+  private last: Uint32Array | undefined;
+
+  constructor(private readonly blockSize: number) {}
+
+  private block(b: number, create: boolean): Uint32Array | undefined {
+    if (b === this.lastBlock) return this.last;
+    let counts = this.blocks.get(b);
+    if (!counts && create) this.blocks.set(b, (counts = new Uint32Array(this.blockSize)));
+    if (counts) {
+      this.lastBlock = b;
+      this.last = counts;
+    }
+    return counts;
+  }
+
+  get(slot: number): number {
+    const b = Math.floor(slot / this.blockSize);
+    const counts = this.block(b, false);
+    return counts ? (counts[slot - b * this.blockSize] as number) : 0;
+  }
+
+  add(slot: number, by: number): void {
+    const b = Math.floor(slot / this.blockSize);
+    const counts = this.block(b, true) as Uint32Array;
+    const i = slot - b * this.blockSize;
+    counts[i] = Math.max(0, (counts[i] as number) + by);
+  }
 }
 
 /** Running counts of planned sends per UTC second and minute; assigns new seconds within the pace. */
 export class CapacityLedger {
-  private readonly seconds = new Map<number, number>();
-  private readonly minutes = new Map<number, number>();
+  private readonly seconds = new SlotCounts(86_400);
+  private readonly minutes = new SlotCounts(1_440);
   /** Sends one minute can hold: the per-minute cap, or 60 × the per-second cap if lower. */
   readonly minuteCapacity: number;
 
@@ -75,21 +108,25 @@ export class CapacityLedger {
 
   /** Records sends planned earlier (`count` at the same second, e.g. from a GROUP BY). */
   reserve(at: Date, count = 1): void {
-    const s = Math.floor(at.getTime() / 1000);
-    bump(this.seconds, s, count);
-    bump(this.minutes, minuteOf(s), count);
+    this.reserveSecond(Math.floor(at.getTime() / 1000), count);
+  }
+
+  private reserveSecond(s: number, count = 1): void {
+    this.seconds.add(s, count);
+    this.minutes.add(minuteOf(s), count);
   }
 
   /** Forgets one send counted at `at` (a delivery moved to another second); never below zero. */
   release(at: Date): void {
     const s = Math.floor(at.getTime() / 1000);
-    drop(this.seconds, s);
-    drop(this.minutes, minuteOf(s));
+    if (this.seconds.get(s) === 0) return;
+    this.seconds.add(s, -1);
+    this.minutes.add(minuteOf(s), -1);
   }
 
   /** Sends the UTC minute starting at `minute` × 60 s can still take (negative when over-booked). */
   roomInMinute(minute: number): number {
-    return this.minuteCapacity - (this.minutes.get(minute) ?? 0);
+    return this.minuteCapacity - this.minutes.get(minute);
   }
 
   /**
@@ -99,13 +136,13 @@ export class CapacityLedger {
   roomInSeconds(minute: number, covered: readonly boolean[]): number {
     let free = 0;
     for (let i = 0; i < 60; i++) {
-      if (covered[i]) free += Math.max(0, this.pace.perSecond - (this.seconds.get(minute * 60 + i) ?? 0));
+      if (covered[i]) free += Math.max(0, this.pace.perSecond - this.seconds.get(minute * 60 + i));
     }
     return Math.min(this.roomInMinute(minute), free);
   }
 
   private fits(second: number) {
-    return (this.seconds.get(second) ?? 0) < this.pace.perSecond && this.roomInMinute(minuteOf(second)) > 0;
+    return this.seconds.get(second) < this.pace.perSecond && this.roomInMinute(minuteOf(second)) > 0;
   }
 
   /**
@@ -129,7 +166,7 @@ export class CapacityLedger {
     for (let m = minuteOf(first); m * 60 < last; m++) {
       if (this.roomInMinute(m) <= 0) continue;
       for (let s = Math.max(first, m * 60); s < Math.min(last, m * 60 + 60); s++) {
-        if ((this.seconds.get(s) ?? 0) < this.pace.perSecond) free.push(s);
+        if (this.seconds.get(s) < this.pace.perSecond) free.push(s);
       }
     }
     if (free.length === 0) return { ok: false, reason: 'capacity' };
@@ -138,6 +175,10 @@ export class CapacityLedger {
 
   /** The free second nearest to `second` inside [first, last), reserved; null when none is free. */
   nearestFree(second: number, first: number, last: number): number | null {
+    if (this.fits(second)) {
+      this.reserveSecond(second);
+      return second;
+    }
     const home = minuteOf(second);
     for (let d = 0; ; d++) {
       const before = home - d;
@@ -150,11 +191,11 @@ export class CapacityLedger {
         if (m * 60 + 59 < first || m * 60 >= last || this.roomInMinute(m) <= 0) continue;
         let best: number | null = null;
         for (let s = Math.max(first, m * 60); s < Math.min(last, m * 60 + 60); s++) {
-          if ((this.seconds.get(s) ?? 0) >= this.pace.perSecond) continue;
+          if (this.seconds.get(s) >= this.pace.perSecond) continue;
           if (best === null || Math.abs(s - second) < Math.abs(best - second)) best = s;
         }
         if (best !== null) {
-          this.reserve(new Date(best * 1000));
+          this.reserveSecond(best);
           return best;
         }
       }
@@ -162,9 +203,8 @@ export class CapacityLedger {
   }
 
   private take(second: number): SlotResult {
-    const at = new Date(second * 1000);
-    this.reserve(at);
-    return { ok: true, at };
+    this.reserveSecond(second);
+    return { ok: true, at: new Date(second * 1000) };
   }
 }
 
@@ -252,26 +292,32 @@ export function allocatePace(ledger: CapacityLedger, demands: PaceDemand[]): num
  * send gets a uniformly random second of its own stratum (every send's second is uniform over the window,
  * and the window's hours get their share even for small counts). Strata of all demands are placed in one
  * random order, so no window gets first pick of a shared minute; a stratum whose drawn second is full
- * moves to the nearest free second of its window. A send with no free second left gets null. Each
- * demand's seconds are returned in random order.
+ * moves to the nearest free second of its window. Returns, per demand, its sends' Unix seconds in random
+ * order, NaN for a send with no free second left.
  */
-export function placeSpread(
-  ledger: CapacityLedger,
-  demands: PaceDemand[],
-  random: Random,
-): (Date | null)[][] {
-  const strata: [number, number][] = [];
-  for (const [i, d] of demands.entries()) for (let k = 0; k < d.count; k++) strata.push([i, k]);
+export function placeSpread(ledger: CapacityLedger, demands: PaceDemand[], random: Random): Float64Array[] {
+  // Stratum n of the run belongs to the demand whose offset range holds n.
+  const offsets = new Int32Array(demands.length + 1);
+  for (const [i, d] of demands.entries()) offsets[i + 1] = (offsets[i] as number) + Math.max(0, d.count);
+  const total = offsets[demands.length] as number;
+  const strata = new Int32Array(total);
+  for (let n = 0; n < total; n++) strata[n] = n;
   shuffle(strata, random);
-  const placed = demands.map((d) => new Array<Date | null>(d.count).fill(null));
-  for (const [i, k] of strata) {
+  const placed = demands.map((d) => new Float64Array(Math.max(0, d.count)).fill(Number.NaN));
+  let i = 0;
+  for (const n of strata) {
+    // Demands are few: a short walk finds the one stratum n belongs to.
+    i = 0;
+    while ((offsets[i + 1] as number) <= n) i++;
     const d = demands[i] as PaceDemand;
+    const k = n - (offsets[i] as number);
     const span = d.end - d.start;
     const lo = d.start + Math.floor((k * span) / d.count);
     const hi = Math.max(lo + 1, d.start + Math.floor(((k + 1) * span) / d.count));
     const drawn = Math.min(d.end - 1, lo + Math.floor(random() * (hi - lo)));
     const second = ledger.nearestFree(drawn, d.start, d.end);
-    (placed[i] as (Date | null)[])[k] = second === null ? null : new Date(second * 1000);
+    (placed[i] as Float64Array)[k] = second ?? Number.NaN;
   }
-  return placed.map((p) => shuffle(p, random));
+  for (const p of placed) shuffle(p, random);
+  return placed;
 }

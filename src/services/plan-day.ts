@@ -6,9 +6,12 @@ import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
 import {
   countUnscheduledDeliveries,
-  type Decided,
+  type DecidedRows,
+  datesProgress,
   insertDecisions,
   type MissedOutcome,
+  markDatesConsidered,
+  markDatesStarted,
   missedDeliveries,
   type PlanningSubscriber,
   type PlanningWindow,
@@ -19,18 +22,13 @@ import {
   recordScheduleOutcomes,
   resolveMissedDeliveries,
   type ScheduleOutcome,
+  type SkipReason,
   type SubscriberCursor,
   withPlannerLock,
 } from '../db/repositories/deliveries/planning.js';
 import { datesToPlan, usableWindow } from '../domain/planning-horizon.js';
-import { type DateCandidate, decideDate } from '../domain/quota.js';
-import {
-  addDays,
-  InvalidTimeZone,
-  localDateAt,
-  sendWindowOn,
-  type WindowMinutes,
-} from '../domain/send-window.js';
+import { decideDate, PLANNED, SKIP_QUOTA } from '../domain/quota.js';
+import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
 import { CapacityLedger, openAiMessagesPerMinute, type Random } from '../domain/slots.js';
 import { logger } from '../logger.js';
 import type { DeliveryScheduler } from './ports.js';
@@ -55,7 +53,7 @@ export interface PlanDayDeps {
   random?: Random;
   /** Stop starting new schedule calls after this instant (e.g. the Lambda's timeout minus a margin). */
   deadline?: Date;
-  /** Subscribers read per statement (default 10,000). */
+  /** Subscribers read per statement (default 50,000). */
   pageSize?: number;
   /** Schedule calls in flight at once (default 16). */
   scheduleConcurrency?: number;
@@ -96,7 +94,7 @@ const PLAN_LEAD_MS = 5 * 60_000;
  * where they are skipped as late. 2 minutes covers a Scheduler retry and a full turn in the queue.
  */
 export const SEND_TAIL_MARGIN_MS = 2 * 60_000;
-const SCHEDULE_PAGE = 1000;
+const SCHEDULE_PAGE = 5000;
 
 /**
  * One planner run. Runs never overlap: the run holds a Postgres advisory lock on one connection and does
@@ -153,95 +151,170 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
   const first = dates[0] ?? utcToday;
   const last = dates[dates.length - 1] ?? utcToday;
 
-  const ledger = new CapacityLedger({
-    perSecond: settings.TWILIO_MESSAGES_PER_SECOND,
-    perMinute: openAiMessagesPerMinute({
-      requestsPerMinute: settings.OPENAI_REQUESTS_PER_MIN,
-      tokensPerMinute: settings.OPENAI_TOKENS_PER_MIN,
-      expectedTokensPerMessage: settings.OPENAI_EXPECTED_TOKENS_PER_MESSAGE,
-    }),
-  });
-  // Every window of these dates lies between 10:00 UTC the day before the first and the end of the day
-  // after the last (UTC+14 to UTC−12): load what is already planned there, for the pace and the quota.
-  const quotaUsed = new Map<string, number>();
-  const loadFrom = new Date(Date.parse(`${first}T00:00:00Z`) - DAY_MS);
-  const loadTo = new Date(Date.parse(`${last}T00:00:00Z`) + 2 * DAY_MS);
-  for (const row of await plannedLoad(db, loadFrom, loadTo)) {
-    ledger.reserve(new Date(row.second * 1000), row.sends);
-    quotaUsed.set(row.localDate, (quotaUsed.get(row.localDate) ?? 0) + row.quotaUsed);
-  }
+  // What is already planned around these dates (the pace ledger, the quota used per date), loaded once
+  // and only when there is something to decide: every window of these dates lies between 10:00 UTC the
+  // day before the first and the end of the day after the last (UTC+14 to UTC−12).
+  let loaded: Promise<{ ledger: CapacityLedger; quotaUsed: Map<string, number> }> | undefined;
+  const alreadyPlanned = () => {
+    loaded ??= (async () => {
+      const ledger = new CapacityLedger({
+        perSecond: settings.TWILIO_MESSAGES_PER_SECOND,
+        perMinute: openAiMessagesPerMinute({
+          requestsPerMinute: settings.OPENAI_REQUESTS_PER_MIN,
+          tokensPerMinute: settings.OPENAI_TOKENS_PER_MIN,
+          expectedTokensPerMessage: settings.OPENAI_EXPECTED_TOKENS_PER_MESSAGE,
+        }),
+      });
+      const quotaUsed = new Map<string, number>();
+      const from = new Date(Date.parse(`${first}T00:00:00Z`) - DAY_MS);
+      const to = new Date(Date.parse(`${last}T00:00:00Z`) + 2 * DAY_MS);
+      for (const row of await plannedLoad(db, from, to)) {
+        ledger.reserve(new Date(row.second * 1000), row.sends);
+        quotaUsed.set(row.localDate, (quotaUsed.get(row.localDate) ?? 0) + row.quotaUsed);
+      }
+      return { ledger, quotaUsed };
+    })();
+    return loaded;
+  };
 
   // Earlier deliveries whose time passed before they got a schedule go first: they were promised today.
-  await replanMissed(db, ledger, now, random, summary);
+  await replanMissed(db, alreadyPlanned, now, random, summary);
 
-  const subscribers = await readSubscribers(
-    db,
-    { from: addDays(first, -1), to: addDays(last, 1) },
-    deps.pageSize ?? 10_000,
-  );
+  const { progress, seenBefore } = await datesProgress(db, dates);
+  const subscribers = await readSubscribers(db, dates, progress, deps.pageSize ?? 50_000);
+  if (subscribers.length === 0) {
+    await markDatesStarted(
+      db,
+      dates.filter((d) => !progress.has(d)),
+    );
+    await markDatesConsidered(db, dates, seenBefore);
+    return;
+  }
+  const { ledger, quotaUsed } = await alreadyPlanned();
   const windows = new PlanningWindows(window, now);
-  const decided: Decided[] = [];
+  const writer = new DecisionWriter(db, windows.all);
+  await markDatesStarted(
+    db,
+    dates.filter((d) => !progress.has(d)),
+  );
 
   // Rotation order: the database's (most recently skipped first), then updated date by date.
   let order = subscribers.map((_, i) => i);
   const rotation = new Map<number, { localDate: string; rank: number }>();
   for (const date of dates) {
-    const candidates: DateCandidate[] = [];
+    const windowOf = new Map<string, number | null>();
+    const candidates = { subscriber: [] as number[], window: [] as number[] };
     for (const i of order) {
       const s = subscribers[i] as PlanningSubscriber;
-      if (s.plannedDates.includes(date)) continue;
-      const w = windows.usable(s.timeZone, date);
-      if (w !== null) candidates.push({ subscriber: i, window: w });
+      if (!s.missingDates.includes(date)) continue;
+      let w = windowOf.get(s.timeZone);
+      if (w === undefined) windowOf.set(s.timeZone, (w = windows.usable(s.timeZone, date)));
+      if (w === null) continue;
+      candidates.subscriber.push(i);
+      candidates.window.push(w);
     }
-    if (candidates.length === 0) continue;
+    if (candidates.subscriber.length === 0) continue;
     const quotaLeft = Math.max(0, settings.TWILIO_MESSAGES_PER_DAY - (quotaUsed.get(date) ?? 0));
+    const { outcome, second } = decideDate(candidates, quotaLeft, windows.usableSeconds, ledger, random);
     const skippedNow = new Set<number>();
-    for (const d of decideDate(candidates, quotaLeft, windows.usableSeconds, ledger, random)) {
-      const subscriberId = (subscribers[d.subscriber] as PlanningSubscriber).id;
-      if ('at' in d) {
-        decided.push({ subscriberId, window: d.window, at: Math.floor(d.at.getTime() / 1000) });
+    for (const [c, i] of candidates.subscriber.entries()) {
+      const id = (subscribers[i] as PlanningSubscriber).id;
+      const w = candidates.window[c] as number;
+      if (outcome[c] === PLANNED) {
+        writer.add(id, w, second[c] as number, null);
       } else {
-        decided.push({ subscriberId, window: d.window, reason: d.skip });
-        skippedNow.add(d.subscriber);
+        writer.add(id, w, null, outcome[c] === SKIP_QUOTA ? 'quota' : 'capacity');
+        skippedNow.add(i);
       }
     }
+    // Postgres writes this date while the next one is decided.
+    await writer.send();
     // Whoever was skipped on this date goes to the front for the next one, in the order they had.
     const skippedInOrder = order.filter((i) => skippedNow.has(i));
     for (const [position, i] of skippedInOrder.entries()) {
       rotation.set(i, { localDate: date, rank: skippedInOrder.length - position });
     }
-    order = [...skippedInOrder, ...order.filter((i) => !skippedNow.has(i))];
+    if (skippedInOrder.length > 0) order = [...skippedInOrder, ...order.filter((i) => !skippedNow.has(i))];
   }
 
   // A subscriber with an invalid zone gets one skipped row, its window taken in UTC for want of a real zone.
   for (const s of subscribers) {
-    if (windows.valid(s.timeZone) || s.plannedDates.includes(utcToday)) continue;
+    if (windows.valid(s.timeZone) || !s.missingDates.includes(utcToday)) continue;
     logger.warn('subscriber has an invalid time zone; skipped', { subscriberId: s.id, timeZone: s.timeZone });
-    decided.push({ subscriberId: s.id, window: windows.utc(utcToday, s.timeZone), reason: 'bad_timezone' });
+    writer.add(s.id, windows.utc(utcToday, s.timeZone), null, 'bad_timezone');
   }
 
-  for (let i = 0; i < decided.length; i += INSERT_CHUNK) {
-    for (const c of await insertDecisions(db, windows.all, decided.slice(i, i + INSERT_CHUNK))) {
-      if (c.state === 'planned') summary.planned += c.count;
-      else countSkip(summary, c.reason ?? 'unknown', c.count);
-    }
+  for (const c of await writer.finish()) {
+    if (c.state === 'planned') summary.planned += c.count;
+    else countSkip(summary, c.reason ?? 'unknown', c.count);
   }
   await recordRotationSkips(
     db,
     [...rotation].map(([i, r]) => ({ subscriberId: (subscribers[i] as PlanningSubscriber).id, ...r })),
   );
+  // Every subscriber changed before `seenBefore` has now had its chance on these dates.
+  await markDatesConsidered(db, dates, seenBefore);
 }
 
-/** Active subscribers in rotation order, each with the local dates in `dates` it already has. */
+/**
+ * Collects decided deliveries and inserts them a chunk at a time while the caller goes on deciding: a
+ * chunk is sent as soon as it is full, at most two are in flight, and `finish` sends the rest and waits.
+ * Each chunk is its own statement: a run cut short keeps what it wrote, and the next run decides the rest.
+ */
+class DecisionWriter {
+  private rows: DecidedRows = { subscriberId: [], window: [], at: [], reason: [] };
+  private readonly inFlight: Promise<InsertedCounts>[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly windows: readonly PlanningWindow[],
+  ) {}
+
+  add(subscriberId: number, window: number, at: number | null, reason: SkipReason | null): void {
+    this.rows.subscriberId.push(subscriberId);
+    this.rows.window.push(window);
+    this.rows.at.push(at);
+    this.rows.reason.push(reason);
+  }
+
+  /** Sends full chunks; returns once Postgres has them (and at most one earlier chunk is unfinished). */
+  async send(all = false): Promise<void> {
+    while (this.rows.subscriberId.length >= (all ? 1 : INSERT_CHUNK)) {
+      const n = Math.min(INSERT_CHUNK, this.rows.subscriberId.length);
+      const chunk: DecidedRows = {
+        subscriberId: this.rows.subscriberId.splice(0, n),
+        window: this.rows.window.splice(0, n),
+        at: this.rows.at.splice(0, n),
+        reason: this.rows.reason.splice(0, n),
+      };
+      const insert = insertDecisions(this.db, this.windows, chunk);
+      insert.catch(() => {}); // awaited by finish(); meanwhile a failure must not count as unhandled
+      this.inFlight.push(insert);
+      // A failed chunk stops the run before more are queued behind it.
+      if (this.inFlight.length >= 2) await this.inFlight[this.inFlight.length - 2];
+    }
+    // Let the queued statement go out before the caller returns to synchronous work.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  async finish(): Promise<InsertedCounts> {
+    await this.send(true);
+    return (await Promise.all(this.inFlight)).flat();
+  }
+}
+type InsertedCounts = { state: string; reason: string | null; count: number }[];
+
+/** Active subscribers lacking a delivery on some of `dates`, in rotation order, with the dates they lack. */
 async function readSubscribers(
   db: Db,
-  dates: { from: string; to: string },
+  dates: readonly string[],
+  progress: ReadonlyMap<string, Date | null>,
   pageSize: number,
 ): Promise<PlanningSubscriber[]> {
   const all: PlanningSubscriber[] = [];
   let cursor: SubscriberCursor | null = null;
   for (;;) {
-    const page = await pageSubscribersForPlanning(db, cursor, pageSize, dates);
+    const page = await pageSubscribersForPlanning(db, cursor, pageSize, dates, progress);
     all.push(...page);
     if (page.length < pageSize) return all;
     const last = page[page.length - 1] as PlanningSubscriber;
@@ -323,13 +396,14 @@ class PlanningWindows {
  */
 async function replanMissed(
   db: Db,
-  ledger: CapacityLedger,
+  alreadyPlanned: () => Promise<{ ledger: CapacityLedger }>,
   now: Date,
   random: Random,
   summary: PlanSummary,
 ): Promise<void> {
   const missed = await missedDeliveries(db, new Date(now.getTime() + SCHEDULE_LEAD_MS));
   if (missed.length === 0) return;
+  const { ledger } = await alreadyPlanned();
   const outcomes: MissedOutcome[] = missed.map((d) => {
     ledger.release(d.plannedAt);
     const usable = usableWindow(

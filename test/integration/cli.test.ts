@@ -122,7 +122,7 @@ describe('positivity CLI', () => {
     const removed = await json('subscribers', 'remove', PHONE);
     expect(removed).toMatchObject({ phone: PHONE, status: 'opted_out', name: null });
     const rows = await db().selectFrom('deliveries').select('state').orderBy('local_date').execute();
-    expect(rows.map((r) => r.state)).toEqual(['sent', 'cancelled']);
+    expect(rows.map((r) => r.state)).toEqual(['sent', 'cancelled', 'cancelled']); // today, and the two planned dates
   });
 
   it('deliveries shows why generated drafts were replaced', { timeout: 60_000 }, async () => {

@@ -32,6 +32,7 @@ describe('migrations on a real database', () => {
       'delivery_status_events',
       'inbound_messages',
       'outbox_messages',
+      'planned_dates',
       'rate_limits',
       'sms_quota_days',
       'subscribers',

@@ -1,6 +1,7 @@
 // Reads and writes the daily planner needs: subscribers in fair-rotation order, capacity already taken,
-// bulk delivery inserts, and per-delivery schedule progress. Bulk statements pass arrays (unnest) so a
-// page of thousands of rows is one statement with a handful of parameters.
+// bulk delivery inserts, and per-delivery schedule progress. Bulk statements pass each column of thousands
+// of rows as one parameter: integers, uuids and names as one comma-joined string that Postgres splits
+// (string_to_array), which costs far less to build, send and parse than a quoted array literal.
 import { sql } from 'kysely';
 import { logger } from '../../../logger.js';
 import type { Db, DbOrTrx } from '../../connection.js';
@@ -11,8 +12,8 @@ export interface PlanningSubscriber {
   /** Rotation keys: last quota skip date ('-infinity' for never) and rank among that date's skips. */
   skipKey: string;
   skipRank: number;
-  /** Local dates in the page's date range that already have a delivery (any state). */
-  plannedDates: string[];
+  /** Of the dates asked about, those with no delivery yet for this subscriber, earliest first. */
+  missingDates: string[];
 }
 
 export interface SubscriberCursor {
@@ -21,31 +22,92 @@ export interface SubscriberCursor {
   id: number;
 }
 
+/** What earlier runs did with some dates: started (null) or finished (the `considered_before` instant). */
+export interface DatesProgress {
+  progress: Map<string, Date | null>;
+  /**
+   * An instant safely before this run's read of subscribers: ten minutes before the database's clock
+   * now, so a change committed by any transaction that began before it is visible to the read.
+   */
+  seenBefore: Date;
+}
+
+export async function datesProgress(db: DbOrTrx, dates: readonly string[]): Promise<DatesProgress> {
+  const { rows } = await sql<{ d: string | null; before: Date | null; seenBefore: Date }>`
+    SELECT p.local_date::text AS d, p.considered_before AS before, now() - interval '10 minutes' AS "seenBefore"
+    FROM (SELECT 1) AS one
+    LEFT JOIN planned_dates p ON p.local_date = ANY(${[...dates]}::date[])`.execute(db);
+  return {
+    progress: new Map(rows.flatMap((r) => (r.d === null ? [] : [[r.d, r.before] as const]))),
+    seenBefore: (rows[0] as { seenBefore: Date }).seenBefore,
+  };
+}
+
+/** Marks dates as started, before any of their deliveries is written (so a run cut short is seen). */
+export async function markDatesStarted(db: DbOrTrx, dates: readonly string[]): Promise<void> {
+  if (dates.length === 0) return;
+  await db
+    .insertInto('planned_dates')
+    .values(dates.map((d) => ({ local_date: d })))
+    .onConflict((oc) => oc.column('local_date').doNothing())
+    .execute();
+}
+
+/** Marks dates as finished by a run that saw every subscriber changed before `seenBefore`. */
+export async function markDatesConsidered(
+  db: DbOrTrx,
+  dates: readonly string[],
+  seenBefore: Date,
+): Promise<void> {
+  if (dates.length === 0) return;
+  await sql`
+    UPDATE planned_dates SET considered_before = ${seenBefore}
+    WHERE local_date = ANY(${[...dates]}::date[])
+      AND (considered_before IS NULL OR considered_before < ${seenBefore})`.execute(db);
+}
+
 /**
- * Active, unpaused subscribers in rotation order — most recently skipped for lack of room first, in the
- * order they were skipped — then by id; `after` is the last row of the previous page. Each row carries the
- * local dates between `dates.from` and `dates.to` already planned for it, so one statement per page
- * answers both questions.
+ * Active, unpaused subscribers that may lack a delivery on some of `dates`, in rotation order — most
+ * recently skipped for lack of room first, in the order they were skipped — then by id; `after` is the
+ * last row of the previous page. Each row says which of the dates it lacks. A date no run has started is
+ * lacked by everyone; on a started date each subscriber is looked up in deliveries (one index probe), and
+ * on a finished one only those changed since the run that finished it (the others had their chance).
  */
 export async function pageSubscribersForPlanning(
   db: DbOrTrx,
   after: SubscriberCursor | null,
   limit: number,
-  dates: { from: string; to: string },
+  dates: readonly string[],
+  progress: ReadonlyMap<string, Date | null>,
 ): Promise<PlanningSubscriber[]> {
   const key = sql<string>`coalesce(s.last_quota_skip_date, '-infinity'::date)`;
-  const { rows } = await sql<PlanningSubscriber>`
-    SELECT s.id, s.time_zone AS "timeZone", ${key}::text AS "skipKey", s.quota_skip_rank AS "skipRank",
-      ARRAY(
-        SELECT d.local_date::text FROM deliveries d
-        WHERE d.subscriber_id = s.id AND d.local_date BETWEEN ${dates.from}::date AND ${dates.to}::date
-      ) AS "plannedDates"
-    FROM subscribers s
-    WHERE s.status = 'active' AND NOT s.paused
+  const sorted = [...dates].sort();
+  const look = sorted.filter((d) => progress.has(d));
+  const first = look[0];
+  // Started dates as bits (bit n = first + n days): the dates a subscriber lacks come back as one integer.
+  const bit = (d: string) => Math.round((Date.parse(d) - Date.parse(first ?? d)) / 86_400_000);
+  const lookup =
+    first === undefined
+      ? sql`CROSS JOIN LATERAL (SELECT 0 AS lacks) AS e`
+      : sql`CROSS JOIN LATERAL (
+          SELECT coalesce(bit_or(1 << (d.date - ${first}::date)), 0) AS lacks
+          FROM unnest(${look}::date[], ${look.map((d) => progress.get(d)?.toISOString() ?? null)}::timestamptz[]) AS d(date, since)
+          WHERE (d.since IS NULL OR s.updated_at >= d.since)
+            AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.subscriber_id = s.id AND x.local_date = d.date)
+        ) AS e`;
+  // While some date is new, every subscriber lacks it; otherwise only those lacking a started one.
+  const lacking = sorted.length > look.length ? sql`` : sql`AND e.lacks <> 0`;
+  const { rows } = await sql<Omit<PlanningSubscriber, 'missingDates'> & { lacks: number }>`
+    SELECT s.id, s.time_zone AS "timeZone", ${key}::text AS "skipKey", s.quota_skip_rank AS "skipRank", e.lacks
+    FROM subscribers s ${lookup}
+    WHERE s.status = 'active' AND NOT s.paused ${lacking}
       ${after ? sql`AND (${key}, s.quota_skip_rank, s.id) < (${after.skipKey}::date, ${after.skipRank}, ${after.id})` : sql``}
     ORDER BY ${key} DESC, s.quota_skip_rank DESC, s.id DESC
     LIMIT ${limit}`.execute(db);
-  return rows;
+  return rows.map(({ lacks, ...s }) => ({
+    ...s,
+    missingDates: sorted.filter((d) => !progress.has(d) || (lacks & (1 << bit(d))) !== 0),
+  }));
 }
 
 /**
@@ -98,10 +160,24 @@ export interface PlanningWindow {
   end: Date;
 }
 
-/** A decided delivery: planned at a second (`at`, Unix seconds) or skipped with a reason. */
-export type Decided =
-  | { subscriberId: number; window: number; at: number }
-  | { subscriberId: number; window: number; reason: string };
+/**
+ * Decided deliveries as parallel columns (one entry per delivery): planned at a second (`at`, Unix
+ * seconds, with a null reason) or skipped with a reason (and a null `at`).
+ */
+export interface DecidedRows {
+  subscriberId: number[];
+  /** Index into the windows passed alongside. */
+  window: number[];
+  at: (number | null)[];
+  reason: (SkipReason | null)[];
+}
+
+/** Why the planner skipped a delivery; stored as the row's reason. */
+export type SkipReason = 'quota' | 'capacity' | 'bad_timezone';
+const SKIP_REASONS: readonly SkipReason[] = ['quota', 'capacity', 'bad_timezone'];
+
+/** Integers as one parameter: '1,2,,4' (an empty element is NULL). */
+const joined = (xs: readonly (number | string | null)[]) => xs.map((x) => x ?? '').join(',');
 
 /**
  * Inserts decided deliveries (a (subscriber, local date) that already exists is left as it is). Rows
@@ -111,9 +187,9 @@ export type Decided =
 export async function insertDecisions(
   db: DbOrTrx,
   windows: readonly PlanningWindow[],
-  rows: readonly Decided[],
+  rows: DecidedRows,
 ): Promise<{ state: string; reason: string | null; count: number }[]> {
-  if (rows.length === 0) return [];
+  if (rows.subscriberId.length === 0) return [];
   const { rows: counts } = await sql<{ state: string; reason: string | null; count: number }>`
     WITH w AS (
       SELECT * FROM unnest(
@@ -121,18 +197,18 @@ export async function insertDecisions(
         ${windows.map((x) => x.timeZone)}::text[],
         ${windows.map((x) => x.start.toISOString())}::timestamptz[],
         ${windows.map((x) => x.end.toISOString())}::timestamptz[]
-      ) WITH ORDINALITY AS w(local_date, time_zone, window_start, window_end, i)
+      ) WITH ORDINALITY AS w(local_date, time_zone, window_start, window_end, i1)
     ), ins AS (
       INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at, state, reason)
       SELECT r.subscriber_id, w.local_date, w.time_zone, w.window_start, w.window_end, to_timestamp(r.at),
-        CASE WHEN r.at IS NULL THEN 'skipped' ELSE 'planned' END, r.reason
+        CASE WHEN r.at IS NULL THEN 'skipped' ELSE 'planned' END, (${SKIP_REASONS}::text[])[r.reason]
       FROM unnest(
-        ${rows.map((r) => r.subscriberId)}::int[],
-        ${rows.map((r) => r.window + 1)}::int[],
-        ${rows.map((r) => ('at' in r ? r.at : null))}::bigint[],
-        ${rows.map((r) => ('reason' in r ? r.reason : null))}::text[]
+        string_to_array(${joined(rows.subscriberId)}, ',')::int[],
+        string_to_array(${joined(rows.window)}, ',')::int[],
+        string_to_array(${joined(rows.at)}, ',', '')::bigint[],
+        string_to_array(${joined(rows.reason.map((r) => (r === null ? null : SKIP_REASONS.indexOf(r) + 1)))}, ',', '')::int[]
       ) AS r(subscriber_id, i, at, reason)
-      JOIN w USING (i)
+      JOIN w ON w.i1 = r.i + 1
       ON CONFLICT (subscriber_id, local_date) DO NOTHING
       RETURNING state, reason
     )
@@ -253,19 +329,40 @@ export const PLANNER_LOCK_KEY = '5786071425672632625';
 
 export type ScheduleOutcome = { id: string; scheduleName: string } | { id: string; error: string };
 
-/** Stores each delivery's schedule result: a name and time on success, the error text otherwise. */
-export async function recordScheduleOutcomes(db: DbOrTrx, outcomes: ScheduleOutcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
-  const names = outcomes.map((o) => ('scheduleName' in o ? o.scheduleName : null));
-  const errors = outcomes.map((o) => ('error' in o ? o.error.slice(0, 500) : null));
-  await sql`
-    UPDATE deliveries d SET
-      schedule_name = coalesce(v.name, d.schedule_name),
-      scheduled_at = CASE WHEN v.name IS NOT NULL THEN now() ELSE d.scheduled_at END,
-      schedule_error = v.error
-    FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${names}::text[], ${errors}::text[]) AS v(id, name, error)
-    WHERE d.id = v.id`.execute(db);
+/**
+ * Stores each delivery's schedule result: a name and time on success, the error text otherwise. Ids and
+ * names (letters, digits, '-', '_' and '.', as Scheduler allows) travel as comma-joined strings; error
+ * texts, few and free-form, as an array.
+ */
+export async function recordScheduleOutcomes(db: Db, outcomes: ScheduleOutcome[]): Promise<void> {
+  const created = outcomes.filter((o): o is { id: string; scheduleName: string } => 'scheduleName' in o);
+  const failed = outcomes.filter((o): o is { id: string; error: string } => 'error' in o);
+  if (created.length > 0) {
+    if (created.some((o) => !SCHEDULE_NAME.test(o.scheduleName))) {
+      throw new RangeError('schedule names must be letters, digits, "-", "_" or "."');
+    }
+    // One primary-key probe per row, never a join over the whole table: with a page of thousands of ids
+    // the planner would otherwise hash the table (all of it, 90 days of deliveries) for every page.
+    await db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL enable_hashjoin = off`.execute(trx);
+      await sql`SET LOCAL enable_mergejoin = off`.execute(trx);
+      await sql`
+        UPDATE deliveries d SET schedule_name = v.name, scheduled_at = now(), schedule_error = NULL
+        FROM unnest(
+          string_to_array(${joined(created.map((o) => o.id))}, ',')::uuid[],
+          string_to_array(${joined(created.map((o) => o.scheduleName))}, ',')
+        ) AS v(id, name)
+        WHERE d.id = v.id`.execute(trx);
+    });
+  }
+  if (failed.length > 0) {
+    await sql`
+      UPDATE deliveries d SET schedule_error = v.error
+      FROM unnest(${failed.map((o) => o.id)}::uuid[], ${failed.map((o) => o.error.slice(0, 500))}::text[]) AS v(id, error)
+      WHERE d.id = v.id`.execute(db);
+  }
 }
+const SCHEDULE_NAME = /^[0-9A-Za-z._-]{1,64}$/;
 
 /** Planned deliveries due before `until` whose window is still open (the in-process scheduler's work). */
 export async function dueDeliveries(
