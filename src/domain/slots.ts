@@ -70,7 +70,10 @@ class SlotCounts {
   private block(b: number, create: boolean): Uint32Array | undefined {
     if (b === this.lastBlock) return this.last;
     let counts = this.blocks.get(b);
-    if (!counts && create) this.blocks.set(b, (counts = new Uint32Array(this.blockSize)));
+    if (!counts && create) {
+      counts = new Uint32Array(this.blockSize);
+      this.blocks.set(b, counts);
+    }
     if (counts) {
       this.lastBlock = b;
       this.last = counts;

@@ -208,7 +208,10 @@ async function planDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSummary
       const s = subscribers[i] as PlanningSubscriber;
       if (!s.missingDates.includes(date)) continue;
       let w = windowOf.get(s.timeZone);
-      if (w === undefined) windowOf.set(s.timeZone, (w = windows.usable(s.timeZone, date)));
+      if (w === undefined) {
+        w = windows.usable(s.timeZone, date);
+        windowOf.set(s.timeZone, w);
+      }
       if (w === null) continue;
       candidates.subscriber.push(i);
       candidates.window.push(w);
