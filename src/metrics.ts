@@ -26,6 +26,11 @@ export type MetricService = (typeof MetricService)[keyof typeof MetricService];
 
 export const MetricName = {
   DeliveriesPlanned: 'DeliveriesPlanned',
+  /**
+   * Deliveries a planner run could not finish (unscheduled at its deadline, or schedule calls that failed)
+   * and did not hand to a continuation: they wait for the next daily run. 0 on every run that left none.
+   */
+  PlannerWorkLeft: 'PlannerWorkLeft',
   /** Dimension `reason` (quota, cost_cap, opted_out, …). */
   DeliveriesSkipped: 'DeliveriesSkipped',
   MessagesSent: 'MessagesSent',

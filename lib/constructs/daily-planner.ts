@@ -1,8 +1,10 @@
 // The daily EventBridge rule and the planner Lambda it runs; the planner turns the day into one-shot
-// schedules in the delivery-scheduling group.
+// schedules in the delivery-scheduling group, and a run that reaches its deadline with work left starts
+// the next run of itself (src/services/planner-continuation.ts).
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { DeliveryScheduling } from './delivery-scheduling.js';
@@ -39,6 +41,17 @@ export class DailyPlanner extends Construct {
       },
     });
     scheduling.grantManageSchedules(this.function.fn);
+    // The continuation is an asynchronous Invoke of this function by itself. Its own policy: in the role's
+    // default policy the function's ARN would make the function depend on itself.
+    new iam.Policy(this, 'InvokeItself', {
+      roles: [this.function.fn.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.function.fn.functionArn],
+        }),
+      ],
+    });
     Validations.of(this.function).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduling.groupName}/*]`,
       reason:

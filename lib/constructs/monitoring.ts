@@ -140,6 +140,19 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
+    this.alarm('planner-work-left', {
+      alarmDescription:
+        'A planner run left deliveries without a schedule and could not hand them to a continuation (every call failing, the chain at its limit, or the self-invoke refused): they wait for the next daily run. See the planner log line "waits for the next daily run".',
+      metric: businessMetric(MetricName.PlannerWorkLeft, MetricService.planner, {
+        period: Duration.hours(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     this.alarm('dlq-not-empty', {
       alarmDescription:
         'Deliveries are in the scheduling dead-letter queue (Scheduler could not invoke the sender, or it failed after retries).',

@@ -170,6 +170,20 @@ describe('alarms', () => {
     expect(3 * EGRESS_PROBE_MINUTES).toBeLessThanOrEqual(60);
   });
 
+  it('pages when a planner run leaves work for the next daily run (PlannerWorkLeft ≥ 1)', () => {
+    expect(alarm('planner-work-left')).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'PlannerWorkLeft',
+      Dimensions: [{ Name: 'service', Value: 'planner' }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('pages when the scheduling dead-letter queue holds a message', () => {
     expect(alarm('dlq-not-empty')).toMatchObject({
       Namespace: 'AWS/SQS',

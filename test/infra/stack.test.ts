@@ -157,6 +157,18 @@ describe('daily planning', () => {
     });
   });
 
+  it('lets the planner invoke itself (its continuation) and no other function', () => {
+    const roleId = logicalId(template, 'AWS::IAM::Role', 'PlannerFunctionServiceRole');
+    const invoke = statementsOfRole(roleId).filter((s) => actions(s).includes('lambda:InvokeFunction'));
+    expect(invoke).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: fnArn('Planner'),
+      }),
+    ]);
+  });
+
   it('names the schedule group as the planner is told', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', {
       Name: `daily-positivity-${DEV_SETTINGS.stage}`,
