@@ -17,6 +17,7 @@ import { benchPace } from './lib/pace.js';
 import { benchPlanner } from './lib/planner.js';
 import { type BenchRow, renderTable, writeResults } from './lib/report.js';
 import { benchScheduling } from './lib/scheduling.js';
+import { benchUniformity } from './lib/uniformity.js';
 import { benchWebhooks } from './lib/webhooks.js';
 
 const SECTIONS = ['messages', 'bundles', 'scheduling', 'planner', 'pace', 'webhooks'] as const;
@@ -119,7 +120,10 @@ if (wanted('planner') || wanted('pace') || wanted('webhooks')) {
     if (wanted('planner'))
       await section('planner', () => benchPlanner(server.adminUrl, sizes.plannerSubscribers));
     if (wanted('pace'))
-      await section('pace', () => benchPace(server.adminUrl, config, sizes.paceSubscribers));
+      await section('pace', async () => [
+        ...(await benchPace(server.adminUrl, config, sizes.paceSubscribers)),
+        ...(await benchUniformity(server.adminUrl, config, sizes.paceSubscribers)),
+      ]);
     if (wanted('webhooks')) {
       await section('webhooks', () =>
         benchWebhooks(server.adminUrl, { seconds: sizes.webhookSeconds, texts: sizes.webhookTexts }),

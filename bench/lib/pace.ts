@@ -5,7 +5,6 @@
 // day passes in seconds. Baseline: the same ready times with no limiter.
 import { syncBuiltinESMExports } from 'node:module';
 import FakeTimers from '@sinonjs/fake-timers';
-import { DateTime } from 'luxon';
 import { createRateLimiter } from '../../src/adapters/rate-limiter.js';
 import type { Config } from '../../src/config.js';
 import { seededRandom } from '../../src/domain/slots.js';
@@ -128,18 +127,6 @@ export async function benchPace(adminUrl: string, config: Config, subscribers: n
     (s) => (s.grantedAt as number) >= s.windowStart && (s.grantedAt as number) < s.windowEnd,
   );
   const waits = granted.map((s) => (s.grantedAt as number) - s.readyAt);
-  // Share of sends in each local hour of the window (uniform would be equal shares).
-  const hours = new Map<number, number>();
-  for (const s of granted) {
-    const h = DateTime.fromMillis(s.grantedAt as number, { zone: s.timeZone }).hour;
-    hours.set(h, (hours.get(h) ?? 0) + 1);
-  }
-  const firstHour = Math.floor(config.SEND_WINDOW_START / 60);
-  const lastHour = Math.ceil(config.SEND_WINDOW_END / 60) - 1;
-  const shares = [];
-  for (let h = firstHour; h <= lastHour; h++) shares.push((100 * (hours.get(h) ?? 0)) / granted.length);
-  const uniform = 100 / shares.length;
-  const maxDeviation = Math.max(...shares.map((s) => Math.abs(s - uniform)));
   const spanHours = (Math.max(...grantTimes) - Math.min(...grantTimes)) / 3_600_000;
 
   return [
@@ -163,13 +150,6 @@ export async function benchPace(adminUrl: string, config: Config, subscribers: n
       note:
         `${sends.length - inWindow.length} too late (planned in the window's last seconds, then firing delay + writing); ` +
         `wait for a turn p50 ${percentile(waits, 50).toFixed(0)} ms, p99 ${percentile(waits, 99).toFixed(0)} ms; UTC span ${spanHours.toFixed(1)} h`,
-    },
-    {
-      section: 'pace',
-      metric: `spread: share per local hour ${firstHour}–${lastHour + 1}`,
-      value: maxDeviation,
-      unit: 'pp max off uniform',
-      note: shares.map((s, i) => `${firstHour + i}h ${s.toFixed(1)}%`).join(', '),
     },
   ];
 }

@@ -63,3 +63,10 @@ export function localHourUniformity(
     bins.map((b) => b.seconds),
   );
 }
+
+/** Several independent fits (e.g. one per zone) as one: statistics and degrees of freedom add up. */
+export function pooled(fits: readonly ChiSquare[]): { statistic: number; df: number; p: number } {
+  const statistic = fits.reduce((sum, f) => sum + f.statistic, 0);
+  const df = fits.reduce((sum, f) => sum + f.df, 0);
+  return { statistic, df, p: df > 0 ? 1 - jStat.chisquare.cdf(statistic, df) : 1 };
+}
