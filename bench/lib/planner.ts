@@ -76,7 +76,7 @@ export async function runPlannerDbPart(db: Db, settings: PlannerSettings, now: D
  * tables of a scratch database; each side's best round counts, so a burst of load elsewhere on a shared
  * machine does not decide the ratio.
  */
-export async function benchPlanner(adminUrl: string, subscribers: number, rounds = 2): Promise<BenchRow[]> {
+export async function benchPlanner(adminUrl: string, subscribers: number, rounds = 3): Promise<BenchRow[]> {
   const m = await measurePlanner(adminUrl, { subscribers, zones: PLANNER_ZONES.length, rounds });
   return [
     {
@@ -89,9 +89,9 @@ export async function benchPlanner(adminUrl: string, subscribers: number, rounds
         value: m.baselineMs / 1000,
         unit: 's',
       },
-      ratio: m.ratio,
-      target: { text: '≤ 2×', met: m.ratio <= 2 },
-      note: `read subscribers, assign slots, bulk insert; best of ${rounds} rounds each; max ${m.maxPerSecond} per second, ${m.maxPerMinute} per minute; a re-run with nothing to do ${(m.rerunMs / 1000).toFixed(2)} s`,
+      ratio: m.medianRatio,
+      target: { text: '≤ 1.5× (median of rounds)', met: m.medianRatio <= 1.5 },
+      note: `read subscribers, decide (quota, rotation, uniform draws within the pace), bulk insert; ${rounds} rounds alternating with the baseline: per-round ratios ${m.roundRatios.map((r) => `${r.toFixed(2)}×`).join(', ')} (best ${Math.min(...m.roundRatios).toFixed(2)}×, median ${m.medianRatio.toFixed(2)}×; value and baseline are each side's best); max ${m.maxPerSecond} per second, ${m.maxPerMinute} per minute; a re-run with nothing to do ${(m.rerunMs / 1000).toFixed(2)} s`,
     },
     {
       section: 'planner',
@@ -99,8 +99,9 @@ export async function benchPlanner(adminUrl: string, subscribers: number, rounds
       value: m.scheduleMs / 1000,
       unit: 's',
       baseline: { label: 'one UPDATE of the same rows', value: m.scheduleBaselineMs / 1000, unit: 's' },
-      ratio: m.scheduleRatio,
-      note: 'per-chunk UPDATE … FROM unnest so a timed-out run resumes; in AWS the Scheduler API quota paces this phase',
+      ratio: m.scheduleMedianRatio,
+      target: { text: '≤ 2× (median of rounds)', met: m.scheduleMedianRatio <= 2 },
+      note: `a second planDay with an instant scheduler (its plan phase finds nothing to do), outcomes stored 5,000 per UPDATE … FROM unnest so a timed-out run resumes; per-round ratios ${m.scheduleRoundRatios.map((r) => `${r.toFixed(2)}×`).join(', ')}; in AWS the Scheduler API quota paces this phase`,
     },
   ];
 }
