@@ -209,6 +209,8 @@ export async function insertDecisions(
         string_to_array(${joined(rows.reason.map((r) => (r === null ? null : SKIP_REASONS.indexOf(r) + 1)))}, ',', '')::int[]
       ) AS r(subscriber_id, i, at, reason)
       JOIN w ON w.i1 = r.i + 1
+      -- In key order, as the unique index lies: far fewer index pages touched per chunk.
+      ORDER BY r.subscriber_id, w.local_date
       ON CONFLICT (subscriber_id, local_date) DO NOTHING
       RETURNING state, reason
     )
