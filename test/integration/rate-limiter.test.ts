@@ -259,19 +259,22 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
     expect(allowedCount(after)).toBe(3);
   });
 
-  it('counts the daily quota per UTC day', async () => {
+  it('counts the daily quota per local date: a date keeps its count across UTC midnight', async () => {
+    // sms_per_day is keyed by the delivery's local date (docs/planner.md); one date's sends span ~31 h.
     let now = new Date('2026-11-25T23:59:59.500Z');
     const limiter = await open({
       keyPrefix: prefix(),
       budgets: { sms_per_day: { points: 2 } },
       clock: { now: () => now },
     });
-    await limiter.consume('sms_per_day', 'global');
-    await limiter.consume('sms_per_day', 'global');
-    expect(await limiter.consume('sms_per_day', 'global')).toEqual({ allowed: false, retryAfterMs: 500 });
+    await limiter.consume('sms_per_day', '2026-11-25');
+    await limiter.consume('sms_per_day', '2026-11-25');
+    expect(await limiter.consume('sms_per_day', '2026-11-25')).toMatchObject({ allowed: false });
 
     now = new Date('2026-11-26T00:00:00.100Z');
-    expect(await limiter.consume('sms_per_day', 'global')).toEqual({ allowed: true, remaining: 1 });
+    // Los Angeles' 25 November goes on until 01:00 UTC: still used up. The 26th has its own count.
+    expect(await limiter.consume('sms_per_day', '2026-11-25')).toMatchObject({ allowed: false });
+    expect(await limiter.consume('sms_per_day', '2026-11-26')).toEqual({ allowed: true, remaining: 1 });
   });
 });
 
