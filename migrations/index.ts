@@ -9,8 +9,7 @@ import * as localOutbox from './2026-11-25T1360_local_outbox.js';
 import * as plannerScheduleOrderIndex from './2026-11-25T1370_planner_schedule_order_index.js';
 import * as deliveryReplacementReasons from './2026-12-01T0900_delivery_replacement_reasons.js';
 import * as webhookFunctions from './2026-12-01T0930_webhook_functions.js';
-import * as quotaRotationRank from './2026-12-01T0920_quota_rotation_rank.js';
-import * as quotaPerLocalDate from './2026-12-01T0920_quota_per_local_date.js';
+import * as quotaPerLocalDate from './2026-12-01T1100_quota_per_local_date.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -21,8 +20,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T1370_planner_schedule_order_index': plannerScheduleOrderIndex,
   '2026-12-01T0900_delivery_replacement_reasons': deliveryReplacementReasons,
   '2026-12-01T0930_webhook_functions': webhookFunctions,
-  '2026-12-01T0920_quota_rotation_rank': quotaRotationRank,
-  '2026-12-01T0920_quota_per_local_date': quotaPerLocalDate,
+  '2026-12-01T1100_quota_per_local_date': quotaPerLocalDate,
 };
 
 export const migrationProvider: MigrationProvider = {

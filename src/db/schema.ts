@@ -109,7 +109,7 @@ export interface SmsQuotaDaysTable {
   updated_at: UpdatedAt;
 }
 
-/** Local dates planner runs have decided (see migration 2026-12-01T0920). */
+/** Local dates planner runs have decided (see migration 2026-12-01T1100). */
 export interface PlannedDatesTable {
   local_date: LocalDate;
   first_run: CreatedAt;
