@@ -246,13 +246,11 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
         return out;
       });
       await removeSchedules(deps.scheduler, optOut.cancelledDeliveryIds);
-      await limiter.refund('sms_per_day', day, 1);
+      await limiter.refund('sms_per_day', quotaDay, 1);
       log.info('the provider reports the subscriber unsubscribed; opted out', {
         to: maskPhone(subscriber.phone),
         cancelledDeliveries: optOut.cancelledDeliveryIds.length,
       });
-      await limiter.refund('sms_per_day', quotaDay, 1);
-      log.info('carrier reports the subscriber unsubscribed; opted out', { to: maskPhone(subscriber.phone) });
       return {
         outcome: 'failed',
         deliveryId,
@@ -298,27 +296,12 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
           costUsd,
           replacementReasons: written.replaced ?? null,
         });
-        if (recorded)
+        if (recorded) {
           await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
+          await addQuotaUse(trx, quotaDay);
+        }
       }),
     );
-    await db.transaction().execute(async (trx) => {
-      await recordSent(trx, deliveryId, {
-        messageSid: receipt.sid,
-        status: receipt.status,
-        sentAt,
-        body: written.body,
-        segments,
-        model: written.model,
-        fallback: written.fallback,
-        tokensIn: written.tokensIn,
-        tokensOut: written.tokensOut,
-        costUsd,
-        replacementReasons: written.replaced ?? null,
-      });
-      await addUsage(trx, day, { ...openaiUsage, smsSent: 1, smsSegments: segments, costUsd });
-      await addQuotaUse(trx, quotaDay);
-    });
   } catch (err) {
     // Twilio has the message; the claim stays `sending` and the reconcile job marks it `unknown`.
     log.error('sent but not recorded', { messageSid: receipt.sid, error: err });
