@@ -58,6 +58,9 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
 
   return {
     async schedule(request: ScheduleRequest): Promise<string> {
+      // An explicit request wins over an earlier cancel or firing (a send-now cancels the planned timer,
+      // then hands the same delivery over due now); the sender's claim makes a repeat harmless.
+      fired.delete(request.deliveryId);
       // Far-off deliveries are armed by a later poll; the table already holds them.
       if (running && request.at.getTime() - clock.now().getTime() <= lookahead)
         arm(request.deliveryId, request.at);

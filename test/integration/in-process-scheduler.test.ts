@@ -108,4 +108,22 @@ describe('in-process scheduler', () => {
     await wait(600);
     expect(calls).toEqual([]);
   });
+
+  it('schedule after cancel arms the delivery again (a test send moves a planned delivery to now)', async () => {
+    // Prepare: a planned delivery whose timer a send-now cancels before moving it to now.
+    const d = await plannedDelivery(30_000);
+    const { calls, onDue } = sender();
+    const s = scheduler(onDue);
+    await s.start();
+    await s.cancel(d.id);
+
+    // Act: the send-now hands it back to the scheduler, due now.
+    await s.schedule({ deliveryId: d.id, at: new Date(), windowEnd: d.window_end });
+    await wait(200);
+
+    // Assess: sent once, and not re-armed by later polls.
+    expect(calls).toEqual([d.id]);
+    await wait(200);
+    expect(calls).toEqual([d.id]);
+  });
 });
