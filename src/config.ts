@@ -2,6 +2,7 @@
 // at start-up with a single message naming every missing or invalid variable.
 import * as z from 'zod';
 import type { Credentials, SecretKind, SecretValues } from './adapters/credentials.js';
+import { DeployedCapacitySchema } from './domain/capacity.js';
 import { canonicalTimeZone, isValidTimeZone } from './domain/time-zone.js';
 
 export class ConfigError extends Error {
@@ -25,6 +26,18 @@ const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number suc
 const secretArn = z.string().startsWith('arn:', 'expected a Secrets Manager secret ARN');
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+const jsonText = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 /** Settings that are never secret: safe to put in a Lambda's environment. */
 const SettingsSchema = z
@@ -103,6 +116,11 @@ const SettingsSchema = z
     SENDER_FUNCTION_ARN: optional(z.string().startsWith('arn:')),
     /** SQS queue where the webhooks Lambda keeps webhooks while Postgres is unreachable. */
     WEBHOOK_SPOOL_QUEUE_URL: optional(z.url({ protocol: /^https$/ })),
+    /**
+     * The deployed stage's name and capacity inputs as JSON ({"stage", "settings"}), set by the stack on the
+     * webhooks Lambda for GET /api/capacity. Locally the server reads config/<stage>.json instead.
+     */
+    CAPACITY_SETTINGS: optional(jsonText(DeployedCapacitySchema)),
   })
   .superRefine((s, ctx) => {
     if (s.SEND_WINDOW_END <= s.SEND_WINDOW_START) {
@@ -261,7 +279,11 @@ export function parseSecret<K extends SecretKind>(
  */
 export const LAMBDA_NEEDS = {
   sender: { settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME'], secrets: ['db', 'twilio', 'openai'] },
-  webhooks: { settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME'], secrets: ['db', 'twilio', 'api'] },
+  // SENDER_FUNCTION_ARN: an operator's test send invokes the sender (never the OpenAI secret here).
+  webhooks: {
+    settings: ['PUBLIC_BASE_URL', 'SCHEDULER_GROUP_NAME', 'SENDER_FUNCTION_ARN', 'CAPACITY_SETTINGS'],
+    secrets: ['db', 'twilio', 'api'],
+  },
   planner: {
     settings: ['SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'SCHEDULER_DLQ_ARN', 'SENDER_FUNCTION_ARN'],
     secrets: ['db'],

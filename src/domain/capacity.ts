@@ -1,7 +1,11 @@
 // Capacity arithmetic: what a day of sends needs from Twilio, OpenAI, EventBridge Scheduler, Lambda and the
 // database, and what the stack costs a month. Pure (no I/O, no clock): the CDK stack checks a stage at synth
 // with it (lib/stack-settings.ts) and `positivity capacity` prints it, so both always show the same numbers.
+import { IANAZone } from 'luxon';
+import * as z from 'zod';
 import { DB_POOL_SIZE } from './database-pools.js';
+import type { Exactly } from './exactly.js';
+import { isValidTimeZone } from './time-zone.js';
 
 /** Lambda keeps this much of the account's concurrency unreserved; reservations must leave it free. */
 export const LAMBDA_MIN_UNRESERVED = 100;
@@ -552,4 +556,61 @@ export function egressCost(egress: Egress): CostItem[] {
     ipv4,
     probe,
   ];
+}
+
+// ── The deployed stage's inputs, as the stack hands them to the webhooks Lambda ───────────────────────
+
+const count = z.number().int().min(0);
+const usd = z.number().min(0);
+
+/** CapacitySettings as JSON (CAPACITY_SETTINGS, the API's capacity report): checked where it is read. */
+export const CapacitySettingsSchema = z
+  .object({
+    messagesPerSecond: count,
+    messagesPerDay: count,
+    accountConcurrency: count,
+    databaseInstanceType: z.enum(DATABASE_INSTANCE_TYPES),
+    rdsProxy: z.boolean(),
+    sendWindow: z.object({ startMinute: count.max(1440), endMinute: count.max(1440) }),
+    openaiTokensPerMinute: count,
+    openaiRequestsPerMinute: count,
+    openaiExpectedTokensPerMessage: count,
+    openaiInputPerMTokUsd: usd,
+    openaiOutputPerMTokUsd: usd,
+    smsPricePerSegmentUsd: usd,
+    dailyCostLimitUsd: usd,
+    schedulerCreatePerSecond: count,
+    schedulerMaxSchedules: count,
+    egress: z.enum(['nat-instance', 'nat-gateway']),
+  })
+  .meta({ id: 'CapacitySettings', description: "The stage's capacity inputs (config/<stage>.json)" });
+
+// Held equal to the interface above by the compiler, so neither can gain a field the other lacks.
+const settingsMatch: Exactly<z.output<typeof CapacitySettingsSchema>, CapacitySettings> = true;
+void settingsMatch;
+
+/** What the stack deployed: the stage's name and capacity inputs (the webhooks Lambda's CAPACITY_SETTINGS). */
+export const DeployedCapacitySchema = z.object({
+  stage: z.string().min(1),
+  settings: CapacitySettingsSchema,
+});
+export type DeployedCapacity = z.output<typeof DeployedCapacitySchema>;
+
+/** A time-zone mix that cannot be read; the message says which part and why. */
+export class InvalidZoneMix extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidZoneMix';
+  }
+}
+
+/** "America/New_York=60,America/Los_Angeles=40" → each zone's UTC offset at `at` and its share. */
+export function parseZoneMix(value: string, at: Date): ZoneShare[] {
+  return value.split(',').map((part) => {
+    const [zone = '', share = '1'] = part.trim().split('=');
+    const weight = Number(share);
+    if (!isValidTimeZone(zone)) throw new InvalidZoneMix(`not an IANA time zone: ${JSON.stringify(zone)}`);
+    if (!(weight > 0)) throw new InvalidZoneMix(`not a positive share for ${zone}: ${JSON.stringify(share)}`);
+    return { utcOffsetMinutes: IANAZone.create(zone).offset(at.getTime()), share: weight, label: zone };
+  });
 }

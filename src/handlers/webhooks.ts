@@ -12,6 +12,7 @@ import { applySpooledBatch } from '../services/webhook-spool.js';
 import { lambdaDatabase } from '../wiring/database.js';
 import { sharedLimiter } from '../wiring/limiter.js';
 import { eventBridgeScheduler } from '../wiring/scheduler.js';
+import { lambdaSendStarter } from '../wiring/send-starter.js';
 import { sqsSpool } from '../wiring/spool.js';
 import { twilioSms } from '../wiring/twilio.js';
 import { onColdStart } from './cold-start.js';
@@ -23,7 +24,7 @@ export type WireAdapters = (
   pool: pg.Pool,
   metrics: MetricsSink,
 ) => WebhookAdapters | Promise<WebhookAdapters>;
-type WebhookAdapters = Pick<AppDeps, 'sms' | 'scheduler' | 'limiter' | 'spool'>;
+type WebhookAdapters = Pick<AppDeps, 'sms' | 'scheduler' | 'limiter' | 'spool' | 'starter'>;
 
 type ApiGatewayHandler = ReturnType<typeof handle>;
 type ApiGatewayEvent = Parameters<ApiGatewayHandler>[0];
@@ -48,7 +49,7 @@ export function createWebhooksHandler(
     // redelivered by SQS, not kept twice.
     const services = webhookDeps({ config, db, scheduler: adapters.scheduler });
     return {
-      http: handle(createApp({ config, db, metrics, ...adapters })),
+      http: handle(createApp({ config, db, metrics, capacity: config.CAPACITY_SETTINGS, ...adapters })),
       replay: async (event: SqsEvent) => {
         const messages = event.Records.map((r) => ({ id: r.messageId, body: r.body }));
         const failed = await applySpooledBatch(services, messages);
@@ -65,7 +66,7 @@ export function createWebhooksHandler(
 
 /**
  * The deployed handler: Twilio for the double opt-in text, EventBridge Scheduler to cancel on opt-out, SQS
- * to keep webhooks while Postgres is unreachable.
+ * to keep webhooks while Postgres is unreachable, the sender Lambda for an operator's test send.
  */
 export const handler = createWebhooksHandler(
   async (config, pool, metrics) => ({
@@ -73,6 +74,7 @@ export const handler = createWebhooksHandler(
     scheduler: eventBridgeScheduler(config),
     limiter: await sharedLimiter(config, pool, metrics),
     spool: sqsSpool(config),
+    starter: lambdaSendStarter(config),
   }),
   process.env,
   new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),

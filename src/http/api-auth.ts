@@ -1,7 +1,9 @@
-// Bearer-token auth for the subscriber API, compared in constant time.
+// Bearer-token auth for the /api routes, compared in constant time, and the per-token rate limit after it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { type ApiCredentials, type Credentials, freshValue } from '../adapters/credentials.js';
+import type { RateLimiter } from '../services/ports.js';
+import { rateLimit } from './rate-limit.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -47,4 +49,20 @@ export function requireApiToken(
     c.set('apiTokenKey', tokenKey(given));
     await next();
   };
+}
+
+/** Every /api route's guard: the bearer token, then the per-token `api` budget (429 with Retry-After). */
+export function apiAccess(
+  credentials: Credentials<ApiCredentials> | undefined,
+  limiter: RateLimiter | undefined,
+): MiddlewareHandler<ApiEnv>[] {
+  return [
+    requireApiToken(credentials),
+    rateLimit<ApiEnv>({
+      limiter,
+      budget: 'api',
+      style: 'json',
+      key: (c) => `token:${c.get('apiTokenKey')}`,
+    }),
+  ];
 }

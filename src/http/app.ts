@@ -4,8 +4,9 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiCredentials, Credentials, TwilioCredentials } from '../adapters/credentials.js';
-import type { Requiring } from '../config.js';
+import { type Requiring, sendWindow } from '../config.js';
 import { type Db, isDbUnavailable } from '../db/connection.js';
+import type { DeployedCapacity } from '../domain/capacity.js';
 import { logger } from '../logger.js';
 import type { DbRetryPolicy } from '../services/db-retry.js';
 import type { InboundDeps } from '../services/inbound.js';
@@ -14,13 +15,16 @@ import {
   type DeliveryScheduler,
   type MetricsSink,
   type RateLimiter,
+  type SendStarter,
   type SmsSender,
   systemClock,
   type WebhookSpool,
 } from '../services/ports.js';
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import { ClientError } from './errors.js';
+import { openApiDocument } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
+import { operatorRoutes } from './routes/operations.js';
 import { subscriberRoutes } from './routes/subscribers.js';
 import { twilioRoutes } from './routes/twilio.js';
 import { twiml } from './twilio.js';
@@ -52,6 +56,10 @@ export interface AppDeps {
   clock?: Clock;
   /** Opt-outs, opt-ins and final delivery statuses are counted here (the caller flushes). */
   metrics?: MetricsSink;
+  /** Hands an operator's test send to the sender (the sender Lambda in AWS, in-process timers locally). */
+  starter?: SendStarter;
+  /** The stage's capacity inputs, for GET /api/capacity. */
+  capacity?: DeployedCapacity;
 }
 
 /** Methods each known path accepts, for 405 + Allow. */
@@ -59,8 +67,14 @@ const ALLOWED: [string, string][] = [
   ['/twilio/inbound', 'POST'],
   ['/twilio/status', 'POST'],
   ['/health', 'GET, HEAD'],
-  ['/api/subscribers', 'POST'],
+  ['/api/subscribers', 'GET, POST'],
   ['/api/subscribers/:phone', 'GET, PATCH, DELETE'],
+  ['/api/subscribers/:phone/send-now', 'POST'],
+  ['/api/deliveries', 'GET'],
+  ['/api/deliveries/:id', 'GET'],
+  ['/api/usage', 'GET'],
+  ['/api/capacity', 'GET'],
+  ['/api/openapi.json', 'GET'],
 ];
 
 const isTwilioPath = (c: Context) => c.req.path.startsWith('/twilio/');
@@ -144,6 +158,8 @@ export function createApp(deps: AppDeps): Hono {
       clock,
       api: config.credentials.api,
       limiter: deps.limiter,
+      starter: deps.starter,
+      window: sendWindow(config),
       settings: {
         ...replies,
         defaultTimeZone: config.DEFAULT_TIMEZONE,
@@ -151,6 +167,20 @@ export function createApp(deps: AppDeps): Hono {
       },
     }),
   );
+
+  app.route(
+    '/api',
+    operatorRoutes({
+      db: deps.db,
+      clock,
+      api: config.credentials.api,
+      limiter: deps.limiter,
+      defaultTimeZone: config.DEFAULT_TIMEZONE,
+      capacity: deps.capacity,
+    }),
+  );
+  // Public: tools read the description before they hold a token; it says nothing about anyone.
+  app.get('/api/openapi.json', (c) => c.json(openApiDocument()));
 
   for (const [path, allow] of ALLOWED) {
     app.all(path, (c) => {

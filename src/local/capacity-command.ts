@@ -1,49 +1,32 @@
-// `positivity capacity`: what a day of N subscribers needs from Twilio, OpenAI, Scheduler, Lambda and the
-// database under a stage's settings (config/<stage>.json), each line with "fits" or what to change, and the
-// monthly cost. The arithmetic is src/domain/capacity.ts, the same the CDK stack checks at synth.
+// `positivity capacity`'s words and settings: what a day of N subscribers needs from Twilio, OpenAI,
+// Scheduler, Lambda and the database under a stage's settings (config/<stage>.json), each line with "fits"
+// or what to change, and the monthly cost. The arithmetic is src/domain/capacity.ts, the same the CDK stack
+// checks at synth; the command itself is in cli.ts (locally, or against a deployed API's settings).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
-import { IANAZone } from 'luxon';
 import { CONFIG_DIR, loadCapacitySettings } from '../../lib/stack-settings.js';
-import {
-  type CapacityLine,
-  type CapacityReport,
-  capacityReport,
-  type ZoneShare,
-} from '../domain/capacity.js';
-import { isValidTimeZone } from '../domain/time-zone.js';
-
-function subscribersArg(value: string): number {
-  const n = Number(value.replaceAll(/[,_]/g, ''));
-  if (!Number.isInteger(n) || n < 1 || n > 100_000_000)
-    throw new InvalidArgumentError('expected a whole number of subscribers, such as 100000');
-  return n;
-}
-
-/** "America/New_York=60,America/Los_Angeles=40" → each zone's UTC offset today and its share. */
-export function zonesArg(value: string, at: Date = new Date()): ZoneShare[] {
-  return value.split(',').map((part) => {
-    const [zone = '', share = '1'] = part.trim().split('=');
-    const weight = Number(share);
-    if (!isValidTimeZone(zone))
-      throw new InvalidArgumentError(`not an IANA time zone: ${JSON.stringify(zone)}`);
-    if (!(weight > 0))
-      throw new InvalidArgumentError(`not a positive share for ${zone}: ${JSON.stringify(share)}`);
-    return { utcOffsetMinutes: IANAZone.create(zone).offset(at.getTime()), share: weight, label: zone };
-  });
-}
-
-function settingArg(value: string, previous: Record<string, string> = {}): Record<string, string> {
-  const at = value.indexOf('=');
-  if (at < 1) throw new InvalidArgumentError(`expected key=value, such as twilioMessagesPerSecond=6`);
-  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
-}
+import type { CapacityLine, CapacityReport, DeployedCapacity } from '../domain/capacity.js';
+import { logger } from '../logger.js';
 
 /** The stage cdk.json names (what `cdk synth` without -c stage uses). */
-function defaultStage(): string {
+export function defaultStage(): string {
   const cdk = JSON.parse(readFileSync(path.join(CONFIG_DIR, '..', 'cdk.json'), 'utf8'));
   return String(cdk.context?.stage ?? 'dev');
+}
+
+/**
+ * What the local server's GET /api/capacity reports on: the stage cdk.json names, from config/<stage>.json
+ * (the deployed API has the stack's copy in CAPACITY_SETTINGS). Undefined, and logged, when the files do
+ * not read: the rest of the server does not need them.
+ */
+export function stageCapacity(): DeployedCapacity | undefined {
+  try {
+    const stage = defaultStage();
+    return { stage, settings: loadCapacitySettings({ stage }) };
+  } catch (error) {
+    logger.warn('capacity settings unreadable; GET /api/capacity answers 503', { error });
+    return undefined;
+  }
 }
 
 const n = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: 3 });
@@ -76,45 +59,4 @@ export function describeCapacity(report: CapacityReport, stage: string): string 
     '',
     misfits === 0 ? 'Result: fits.' : `Result: does not fit; ${misfits} line(s) above say what to change.`,
   ].join('\n');
-}
-
-/** Adds `capacity` to the operator CLI. Needs no database: it reads the stage's settings only. */
-export function addCapacityCommand(program: Command): void {
-  program
-    .command('capacity')
-    .description(
-      "what a day needs under a stage's settings (Twilio, OpenAI, Scheduler, Lambda, database) and its monthly cost",
-    )
-    .option('--subscribers <n>', 'subscribers to plan for', subscribersArg, 1000)
-    .option('--stage <stage>', 'settings from config/<stage>.json (default: the stage in cdk.json)')
-    .option(
-      '--zones <zone=share,…>',
-      'time-zone mix, e.g. America/New_York=60,America/Los_Angeles=40 (default: all in one zone)',
-      (value: string) => zonesArg(value),
-    )
-    .option(
-      '--set <key=value>',
-      'override a setting, as `cdk deploy -c key=value` would (repeatable)',
-      settingArg,
-    )
-    .option('--json', 'print machine-readable JSON')
-    .action(
-      (opts: {
-        subscribers: number;
-        stage?: string;
-        zones?: ZoneShare[];
-        set?: Record<string, string>;
-        json?: boolean;
-      }) => {
-        const stage = opts.stage ?? defaultStage();
-        const zones = opts.zones;
-        const settings = loadCapacitySettings({ stage, overrides: opts.set });
-        const report = capacityReport(settings, opts.subscribers, zones);
-        console.log(
-          opts.json
-            ? JSON.stringify({ stage, settings, ...report }, null, 2)
-            : describeCapacity(report, stage),
-        );
-      },
-    );
 }

@@ -1,5 +1,5 @@
 // Loads ./.env for `npm start` and the CLI, as .env.example invites ("Copy to .env"). Imported first by
-// main.ts and cli.ts, so it runs before any module reads the environment (the logger reads LOG_LEVEL at
+// main.ts and cli-main.ts, so it runs before any module reads the environment (the logger reads LOG_LEVEL at
 // load). A variable the environment already sets wins, even when set empty. Node's own parser
 // (util.parseEnv, the one behind process.loadEnvFile and --env-file): no dependency.
 import { readFileSync } from 'node:fs';

@@ -22,8 +22,8 @@ const ServerFile = z.object({
 });
 export type ServerInfo = z.infer<typeof ServerFile>;
 
-export function dataDirectory(): string {
-  return path.resolve(process.env.DPS_DATA_DIR ?? '.data');
+export function dataDirectory(env: Record<string, string | undefined> = process.env): string {
+  return path.resolve(env.DPS_DATA_DIR ?? '.data');
 }
 
 function isAlive(pid: number): boolean {

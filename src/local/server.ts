@@ -8,6 +8,7 @@ import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { describeSendNow, sendNow } from '../services/send-now.js';
 import { createSubscriber, patchSubscriber } from '../services/subscribers.js';
 import { startSpoolDrainer } from '../services/webhook-spool.js';
+import { stageCapacity } from './capacity-command.js';
 import { messageOf } from './describe.js';
 import { createDevPage } from './dev-page.js';
 import { announceServer, withdrawServer } from './local-database.js';
@@ -47,6 +48,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       clock: runtime.clock,
       metrics: runtime.metrics,
       spool: runtime.spool,
+      // A test send through the API goes through the in-process scheduler, as the planner's do.
+      starter: {
+        start: async ({ deliveryId, windowEnd }) => {
+          await runtime.scheduler.schedule({ deliveryId, at: runtime.clock.now(), windowEnd });
+        },
+      },
+      capacity: config.CAPACITY_SETTINGS ?? stageCapacity(),
     });
     // Webhooks kept while Postgres was unreachable are applied once it answers, opt-outs first.
     const spoolDeps = webhookDeps({

@@ -135,6 +135,15 @@ export interface DeliveryScheduler {
   cancel(deliveryId: string): Promise<void>;
 }
 
+/**
+ * Starts the sender on one delivery now, without waiting for it (an operator's test send): the sender Lambda
+ * invoked asynchronously in AWS, the in-process scheduler locally. At least once: the sender's claim makes a
+ * repeat harmless, and it refuses a send after `windowEnd`.
+ */
+export interface SendStarter {
+  start(request: { deliveryId: string; windowEnd: Date }): Promise<void>;
+}
+
 // ── Rate limits and quotas shared by every instance ──────────────────────────────────────────────────
 export type BudgetName =
   | 'api'

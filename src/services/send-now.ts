@@ -1,5 +1,5 @@
-// Use case (one-machine demos and operators): send one subscriber's message for today right now, through
-// the real sender. It never bypasses a rule: only active, unpaused subscribers; at most one delivery per
+// Use case (one-machine demos and operators' test sends): send one subscriber's message for today right
+// now, through the real sender. It never bypasses a rule: only active, unpaused subscribers; at most one delivery per
 // subscriber per local day (a day that already had its delivery, sent or not, is refused).
 
 import {
@@ -10,7 +10,8 @@ import {
 import { findSubscriberByPhone } from '../db/repositories/subscribers.js';
 import type { E164 } from '../domain/phone.js';
 import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
-import type { DeliveryScheduler } from './ports.js';
+import { logger } from '../logger.js';
+import type { DeliveryScheduler, SendStarter } from './ports.js';
 import { type SendDeps, type SendOutcome, sendDailyMessage } from './send-daily-message.js';
 import { SubscriberNotFound } from './subscribers.js';
 
@@ -41,7 +42,24 @@ export interface SendNowResult {
 /** The sender skips a delivery whose window ends this soon; closer than this a demo window is used. */
 const MIN_WINDOW_LEFT_MS = 60_000;
 
-export async function sendNow(deps: SendNowDeps, phone: E164): Promise<SendNowResult> {
+/** Today's delivery of one subscriber, due now: what a send-now hands to the sender. */
+export interface ReservedSend {
+  deliveryId: string;
+  localDate: string;
+  demoWindow: boolean;
+  windowEnd: Date;
+}
+
+/**
+ * Applies the rules and makes today's delivery due now: creates it, or moves the planned one to now (its
+ * old timer or schedule is cancelled). Throws SubscriberNotFound or SendNowRefused.
+ */
+export async function reserveSendNow(
+  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes'> & {
+    send: Pick<SendDeps, 'db' | 'clock'>;
+  },
+  phone: E164,
+): Promise<ReservedSend> {
   const { db, clock } = deps.send;
   const subscriber = await findSubscriberByPhone(db, phone);
   if (!subscriber) throw new SubscriberNotFound();
@@ -93,8 +111,44 @@ export async function sendNow(deps: SendNowDeps, phone: E164): Promise<SendNowRe
   });
   // The timer armed for the planned time is no longer needed; the claim would make it harmless anyway.
   if (wasPlanned) await deps.scheduler.cancel(deliveryId);
+  return { deliveryId, localDate, demoWindow, windowEnd: window.end };
+}
+
+/** Sends today's message now, in this process, and returns the sender's outcome (CLI, dev page). */
+export async function sendNow(deps: SendNowDeps, phone: E164): Promise<SendNowResult> {
+  const { deliveryId, localDate, demoWindow } = await reserveSendNow(deps, phone);
   const outcome = await sendDailyMessage(deps.send, deliveryId);
   return { deliveryId, localDate, demoWindow, outcome };
+}
+
+/**
+ * Hands today's message to the sender and returns without waiting (the operator API): the sender Lambda in
+ * AWS, the in-process scheduler locally. The delivery's state tells how it ended.
+ */
+export async function startSendNow(
+  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes'> & {
+    send: Pick<SendDeps, 'db' | 'clock'>;
+    starter: SendStarter;
+  },
+  phone: E164,
+): Promise<ReservedSend> {
+  const reserved = await reserveSendNow(deps, phone);
+  try {
+    await deps.starter.start({ deliveryId: reserved.deliveryId, windowEnd: reserved.windowEnd });
+  } catch (error) {
+    // The delivery stays planned and due now: trying again hands it over again.
+    logger.error('could not start the sender for a send-now', { deliveryId: reserved.deliveryId, error });
+    throw new SendNotStarted();
+  }
+  return reserved;
+}
+
+/** The sender could not be reached; nothing was sent and the same send-now may be tried again. */
+export class SendNotStarted extends Error {
+  constructor() {
+    super('the sender could not be started; nothing was sent, try again');
+    this.name = 'SendNotStarted';
+  }
 }
 
 /** One sentence for the dev page and the CLI. */

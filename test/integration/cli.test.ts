@@ -79,7 +79,10 @@ describe('positivity CLI', () => {
       .where('phone', '=', PHONE)
       .execute();
     const listed = await json('subscribers', 'list');
-    expect(listed).toEqual([expect.objectContaining({ phone: PHONE, status: 'active' })]);
+    expect(listed).toEqual({
+      subscribers: [expect.objectContaining({ phone: PHONE, status: 'active' })],
+      next: null,
+    });
 
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const plan = await json('plan', '--date', tomorrow);
@@ -92,7 +95,7 @@ describe('positivity CLI', () => {
     });
 
     const sent = await json('send-now', PHONE);
-    expect(sent).toMatchObject({ outcome: { outcome: 'sent' } });
+    expect(sent).toMatchObject({ delivery: { phone: PHONE, state: 'sent' } });
     const again = await cli('send-now', PHONE, '--json');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^positivity: .*already sent; one message per subscriber per day\n$/);

@@ -19,6 +19,7 @@ import {
   RecordingSms,
   signedForm,
 } from '../support/webhook-doubles.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const { db } = t;
@@ -208,7 +209,7 @@ describe('webhooks handler EMF', () => {
       NODE_ENV: 'test',
       DATABASE_URL: t.url(),
       PUBLIC_BASE_URL,
-      SCHEDULER_GROUP_NAME: 'daily-positivity',
+      ...WEBHOOKS_ENV,
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       API_TOKEN: 'test-api-token-0123456789abcdefghij',

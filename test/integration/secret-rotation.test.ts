@@ -18,6 +18,7 @@ import {
   RecordingSms,
   signedForm,
 } from '../support/webhook-doubles.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const sm = mockClient(SecretsManagerClient);
@@ -61,7 +62,7 @@ describe('webhooks', () => {
     TWILIO_SECRET_ARN: TWILIO,
     API_SECRET_ARN: API,
     PUBLIC_BASE_URL,
-    SCHEDULER_GROUP_NAME: 'daily-positivity',
+    ...WEBHOOKS_ENV,
     SECRETS_MAX_AGE_SECONDS: '300',
   });
   const inbound = (token: string) =>

@@ -242,8 +242,9 @@ describe('GET, PATCH, DELETE /api/subscribers/:phone', () => {
     const put = await call('PUT', path(), { name: 'x' });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('GET, PATCH, DELETE');
-    const getAll = await call('GET', '/api/subscribers');
-    expect(getAll.status).toBe(405);
+    const putAll = await call('PUT', '/api/subscribers', { name: 'x' });
+    expect(putAll.status).toBe(405);
+    expect(putAll.headers.get('allow')).toBe('GET, POST');
     const unknown = await call('GET', '/api/nothing');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toHaveProperty('error');

@@ -28,6 +28,7 @@ import {
   statusParams,
   testConfig,
 } from '../support/webhook-doubles.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const PHONE = '+12125550123';
@@ -124,7 +125,7 @@ describe('the Lambda handler', () => {
       {
         DATABASE_URL: t.url(),
         PUBLIC_BASE_URL,
-        SCHEDULER_GROUP_NAME: 'daily-positivity',
+        ...WEBHOOKS_ENV,
         TWILIO_ACCOUNT_SID: ACCOUNT_SID,
         TWILIO_AUTH_TOKEN: AUTH_TOKEN,
         API_TOKEN,

@@ -124,6 +124,8 @@ describe('lambdaSettings', () => {
     expect(problems).toEqual([
       'PUBLIC_BASE_URL: required here (missing)',
       'SCHEDULER_GROUP_NAME: required here (missing)',
+      'SENDER_FUNCTION_ARN: required here (missing)',
+      'CAPACITY_SETTINGS: required here (missing)',
       'DB_SECRET_ARN: required here (missing; or DATABASE_URL in the environment)',
       'TWILIO_SECRET_ARN: required here (missing; or TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment)',
     ]);

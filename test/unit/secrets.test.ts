@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadLambdaConfig, secretsManagerCredentials } from '../../src/adapters/secrets.js';
 import { ConfigError } from '../../src/config.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const sm = mockClient(SecretsManagerClient);
 const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:111122223333:secret:${name}-AbCdEf`;
@@ -57,6 +58,7 @@ describe('loadLambdaConfig', () => {
       SCHEDULER_ROLE_ARN: 'arn:aws:iam::111122223333:role/r',
       SCHEDULER_DLQ_ARN: 'arn:aws:sqs:us-east-1:111122223333:dlq',
       SENDER_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:111122223333:function:sender',
+      CAPACITY_SETTINGS: WEBHOOKS_ENV.CAPACITY_SETTINGS,
     };
     const config = await loadLambdaConfig(name, env, { client: new SecretsManagerClient({}) });
     expect(requested().sort()).toEqual([...expected].sort());

@@ -68,3 +68,26 @@ export async function optOutSubscriberRow(
     cancelledDeliveryIds: r?.cancelled ?? [],
   };
 }
+
+export interface SubscriberFilter {
+  status?: Subscriber['status'];
+  paused?: boolean;
+  timeZone?: string;
+}
+
+/**
+ * Up to `limit` subscribers matching `filter`, in the order they were added (by id), after the one with id
+ * `afterId` (keyset paging: a page stays correct while rows are added).
+ */
+export function pageSubscribers(
+  db: DbOrTrx,
+  filter: SubscriberFilter,
+  page: { limit: number; afterId?: number },
+): Promise<Subscriber[]> {
+  let query = db.selectFrom('subscribers').selectAll();
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.paused !== undefined) query = query.where('paused', '=', filter.paused);
+  if (filter.timeZone) query = query.where('time_zone', '=', filter.timeZone);
+  if (page.afterId !== undefined) query = query.where('id', '>', page.afterId);
+  return query.orderBy('id').limit(page.limit).execute();
+}

@@ -1,57 +1,37 @@
-// The subscriber config API: POST /api/subscribers, GET/PATCH/DELETE /api/subscribers/:phone. JSON in and
-// out, bearer-token auth, every input checked with zod; each failure is a 4xx saying what is wrong.
+// The subscriber API: GET (list) and POST /api/subscribers, GET/PATCH/DELETE /api/subscribers/:phone, and
+// POST /api/subscribers/:phone/send-now (an operator's test send). JSON in and out, bearer-token auth, every
+// input checked with zod; each failure is a 4xx saying what is wrong, with a `code` for scripts.
 import { type Context, Hono } from 'hono';
-import * as z from 'zod';
 import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
 import { type E164, parseE164 } from '../../domain/phone.js';
+import type { WindowMinutes } from '../../domain/send-window.js';
+import { FIELD_RULES } from '../../domain/subscriber-fields.js';
 import {
-  describeProblems,
-  FIELD_RULES,
-  NameField,
-  PhoneField,
-  TimeZoneField,
-} from '../../domain/subscriber-fields.js';
-import { type RateLimiter, RecipientOptedOut, SmsError } from '../../services/ports.js';
+  listSubscriberPage,
+  OperationError,
+  sendNowView,
+  subscriberDetail,
+} from '../../services/operations.js';
+import { type RateLimiter, RecipientOptedOut, type SendStarter, SmsError } from '../../services/ports.js';
+import { SendNotStarted, SendNowRefused, startSendNow } from '../../services/send-now.js';
 import {
   createSubscriber,
-  getSubscriber,
   patchSubscriber,
   removeSubscriber,
   SubscriberConflict,
   type SubscriberDeps,
   SubscriberNotFound,
 } from '../../services/subscribers.js';
-import { type ApiEnv, requireApiToken } from '../api-auth.js';
+import { type ApiEnv, apiAccess } from '../api-auth.js';
+import {
+  BodiesQuery,
+  CreateSubscriberBody,
+  jsonBody,
+  PatchSubscriberBody,
+  queryOf,
+  SubscriberListQuery,
+} from '../api-schemas.js';
 import { ClientError } from '../errors.js';
-import { rateLimit } from '../rate-limit.js';
-
-const CreateBody = z.strictObject({
-  phone: PhoneField,
-  timeZone: TimeZoneField.optional(),
-  name: NameField.nullable().optional(),
-});
-const PatchBody = z
-  .strictObject({
-    timeZone: TimeZoneField.optional(),
-    name: NameField.nullable().optional(),
-    paused: z.boolean().optional(),
-  })
-  .refine((b) => Object.keys(b).length > 0, 'give at least one of timeZone, name, paused');
-
-async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
-  if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
-    throw new ClientError(415, 'send JSON with Content-Type: application/json');
-  }
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new ClientError(400, 'the body is not valid JSON');
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new ClientError(400, describeProblems(parsed.error));
-  return parsed.data;
-}
 
 function phoneParam(c: Context): E164 {
   const phone = parseE164(c.req.param('phone') ?? '');
@@ -61,46 +41,66 @@ function phoneParam(c: Context): E164 {
 
 /** Service errors the caller can act on → their 4xx; Twilio refusing the opt-in SMS → 409/422/502. */
 function answerError(c: Context, error: unknown) {
-  if (error instanceof SubscriberNotFound) return c.json({ error: error.message }, 404);
-  if (error instanceof SubscriberConflict) return c.json({ error: error.message, status: error.status }, 409);
+  if (error instanceof SubscriberNotFound) return c.json({ error: error.message, code: 'not_found' }, 404);
+  if (error instanceof SubscriberConflict)
+    return c.json({ error: error.message, code: 'conflict', status: error.status }, 409);
+  if (error instanceof SendNowRefused) return c.json({ error: error.message, code: 'refused' }, 409);
+  if (error instanceof SendNotStarted) return c.json({ error: error.message, code: 'unavailable' }, 502);
+  if (error instanceof OperationError) return c.json({ error: error.message, code: error.code }, 400);
   if (error instanceof SmsError) {
     if (error instanceof RecipientOptedOut) {
       return c.json(
-        { error: 'this number has opted out with the carrier (Twilio 21610); nothing was saved' },
+        {
+          error: 'this number has opted out with the carrier (Twilio 21610); nothing was saved',
+          code: 'conflict',
+        },
         409,
       );
     }
     if (!error.retryable) {
       return c.json(
-        { error: `the opt-in SMS was refused (Twilio ${error.code ?? 'error'}); nothing was saved` },
+        {
+          error: `the opt-in SMS was refused (Twilio ${error.code ?? 'error'}); nothing was saved`,
+          code: 'refused',
+        },
         422,
       );
     }
-    return c.json({ error: 'the opt-in SMS could not be sent right now; nothing was saved, try again' }, 502);
+    return c.json(
+      {
+        error: 'the opt-in SMS could not be sent right now; nothing was saved, try again',
+        code: 'unavailable',
+      },
+      502,
+    );
   }
   throw error;
 }
 
 export interface SubscriberRouteDeps extends SubscriberDeps {
-  /** The subscriber API's bearer token; without it the API answers 401 to everything. */
+  /** The API's bearer token; without it the API answers 401 to everything. */
   api: Credentials<ApiCredentials> | undefined;
   limiter?: RateLimiter;
+  /** Hands a test send to the sender; without one, send-now answers 503. */
+  starter?: SendStarter;
+  /** The local send window (SEND_WINDOW_START/END), for send-now's rules. */
+  window: WindowMinutes;
 }
 
 export function subscriberRoutes(deps: SubscriberRouteDeps) {
   const routes = new Hono<ApiEnv>();
-  routes.use(requireApiToken(deps.api));
-  routes.use(
-    rateLimit<ApiEnv>({
-      limiter: deps.limiter,
-      budget: 'api',
-      style: 'json',
-      key: (c) => `token:${c.get('apiTokenKey')}`,
-    }),
-  );
+  routes.use(...apiAccess(deps.api, deps.limiter));
 
+  routes.get('/', async (c) => {
+    const query = queryOf(c, SubscriberListQuery);
+    try {
+      return c.json(await listSubscriberPage(deps.db, query));
+    } catch (error) {
+      return answerError(c, error);
+    }
+  });
   routes.post('/', async (c) => {
-    const body = await jsonBody(c, CreateBody);
+    const body = await jsonBody(c, CreateSubscriberBody);
     try {
       return c.json(await createSubscriber(deps, body), 201);
     } catch (error) {
@@ -109,15 +109,16 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   });
   routes.get('/:phone', async (c) => {
     const phone = phoneParam(c);
+    const { bodies } = queryOf(c, BodiesQuery);
     try {
-      return c.json(await getSubscriber(deps, phone));
+      return c.json(await subscriberDetail(deps.db, phone, { bodies }));
     } catch (error) {
       return answerError(c, error);
     }
   });
   routes.patch('/:phone', async (c) => {
     const phone = phoneParam(c);
-    const body = await jsonBody(c, PatchBody);
+    const body = await jsonBody(c, PatchSubscriberBody);
     try {
       return c.json(await patchSubscriber(deps, phone, body));
     } catch (error) {
@@ -128,6 +129,21 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     const phone = phoneParam(c);
     try {
       return c.json(await removeSubscriber(deps, phone));
+    } catch (error) {
+      return answerError(c, error);
+    }
+  });
+  routes.post('/:phone/send-now', async (c) => {
+    const phone = phoneParam(c);
+    const starter = deps.starter;
+    if (!starter)
+      return c.json({ error: 'test sends are not available on this server', code: 'unavailable' }, 503);
+    try {
+      const reserved = await startSendNow(
+        { send: deps, scheduler: deps.scheduler, starter, window: deps.window },
+        phone,
+      );
+      return c.json(await sendNowView(deps.db, reserved), 202);
     } catch (error) {
       return answerError(c, error);
     }

@@ -1,21 +1,36 @@
-// Read-only views of deliveries for operators (CLI) and the dev page.
+// Read-only views of deliveries for operators (CLI, operator API) and the dev page. Message bodies are read
+// only when asked for: a listing of a day is about states and reasons, not what each subscriber was told.
 import type { DbOrTrx } from '../../connection.js';
+import type { DeliveryState } from '../../schema.js';
 
-export interface DeliveryListing {
+/** One delivery (one subscriber's message for one local date), as listings and the test send show it. */
+export interface DeliveryView {
   id: string;
   phone: string;
   localDate: string;
   timeZone: string;
-  state: string;
+  state: DeliveryState;
+  /** Why it was skipped, failed or cancelled (quota, late, opted_out, twilio_rejected, …). */
   reason: string | null;
   plannedAt: string | null;
   sentAt: string | null;
+  /** Twilio's latest status (queued, sent, delivered, undelivered, failed, …). */
   deliveryStatus: string | null;
   messageSid: string | null;
-  body: string | null;
+  /** Twilio's error code for a failed or undelivered message (30007 carrier filtered, 21610 opted out, …). */
+  errorCode: number | null;
+  /** True when the curated library wrote the text (OpenAI unavailable, or every draft was replaced). */
+  fallback: boolean | null;
   costUsd: number | null;
   /** Why generated drafts were discarded before this body (guard:<rule>, moderation_flagged, …). */
   replacementReasons: string[] | null;
+  /** The text sent; present only when asked for (`bodies`), null once retention cleared it. */
+  body?: string | null;
+}
+
+export interface ListingOptions {
+  /** Include each message's text (`body`). */
+  bodies?: boolean;
 }
 
 function baseQuery(db: DbOrTrx) {
@@ -33,6 +48,8 @@ function baseQuery(db: DbOrTrx) {
       'd.sent_at',
       'd.delivery_status',
       'd.message_sid',
+      'd.error_code',
+      'd.fallback',
       'd.body',
       'd.cost_usd',
       'd.replacement_reasons',
@@ -41,7 +58,7 @@ function baseQuery(db: DbOrTrx) {
 
 type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['execute']>>[number];
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
-const toListing = (r: Row): DeliveryListing => ({
+const toView = (r: Row, options: ListingOptions): DeliveryView => ({
   id: r.id,
   phone: r.phone,
   localDate: r.local_date,
@@ -52,19 +69,25 @@ const toListing = (r: Row): DeliveryListing => ({
   sentAt: iso(r.sent_at),
   deliveryStatus: r.delivery_status,
   messageSid: r.message_sid,
-  body: r.body,
+  errorCode: r.error_code,
+  fallback: r.fallback,
   costUsd: r.cost_usd,
   replacementReasons: r.replacement_reasons,
+  ...(options.bodies ? { body: r.body } : {}),
 });
 
 /** Every delivery for one local date, by planned time. */
-export async function deliveriesOnLocalDate(db: DbOrTrx, localDate: string): Promise<DeliveryListing[]> {
+export async function deliveriesOnLocalDate(
+  db: DbOrTrx,
+  localDate: string,
+  options: ListingOptions = {},
+): Promise<DeliveryView[]> {
   const rows = await baseQuery(db)
     .where('d.local_date', '=', localDate)
     .orderBy('d.planned_at')
     .orderBy('s.phone')
     .execute();
-  return rows.map(toListing);
+  return rows.map((r) => toView(r, options));
 }
 
 /** One subscriber's latest deliveries, newest first. */
@@ -72,11 +95,22 @@ export async function recentDeliveries(
   db: DbOrTrx,
   subscriberId: number,
   limit = 10,
-): Promise<DeliveryListing[]> {
+  options: ListingOptions = {},
+): Promise<DeliveryView[]> {
   const rows = await baseQuery(db)
     .where('d.subscriber_id', '=', subscriberId)
     .orderBy('d.local_date', 'desc')
     .limit(limit)
     .execute();
-  return rows.map(toListing);
+  return rows.map((r) => toView(r, options));
+}
+
+/** One delivery by id, or undefined. */
+export async function deliveryById(
+  db: DbOrTrx,
+  id: string,
+  options: ListingOptions = {},
+): Promise<DeliveryView | undefined> {
+  const row = await baseQuery(db).where('d.id', '=', id).executeTakeFirst();
+  return row && toView(row, options);
 }
