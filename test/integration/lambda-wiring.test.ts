@@ -1,12 +1,17 @@
 // The deployed handler exports, built as in AWS (settings from env, the shared limiter on the Postgres
 // pool, Twilio and EventBridge Scheduler adapters), not with test doubles.
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SendEvent } from '../../src/handlers/sender.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import { inboundParams, signedForm } from '../support/webhook-doubles.js';
+import { SENDER_FUNCTION_ARN, WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const saved = { ...process.env };
+const lambda = mockClient(LambdaClient);
 
 describe('deployed Lambda handlers', () => {
   beforeAll(() => {
@@ -17,7 +22,7 @@ describe('deployed Lambda handlers', () => {
       TWILIO_FROM_NUMBER: '+14155550100',
       OPENAI_API_KEY: 'sk-test-0123456789abcdefghijklmnop',
       API_TOKEN: 'test-api-token-0123456789abcdefghij',
-      SCHEDULER_GROUP_NAME: 'daily-positivity',
+      ...WEBHOOKS_ENV,
       RATE_LIMIT_STORE: 'postgres',
     });
   });
@@ -37,6 +42,38 @@ describe('deployed Lambda handlers', () => {
     // The limiter really is the shared Postgres store: the inbound budget left a counter row.
     const counters = await t.db().selectFrom('rate_limits').select('key').execute();
     expect(counters.length).toBeGreaterThan(0);
+  });
+
+  it('webhooks: a test send invokes the sender Lambda asynchronously with the event its schedules send', async () => {
+    // Prepare: an active subscriber; Lambda queues the invocation (202), as for InvocationType Event.
+    process.env.DATABASE_URL = t.url();
+    lambda.reset();
+    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+    await t
+      .db()
+      .insertInto('subscribers')
+      .values({ phone: '+12125550123', time_zone: 'America/New_York', status: 'active' })
+      .execute();
+    const { handler } = await import('../../src/handlers/webhooks.js');
+
+    // Act: POST /api/subscribers/{phone}/send-now with the API token.
+    const res = (await handler(
+      httpApiEvent('POST', '/api/subscribers/%2B12125550123/send-now', {
+        headers: { authorization: `Bearer ${process.env.API_TOKEN}` },
+      }),
+      lambdaContext,
+    )) as { statusCode: number; body: string };
+
+    // Assess: 202 with today's delivery due now, and one Event invocation of the sender for exactly it.
+    expect(res.statusCode).toBe(202);
+    const view = JSON.parse(res.body) as { deliveryId: string; delivery: { state: string } };
+    expect(view.delivery.state).toBe('planned');
+    const calls = lambda.commandCalls(InvokeCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]?.args[0].input;
+    expect(input).toMatchObject({ FunctionName: SENDER_FUNCTION_ARN, InvocationType: 'Event' });
+    const event = JSON.parse(new TextDecoder().decode(input?.Payload as Uint8Array));
+    expect(SendEvent.parse(event)).toEqual({ deliveryId: view.deliveryId });
   });
 
   it('sender: rejects a malformed event without throwing and answers not_found for an unknown id', async () => {

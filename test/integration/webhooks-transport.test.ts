@@ -154,7 +154,7 @@ describe('the Lambda handler', () => {
         TWILIO_ACCOUNT_SID: `AC${'1234'.repeat(8)}`,
         TWILIO_AUTH_TOKEN: AUTH_TOKEN,
         API_TOKEN,
-        SCHEDULER_GROUP_NAME: 'daily-positivity',
+        ...WEBHOOKS_ENV,
       },
     );
     const stop = {
