@@ -101,8 +101,11 @@ export class PositivityStack extends Stack {
     this.webhooks = new WebhookApi(this, 'Webhooks', {
       shared,
       throttle: apiThrottle(settings.capacity.messagesPerSecond),
+      capacity: { stage: settings.stage, settings: settings.capacity },
     });
     this.scheduling.grantCancelSchedules(this.webhooks.function.fn);
+    // An operator's test send (POST /api/subscribers/{phone}/send-now) hands the delivery to the sender.
+    this.sender.grantTestSends(this.webhooks.function.fn);
     // Every opt-out removes the subscriber's planned schedules, also one the sender learns of from Twilio.
     this.scheduling.grantCancelSchedules(this.sender.function.fn);
     this.webhookSpool = new WebhookSpool(this, 'WebhookSpool', { webhooks: this.webhooks.function.fn });

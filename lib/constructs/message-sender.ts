@@ -2,7 +2,8 @@
 // concurrency cap comes from the capacity plan: senderConcurrency(msg/s) in src/domain/capacity.ts. Scheduler
 // invokes asynchronously, so a burst above it waits in Lambda's async queue (retried for up to the event age
 // set in DeliveryScheduling): delayed, not lost.
-import { Duration } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
@@ -22,6 +23,22 @@ export class MessageSender extends Construct {
       // Waiting for a pace slot and OpenAI's deadline fit well inside this; a stuck call must not linger.
       timeout: Duration.seconds(60),
       memorySize: 512,
+    });
+  }
+
+  /**
+   * Lets `fn` start a send now (an operator's test send): invoke this function, asynchronously, with the
+   * event its schedules send. Failures take the same path as a scheduled send's (Lambda's async retries,
+   * then the dead-letter queue). `fn` is told the ARN, and gains no secret.
+   */
+  grantTestSends(fn: lambda.Function): void {
+    this.function.fn.grantInvoke(fn);
+    fn.addEnvironment('SENDER_FUNCTION_ARN', this.function.fn.functionArn);
+    const senderId = Stack.of(this).getLogicalId(this.function.fn.node.defaultChild as CfnElement);
+    Validations.of(fn).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${senderId}.Arn>:*]`,
+      reason:
+        'grantInvoke adds <sender ARN>:* so versions/aliases of the sender can be invoked; no other function.',
     });
   }
 }

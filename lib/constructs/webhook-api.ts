@@ -1,11 +1,12 @@
 // HTTP API in front of the webhooks Lambda: Twilio's inbound and status webhooks, /health, and the
-// subscriber config API. The app authenticates each route itself (Twilio signature, bearer token).
+// operator API under /api. The app authenticates each route itself (Twilio signature, bearer token).
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { DeployedCapacity } from '../../src/domain/capacity.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
 const { GET, POST, PATCH, DELETE } = apigwv2.HttpMethod;
@@ -15,14 +16,22 @@ export const WEBHOOK_ROUTES: ReadonlyArray<{ path: string; methods: apigwv2.Http
   { path: '/twilio/inbound', methods: [POST] },
   { path: '/twilio/status', methods: [POST] },
   { path: '/health', methods: [GET] },
-  { path: '/api/subscribers', methods: [POST] },
+  { path: '/api/subscribers', methods: [GET, POST] },
   { path: '/api/subscribers/{phone}', methods: [GET, PATCH, DELETE] },
+  { path: '/api/subscribers/{phone}/send-now', methods: [POST] },
+  { path: '/api/deliveries', methods: [GET] },
+  { path: '/api/deliveries/{id}', methods: [GET] },
+  { path: '/api/usage', methods: [GET] },
+  { path: '/api/capacity', methods: [GET] },
+  { path: '/api/openapi.json', methods: [GET] },
 ];
 
 export interface WebhookApiProps {
   shared: ServiceFunctionShared;
   /** The stage's throttle, from the send pace (apiThrottle in src/domain/capacity.ts). */
   throttle: { rateLimit: number; burstLimit: number };
+  /** The stage's capacity inputs, as synth checked them: what GET /api/capacity reports on. */
+  capacity: DeployedCapacity;
 }
 
 export class WebhookApi extends Construct {
@@ -37,14 +46,16 @@ export class WebhookApi extends Construct {
     this.function = new ServiceFunction(this, 'Webhooks', {
       shared: props.shared,
       name: 'webhooks',
-      description: 'Twilio webhooks, health check and subscriber API',
+      description: 'Twilio webhooks, health check and operator API',
       // API Gateway gives up after 30 s; Twilio after 15 s.
       timeout: Duration.seconds(15),
       memorySize: 512,
+      // The stage's capacity inputs as synth checked them (about 600 bytes of the 4 KB environment).
+      environment: { CAPACITY_SETTINGS: JSON.stringify(props.capacity) },
     });
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'Daily Positivity: Twilio webhooks and subscriber API',
+      description: 'Daily Positivity: Twilio webhooks and operator API',
       createDefaultStage: false,
     });
     const integration = new HttpLambdaIntegration('Webhooks', this.function.fn);

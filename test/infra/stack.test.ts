@@ -4,6 +4,10 @@ import { isDeepStrictEqual as isEqual } from 'node:util';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_ROUTES } from '../../lib/constructs/webhook-api.js';
+import { loadCapacitySettings } from '../../lib/stack-settings.js';
+import { LAMBDA_NEEDS } from '../../src/config.js';
+import { DeployedCapacitySchema } from '../../src/domain/capacity.js';
+import { openApiDocument } from '../../src/http/openapi.js';
 import { DEV_SETTINGS, logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
@@ -103,7 +107,32 @@ describe('daily planning', () => {
     expect(envOf('Webhooks')).toMatchObject({
       SCHEDULER_GROUP_NAME: `daily-positivity-${DEV_SETTINGS.stage}`,
     });
-    expect(envOf('Webhooks')).not.toHaveProperty('SENDER_FUNCTION_ARN');
+  });
+
+  it('lets the webhooks Lambda invoke the sender (an operator test send) and no other function', () => {
+    const statements = statementsOfRole(logicalId(template, 'AWS::IAM::Role', 'WebhooksFunctionServiceRole'));
+    const invoke = statements.filter((s) => actions(s).some((a) => a.startsWith('lambda:')));
+    expect(invoke).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: [fnArn('Sender'), { 'Fn::Join': ['', [fnArn('Sender'), ':*']] }],
+      }),
+    ]);
+    expect(envOf('Webhooks')).toMatchObject({ SENDER_FUNCTION_ARN: fnArn('Sender') });
+    // Invoked asynchronously, a test send shares the scheduled sends' retries and dead-letter queue.
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId('Sender') },
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+  });
+
+  it("hands the webhooks Lambda the stage's capacity inputs as synth checked them", () => {
+    const text = envOf('Webhooks').CAPACITY_SETTINGS;
+    expect(typeof text).toBe('string');
+    expect(DeployedCapacitySchema.parse(JSON.parse(text as string))).toEqual({
+      stage: DEV_SETTINGS.stage,
+      settings: loadCapacitySettings({ stage: String(DEV_SETTINGS.stage) }),
+    });
   });
 
   it('lets the planner manage schedules only in its group and pass only the Scheduler role', () => {
@@ -254,18 +283,36 @@ describe('Lambdas', () => {
   });
 });
 
+describe('Lambda settings', () => {
+  it.each([
+    ['webhooks', 'Webhooks'],
+    ['planner', 'Planner'],
+    ['sender', 'Sender'],
+  ] as const)('%s has every setting src/config.ts LAMBDA_NEEDS says it requires', (name, id) => {
+    const env = envOf(id);
+    for (const setting of LAMBDA_NEEDS[name].settings) expect(env, setting).toHaveProperty(setting);
+  });
+});
+
 describe('HTTP API', () => {
-  it('routes exactly the Twilio, health and subscriber endpoints to the webhooks Lambda', () => {
+  it('routes exactly the Twilio, health and operator API endpoints to the webhooks Lambda', () => {
     const routes = Object.values(resources(template, 'AWS::ApiGatewayV2::Route'));
     expect(routes.map((r) => r.Properties?.RouteKey).sort()).toEqual(
       [
         'POST /twilio/inbound',
         'POST /twilio/status',
         'GET /health',
+        'GET /api/subscribers',
         'POST /api/subscribers',
         'GET /api/subscribers/{phone}',
         'PATCH /api/subscribers/{phone}',
         'DELETE /api/subscribers/{phone}',
+        'POST /api/subscribers/{phone}/send-now',
+        'GET /api/deliveries',
+        'GET /api/deliveries/{id}',
+        'GET /api/usage',
+        'GET /api/capacity',
+        'GET /api/openapi.json',
       ].sort(),
     );
     expect(WEBHOOK_ROUTES.flatMap((r) => r.methods).length).toBe(routes.length);
@@ -274,6 +321,17 @@ describe('HTTP API', () => {
       IntegrationUri: fnArn('Webhooks'),
       PayloadFormatVersion: '2.0',
     });
+  });
+
+  it('routes every operation of the OpenAPI description of /api (the document promises nothing API Gateway drops)', () => {
+    const routeKeys = new Set(
+      Object.values(resources(template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties?.RouteKey),
+    );
+    const described = Object.entries(openApiDocument().paths).flatMap(([path, item]) =>
+      Object.keys(item as object).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(described.length).toBeGreaterThan(10);
+    for (const key of described) expect(routeKeys, key).toContain(key);
   });
 
   it('throttles the stage and logs route keys, never paths with phone numbers', () => {
