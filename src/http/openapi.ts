@@ -54,6 +54,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/api/subscribers',
+    operationId: 'listSubscribers',
     summary: 'List subscribers in the order they were added, one page at a time',
     request: { query: SubscriberListQuery },
     responses: { 200: json('one page', SubscriberPageSchema) },
@@ -61,6 +62,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/api/subscribers',
+    operationId: 'addSubscriber',
     summary: 'Add a pending subscriber and text the double opt-in request (they confirm with YES)',
     request: { body: { content: { 'application/json': { schema: CreateSubscriberBody } } } },
     responses: {
@@ -73,6 +75,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/api/subscribers/{phone}',
+    operationId: 'showSubscriber',
     summary: 'One subscriber and their latest 10 deliveries',
     request: { params: PhoneParams, query: BodiesQuery },
     responses: {
@@ -83,6 +86,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'patch',
     path: '/api/subscribers/{phone}',
+    operationId: 'changeSubscriber',
     summary: 'Change time zone, name or pause (pausing cancels planned deliveries)',
     request: {
       params: PhoneParams,
@@ -97,6 +101,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'delete',
     path: '/api/subscribers/{phone}',
+    operationId: 'removeSubscriber',
     summary: 'Opt out and erase the name; the consent ledger is kept',
     request: { params: PhoneParams },
     responses: {
@@ -107,6 +112,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/api/subscribers/{phone}/send-now',
+    operationId: 'sendNow',
     summary:
       "Test send: today's message for an active subscriber, handed to the sender now (one per local day). " +
       'Poll GET /api/deliveries/{id} for the outcome.',
@@ -115,11 +121,13 @@ const OPERATIONS: Operation[] = [
       202: json("today's delivery, due now", SendNowViewSchema),
       404: error('no subscriber has this number'),
       409: error("refused: pending, paused or opted out, or today's delivery already happened"),
+      502: error('the sender could not be started; nothing was sent, try again'),
     },
   },
   {
     method: 'get',
     path: '/api/deliveries',
+    operationId: 'listDeliveries',
     summary: 'Deliveries of one local date: state, reason, planned time, delivery status',
     request: { query: DeliveriesQuery },
     responses: { 200: json('the deliveries, by planned time', DeliveriesOfDateSchema) },
@@ -127,6 +135,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/api/deliveries/{id}',
+    operationId: 'showDelivery',
     summary: 'One delivery',
     request: { params: DeliveryParams, query: BodiesQuery },
     responses: {
@@ -137,6 +146,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/api/usage',
+    operationId: 'usage',
     summary: 'The daily report of one UTC day: sends, delivery rate, skips, opt-outs, tokens, cost',
     request: { query: UsageQuery },
     responses: { 200: json('the report', DailyReportSchema) },
@@ -144,9 +154,13 @@ const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/api/capacity',
+    operationId: 'capacity',
     summary: "What a day of N subscribers needs under the deployed stage's settings, and the monthly cost",
     request: { query: CapacityQuery },
-    responses: { 200: json('the report', CapacityViewSchema) },
+    responses: {
+      200: json('the report', CapacityViewSchema),
+      503: error('this deployment does not publish its capacity settings'),
+    },
   },
 ];
 
@@ -167,6 +181,7 @@ function buildDocument() {
   registry.registerPath({
     method: 'get',
     path: '/api/openapi.json',
+    operationId: 'openApi',
     summary: 'This document (no token needed)',
     responses: {
       200: { description: 'OpenAPI 3.0 document', content: { 'application/json': { schema: {} } } },

@@ -36,7 +36,8 @@ export interface OperatorRouteDeps {
 export function operatorRoutes(deps: OperatorRouteDeps) {
   const routes = new Hono<ApiEnv>();
   const guard = apiAccess(deps.api, deps.limiter);
-  for (const path of ['/deliveries', '/deliveries/*', '/usage', '/capacity']) routes.use(path, ...guard);
+  // '/deliveries/*' also matches '/deliveries' (listing it again would count a request twice).
+  for (const path of ['/deliveries/*', '/usage', '/capacity']) routes.use(path, ...guard);
 
   routes.get('/deliveries', async (c) => {
     const query = queryOf(c, DeliveriesQuery);
