@@ -152,7 +152,7 @@ export function remoteOperations(options: RemoteOperationsOptions): Operations {
     deliveries: ({ date, bodies }) =>
       call(DeliveriesOfDateSchema, 'GET', '/api/deliveries', { query: { date, bodies } }),
     usage: (day) => call(DailyReportSchema, 'GET', '/api/usage', { query: { day } }),
-    capacity: ({ subscribers, zones, stage, set }) => {
+    capacity: async ({ subscribers, zones, stage, set }) => {
       if (stage !== undefined || (set && Object.keys(set).length > 0))
         throw new OperationError(
           'bad_input',
