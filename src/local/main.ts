@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       '',
       `Daily Positivity — one-machine mode (listening on ${server.url})`,
       `  dev phone  ${base}/dev`,
-      `  API        ${base}/api/subscribers   health ${base}/health`,
+      `  API        ${base}/api (described at ${base}/api/openapi.json)   health ${base}/health`,
       `  API token  ${runtime.config.secrets.API_TOKEN}${token(runtime.modes.apiToken)}`,
       `  Twilio auth token ${runtime.config.secrets.TWILIO_AUTH_TOKEN}${token(runtime.modes.authToken)}; signatures are checked`,
       ...describeModes(runtime.modes, runtime.dataDir),

@@ -4,8 +4,9 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp, webhookDeps } from '../http/app.js';
 import { logger, withCorrelation } from '../logger.js';
+import { describeSendNowView, sendNowView } from '../services/operations.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
-import { describeSendNow, sendNow } from '../services/send-now.js';
+import { sendNow } from '../services/send-now.js';
 import { createSubscriber, patchSubscriber } from '../services/subscribers.js';
 import { startSpoolDrainer } from '../services/webhook-spool.js';
 import { stageCapacity } from './capacity-command.js';
@@ -90,7 +91,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
           addSubscriber: (input) => createSubscriber(runtime.subscriberDeps, input),
           setTimeZone: (phone, timeZone) => patchSubscriber(runtime.subscriberDeps, phone, { timeZone }),
           planToday: planNow,
-          sendNow: async (phone) => describeSendNow(await sendNow(runtime.sendNowDeps, phone)),
+          sendNow: async (phone) =>
+            describeSendNowView(await sendNowView(runtime.db, await sendNow(runtime.sendNowDeps, phone))),
         },
       }),
     );

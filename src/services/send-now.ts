@@ -150,21 +150,3 @@ export class SendNotStarted extends Error {
     this.name = 'SendNotStarted';
   }
 }
-
-/** One sentence for the dev page and the CLI. */
-export function describeSendNow(result: SendNowResult): string {
-  const o = result.outcome;
-  const when = result.demoWindow ? ' (outside the send window: used a demo window starting now)' : '';
-  switch (o.outcome) {
-    case 'sent':
-      return `Sent today's message${o.fallback ? ' (curated fallback)' : ''}${when}.`;
-    case 'skipped':
-      return `Not sent: the sender skipped it (${o.reason}).`;
-    case 'failed':
-      return `Not sent: the send failed (${o.reason}${o.code ? `, code ${o.code}` : ''}).`;
-    case 'duplicate':
-      return `Not sent: the delivery was already ${o.state}.`;
-    case 'not_found':
-      return 'Not sent: the delivery disappeared.';
-  }
-}

@@ -122,12 +122,6 @@ export async function createSubscriber(
   return toView(subscriber);
 }
 
-export async function getSubscriber(deps: Pick<SubscriberDeps, 'db'>, phone: E164): Promise<SubscriberView> {
-  const subscriber = await findSubscriberByPhone(deps.db, phone);
-  if (!subscriber) throw new SubscriberNotFound();
-  return toView(subscriber);
-}
-
 export interface SubscriberPatch {
   timeZone?: TimeZone;
   name?: string | null;

@@ -31,13 +31,6 @@ export function updateSubscriber(db: DbOrTrx, id: number, changes: SubscriberUpd
     .executeTakeFirstOrThrow();
 }
 
-/** Every subscriber, oldest first (operator CLI, dev page). */
-export function listSubscribers(db: DbOrTrx, status?: Subscriber['status']): Promise<Subscriber[]> {
-  let query = db.selectFrom('subscribers').selectAll();
-  if (status) query = query.where('status', '=', status);
-  return query.orderBy('created_at').orderBy('id').execute();
-}
-
 export interface OptOutRow {
   source: ConsentSource;
   now: Date;
