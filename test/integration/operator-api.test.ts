@@ -383,15 +383,13 @@ describe('access', () => {
 });
 
 describe('phone numbers in logs', () => {
-  let lines: string[];
+  /** Everything written to stdout and stderr (the logger's JSON lines) while the test runs. */
+  const written = () =>
+    [process.stdout.write, process.stderr.write]
+      .flatMap((w) => vi.mocked(w).mock.calls.map((call) => String(call[0])))
+      .join('');
   beforeEach(() => {
-    lines = [];
-    const capture = (chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture as never);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture as never);
+    for (const stream of [process.stdout, process.stderr]) vi.spyOn(stream, 'write').mockReturnValue(true);
     logger.setLogLevel('DEBUG');
   });
   afterEach(() => {
@@ -415,7 +413,7 @@ describe('phone numbers in logs', () => {
     await call('GET', phonePath('+12125550123'));
     expect((await call('GET', phonePath('+12125550123'))).status).toBe(429);
 
-    const logs = lines.join('');
+    const logs = written();
     expect(logs).toMatch(/rate limited/);
     expect(logs).toMatch(/could not start the sender/);
     for (const national of ['2125550123', '2125550188']) expect(logs).not.toContain(national);

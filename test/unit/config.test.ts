@@ -9,6 +9,7 @@ import {
   requireSettings,
 } from '../../src/config.js';
 import { SECRET_CONTRACT } from '../fixtures/secret-contract.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -100,6 +101,20 @@ describe('loadConfig', () => {
 
   it('requires REDIS_URL when the redis store is chosen', () => {
     expect(() => loadConfig({ RATE_LIMIT_STORE: 'redis' })).toThrow(/REDIS_URL: required when/);
+  });
+});
+
+describe('CAPACITY_SETTINGS', () => {
+  it('is the deployed stage and its capacity inputs as JSON; anything else is named', () => {
+    const deployed = JSON.parse(WEBHOOKS_ENV.CAPACITY_SETTINGS);
+    expect(loadConfig({ CAPACITY_SETTINGS: WEBHOOKS_ENV.CAPACITY_SETTINGS }).CAPACITY_SETTINGS).toEqual(
+      deployed,
+    );
+    expect(() => loadConfig({ CAPACITY_SETTINGS: '{stage: dev' })).toThrow(
+      /CAPACITY_SETTINGS: expected JSON/,
+    );
+    const noEgress = JSON.stringify({ ...deployed, settings: { ...deployed.settings, egress: 'vpn' } });
+    expect(() => loadConfig({ CAPACITY_SETTINGS: noEgress })).toThrow(/CAPACITY_SETTINGS: /);
   });
 });
 
