@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import { type Document, OpenAPIBackend } from 'openapi-backend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import * as z from 'zod';
 import { loadCapacitySettings } from '../../lib/stack-settings.js';
 import { capacityReport } from '../../src/domain/capacity.js';
 import { createApp } from '../../src/http/app.js';
@@ -23,6 +24,7 @@ import {
 const t = useTestDb();
 const AUTH = { authorization: `Bearer ${API_TOKEN}` };
 const CAPACITY = { stage: 'dev', settings: loadCapacitySettings({ stage: 'dev' }) };
+const FORMATS = { 'date-time': z.iso.datetime(), date: z.iso.date(), uuid: z.uuid() };
 
 class RecordingStarter implements SendStarter {
   readonly started: { deliveryId: string; windowEnd: Date }[] = [];
@@ -60,7 +62,17 @@ beforeEach(async () => {
   const served = await app.request('/api/openapi.json');
   expect(served.status).toBe(200);
   // strict: an invalid OpenAPI 3 document (per the OpenAPI 3.0 JSON schema) throws here.
-  spec = new OpenAPIBackend({ definition: (await served.json()) as Document, strict: true, quick: false });
+  spec = new OpenAPIBackend({
+    definition: (await served.json()) as Document,
+    strict: true,
+    quick: false,
+    // The formats the document uses are checked too, not ignored with a warning.
+    customizeAjv: (ajv) => {
+      for (const [name, schema] of Object.entries(FORMATS))
+        ajv.addFormat(name, { type: 'string', validate: (v: string) => schema.safeParse(v).success });
+      return ajv;
+    },
+  });
   await spec.init();
 });
 
