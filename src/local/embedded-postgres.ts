@@ -18,7 +18,8 @@ export interface EmbeddedServer {
   /** Connection string for the given database on this server. */
   url(database?: string): string;
   port: number;
-  stop(): Promise<void>;
+  /** Smart shutdown; sessions still open after `graceMs` (default 5 s) are cut (fast shutdown). */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -40,6 +41,7 @@ export interface EmbeddedOptions {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 const READY = 'database system is ready to accept connections';
+const SMART_SHUTDOWN_MS = 5_000;
 
 /** Servers this process started and has not stopped: a fast shutdown is requested if it exits first. */
 const running = new Set<ChildProcess>();
@@ -150,10 +152,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   return {
     port,
     url: (database = 'postgres') => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      // Fast shutdown: our own connections are closed by now; any other client's are cut.
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    stop: async ({ graceMs = SMART_SHUTDOWN_MS } = {}) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // Smart shutdown first: the server waits for every session to end. Ours are closing, but pg's
+      // pool.end() resolves once each goodbye is *sent*; a backend that has not read it yet would be sent
+      // SIGTERM by a fast shutdown and answer "terminating connection due to administrator command".
+      // Another client (a CLI command against this server) gets a moment to finish, then is cut (fast).
+      child.kill('SIGTERM');
+      const fast = setTimeout(() => child.kill('SIGINT'), graceMs);
       await exited;
+      clearTimeout(fast);
     },
   };
 }
