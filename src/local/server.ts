@@ -22,6 +22,8 @@ export interface LocalServerOptions extends Omit<LocalRuntimeOptions, 'migrate' 
   planEveryMs?: number;
   /** Interface to listen on (default 127.0.0.1: the dev page is for this machine only). */
   hostname?: string;
+  /** How long stop() waits for work in progress, and then for requests being handled (default 10 s each). */
+  shutdownGraceMs?: number;
 }
 
 export interface LocalServer {
@@ -73,7 +75,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     );
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;
-    const planNow = () => withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now()));
+    // Planner runs in progress (hourly or the dev page's): stop() lets them finish before the pool closes.
+    const planning = new Set<Promise<unknown>>();
+    const planNow = () => {
+      const run = withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now()));
+      planning.add(run);
+      void run.finally(() => planning.delete(run)).catch(() => {});
+      return run;
+    };
     app.route(
       '/',
       createDevPage({
@@ -129,25 +138,35 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     }
 
     const listening = server;
+    const grace = options.shutdownGraceMs ?? 10_000;
+    /** Planner runs, sends and the outbox's callbacks in progress, until none is left. */
+    const workInProgress = async () => {
+      while (planning.size > 0) await Promise.allSettled([...planning]);
+      await runtime.inFlight();
+      await runtime.outbox?.close();
+    };
     let stopping: Promise<void> | undefined;
     return {
       runtime,
       url: serverUrl,
       firstPlan,
+      // The order matters: work still running must never find its database closed under it.
       stop: () => {
         stopping ??= (async () => {
+          // 1. Start nothing new: no planner run, no timer-driven send, no spool round.
           clearInterval(planner);
-          await drainer?.stop();
           runtime.scheduler.stop();
-          // Sends in flight finish (their callbacks still need the server); carrier steps not yet taken
-          // stay queued in the outbox and resume() carries them on at the next start.
-          await runtime.inFlight();
-          await runtime.outbox?.close();
-          await new Promise<void>((resolve) => {
-            listening.close(() => resolve());
-            listening.closeAllConnections();
-          });
+          await drainer?.stop();
+          // 2. Finish what is running while the server still answers: a send's status callbacks come back
+          //    to it. Carrier steps not yet taken stay queued in the outbox; resume() takes them at the
+          //    next start.
+          await within(grace, 'work in progress', workInProgress());
+          // 3. Stop accepting connections; requests being handled finish (an inbound STOP is answered and
+          //    recorded), then whatever they started.
+          await closeServer(listening, grace);
+          await within(grace, 'work started by the last requests', workInProgress());
           if (options.announce ?? true) await withdrawServer(runtime.dataDir);
+          // 4. Only now the pools, then (when this process started it) Postgres.
           await runtime.close();
         })();
         return stopping;
@@ -160,4 +179,36 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     await runtime.close();
     throw error;
   }
+}
+
+/** Waits for `work`, but no longer than `ms`: shutdown goes on (with a warning) if something hangs. */
+async function within(ms: number, what: string, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    work.then(
+      () => false,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (late) logger.warn(`shutdown: ${what} still running after ${ms} ms; stopping anyway`);
+}
+
+/** Stops listening and waits for the requests being handled; after `ms` their connections are cut. */
+function closeServer(server: Server, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const cut = setTimeout(() => {
+      logger.warn(`shutdown: requests still open after ${ms} ms; closing their connections`);
+      server.closeAllConnections();
+    }, ms);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would hold close() open.
+    server.closeIdleConnections();
+  });
 }

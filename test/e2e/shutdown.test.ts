@@ -6,13 +6,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/embedded-postgres.js';
+import { textAsSubscriber } from '../../src/local/phone-simulator.js';
+import { startLocalServer } from '../../src/local/server.js';
 import { useTestDb } from '../support/db.js';
 
-const { url } = useTestDb();
+const { db, url } = useTestDb();
 
 interface Started {
   npm: ChildProcess;
@@ -143,4 +147,85 @@ describe('npm start, then one Ctrl-C right after a send', () => {
       }
     },
   );
+});
+
+/** True once nothing accepts a TCP connection on the port (the server stopped listening). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('stop() with a request in flight (in this process)', () => {
+  it('answers an inbound STOP it has started and records the opt-out before it closes the database', async () => {
+    // Prepare: an active subscriber, and a transaction holding its row, so the STOP's update has to wait.
+    const PHONE = '+14155550123';
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dps-stop-inflight-'));
+    const port = await freePort();
+    const server = await startLocalServer({
+      env: { DATABASE_URL: url(), PORT: String(port), LOG_LEVEL: 'SILENT' },
+      dataDir,
+      announce: false,
+    });
+    await db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, time_zone: 'America/Chicago', status: 'active' })
+      .execute();
+    const holder = new pg.Client({ connectionString: url() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM subscribers WHERE phone = $1 FOR UPDATE', [PHONE]);
+      const text = textAsSubscriber(
+        {
+          db: db(),
+          publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
+          serverUrl: server.url,
+          authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
+          serviceNumber: server.runtime.serviceNumber,
+        },
+        PHONE,
+        'STOP',
+      ).catch((error: unknown) => error);
+      await eventually('the STOP waiting for the row', async () => {
+        const { rows } = await holder.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'daily-positivity-local' AND wait_event_type = 'Lock'",
+        );
+        return rows[0].n > 0;
+      });
+
+      // Act: stop (Ctrl-C) while the STOP is being handled; the row is let go once nothing new gets in.
+      const stopped = server.stop();
+      await eventually('the server refusing new connections', () => refused(port));
+      await holder.query('COMMIT');
+      const answered = await text;
+      await stopped;
+
+      // Assess: the subscriber got the opt-out reply, and the opt-out is in the database.
+      expect(answered).toMatchObject({ status: 200, reply: expect.stringMatching(/STOP|unsubscribed/i) });
+      const row = await db()
+        .selectFrom('subscribers')
+        .select('status')
+        .where('phone', '=', PHONE)
+        .executeTakeFirstOrThrow();
+      expect(row.status).toBe('opted_out');
+    } finally {
+      await holder.end();
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });
