@@ -37,7 +37,9 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
   let running = false;
 
   function arm(deliveryId: string, at: Date) {
-    if (timers.has(deliveryId) || fired.has(deliveryId)) return;
+    // A poll that was reading the table when stop() ran must not arm timers after it: they would send on
+    // a pool being closed (and, after a restart in the same process, send twice).
+    if (!running || timers.has(deliveryId) || fired.has(deliveryId)) return;
     const delay = Math.max(0, at.getTime() - clock.now().getTime());
     const timer = setTimeout(() => {
       timers.delete(deliveryId);

@@ -1,18 +1,56 @@
 // The local scheduler: fires a due delivery once, re-arms from the table after a restart, and cancel
-// clears the timer.
-import { afterEach, describe, expect, it } from 'vitest';
+// clears the timer. Its timers run on fake time and its clock is set by the test: waits measured on a
+// loaded machine's wall clock made these checks race (a start slower than 300 ms fired a delivery before
+// "not yet" was checked). Polls still read the real table; a test waits for one to finish, not for a while.
+import type { KyselyPlugin } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createInProcessScheduler, type InProcessScheduler } from '../../src/local/in-process-scheduler.js';
 import { useTestDb } from '../support/db.js';
 
 const { db } = useTestDb();
 const started: InProcessScheduler[] = [];
+const POLL_MS = 50;
+let now = 0;
+const clock = { now: () => new Date(now) };
+let polls = 0;
+/** Counts the scheduler's reads of the table (its only queries): "a poll has finished" without a sleep. */
+const countPolls: KyselyPlugin = {
+  transformQuery: (args) => args.node,
+  transformResult: async (args) => {
+    polls++;
+    return args.result;
+  },
+};
+
+beforeEach(() => {
+  now = Date.parse('2026-03-08T12:00:00Z');
+  polls = 0;
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+});
 afterEach(() => {
   for (const s of started.splice(0)) s.stop();
+  vi.useRealTimers();
 });
+
+/** Moves the scheduler's clock and its timers on together. */
+async function advance(ms: number) {
+  now += ms;
+  await vi.advanceTimersByTimeAsync(ms);
+}
+
+/** Lets the next poll happen and waits (on real I/O, bounded) until it has read the table. */
+async function nextPoll() {
+  const before = polls;
+  await advance(POLL_MS);
+  const deadline = performance.now() + 10_000;
+  while (polls === before) {
+    if (performance.now() > deadline) throw new Error('no poll finished within 10 s');
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 let phoneCounter = 0;
 async function plannedDelivery(inMs: number) {
-  const now = Date.now();
   const s = await db()
     .insertInto('subscribers')
     .values({
@@ -39,54 +77,68 @@ async function plannedDelivery(inMs: number) {
 /** onDue that behaves like the sender's claim: planned → sending, once. */
 function sender() {
   const calls: string[] = [];
+  const claims: Promise<unknown>[] = [];
   const onDue = async (id: string) => {
     calls.push(id);
-    await db()
+    const claim = db()
       .updateTable('deliveries')
       .set({ state: 'sending', claimed_at: new Date() })
       .where('id', '=', id)
       .where('state', '=', 'planned')
       .execute();
+    claims.push(claim);
+    await claim;
   };
-  return { calls, onDue };
+  /** Every claim made so far, written. */
+  const claimed = () => Promise.all(claims);
+  return { calls, onDue, claimed };
 }
 
 function scheduler(onDue: (id: string) => Promise<unknown>) {
-  const s = createInProcessScheduler({ db: db(), onDue, pollMs: 50, lookaheadMs: 60_000 });
+  const s = createInProcessScheduler({
+    db: db().withPlugin(countPolls),
+    onDue,
+    clock,
+    pollMs: POLL_MS,
+    lookaheadMs: 60_000,
+  });
   started.push(s);
   return s;
 }
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('in-process scheduler', () => {
   it('fires a delivery once at its time, even with polls re-reading the table', async () => {
     const d = await plannedDelivery(300);
-    const { calls, onDue } = sender();
+    const { calls, onDue, claimed } = sender();
     const s = scheduler(onDue);
     await s.start();
     expect(s.armed()).toEqual([d.id]);
     await s.schedule({ deliveryId: d.id, at: d.planned_at as Date, windowEnd: d.window_end });
-    await wait(150);
+    await advance(299);
     expect(calls).toEqual([]);
-    await wait(600);
+    await advance(1);
+    expect(calls).toEqual([d.id]);
+    await claimed();
+    await nextPoll();
+    await nextPoll();
     expect(calls).toEqual([d.id]);
   });
 
   it('re-arms from the table after a restart, without repeating what was already sent', async () => {
     const early = await plannedDelivery(100);
     const late = await plannedDelivery(700);
-    const { calls, onDue } = sender();
+    const { calls, onDue, claimed } = sender();
     const first = scheduler(onDue);
     await first.start();
-    await wait(350);
+    await advance(350);
+    await claimed();
     first.stop(); // the process dies before `late` is due
     expect(calls).toEqual([early.id]);
 
     const second = scheduler(onDue);
     await second.start();
     expect(second.armed()).toEqual([late.id]);
-    await wait(700);
+    await advance(350);
     expect(calls).toEqual([early.id, late.id]);
   });
 
@@ -94,7 +146,7 @@ describe('in-process scheduler', () => {
     const d = await plannedDelivery(-5_000);
     const { calls, onDue } = sender();
     await scheduler(onDue).start();
-    await wait(200);
+    await advance(0);
     expect(calls).toEqual([d.id]);
   });
 
@@ -105,25 +157,28 @@ describe('in-process scheduler', () => {
     await s.start();
     await s.cancel(d.id);
     expect(s.armed()).toEqual([]);
-    await wait(600);
+    for (let i = 0; i < 6; i++) await nextPoll(); // past the planned time, the row still 'planned'
+    expect(s.armed()).toEqual([]);
     expect(calls).toEqual([]);
   });
 
   it('schedule after cancel arms the delivery again (a test send moves a planned delivery to now)', async () => {
     // Prepare: a planned delivery whose timer a send-now cancels before moving it to now.
     const d = await plannedDelivery(30_000);
-    const { calls, onDue } = sender();
+    const { calls, onDue, claimed } = sender();
     const s = scheduler(onDue);
     await s.start();
     await s.cancel(d.id);
 
     // Act: the send-now hands it back to the scheduler, due now.
-    await s.schedule({ deliveryId: d.id, at: new Date(), windowEnd: d.window_end });
-    await wait(200);
+    await s.schedule({ deliveryId: d.id, at: clock.now(), windowEnd: d.window_end });
+    await advance(0);
 
     // Assess: sent once, and not re-armed by later polls.
     expect(calls).toEqual([d.id]);
-    await wait(200);
+    await claimed();
+    await nextPoll();
+    await nextPoll();
     expect(calls).toEqual([d.id]);
   });
 });
