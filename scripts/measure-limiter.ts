@@ -7,8 +7,8 @@
 import { createServer } from 'node:net';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { createLimiterRedis } from '../src/adapters/rate-limiter/redis.js';
 import {
-  createLimiterRedis,
   createRateLimiter,
   type RateLimiterOptions,
   type StoreRateLimiter,
@@ -69,11 +69,14 @@ async function measure(
     ...options,
     config: { ...config, ...options.config },
     keyPrefix: `${prefix}-${label.replace(/\W+/g, '_')}`,
-    budgets: { api: { points: 1_000_000_000, durationSec: 600 }, inbound: { points: 1, durationSec: 600 } },
+    budgets: {
+      api: { points: 1_000_000_000, durationSec: 600 },
+      openai_requests: { points: 1, durationSec: 600 },
+    },
   });
   const allowed = await time(() => limiter.consume('api', 'token'));
-  await limiter.consume('inbound', '+14155550100');
-  const refused = await time(() => limiter.consume('inbound', '+14155550100'));
+  await limiter.consume('openai_requests', 'openai');
+  const refused = await time(() => limiter.consume('openai_requests', 'openai'));
   console.log(`| ${label} | allowed ${allowed}`);
   console.log(`| ${label} | refused ${refused}`);
   await limiter.close();

@@ -1,5 +1,5 @@
-// HTTP rate limiting through the RateLimiter port: 'api' per API token, 'inbound' per sender, 'status' per
-// MessageSid (/health is never limited: it is simply not wrapped). Over budget → 429 with Retry-After.
+// HTTP rate limiting through the RateLimiter port: 'api' per API token (/health is never limited: it is
+// simply not wrapped; the Twilio routes are limited in their SQL). Over budget → 429 with Retry-After.
 // The limiter is advisory: if it fails, the request goes through and the failure is logged, so a limiter
 // outage never turns Twilio's webhooks into errors (Twilio does not retry them).
 import type { Context, Env, MiddlewareHandler } from 'hono';

@@ -187,7 +187,6 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     config: { ...config, RATE_LIMIT_STORE: limiterStore },
     pool: limiterStore === 'memory' ? undefined : pool,
     metrics,
-    clock,
   });
 
   const { TWILIO_ACCOUNT_SID, OPENAI_API_KEY } = config.secrets;

@@ -145,14 +145,8 @@ export interface SendStarter {
 }
 
 // ── Rate limits and quotas shared by every instance ──────────────────────────────────────────────────
-export type BudgetName =
-  | 'api'
-  | 'inbound'
-  | 'status'
-  | 'openai_requests'
-  | 'openai_tokens'
-  | 'sms_per_second'
-  | 'sms_per_day';
+// The webhooks' per-sender and per-MessageSid limits are counted by their SQL functions (docs/rate-limits.md).
+export type BudgetName = 'api' | 'openai_requests' | 'openai_tokens' | 'sms_per_second' | 'sms_per_day';
 
 export type LimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLimiterRedis } from '../../src/adapters/rate-limiter/redis.js';
 import {
   type BudgetSpec,
-  createLimiterRedis,
   createRateLimiter,
   type LimiterStore,
   type StoreRateLimiter,
@@ -16,7 +16,7 @@ import {
 import { loadConfig } from '../../src/config.js';
 import { createPool } from '../../src/db/connection.js';
 import { logger } from '../../src/logger.js';
-import type { BudgetName, Clock, MetricsSink } from '../../src/services/ports.js';
+import type { BudgetName, MetricsSink } from '../../src/services/ports.js';
 import { useTestDb } from '../support/db.js';
 
 const testDb = useTestDb();
@@ -51,7 +51,6 @@ interface OpenOptions {
   keyPrefix: string;
   budgets: Partial<Record<BudgetName, Partial<BudgetSpec>>>;
   metrics?: MetricsSink;
-  clock?: Clock;
 }
 
 interface StoreCase {
@@ -136,27 +135,27 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
   it('keeps keys and budgets apart', async () => {
     const limiter = await open({
       keyPrefix: prefix(),
-      budgets: { inbound: window(2, 60), status: window(2, 60) },
+      budgets: { api: window(2, 60), openai_requests: window(2, 60) },
     });
-    await limiter.consume('inbound', '+14155550100');
-    await limiter.consume('inbound', '+14155550100');
-    expect((await limiter.consume('inbound', '+14155550100')).allowed).toBe(false);
+    await limiter.consume('api', 'token-a');
+    await limiter.consume('api', 'token-a');
+    expect((await limiter.consume('api', 'token-a')).allowed).toBe(false);
 
-    expect(await limiter.consume('inbound', '+14155550101')).toEqual({ allowed: true, remaining: 1 });
-    expect(await limiter.consume('status', '+14155550100')).toEqual({ allowed: true, remaining: 1 });
+    expect(await limiter.consume('api', 'token-b')).toEqual({ allowed: true, remaining: 1 });
+    expect(await limiter.consume('openai_requests', 'token-a')).toEqual({ allowed: true, remaining: 1 });
   });
 
   it('gives the budget back once the window has passed', async () => {
-    const limiter = await open({ keyPrefix: prefix(), budgets: { status: window(2, 1) } });
-    await limiter.consume('status', 'SM1');
-    await limiter.consume('status', 'SM1');
-    const refused = await limiter.consume('status', 'SM1');
+    const limiter = await open({ keyPrefix: prefix(), budgets: { api: window(2, 1) } });
+    await limiter.consume('api', 'token-a');
+    await limiter.consume('api', 'token-a');
+    const refused = await limiter.consume('api', 'token-a');
     expect(refused.allowed).toBe(false);
     if (refused.allowed) return;
     expect(refused.retryAfterMs).toBeLessThanOrEqual(1_000);
 
     await sleep(refused.retryAfterMs + 50);
-    expect(await limiter.consume('status', 'SM1')).toEqual({ allowed: true, remaining: 1 });
+    expect(await limiter.consume('api', 'token-a')).toEqual({ allowed: true, remaining: 1 });
   });
 
   it(`never exceeds the budget with concurrent consumers on ${instances} instance(s) of one store`, async () => {
@@ -259,21 +258,15 @@ describe.each(storeCases)('rate limiter on the $store store', ({ store, instance
     expect(allowedCount(after)).toBe(3);
   });
 
-  it('counts the daily quota per local date: a date keeps its count across UTC midnight', async () => {
-    // sms_per_day is keyed by the delivery's local date (docs/planner.md); one date's sends span ~31 h.
-    let now = new Date('2026-11-25T23:59:59.500Z');
-    const limiter = await open({
-      keyPrefix: prefix(),
-      budgets: { sms_per_day: { points: 2 } },
-      clock: { now: () => now },
-    });
+  it('counts the daily quota per local date: each date its own count, for the whole rolling window', async () => {
+    // sms_per_day is keyed by the delivery's local date (docs/planner.md); one date's sends span ~31 h of
+    // UTC, which the two-day window covers (rate-limiter-config.test.ts), so no UTC midnight resets it.
+    const limiter = await open({ keyPrefix: prefix(), budgets: { sms_per_day: { points: 2 } } });
     await limiter.consume('sms_per_day', '2026-11-25');
     await limiter.consume('sms_per_day', '2026-11-25');
     expect(await limiter.consume('sms_per_day', '2026-11-25')).toMatchObject({ allowed: false });
-
-    now = new Date('2026-11-26T00:00:00.100Z');
-    // Los Angeles' 25 November goes on until 01:00 UTC: still used up. The 26th has its own count.
-    expect(await limiter.consume('sms_per_day', '2026-11-25')).toMatchObject({ allowed: false });
+    const refused = await limiter.consume('sms_per_day', '2026-11-25');
+    expect(refused.allowed === false && refused.retryAfterMs).toBeGreaterThan(2 * 86_400_000 - 60_000);
     expect(await limiter.consume('sms_per_day', '2026-11-26')).toEqual({ allowed: true, remaining: 1 });
   });
 });
@@ -300,24 +293,24 @@ describe('rate limiter when its store fails', () => {
       pool: openPool(testDb.url()),
       keyPrefix,
       metrics: sink,
-      budgets: { inbound: window(3, 60) },
+      budgets: { api: window(3, 60) },
     });
 
     const decisions = [];
-    for (let i = 0; i < 4; i++) decisions.push(await limiter.consume('inbound', '+14155550100'));
+    for (let i = 0; i < 4; i++) decisions.push(await limiter.consume('api', 'token-a'));
 
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
     const rows = await sql<{ points: number }>`
-      SELECT points FROM rate_limits WHERE key LIKE ${`${keyPrefix}:inbound:%`}`.execute(testDb.db());
+      SELECT points FROM rate_limits WHERE key LIKE ${`${keyPrefix}:api:%`}`.execute(testDb.db());
     expect(rows.rows).toEqual([{ points: 3 }]); // counted in Postgres, not in one process's memory
     expect(warn).toHaveBeenCalledWith(
       'Rate limiter store redis failed; limiting through postgres',
-      expect.objectContaining({ budget: 'inbound' }),
+      expect.objectContaining({ budget: 'api' }),
     );
     expect(counts).toContainEqual({
       name: 'RateLimitStoreFallback',
       value: 1,
-      dimensions: { budget: 'inbound', store: 'postgres' },
+      dimensions: { budget: 'api', store: 'postgres' },
     });
   });
 
@@ -349,17 +342,17 @@ describe('rate limiter when its store fails', () => {
       config: { ...config, RATE_LIMIT_STORE: 'postgres' },
       pool: openPool(`postgres://postgres@127.0.0.1:${await closedPort()}/none`),
       keyPrefix: `${runId}-pg-down`,
-      budgets: { status: window(2, 60) },
+      budgets: { api: window(2, 60) },
     });
 
     const decisions = [];
-    for (let i = 0; i < 3; i++) decisions.push(await limiter.consume('status', 'SM123'));
-    await limiter.refund('status', 'SM123', 1);
+    for (let i = 0; i < 3; i++) decisions.push(await limiter.consume('api', 'token-a'));
+    await limiter.refund('api', 'token-a', 1);
 
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
     expect(warn).toHaveBeenCalledWith(
       'Rate limiter store postgres failed; limiting through memory',
-      expect.objectContaining({ budget: 'status' }),
+      expect.objectContaining({ budget: 'api' }),
     );
   });
 });

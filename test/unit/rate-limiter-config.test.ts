@@ -17,21 +17,17 @@ describe('rate limiter configuration', () => {
   it('takes every budget from the configured limits', () => {
     const config = loadConfig({
       RATE_LIMIT_API_PER_MIN: '5',
-      RATE_LIMIT_INBOUND_PER_MIN: '6',
-      RATE_LIMIT_STATUS_PER_MIN: '7',
       OPENAI_REQUESTS_PER_MIN: '8',
       OPENAI_TOKENS_PER_MIN: '900',
       TWILIO_MESSAGES_PER_SECOND: '2',
       TWILIO_MESSAGES_PER_DAY: '300',
     });
     expect(budgetsFromConfig(config)).toEqual({
-      api: { points: 5, durationSec: 60, window: 'rolling' },
-      inbound: { points: 6, durationSec: 60, window: 'rolling' },
-      status: { points: 7, durationSec: 60, window: 'rolling' },
-      openai_requests: { points: 8, durationSec: 60, window: 'rolling' },
-      openai_tokens: { points: 900, durationSec: 60, window: 'rolling' },
-      sms_per_second: { points: 2, durationSec: 1, window: 'rolling' },
-      sms_per_day: { points: 300, durationSec: 2 * 86_400, window: 'rolling' },
+      api: { points: 5, durationSec: 60 },
+      openai_requests: { points: 8, durationSec: 60 },
+      openai_tokens: { points: 900, durationSec: 60 },
+      sms_per_second: { points: 2, durationSec: 1 },
+      sms_per_day: { points: 300, durationSec: 2 * 86_400 },
     });
   });
 

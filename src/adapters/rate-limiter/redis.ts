@@ -1,0 +1,41 @@
+// The Redis store of the rate limiter. ioredis is loaded only here, on demand: the deployed stack uses
+// Postgres, and loading ioredis costs every cold start of the webhooks and sender Lambdas about 170 KB and
+// its command table setup.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { throttledWarn } from './throttled-warn.js';
+
+/**
+ * The ioredis client for the limiter: fails fast while disconnected (no offline queue, short command
+ * timeout) so the next store in the chain answers at once instead of callers waiting on a dead socket.
+ */
+export async function createLimiterRedis(url: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 500,
+    retryStrategy: (attempt) => Math.min(attempt * 250, 5_000),
+  });
+  const warn = throttledWarn('Redis for the rate limiter is unreachable; the next store answers', {
+    store: 'redis',
+  });
+  client.on('error', (error: Error) => warn({ error }));
+  return client;
+}
+
+/** Until the client is ready the next store answers; waiting briefly keeps a cold start on Redis. */
+export async function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await Promise.race([new Promise((resolve) => client.once('ready', resolve)), sleep(timeoutMs)]);
+}
+
+/** One budget's counters in Redis; refuses at once (rather than queueing) while Redis is not ready. */
+export function createRedisLimiter(
+  client: Redis,
+  options: { keyPrefix: string; points: number; duration: number },
+): RateLimiterRedis {
+  return new RateLimiterRedis({ ...options, storeClient: client, rejectIfRedisNotReady: true });
+}
