@@ -13,19 +13,10 @@ import { buildLocalRuntime } from '../../src/local/runtime.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { logger } from '../../src/logger.js';
 import { useTestDb } from '../support/db.js';
+import { eventually } from '../support/eventually.js';
 
 const { db, url } = useTestDb();
 const PHONE = '+14155550123';
-
-/** Polls `read` until `done` holds (callbacks arrive asynchronously), failing after `ms`. */
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('one-machine server, end to end', () => {
   let server: LocalServer;
@@ -87,7 +78,11 @@ describe('one-machine server, end to end', () => {
     });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ phone: PHONE, status: 'pending' });
-    const optIn = await eventually(outbox, (rows) => rows[0]?.status === 'delivered');
+    const optIn = await eventually(
+      'the opt-in text delivered',
+      outbox,
+      (rows) => rows[0]?.status === 'delivered',
+    );
     expect(optIn).toHaveLength(1);
     expect(optIn[0]).toMatchObject({ to_phone: PHONE, status: 'delivered' });
     expect(optIn[0]?.body).toMatch(/YES/);
@@ -104,6 +99,7 @@ describe('one-machine server, end to end', () => {
     // Send now: the real sender writes a curated message, the outbox stores it and calls back.
     expect(await sendNowViaPage()).toMatch(/^Sent today's message/);
     const delivery = await eventually(
+      "today's message delivered",
       () => db().selectFrom('deliveries').selectAll().executeTakeFirstOrThrow(),
       (d) => d.delivery_status === 'delivered',
     );
@@ -172,6 +168,7 @@ describe('one-machine server, end to end', () => {
     // Assess: the restarted scheduler sends it once; a further restart does not send it again.
     const today = new Date(now).toISOString().slice(0, 10);
     const sent = await eventually(
+      'the delivery planned before the restart delivered',
       () =>
         db().selectFrom('deliveries').selectAll().where('local_date', '=', today).executeTakeFirstOrThrow(),
       (d) => d.delivery_status === 'delivered',

@@ -14,6 +14,7 @@ import { freePort } from '../../src/local/embedded-postgres.js';
 import { textAsSubscriber } from '../../src/local/phone-simulator.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { useTestDb } from '../support/db.js';
+import { eventually } from '../support/eventually.js';
 
 const { db, url } = useTestDb();
 
@@ -80,19 +81,18 @@ describe('positivity --api against the local server, next to the same commands o
     return { l, r };
   }
 
-  const settled = async () => {
-    // Outbox callbacks (queued → sent → delivered) arrive asynchronously: reads compare a settled table.
-    const until = Date.now() + 10_000;
-    while (Date.now() < until) {
-      const open = await db()
-        .selectFrom('outbox_messages')
-        .select('sid')
-        .where('status', '!=', 'delivered')
-        .execute();
-      if (open.length === 0) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  // Outbox callbacks (queued → sent → delivered) arrive asynchronously: reads compare a settled table.
+  const settled = () =>
+    eventually(
+      'every outbox message delivered',
+      () =>
+        db()
+          .selectFrom('outbox_messages')
+          .select(['sid', 'status'])
+          .where('status', '!=', 'delivered')
+          .execute(),
+      (open) => open.length === 0,
+    );
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'dps-operator-'));
