@@ -1,6 +1,7 @@
 // Alarms, dashboard, budget and the daily housekeeping Lambdas, asserted on the synthesized template.
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EGRESS_FAILED_PROBES, PLANNER_SILENCE_HOURS } from '../../lib/constructs/monitoring.js';
 import { SCHEDULED_JOBS } from '../../lib/constructs/scheduled-jobs.js';
 import { EGRESS_PROBE_MINUTES, STACK_INVENTORY } from '../../src/domain/capacity.js';
 import { METRICS_NAMESPACE } from '../../src/metrics.js';
@@ -95,8 +96,14 @@ describe('alarm topic', () => {
   it('sends every alarm to the topic and nowhere else', () => {
     const all = Object.values(resources(template, 'AWS::CloudWatch::Alarm'));
     expect(all).toHaveLength(STACK_INVENTORY.alarms); // the monthly cost estimate counts them
-    for (const a of all)
-      expect(a.Properties?.AlarmActions, String(a.Properties?.AlarmName)).toEqual([topicRef]);
+    for (const a of all) {
+      const name = String(a.Properties?.AlarmName);
+      expect(a.Properties?.AlarmActions, name).toEqual([topicRef]);
+      // The design pages on breach only; an OK or no-data action, if one is added, goes to the topic too.
+      for (const other of ['OKActions', 'InsufficientDataActions'])
+        for (const action of [a.Properties?.[other] ?? []].flat())
+          expect(action, `${name} ${other}`).toEqual(topicRef);
+    }
   });
 
   it('has the alarms and dashboards the cost estimate counts in every stage shape, not only dev', () => {
@@ -117,169 +124,155 @@ describe('alarm topic', () => {
   });
 });
 
+type AlarmProps = Record<string, unknown>;
+const alarmsOf = (t: Template): AlarmProps[] =>
+  Object.values(resources(t, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties ?? {});
+const nameOf = (a: AlarmProps) => String(a.AlarmName).replace(`daily-positivity-${DEV_SETTINGS.stage}-`, '');
+/** How long a breach must last before the alarm fires, in seconds. */
+const breachSeconds = (a: AlarmProps) =>
+  Number(a.Period) * Number(a.DatapointsToAlarm ?? a.EvaluationPeriods ?? Number.NaN);
+const dimensionValues = (a: AlarmProps) =>
+  ((a.Dimensions ?? []) as { Value: unknown }[]).map((d) => JSON.stringify(d.Value));
+
 describe('alarms', () => {
-  it.each([
-    ['sender', 'SenderFunction'],
-    ['webhooks', 'WebhooksFunction'],
-    ['planner', 'PlannerFunction'],
-    ['cleanup', 'JobsCleanupFunction'],
-    ['reconcile', 'JobsReconcileFunction'],
-    ['daily-report', 'JobsDailyReportFunction'],
-  ])('pages on any %s Lambda error within 5 minutes', (label, fn) => {
-    expect(alarm(`${label}-errors`)).toMatchObject({
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-      Dimensions: [{ Name: 'FunctionName', Value: fnRef(fn) }],
-      Statistic: 'Sum',
-      Period: 300,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-    });
+  it('pages within 5 minutes on any error of every Lambda that does the service’s work', () => {
+    // Every app Lambda (it reads the database) except migrations: a failed migration fails the deploy.
+    const migrate = logicalId(template, 'AWS::Lambda::Function', 'MigrationsMigrate');
+    const appFunctions = Object.entries(resources(template, 'AWS::Lambda::Function'))
+      .filter(
+        ([id, fn]) =>
+          id !== migrate && JSON.stringify(fn.Properties?.Environment ?? {}).includes('DB_SECRET_ARN'),
+      )
+      .map(([id]) => id);
+    expect(appFunctions.length).toBeGreaterThanOrEqual(6);
+    const errorAlarms = alarmsOf(template).filter(
+      (a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors',
+    );
+    for (const id of appFunctions) {
+      const watching = errorAlarms.filter((a) => dimensionValues(a).includes(JSON.stringify({ Ref: id })));
+      expect(watching, id).toHaveLength(1);
+      expect(watching[0], id).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(breachSeconds(watching[0] ?? {}), id).toBeLessThanOrEqual(300);
+    }
   });
 
-  it('pages when the planner was not invoked for 25 hours (silence breaches)', () => {
+  it('treats silence as the failure where a missing datapoint means a job did not run', () => {
+    const silent = alarmsOf(template).filter((a) => a.TreatMissingData === 'breaching');
+    expect(silent.map(nameOf).sort()).toEqual([
+      'database-storage-low',
+      'egress-unreachable',
+      'planner-did-not-run',
+    ]);
+    // The planner runs daily: a day plus an hour of slack without one invocation pages.
     expect(alarm('planner-did-not-run')).toMatchObject({
-      Namespace: 'AWS/Lambda',
       MetricName: 'Invocations',
       Dimensions: [{ Name: 'FunctionName', Value: fnRef('PlannerFunction') }],
-      Statistic: 'Sum',
-      Period: 3600,
-      EvaluationPeriods: 25,
-      DatapointsToAlarm: 25,
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
     });
-  });
-
-  it('pages when the egress probe failed (or did not run) three times in a row: a dead NAT within the hour', () => {
+    expect(breachSeconds(alarm('planner-did-not-run'))).toBe(PLANNER_SILENCE_HOURS * 3600);
+    expect(PLANNER_SILENCE_HOURS).toBeGreaterThan(24);
+    // A dead NAT (the egress probe failing or not running) pages within the hour.
     expect(alarm('egress-unreachable')).toMatchObject({
-      Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
       Dimensions: [{ Name: 'FunctionName', Value: fnRef('EgressProbeFunction') }],
-      Statistic: 'Sum',
-      Period: EGRESS_PROBE_MINUTES * 60,
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 3,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'breaching',
     });
-    expect(3 * EGRESS_PROBE_MINUTES).toBeLessThanOrEqual(60);
+    expect(breachSeconds(alarm('egress-unreachable'))).toBe(EGRESS_FAILED_PROBES * EGRESS_PROBE_MINUTES * 60);
+    expect(breachSeconds(alarm('egress-unreachable'))).toBeLessThanOrEqual(3600);
   });
 
-  it('pages when a planner run leaves work for the next daily run (PlannerWorkLeft ≥ 1)', () => {
-    expect(alarm('planner-work-left')).toMatchObject({
-      Namespace: METRICS_NAMESPACE,
-      MetricName: 'PlannerWorkLeft',
-      Dimensions: [{ Name: 'service', Value: 'planner' }],
-      Statistic: 'Maximum',
-      Period: 3600,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
+  it('watches every place a delivery can be lost or stuck: the DLQ, the API, the database, planner work left', () => {
+    const watched = (name: string) => ({
+      metric: `${alarm(name).Namespace}/${alarm(name).MetricName}`,
+      resource: dimensionValues(alarm(name)),
     });
+    const ref = (type: string, prefix: string) => JSON.stringify({ Ref: logicalId(template, type, prefix) });
+    const dlq = logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue');
+    expect(watched('dlq-not-empty')).toEqual({
+      metric: 'AWS/SQS/ApproximateNumberOfMessagesVisible',
+      resource: [JSON.stringify({ 'Fn::GetAtt': [dlq, 'QueueName'] })],
+    });
+    expect(watched('api-5xx')).toEqual({
+      metric: 'AWS/ApiGateway/5xx',
+      resource: [ref('AWS::ApiGatewayV2::Api', 'WebhooksApi')],
+    });
+    expect(watched('database-storage-low')).toEqual({
+      metric: 'AWS/RDS/FreeStorageSpace',
+      resource: [ref('AWS::RDS::DBInstance', 'DatabasePostgres')],
+    });
+    expect(watched('planner-work-left')).toEqual({
+      metric: `${METRICS_NAMESPACE}/PlannerWorkLeft`,
+      resource: [JSON.stringify('planner')],
+    });
+    // One message, one 5xx or one unplanned delivery is enough to page.
+    for (const name of ['dlq-not-empty', 'api-5xx', 'planner-work-left'])
+      expect(alarm(name), name).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
   });
 
-  it('pages when the scheduling dead-letter queue holds a message', () => {
-    expect(alarm('dlq-not-empty')).toMatchObject({
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [
-        {
-          Name: 'QueueName',
-          Value: {
-            'Fn::GetAtt': [logicalId(template, 'AWS::SQS::Queue', 'SchedulingDeadLetterQueue'), 'QueueName'],
-          },
-        },
-      ],
-      Statistic: 'Maximum',
-      Period: 300,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
-  });
-
-  it('pages when failed + undelivered exceed the configured share of sends over 6 hours', () => {
-    const props = alarm('delivery-failure-rate');
-    expect(props).toMatchObject({
-      Threshold: DEV_SETTINGS.deliveryFailureRatePercent,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-    });
+  it('measures the delivery failure rate as failed + undelivered over sent, from the metrics the Lambdas publish', () => {
     type Query = {
-      Id: string;
       Expression?: string;
       ReturnData?: boolean;
-      MetricStat?: {
-        Metric: { Namespace: string; MetricName: string; Dimensions: unknown };
-        Period: number;
-        Stat: string;
-      };
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: { Value: string }[] } };
     };
-    const queries = props.Metrics as Query[];
+    const queries = alarm('delivery-failure-rate').Metrics as Query[];
     const returned = queries.filter((q) => q.ReturnData !== false);
     expect(returned).toHaveLength(1);
     expect(returned[0]?.Expression).toMatch(/^IF\(FILL\(sent, 0\) > 0, 100 \* \w+ \/ FILL\(sent, 0\)/);
-    const stats = queries
-      .filter((q) => q.MetricStat)
-      .map((q) => ({
-        name: q.MetricStat?.Metric.MetricName,
-        namespace: q.MetricStat?.Metric.Namespace,
-        dimensions: q.MetricStat?.Metric.Dimensions,
-        period: q.MetricStat?.Period,
-        stat: q.MetricStat?.Stat,
-      }));
-    const dim = (service: string) => [{ Name: 'service', Value: service }];
-    expect(stats).toEqual(
-      expect.arrayContaining([
-        {
-          name: 'MessagesSent',
-          namespace: METRICS_NAMESPACE,
-          dimensions: dim('sender'),
-          period: 21600,
-          stat: 'Sum',
-        },
-        {
-          name: 'MessagesFailed',
-          namespace: METRICS_NAMESPACE,
-          dimensions: dim('sender'),
-          period: 21600,
-          stat: 'Sum',
-        },
-        {
-          name: 'MessagesFailed',
-          namespace: METRICS_NAMESPACE,
-          dimensions: dim('webhooks'),
-          period: 21600,
-          stat: 'Sum',
-        },
-        {
-          name: 'MessagesUndelivered',
-          namespace: METRICS_NAMESPACE,
-          dimensions: dim('webhooks'),
-          period: 21600,
-          stat: 'Sum',
-        },
-      ]),
+    const inputs = queries
+      .flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric] : []))
+      .map((m) => `${m.Namespace}/${m.MetricName}{${m.Dimensions.map((d) => d.Value).join()}}`);
+    expect(inputs.sort()).toEqual(
+      [
+        `${METRICS_NAMESPACE}/MessagesSent{sender}`,
+        `${METRICS_NAMESPACE}/MessagesFailed{sender}`,
+        `${METRICS_NAMESPACE}/MessagesFailed{webhooks}`,
+        `${METRICS_NAMESPACE}/MessagesUndelivered{webhooks}`,
+      ].sort(),
     );
-    expect(stats).toHaveLength(4);
+    expect(alarm('delivery-failure-rate').ComparisonOperator).toBe('GreaterThanThreshold');
   });
 
-  it('pages when the day’s estimated cost reaches the cap the sender enforces', () => {
+  it('takes every threshold that depends on the stage from its settings, and no other', () => {
+    const fromSettings = {
+      'daily-cost-cap': (s: typeof DEV_SETTINGS) => s.dailyCostLimitUsd,
+      'delivery-failure-rate': (s: typeof DEV_SETTINGS) => s.deliveryFailureRatePercent,
+      'database-storage-low': (s: typeof DEV_SETTINGS) =>
+        (s.databaseFreeStorageAlarmGib as number) * 1024 ** 3,
+    };
+    const altered = {
+      dailyCostLimitUsd: 2.5,
+      deliveryFailureRatePercent: 12,
+      databaseFreeStorageAlarmGib: 5,
+    };
+    const other = synthesize({ context: altered }).template();
+    const thresholds = (t: Template) => Object.fromEntries(alarmsOf(t).map((a) => [nameOf(a), a.Threshold]));
+    const [before, after] = [thresholds(template), thresholds(other)];
+
+    for (const [name, setting] of Object.entries(fromSettings)) {
+      expect(before[name], `${name} in dev`).toBe(setting(DEV_SETTINGS));
+      expect(after[name], `${name} with altered settings`).toBe(setting({ ...DEV_SETTINGS, ...altered }));
+    }
+    const fixed = Object.keys(before).filter((name) => !(name in fromSettings));
+    expect(fixed.length).toBeGreaterThan(0);
+    for (const name of fixed) expect(after[name], name).toBe(before[name]);
+  });
+
+  it('gives the sender the same daily cost cap the alarm pages on', () => {
     expect(alarm('daily-cost-cap')).toMatchObject({
       Namespace: METRICS_NAMESPACE,
       MetricName: 'EstimatedCostUSD',
       Dimensions: [{ Name: 'service', Value: 'sender' }],
-      Statistic: 'Sum',
-      Period: 86_400,
-      Threshold: DEV_SETTINGS.dailyCostLimitUsd,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+    expect(breachSeconds(alarm('daily-cost-cap'))).toBe(86_400);
     // The same figure reaches every app Lambda as DAILY_COST_LIMIT_USD (the sender's cost_cap check).
     const appFunctions = Object.values(resources(template, 'AWS::Lambda::Function'))
       .map(
@@ -289,52 +282,7 @@ describe('alarms', () => {
       .filter((vars) => vars?.DB_SECRET_ARN);
     expect(appFunctions).toHaveLength(7);
     for (const vars of appFunctions)
-      expect(vars?.DAILY_COST_LIMIT_USD).toBe(String(DEV_SETTINGS.dailyCostLimitUsd));
-  });
-
-  it('pages on any API 5xx', () => {
-    expect(alarm('api-5xx')).toMatchObject({
-      Namespace: 'AWS/ApiGateway',
-      MetricName: '5xx',
-      Dimensions: [
-        { Name: 'ApiId', Value: { Ref: logicalId(template, 'AWS::ApiGatewayV2::Api', 'WebhooksApi') } },
-      ],
-      Statistic: 'Sum',
-      Period: 300,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
-  });
-
-  it('pages when database free storage stays below the configured GiB for 15 minutes', () => {
-    expect(alarm('database-storage-low')).toMatchObject({
-      Namespace: 'AWS/RDS',
-      MetricName: 'FreeStorageSpace',
-      Dimensions: [
-        {
-          Name: 'DBInstanceIdentifier',
-          Value: { Ref: logicalId(template, 'AWS::RDS::DBInstance', 'DatabasePostgres') },
-        },
-      ],
-      Statistic: 'Minimum',
-      Period: 300,
-      EvaluationPeriods: 3,
-      Threshold: (DEV_SETTINGS.databaseFreeStorageAlarmGib as number) * 1024 ** 3,
-      ComparisonOperator: 'LessThanThreshold',
-    });
-  });
-
-  it('takes thresholds from the settings', () => {
-    const other = synthesize({
-      context: { dailyCostLimitUsd: 2.5, deliveryFailureRatePercent: 12, databaseFreeStorageAlarmGib: 5 },
-    }).template();
-    const byName = (name: string) =>
-      Object.values(other.findResources('AWS::CloudWatch::Alarm')).find(
-        (a) => a.Properties.AlarmName === `daily-positivity-dev-${name}`,
-      )?.Properties;
-    expect(byName('daily-cost-cap')?.Threshold).toBe(2.5);
-    expect(byName('delivery-failure-rate')?.Threshold).toBe(12);
-    expect(byName('database-storage-low')?.Threshold).toBe(5 * 1024 ** 3);
+      expect(vars?.DAILY_COST_LIMIT_USD).toBe(String(alarm('daily-cost-cap').Threshold));
   });
 });
 
