@@ -27,7 +27,8 @@ const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 // Checking a zone builds an Intl formatter (~0.4 ms); a planner run asks about the same few zones often.
 const knownZones = new Map<string, boolean>();
-function checkZone(zone: string): void {
+/** Throws InvalidTimeZone unless `zone` is an IANA zone (cached: cheap to ask again). */
+export function checkZone(zone: string): void {
   let valid = knownZones.get(zone);
   if (valid === undefined) {
     valid = isValidTimeZone(zone);
@@ -62,7 +63,21 @@ export function localDateAt(timeZone: string, instant: Date): string {
   return DateTime.fromJSDate(instant, { zone: timeZone }).toISODate() as string;
 }
 
-/** 'YYYY-MM-DD' plus `days` (calendar arithmetic, no zone involved). */
+/**
+ * Midnight UTC of `localDate` ('YYYY-MM-DD'), in ms. Plain Date arithmetic: calendar dates need no zone
+ * database, and luxon costs a hundred times more in the planner's loops. Throws RangeError.
+ */
+export function utcMidnight(localDate: string): number {
+  const [year, month, day] = (LOCAL_DATE.exec(localDate) ?? []).slice(1).map(Number);
+  const ms = Date.UTC(year as number, (month as number) - 1, day);
+  // Date.UTC rolls 2026-02-30 over to March and month 13 into the next year: a date must come back as given.
+  const back = new Date(ms);
+  if (day === undefined || back.getUTCDate() !== day || back.getUTCMonth() !== (month as number) - 1)
+    throw new RangeError(`not a date: ${localDate}`);
+  return ms;
+}
+
+/** 'YYYY-MM-DD' plus `days` (calendar arithmetic, no zone involved). Throws RangeError. */
 export function addDays(localDate: string, days: number): string {
-  return DateTime.fromISO(localDate, { zone: 'UTC' }).plus({ days }).toISODate() as string;
+  return new Date(utcMidnight(localDate) + days * 86_400_000).toISOString().slice(0, 10);
 }

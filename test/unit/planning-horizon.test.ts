@@ -84,6 +84,32 @@ describe('windowsToPlan over a year of daily runs', () => {
     }
   });
 
+  it('datesToPlan agrees with the zone database for UTC+14 and UTC−12, every 61 h 17 min of a year', () => {
+    // datesToPlan does the fixed-offset arithmetic itself; this is the rule spelled with sendWindowOn, over
+    // a wider range of dates. The odd step visits every time of day and both sides of each DST change.
+    const reference = (now: Date, minLeadMs: number) => {
+      const today = now.toISOString().slice(0, 10);
+      const dates: string[] = [];
+      for (let offset = -3; offset <= 5; offset++) {
+        const d = addDays(today, offset);
+        if (
+          sendWindowOn('Etc/GMT-14', d, window).start.getTime() < now.getTime() + 26 * HOUR &&
+          sendWindowOn('Etc/GMT+12', d, window).end.getTime() > now.getTime() + minLeadMs
+        )
+          dates.push(d);
+      }
+      return dates;
+    };
+    const from = Date.UTC(2026, 0, 1);
+    for (let t = from; t < from + 366 * DAY; t += 61 * HOUR + 17 * 60_000) {
+      const now = new Date(t);
+      expect(
+        datesToPlan(now, { window, horizonHours: 26, minLeadMs: 5 * 60_000 }),
+        now.toISOString(),
+      ).toEqual(reference(now, 5 * 60_000));
+    }
+  });
+
   it('still covers every date when runs are up to 90 minutes late at random', () => {
     let seed = 7;
     const jitter = () => {

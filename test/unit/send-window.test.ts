@@ -1,6 +1,12 @@
 // Send windows on DST days and in half-hour and far-from-UTC zones, against offsets known by hand.
 import { describe, expect, it } from 'vitest';
-import { InvalidTimeZone, localDateAt, sendWindowOn } from '../../src/domain/send-window.js';
+import {
+  addDays,
+  InvalidTimeZone,
+  localDateAt,
+  sendWindowOn,
+  utcMidnight,
+} from '../../src/domain/send-window.js';
 
 const noonToFive = { startMinute: 12 * 60, endMinute: 17 * 60 };
 
@@ -109,5 +115,26 @@ describe('localDateAt', () => {
     ['Asia/Kolkata', '2026-03-07T18:30:00Z', '2026-03-08'],
   ])('in %s at %s it is %s', (zone, instant, date) => {
     expect(localDateAt(zone, new Date(instant))).toBe(date);
+  });
+});
+
+describe('addDays and utcMidnight (calendar arithmetic, no zone)', () => {
+  it.each([
+    ['2026-01-31', 1, '2026-02-01'],
+    ['2026-02-28', 1, '2026-03-01'],
+    ['2028-02-28', 1, '2028-02-29'],
+    ['2026-12-31', 1, '2027-01-01'],
+    ['2026-03-01', -1, '2026-02-28'],
+    ['2026-01-01', -2, '2025-12-30'],
+    ['2026-03-08', 0, '2026-03-08'],
+    ['2026-01-01', 365, '2027-01-01'],
+  ])('%s plus %i days is %s', (date, days, expected) => {
+    expect(addDays(date, days)).toBe(expected);
+  });
+
+  it('gives midnight UTC of a date, and refuses what is not one', () => {
+    expect(utcMidnight('2026-03-08')).toBe(Date.parse('2026-03-08T00:00:00Z'));
+    for (const bad of ['2026-02-30', '2026-13-01', '2026-3-8', '', 'tomorrow'])
+      expect(() => addDays(bad, 1), bad).toThrow(RangeError);
   });
 });
