@@ -1,11 +1,14 @@
-// The operator CLI as an operator runs it: a child process (`node src/local/positivity.mjs`, what
-// `npx positivity` runs) against the test database. Checks each command's --json output and that bad
-// input exits 2 with one line on stderr and no stack trace.
+// The operator CLI against the test database: each command's --json output, and that bad input exits 2 with
+// one line on stderr and no stack trace. Most commands run in this process through runCli, the function
+// the `positivity` binary runs (a child process costs seconds of node + tsx start-up each); a few run as
+// a child process (`node src/local/positivity.mjs`, what `npx positivity` runs) for what only a real
+// process shows: the bin entry, its exit codes, stderr with no stack, and ./.env loading.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/local/cli.js';
 import { useTestDb } from '../support/db.js';
 
 const { db, url } = useTestDb();
@@ -25,21 +28,38 @@ interface Run {
   stderr: string;
 }
 
-function cli(...args: string[]): Promise<Run> {
+const cliEnv = () => ({
+  PATH: process.env.PATH,
+  DATABASE_URL: url(),
+  DPS_DATA_DIR: dataDir,
+  // Nothing listens here: the outbox's status callbacks fail fast instead of reaching a dev server.
+  PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+});
+
+/** One command line through runCli in this process, output captured as the binary prints it. */
+async function cli(...args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['node', 'positivity', ...args], {
+    env: cliEnv(),
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
+  });
+  // The binary prints each piece with console.log / console.error: one trailing newline each.
+  const lines = (texts: string[]) => texts.map((t) => `${t}\n`).join('');
+  return { code, stdout: lines(out), stderr: lines(err) };
+}
+
+/** One command line as a child process: `node src/local/positivity.mjs …`. */
+function spawnCli(
+  options: { cwd?: string; env?: Record<string, string | undefined> },
+  ...args: string[]
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['src/local/positivity.mjs', ...args],
-      {
-        env: {
-          PATH: process.env.PATH,
-          DATABASE_URL: url(),
-          DPS_DATA_DIR: dataDir,
-          // Nothing listens here: the outbox's status callbacks fail fast instead of reaching a dev server.
-          PUBLIC_BASE_URL: 'http://127.0.0.1:9',
-        },
-        timeout: 60_000,
-      },
+      [path.resolve('src/local/positivity.mjs'), ...args],
+      { cwd: options.cwd, env: options.env ?? cliEnv(), timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -48,7 +68,7 @@ function cli(...args: string[]): Promise<Run> {
   });
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON of a child process; the assertions check its shape
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON output; the assertions check its shape
 async function json(...args: string[]): Promise<any> {
   const run = await cli(...args, '--json');
   expect(run.stderr, `stderr of ${args.join(' ')}`).toBe('');
@@ -231,6 +251,38 @@ describe('positivity CLI', () => {
     );
   });
 
+  it('as a process: exit codes 1 and 2, one line on stderr, no stack', { timeout: 60_000 }, async () => {
+    // Prepare: a subscriber, so adding it again is a refusal (exit 1) rather than bad input (exit 2).
+    await json('subscribers', 'add', PHONE);
+
+    // Act: what `npx positivity` runs, the bin entry, one process per command line.
+    const [phone, command, conflict] = await Promise.all([
+      spawnCli({}, 'subscribers', 'add', '12345', '--json'),
+      spawnCli({}, 'frobnicate'),
+      spawnCli({}, 'subscribers', 'add', PHONE, '--json'),
+    ]);
+
+    // Assess
+    expect(phone).toMatchObject({
+      code: 2,
+      stderr: 'positivity: phone: must be a valid phone number in E.164 form, such as +14155550123\n',
+    });
+    expect(JSON.parse(phone.stdout)).toMatchObject({ error: { code: 'bad_input' } });
+    expect(command).toMatchObject({ code: 2, stdout: '' });
+    expect(command.stderr).toMatch(/unknown command 'frobnicate'/);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toBe(
+      'positivity: a subscriber with this phone already exists (status pending)\n',
+    );
+    expect(JSON.parse(conflict.stdout)).toEqual({
+      error: { code: 'conflict', message: 'a subscriber with this phone already exists (status pending)' },
+    });
+    for (const run of [phone, command, conflict]) {
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('reads .env from the working directory; the environment wins', { timeout: 60_000 }, async () => {
     // Prepare: a .env (as .env.example invites) that sets PORT and a default zone, and a DEFAULT_TIMEZONE
     // in the environment that must win over the file's.
@@ -246,27 +298,25 @@ describe('positivity CLI', () => {
     );
     try {
       // Act: no PUBLIC_BASE_URL and no running server, so the status callback URL comes from PORT.
-      const run = await new Promise<Run>((resolve) => {
-        execFile(
-          process.execPath,
-          [path.resolve('src/local/positivity.mjs'), 'subscribers', 'add', PHONE, '--json'],
-          {
-            cwd,
-            env: {
-              PATH: process.env.PATH,
-              DATABASE_URL: url(),
-              DPS_DATA_DIR: dataDir,
-              DEFAULT_TIMEZONE: 'Europe/Paris',
-            },
-            timeout: 60_000,
+      const run = await spawnCli(
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH,
+            DATABASE_URL: url(),
+            DPS_DATA_DIR: dataDir,
+            DEFAULT_TIMEZONE: 'Europe/Paris',
           },
-          (error, stdout, stderr) =>
-            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-        );
-      });
+        },
+        'subscribers',
+        'add',
+        PHONE,
+        '--json',
+      );
 
       // Assess
       expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({ phone: PHONE, timeZone: 'Europe/Paris' });
       const optIn = await db().selectFrom('outbox_messages').selectAll().executeTakeFirstOrThrow();
       expect(optIn.status_callback).toBe('http://localhost:4321/twilio/status');
