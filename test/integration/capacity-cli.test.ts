@@ -1,18 +1,24 @@
-// `positivity capacity` as an operator runs it (a child process): the same numbers as the pure function the
-// stack checks at synth, settings from config/<stage>.json with --set on top, exit 2 on bad input.
+// `positivity capacity`: the same numbers as the pure function the stack checks at synth, settings from
+// config/<stage>.json with --set on top, exit 2 on bad input. Through runCli in this process (what the
+// binary runs; a child process per case costs seconds of node + tsx start-up), and once as a real process
+// for the bin entry's exit code and its one stderr line with no stack.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadCapacitySettings } from '../../lib/stack-settings.js';
 import { capacityReport } from '../../src/domain/capacity.js';
+import { runCli } from '../../src/local/cli.js';
 
-/** `npx positivity capacity …` with no database and no .env: the command reads config/ only. */
+/** `positivity capacity …` with no database and no .env: the command reads config/ only. */
 async function cli(...args: string[]) {
-  const run = spawnSync(process.execPath, ['src/local/positivity.mjs', 'capacity', ...args], {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['node', 'positivity', 'capacity', ...args], {
     env: { PATH: process.env.PATH },
-    encoding: 'utf8',
-    timeout: 60_000,
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
   });
-  return { code: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+  const lines = (texts: string[]) => texts.map((t) => `${t}\n`).join('');
+  return { code, stdout: lines(out), stderr: lines(err) };
 }
 
 describe('positivity capacity', () => {
@@ -59,5 +65,24 @@ describe('positivity capacity', () => {
     const run = await cli('--set', 'openaiModel=claude-3');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('openaiModel (OPENAI_MODEL): expected a GPT-4-family model');
+  });
+
+  it('as a process (`npx positivity capacity`): exit 2, one line on stderr, no stack', {
+    timeout: 60_000,
+  }, () => {
+    const run = spawnSync(
+      process.execPath,
+      ['src/local/positivity.mjs', 'capacity', '--subscribers', 'many'],
+      {
+        env: { PATH: process.env.PATH },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/expected a whole number of subscribers/);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
