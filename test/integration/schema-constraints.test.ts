@@ -148,14 +148,20 @@ describe('schema constraints', () => {
 
 describe('connection pool', () => {
   it('survives the server terminating an idle connection', async () => {
-    const { createDb } = await import('../../src/db/connection.js');
-    const own = createDb({ connectionString: useTestDbUrl(), max: 1, applicationName: 'idle-kill-test' });
+    const { createPool, dbOnPool } = await import('../../src/db/connection.js');
+    const pool = createPool({ connectionString: useTestDbUrl(), max: 1, applicationName: 'idle-kill-test' });
+    const own = dbOnPool(pool);
     await sql`SELECT 1`.execute(own);
+    expect(pool.idleCount).toBe(1);
     // Kill our pool's idle connection from another session, as a failover or restart would.
     await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'idle-kill-test'`.execute(
       db(),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The pool notices (its idle client errors) and drops the connection: wait for that, not a fixed time.
+    const deadline = Date.now() + 5_000;
+    while (pool.totalCount > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(pool.totalCount, 'the pool dropped the killed connection').toBe(0);
     const { rows } = await sql<{ ok: number }>`SELECT 1 AS ok`.execute(own);
     expect(rows).toEqual([{ ok: 1 }]);
     await own.destroy();
