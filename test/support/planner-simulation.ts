@@ -45,7 +45,6 @@ export async function simulateDailyRuns(
 ): Promise<{ deliveries: SimulatedDelivery[]; summaries: PlanSummary[] }> {
   const createdBy = new Map<string, Date>();
   const summaries: PlanSummary[] = [];
-  let rows: Omit<SimulatedDelivery, 'createdBy'>[] = [];
   for (let day = 0; day < options.days; day++) {
     const now = new Date(options.firstRun.getTime() + day * DAY_MS);
     summaries.push(
@@ -54,22 +53,24 @@ export async function simulateDailyRuns(
         now,
       ),
     );
-    rows = await db
-      .selectFrom('deliveries')
-      .select([
-        'id',
-        'subscriber_id as subscriberId',
-        'local_date as localDate',
-        'time_zone as timeZone',
-        'state',
-        'reason',
-        'planned_at as plannedAt',
-        'window_start as windowStart',
-        'window_end as windowEnd',
-      ])
-      .execute();
-    for (const r of rows) if (!createdBy.has(r.id)) createdBy.set(r.id, now);
+    // Only the ids after each run (which run created a row); the rows themselves once, at the end.
+    for (const { id } of await db.selectFrom('deliveries').select('id').execute())
+      if (!createdBy.has(id)) createdBy.set(id, now);
   }
+  const rows = await db
+    .selectFrom('deliveries')
+    .select([
+      'id',
+      'subscriber_id as subscriberId',
+      'local_date as localDate',
+      'time_zone as timeZone',
+      'state',
+      'reason',
+      'planned_at as plannedAt',
+      'window_start as windowStart',
+      'window_end as windowEnd',
+    ])
+    .execute();
   return {
     deliveries: rows.map((r) => ({ ...r, createdBy: createdBy.get(r.id) as Date })),
     summaries,
