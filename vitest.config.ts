@@ -7,6 +7,9 @@ export default defineConfig({
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT' },
     // The JSON report lets .ci/run print one plain "N passed, N failed" line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // Two test files at a time even on two cores (Vitest's default is cores − 1, so one): most files wait
+    // on Postgres or a child process, not the CPU, and each worker has its own database (test/support/db.ts).
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
