@@ -10,6 +10,7 @@ import * as plannerScheduleOrderIndex from './2026-11-25T1370_planner_schedule_o
 import * as deliveryReplacementReasons from './2026-12-01T0900_delivery_replacement_reasons.js';
 import * as webhookFunctions from './2026-12-01T0930_webhook_functions.js';
 import * as quotaPerLocalDate from './2026-12-01T1100_quota_per_local_date.js';
+import * as statusLimitPlan from './2026-12-01T1200_status_limit_plan.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0900_delivery_replacement_reasons': deliveryReplacementReasons,
   '2026-12-01T0930_webhook_functions': webhookFunctions,
   '2026-12-01T1100_quota_per_local_date': quotaPerLocalDate,
+  '2026-12-01T1200_status_limit_plan': statusLimitPlan,
 };
 
 export const migrationProvider: MigrationProvider = {
