@@ -113,7 +113,13 @@ export async function applyInboundSms(
   const cancelled = applied.outcome === 'applied' ? applied.cancelledDeliveryIds : [];
   await removeSchedules(deps.scheduler, cancelled);
   const duplicate = applied.outcome === 'duplicate';
-  logger.info('inbound sms', {
+  // A consent change (opt-out, opt-in, confirmation) is worth a line at INFO; the rest (repeats, HELP, other
+  // texts, a STOP from a number already out) are only DEBUG on this hot path.
+  const log =
+    applied.outcome === 'applied' && applied.consentKind
+      ? logger.info.bind(logger)
+      : logger.debug.bind(logger);
+  log('inbound sms', {
     from: maskPhone(sms.from),
     messageSid: sms.messageSid,
     kind,

@@ -60,7 +60,10 @@ export async function applyStatusCallback(
   if (applied.outcome === 'duplicate') return { ...outcome, duplicate: true };
   await removeSchedules(deps.scheduler, applied.cancelledDeliveryIds);
   const { cancelledDeliveryIds: _ids, outcome: _o, ...result } = applied;
-  logger.info('status callback', {
+  // About three callbacks per message sent: one INFO line each would be the largest share of the log bill
+  // and of each request's CPU. A carrier opt-out is the exception worth a line at INFO.
+  const log = result.optedOut ? logger.info.bind(logger) : logger.debug.bind(logger);
+  log('status callback', {
     messageSid: callback.messageSid,
     status: callback.status,
     errorCode: callback.errorCode,
