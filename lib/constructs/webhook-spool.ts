@@ -8,6 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { WEBHOOK_SPOOL_CONCURRENCY } from '../../src/domain/capacity.js';
 
 /** Redeliveries before a kept webhook goes to the DLQ: 60 × 2 min visibility ≈ 2 h of database outage. */
 export const SPOOL_MAX_RECEIVES = 60;
@@ -45,8 +46,9 @@ export class WebhookSpool extends Construct {
         maxBatchingWindow: Duration.seconds(1),
         // Only the items that failed are delivered again (src/handlers/webhooks.ts answers batchItemFailures).
         reportBatchItemFailures: true,
-        // A database coming back should not meet the whole backlog at once.
-        maxConcurrency: 2,
+        // A database coming back should not meet the whole backlog at once; the capacity plan reserves
+        // this many webhooks containers (and their connections) for the consumer.
+        maxConcurrency: WEBHOOK_SPOOL_CONCURRENCY,
       }),
     );
   }

@@ -15,6 +15,12 @@ export const SEND_SECONDS_BUDGET = 5;
 export const WEBHOOK_REQUESTS_PER_MESSAGE = 3;
 /** Seconds one webhook request holds a container at worst in normal operation (one or two queries). */
 export const WEBHOOK_SECONDS_BUDGET = 0.5;
+/**
+ * Webhooks the spool consumer (SQS → the webhooks Lambda, lib/constructs/webhook-spool.ts) applies at
+ * once after a database outage. They run in the webhooks function's reservation, so it holds this many
+ * more than the live webhooks need: draining a backlog must not turn Twilio's requests away.
+ */
+export const WEBHOOK_SPOOL_CONCURRENCY = 2;
 /** Share of the instance's max_connections the Lambdas may use at worst; the rest is headroom (below). */
 export const CONNECTIONS_SAFE_SHARE = 0.5;
 /** Seconds of one planner run spent creating schedules (its timeout is 15 minutes; the rest is slack). */
@@ -120,7 +126,8 @@ export function concurrencyPlan(input: {
 }): ConcurrencyPlan {
   const need: Record<DatabaseClient, number> = {
     sender: senderConcurrency(input.messagesPerSecond),
-    webhooks: webhooksConcurrency(input.messagesPerSecond),
+    // Live webhooks, plus the spool consumer running in the same function's reservation.
+    webhooks: webhooksConcurrency(input.messagesPerSecond) + WEBHOOK_SPOOL_CONCURRENCY,
     // One run at a time: a retried event must not race the run it retries.
     planner: 1,
     migrate: 1,

@@ -11,8 +11,10 @@ import {
   safeConnections,
   senderConcurrency,
   stackCapacityProblems,
+  WEBHOOK_SPOOL_CONCURRENCY,
   webhooksConcurrency,
 } from '../../src/domain/capacity.js';
+import { DB_POOL_SIZE } from '../../src/domain/database-pools.js';
 
 const DEFAULTS: CapacitySettings = {
   messagesPerSecond: 1,
@@ -71,10 +73,10 @@ describe('max_connections (RDS default formula on nominal memory) and the safe h
 describe('concurrency plan', () => {
   it.each([
     // quota, msg/s, mode, Σ need, worst-case connections
-    [10, 1, 'shared', 15, 10 * 2 + 1], // a new account: nothing can be reserved
-    [110, 1, 'shared', 15, 110 * 2 + 1], // 10 reservable < 15 needed: still shared
-    [1000, 1, 'reserved', 15, 5 * 2 + 5 * 2 + 2 + 4 + 1],
-    [1000, 3, 'reserved', 25, 15 * 2 + 5 * 2 + 2 + 4 + 1],
+    [10, 1, 'shared', 17, 10 * 2 + 1], // a new account: nothing can be reserved
+    [110, 1, 'shared', 17, 110 * 2 + 1], // 10 reservable < 17 needed: still shared
+    [1000, 1, 'reserved', 17, 5 * 2 + (5 + 2) * 2 + 2 + 4 + 1],
+    [1000, 3, 'reserved', 27, 15 * 2 + (5 + 2) * 2 + 2 + 4 + 1],
   ] as const)(
     'quota %i at %i msg/s → %s (need %i, worst %i connections)',
     (quota, mps, mode, need, worst) => {
@@ -87,6 +89,18 @@ describe('concurrency plan', () => {
   );
 });
 
+describe('the webhook spool consumer', () => {
+  it('runs inside the webhooks reservation on top of the live webhooks, and its connections are counted', () => {
+    const plan = concurrencyPlan({ accountConcurrency: 1000, messagesPerSecond: 10 });
+    // Draining after an outage must not take live webhooks' room: SQS may run WEBHOOK_SPOOL_CONCURRENCY
+    // consumers of the same function at once, each with the webhooks pool.
+    expect(plan.need.webhooks).toBe(webhooksConcurrency(10) + WEBHOOK_SPOOL_CONCURRENCY);
+    expect(plan.worstCaseConnections).toBeGreaterThanOrEqual(
+      (webhooksConcurrency(10) + WEBHOOK_SPOOL_CONCURRENCY) * DB_POOL_SIZE.webhooks,
+    );
+  });
+});
+
 describe('stack checks at synth', () => {
   it('passes the defaults of a new account', () => {
     expect(stackCapacityProblems(DEFAULTS)).toEqual([]);
@@ -96,13 +110,13 @@ describe('stack checks at synth', () => {
     const [problem, ...rest] = stackCapacityProblems({ ...DEFAULTS, messagesPerSecond: 3 });
     expect(rest).toEqual([]);
     expect(problem).toMatch(/^lambdaConcurrencyQuota: twilioMessagesPerSecond 3 needs 15 concurrent senders/);
-    expect(problem).toContain('"Concurrent executions" ≥ 125');
+    expect(problem).toContain('"Concurrent executions" ≥ 127');
   });
 
   it('refuses more worst-case connections than the instance safely holds, naming each fix', () => {
     const [problem] = stackCapacityProblems({ ...DEFAULTS, accountConcurrency: 1000, messagesPerSecond: 5 });
-    // sender 25×2 + webhooks 8×2 + planner 1×2 + four single-connection jobs + rotation = 73 > 56
-    expect(problem).toMatch(/^databaseInstanceType: worst case 73 Postgres connections/);
+    // sender 25×2 + webhooks (8 + 2 spool)×2 + planner 1×2 + four single-connection jobs + rotation = 77 > 56
+    expect(problem).toMatch(/^databaseInstanceType: worst case 77 Postgres connections/);
     expect(problem).toContain('exceeds the safe 56');
     expect(problem).toContain('databaseInstanceType t4g.small (safe 112)');
     expect(problem).toContain('rdsProxy: true');
@@ -122,7 +136,7 @@ describe('stack checks at synth', () => {
   it('tells a large shared quota to become reservable', () => {
     const [problem] = stackCapacityProblems({ ...DEFAULTS, accountConcurrency: 200, messagesPerSecond: 20 });
     expect(problem).toContain('worst case 401 Postgres connections');
-    expect(problem).toContain('raise lambdaConcurrencyQuota to ≥ 235');
+    expect(problem).toContain('raise lambdaConcurrencyQuota to ≥ 237');
   });
 });
 
