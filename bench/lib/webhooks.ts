@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { sql } from 'kysely';
 import twilioWebhooks from 'twilio/lib/webhooks/webhooks.js';
 import { PROJECT_ROOT } from '../../lib/lambda-bundling.js';
+import type { Db } from '../../src/db/connection.js';
 import { withScratchDatabase } from './database.js';
 import { type LoadResult, runLoad } from './load.js';
 import type { BenchRow } from './report.js';
@@ -90,7 +91,7 @@ export function signedStatusCallbacks(count: number): SignedRequest[] {
   return out;
 }
 
-async function startChild(
+export async function startChild(
   kind: 'app' | 'bare',
   databaseUrl: string,
 ): Promise<{ url: string; child: ChildProcess }> {
@@ -120,7 +121,7 @@ async function startChild(
   return { url, child };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -217,32 +218,40 @@ async function runScenario(url: string, scenario: Scenario, seconds: number) {
   ] satisfies BenchRow[];
 }
 
-export async function benchWebhooks(
-  adminUrl: string,
-  options: { seconds: number; texts: number },
-): Promise<BenchRow[]> {
-  return withScratchDatabase(adminUrl, 'webhooks', async ({ db, url }) => {
-    // STOP senders are active subscribers; START senders are new numbers.
-    await sql`
+/**
+ * What the requests speak of: an active subscriber for every STOP sender (even numbers; START senders are
+ * new) and one sent delivery per message the status callbacks speak of (numbers 0, 1, 2, …).
+ */
+export async function seedWebhookData(db: Db, texts: number): Promise<void> {
+  // STOP senders are active subscribers; START senders are new numbers.
+  await sql`
       INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
       SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
-      FROM generate_series(0, ${options.texts - 1}, 2) AS g`.execute(db);
-    // One sent delivery per message the status callbacks speak of (numbers 0, 1, 2, … as above).
-    const messages = Math.ceil(options.texts / 3);
-    await sql`
+      FROM generate_series(0, ${texts - 1}, 2) AS g`.execute(db);
+  // One sent delivery per message the status callbacks speak of (numbers 0, 1, 2, … as above).
+  const messages = Math.ceil(texts / 3);
+  await sql`
       INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
       SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
       FROM generate_series(1, ${messages - 1}, 2) AS g
       ON CONFLICT (phone) DO NOTHING`.execute(db);
-    await sql`
+  await sql`
       INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at,
                               state, claimed_at, sent_at, message_sid, delivery_status)
       SELECT s.id, DATE '2026-11-25', 'America/New_York', now() - interval '1 hour', now() + interval '4 hours',
              now(), 'sent', now(), now(), 'SM' || lpad(to_hex(g), 32, '0'), 'queued'
       FROM generate_series(0, ${messages - 1}) AS g
       JOIN subscribers s ON s.phone = '+1646' || lpad(g::text, 7, '0')`.execute(db);
-    await sql`ANALYZE subscribers`.execute(db);
-    await sql`ANALYZE deliveries`.execute(db);
+  await sql`ANALYZE subscribers`.execute(db);
+  await sql`ANALYZE deliveries`.execute(db);
+}
+
+export async function benchWebhooks(
+  adminUrl: string,
+  options: { seconds: number; texts: number },
+): Promise<BenchRow[]> {
+  return withScratchDatabase(adminUrl, 'webhooks', async ({ db, url }) => {
+    await seedWebhookData(db, options.texts);
 
     const count = async (query: ReturnType<typeof sql<{ n: number }>>) =>
       (await query.execute(db)).rows[0]?.n ?? 0;

@@ -1,0 +1,104 @@
+// CPU per webhook request, for guiding work on a shared machine where wall-clock ratios swing with the
+// load: the same fixed number of signed requests against the app and the bare server, counting the CPU
+// ticks (/proc/<pid>/stat utime + stime) of the server process and of its Postgres backends.
+//   node --import tsx bench/webhooks-cpu.ts [requests per run, default 6000]
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { openBenchServer, withScratchDatabase } from './lib/database.js';
+import {
+  type SignedRequest,
+  seedWebhookData,
+  signedInboundTexts,
+  signedStatusCallbacks,
+  startChild,
+  stopChild,
+} from './lib/webhooks.js';
+
+const TICKS_PER_MS = 100 / 1000; // CLK_TCK is 100 on Linux
+
+function ticks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+async function fire(url: string, requests: SignedRequest[]): Promise<{ non2xx: number; errors: number }> {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: 10,
+    amount: requests.length,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const t = requests[i++ % requests.length] as SignedRequest;
+          return {
+            ...req,
+            method: 'POST',
+            path: t.path,
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-twilio-signature': t.signature,
+            },
+            body: t.body,
+          };
+        },
+      },
+    ],
+  });
+  return { non2xx: result.non2xx, errors: result.errors };
+}
+
+const perRun = Number(process.argv[2] ?? 6000);
+const server = await openBenchServer(process.env.DATABASE_URL);
+try {
+  await withScratchDatabase(server.adminUrl, 'webhookscpu', async ({ db, url }) => {
+    const texts = perRun * 2 + 600;
+    await seedWebhookData(db, texts);
+    const scenarios = { inbound: signedInboundTexts(texts), status: signedStatusCallbacks(texts) };
+    const only = process.env.WEBHOOKS_CPU_ONLY; // e.g. 'status' or 'status:app'
+    for (const [name, all] of Object.entries(scenarios)) {
+      for (const kind of ['app', 'bare'] as const) {
+        if (only && !`${name}:${kind}`.startsWith(only)) continue;
+        // Each server gets its own slice, so the app never meets the bare server's replays.
+        const offset = kind === 'app' ? 0 : perRun + 300;
+        const warm = all.slice(offset, offset + 300);
+        const measured = all.slice(offset + 300, offset + 300 + perRun);
+        const child = await startChild(kind, url);
+        try {
+          await fire(child.url, warm);
+          const { rows } = await sql<{ pid: number }>`
+            SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(
+            db,
+          );
+          const pids = rows.map((r) => r.pid);
+          const pid = child.child.pid as number;
+          const before = { node: ticks(pid), pg: pids.reduce((s, p) => s + ticks(p), 0) };
+          const t = performance.now();
+          const r = await fire(child.url, measured);
+          const ms = performance.now() - t;
+          const after = { node: ticks(pid), pg: pids.reduce((s, p) => s + ticks(p), 0) };
+          const nodeMs = (after.node - before.node) / TICKS_PER_MS / perRun;
+          const pgMs = (after.pg - before.pg) / TICKS_PER_MS / perRun;
+          console.log(
+            `${name.padEnd(8)} ${kind.padEnd(5)} node ${nodeMs.toFixed(3)} ms + pg ${pgMs.toFixed(3)} ms = ${(nodeMs + pgMs).toFixed(3)} ms CPU/request; ${(perRun / (ms / 1000)).toFixed(0)} req/s, ${pids.length} backends, non-2xx ${r.non2xx}, errors ${r.errors}`,
+          );
+        } finally {
+          await stopChild(child.child);
+        }
+      }
+    }
+    const stats = await sql<Record<string, unknown>>`
+      SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+      WHERE n_tup_ins + n_tup_upd > 0 ORDER BY relname`.execute(db);
+    console.table(stats.rows);
+  });
+} finally {
+  await server.stop();
+}
+console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
