@@ -150,6 +150,9 @@ export class PositivityStack extends Stack {
       dailyCostLimitUsd: settings.runtime.DAILY_COST_LIMIT_USD,
       deliveryFailureRatePercent: settings.deliveryFailureRatePercent,
       databaseFreeStorageAlarmGib: settings.databaseFreeStorageAlarmGib,
+      webhookSpool: this.webhookSpool,
+      webhookSpoolOldestAgeAlarmMinutes: settings.webhookSpoolOldestAgeAlarmMinutes,
+      webhookSpoolDeadLettersAlarm: settings.webhookSpoolDeadLettersAlarm,
     });
 
     this.budget = new CostBudget(this, 'Budget', {

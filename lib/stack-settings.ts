@@ -80,6 +80,14 @@ export const StackSettingsSchema = z
     deliveryFailureRatePercent: number.positive().max(100).default(5),
     /** Alarm when the database's free storage stays below this many GiB for 15 minutes. */
     databaseFreeStorageAlarmGib: number.positive().max(1000).default(2),
+    /** Alarm when the oldest webhook kept in the spool (database unreachable) has waited this long. */
+    webhookSpoolOldestAgeAlarmMinutes: number
+      .int()
+      .positive()
+      .max(24 * 60)
+      .default(15),
+    /** Alarm when this many kept webhooks are in the spool's dead-letter queue (never applied on their own). */
+    webhookSpoolDeadLettersAlarm: number.int().positive().default(1),
 
     // ── Infrastructure and account quotas ──
     /** The Lambdas' way out: a hardened NAT instance (~$7.40/month) or a NAT gateway (~$36.50/month). */

@@ -38,6 +38,10 @@ export interface MonitoringProps {
   /** Throws when the Lambdas' subnets cannot reach the internet (EgressProbe). */
   egressProbe: lambda.IFunction;
   deadLetterQueue: sqs.IQueue;
+  /** Where signed webhooks wait while the database is unreachable (lib/constructs/webhook-spool.ts). */
+  webhookSpool: { queue: sqs.IQueue; deadLetterQueue: sqs.IQueue };
+  webhookSpoolOldestAgeAlarmMinutes: number;
+  webhookSpoolDeadLettersAlarm: number;
   api: apigwv2.HttpApi;
   database: rds.IDatabaseInstance;
   dailyCostLimitUsd: number;
@@ -161,6 +165,30 @@ export class Monitoring extends Construct {
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
       threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('webhook-spool-dead-letters', {
+      alarmDescription: `Kept webhooks (texts or status callbacks that arrived while the database was unreachable) reached the spool's dead-letter queue: they will not be applied on their own, and an opt-out among them is not honoured yet. Fix the cause (the webhooks Lambda's log says why), then redrive the dead-letter queue to the spool (docs/resilience.md).`,
+      metric: props.webhookSpool.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: props.webhookSpoolDeadLettersAlarm,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarm('webhook-spool-oldest-age', {
+      alarmDescription: `A webhook has waited in the spool for ${props.webhookSpoolOldestAgeAlarmMinutes} minutes: the database is still unreachable, or applying kept webhooks keeps failing (an opt-out among them waits too).`,
+      metric: props.webhookSpool.queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: props.webhookSpoolOldestAgeAlarmMinutes * 60,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

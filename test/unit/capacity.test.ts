@@ -223,7 +223,7 @@ describe('capacity report', () => {
       'Public IPv4 address': 3.65,
       'Egress probe Lambda, 4,380 runs': 0.01,
       'Secrets Manager, 4 secrets': 1.6,
-      'CloudWatch: 14 alarms, 1 dashboard': 4.4,
+      'CloudWatch: 16 alarms, 1 dashboard': 4.6,
     });
   });
 
