@@ -47,7 +47,7 @@ export function createWebhooksHandler(
     const adapters = await wire(config, pool, metrics ?? noMetrics);
     // Spooled webhooks are applied with the same settings as live ones; one that fails again is
     // redelivered by SQS, not kept twice.
-    const services = webhookDeps({ config, db, scheduler: adapters.scheduler });
+    const services = webhookDeps({ config, db, scheduler: adapters.scheduler, sms: adapters.sms });
     return {
       http: handle(createApp({ config, db, metrics, capacity: config.CAPACITY_SETTINGS, ...adapters })),
       replay: async (event: SqsEvent) => {

@@ -21,6 +21,7 @@ import {
   type WebhookSpool,
 } from '../services/ports.js';
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
+import type { KeptReplies } from '../services/webhook-spool.js';
 import { ClientError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -105,8 +106,8 @@ function limitBody(maxSize: number, onError: (c: Context) => Response): Middlewa
  * the spool drainer (src/services/webhook-spool.ts) apply webhooks with the same settings.
  */
 export function webhookDeps(
-  deps: Pick<AppDeps, 'config' | 'db' | 'scheduler' | 'clock' | 'spool' | 'retry'>,
-): { inbound: InboundDeps; status: StatusCallbackDeps } {
+  deps: Pick<AppDeps, 'config' | 'db' | 'scheduler' | 'sms' | 'clock' | 'spool' | 'retry'>,
+): { inbound: InboundDeps; status: StatusCallbackDeps; replies: KeptReplies } {
   const { config, db, scheduler, spool, retry } = deps;
   const clock = deps.clock ?? systemClock;
   return {
@@ -125,6 +126,8 @@ export function webhookDeps(
       },
     },
     status: { db, scheduler, clock, spool, retry, perMessagePerMinute: config.RATE_LIMIT_STATUS_PER_MIN },
+    // A kept text is answered by SMS when it is applied: its request was answered 503 long ago.
+    replies: { sms: deps.sms, statusCallbackUrl: `${config.PUBLIC_BASE_URL}/twilio/status` },
   };
 }
 

@@ -64,12 +64,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       config,
       db: runtime.db,
       scheduler: runtime.scheduler,
+      sms: runtime.sms,
       clock: runtime.clock,
     });
     drainer = startSpoolDrainer(
       {
         inbound: { ...spoolDeps.inbound, retry: { budgetMs: 0 } },
         status: { ...spoolDeps.status, retry: { budgetMs: 0 } },
+        replies: spoolDeps.replies,
       },
       runtime.spool,
     );

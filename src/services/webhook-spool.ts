@@ -5,9 +5,10 @@
 import * as z from 'zod';
 import { isDbUnavailable } from '../db/connection.js';
 import { classifyInbound } from '../domain/inbound-keywords.js';
+import { maskPhone, parseE164 } from '../domain/phone.js';
 import { logger } from '../logger.js';
 import { applyInboundSms, type InboundDeps } from './inbound.js';
-import type { KeptWebhook, WebhookSpool } from './ports.js';
+import type { KeptWebhook, SmsSender, WebhookSpool } from './ports.js';
 import { applyStatusCallback, type StatusCallbackDeps } from './status-callbacks.js';
 
 /** A spool the process itself drains (one-machine mode); in AWS, SQS delivers to a Lambda instead. */
@@ -61,19 +62,50 @@ export function drainOrder(webhooks: readonly KeptWebhook[]): KeptWebhook[] {
   );
 }
 
+/** How a kept text is answered: the request that brought it was answered 503 (no TwiML reply). */
+export interface KeptReplies {
+  sms: SmsSender;
+  /** PUBLIC_BASE_URL + /twilio/status, as every message we send carries. */
+  statusCallbackUrl: string;
+}
+
 export interface ApplyKeptDeps {
   inbound: Omit<InboundDeps, 'spool'>;
   status: Omit<StatusCallbackDeps, 'spool'>;
+  replies: KeptReplies;
 }
 
-/** Applies one kept webhook as a live request would have been (no reply can be sent any more). */
+/**
+ * Applies one kept webhook as a live request would have been. The reply a live text would have carried
+ * in its TwiML (an opt-out confirmation for a phrase, HELP, START) goes out through the SmsSender instead;
+ * a repeat is a duplicate and carries none, so a redelivery never texts twice. A reply that fails to send
+ * is logged, not retried: the text is applied, and applying it again would not reply.
+ */
 export async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
   const receivedAt = new Date(webhook.receivedAt);
   // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
   if (webhook.type === 'inbound') {
     const { type: _t, receivedAt: _r, ...sms } = webhook;
     const settings = { ...deps.inbound.settings, perSenderPerMinute: null };
-    await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt);
+    const { reply, kind } = await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt);
+    // The route checked From as E.164 before the text was kept; a stored file may have been edited since.
+    const to = parseE164(sms.from);
+    if (reply === null || to === null) return;
+    try {
+      const receipt = await deps.replies.sms.send({
+        to,
+        body: reply,
+        statusCallback: deps.replies.statusCallbackUrl,
+      });
+      logger.info('reply to a kept text sent', { kind, messageSid: receipt.sid, to: maskPhone(sms.from) });
+    } catch (error) {
+      logger.error('reply to a kept text could not be sent', {
+        kind,
+        inReplyTo: sms.messageSid,
+        to: maskPhone(sms.from),
+        error,
+      });
+    }
   } else {
     const { type: _t, receivedAt: _r, ...callback } = webhook;
     await applyStatusCallback({ ...deps.status, perMessagePerMinute: null }, callback, receivedAt);

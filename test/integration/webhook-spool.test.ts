@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, type Db } from '../../src/db/connection.js';
+import { helpReply, optOutConfirmation } from '../../src/domain/replies.js';
 import { createApp, webhookDeps } from '../../src/http/app.js';
 import { drainSpool } from '../../src/services/webhook-spool.js';
 import { useTestDb } from '../support/db.js';
@@ -83,7 +84,7 @@ describe('webhooks while the database is unreachable', () => {
     expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 0, consent_events: 0 });
 
     const scheduler = new RecordingScheduler();
-    const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler });
+    const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler, sms: new RecordingSms() });
     const spool = createDirectorySpool(dir);
     expect(await drainSpool(deps, spool)).toEqual({ applied: 3, left: 0 });
 
@@ -133,6 +134,60 @@ describe('webhooks while the database is unreachable', () => {
     expect(await rowCounts(t.db())).toEqual(before);
   });
 
+  it('sends the reply a live request would have carried through the SmsSender, once, when the spool drains', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const outage = appOn(down);
+    const stop = inboundParams(PHONE, 'please stop texting me'); // a phrase: Twilio does not answer it
+    const help = inboundParams(OTHER, 'HELP');
+    const hello = inboundParams(OTHER, 'hello');
+    for (const params of [hello, help, stop])
+      expect((await post(outage, '/twilio/inbound', params)).status).toBe(503);
+
+    const sms = new RecordingSms();
+    // Without Twilio's Advanced Opt-Out our app answers the keywords too.
+    const config = testConfig({ TWILIO_ADVANCED_OPT_OUT: 'false' });
+    const deps = webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 3, left: 0 });
+
+    const replies = { serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT };
+    const statusCallback = `${config.PUBLIC_BASE_URL}/twilio/status`;
+    // The opt-out first (drain order); "hello" asks for no reply.
+    expect(sms.sent).toEqual([
+      { to: PHONE, body: optOutConfirmation(replies), statusCallback },
+      { to: OTHER, body: helpReply(replies), statusCallback },
+    ]);
+
+    // The same texts again (an SQS redelivery, Twilio's fallback URL): nothing changes, nothing is sent.
+    for (const params of [stop, help]) {
+      expect((await post(appOn(down), '/twilio/inbound', params)).status).toBe(503);
+    }
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 2, left: 0 });
+    expect(sms.sent).toHaveLength(2);
+  });
+
+  it('with Advanced Opt-Out only the phrase is answered: Twilio answered the keyword already', async () => {
+    const outage = appOn(down);
+    for (const params of [inboundParams(OTHER, 'HELP'), inboundParams(PHONE, 'please stop texting me')])
+      expect((await post(outage, '/twilio/inbound', params)).status).toBe(503);
+    const sms = new RecordingSms();
+    const config = testConfig();
+    const deps = webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 2, left: 0 });
+    expect(sms.sent.map((m) => [m.to, m.body])).toEqual([
+      [PHONE, optOutConfirmation({ serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT })],
+    ]);
+  });
+
+  it('a reply that cannot be sent is logged, and the kept text still counts as applied', async () => {
+    const outage = appOn(down);
+    expect((await post(outage, '/twilio/inbound', inboundParams(PHONE, 'HELP'))).status).toBe(503);
+    const sms = new RecordingSms();
+    sms.failWith = new Error('Twilio is down too');
+    const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler: new RecordingScheduler(), sms });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 1, left: 0 });
+    expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 1 });
+  });
+
   it('a drain while the database is still down applies nothing and keeps everything', async () => {
     const outage = appOn(down);
     expect((await post(outage, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
@@ -140,6 +195,7 @@ describe('webhooks while the database is unreachable', () => {
       config: testConfig(),
       db: down,
       scheduler: new RecordingScheduler(),
+      sms: new RecordingSms(),
       retry: { budgetMs: 0 },
     });
     expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 0, left: 1 });
