@@ -1,11 +1,19 @@
 // Pure rules for the daily reconciliation with Twilio's Messages API.
-import type { ProviderMessage } from '../services/ports.js';
 
-/** Statuses after which Twilio sends no further callback for a message. */
-export const FINAL_STATUSES = ['delivered', 'undelivered', 'failed', 'canceled', 'read'] as const;
-
-export function isFinalStatus(status: string | null | undefined): boolean {
-  return status != null && (FINAL_STATUSES as readonly string[]).includes(status);
+/** What the SMS provider says became of a message (Twilio Messages API). */
+export interface ProviderMessage {
+  sid: string;
+  /** Twilio's status (src/domain/delivery-status.ts); kept as sent, an unknown one included. */
+  status: string;
+  errorCode: number | null;
+  /** Null once Twilio has erased it (PII retention). */
+  to: string | null;
+  /** outbound-api, outbound-reply, inbound, …; null when Twilio left it out. */
+  direction: string | null;
+  dateCreated: Date | null;
+  dateSent: Date | null;
+  body: string | null;
+  segments: number | null;
 }
 
 export type CandidateChoice =

@@ -2,6 +2,7 @@
 // and AWS wire different adapters into the same services.
 import type { ReplacementReason } from '../domain/message-quality.js';
 import type { E164 } from '../domain/phone.js';
+import type { ProviderMessage } from '../domain/reconciliation.js';
 
 export interface Clock {
   now(): Date;
@@ -150,9 +151,6 @@ export type BudgetName = 'api' | 'openai_requests' | 'openai_tokens' | 'sms_per_
 
 export type LimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 
-/** Key for budgets shared by the whole deployment (OpenAI account, daily SMS quota). */
-export const GLOBAL_LIMIT_KEY = 'global';
-
 /**
  * An estimate taken from a budget before the real figure is known (OpenAI tokens): `settle` with the
  * real usage afterwards gives back what was over-estimated or takes what was under-estimated.
@@ -179,20 +177,7 @@ export interface MetricsSink {
 export const noMetrics: MetricsSink = { count: () => {} };
 
 // ── Reconciliation: what the SMS provider says became of a message (Twilio Messages API) ────────────
-export interface ProviderMessage {
-  sid: string;
-  /** Twilio's status: queued, sending, sent, delivered, undelivered, failed, canceled, … */
-  status: string;
-  errorCode: number | null;
-  /** Null once Twilio has erased it (PII retention). */
-  to: string | null;
-  /** outbound-api, outbound-reply, inbound, …; null when Twilio left it out. */
-  direction: string | null;
-  dateCreated: Date | null;
-  dateSent: Date | null;
-  body: string | null;
-  segments: number | null;
-}
+export type { ProviderMessage };
 
 export interface MessageStatusLookup {
   /** The message with this SID, or null when the provider has no such message. */

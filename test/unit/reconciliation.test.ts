@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseCandidate, isFinalStatus } from '../../src/domain/reconciliation.js';
+import { isFinalStatus } from '../../src/domain/delivery-status.js';
+import { chooseCandidate } from '../../src/domain/reconciliation.js';
 import { deadlineFrom } from '../../src/handlers/scheduled.js';
 import type { ProviderMessage } from '../../src/services/ports.js';
 
@@ -49,7 +50,12 @@ it.each([
   ['undelivered', true],
   ['failed', true],
   ['canceled', true],
+  ['partially_delivered', true],
+  ['read', true],
   ['sent', false],
+  ['accepted', false],
+  ['receiving', false],
+  ['no-such-status', false],
   ['queued', false],
   [null, false],
 ])('isFinalStatus(%j) = %s', (status, final) => expect(isFinalStatus(status)).toBe(final));

@@ -1,6 +1,6 @@
 // Deliveries whose outcome is still open long after the send, and the updates that close them.
 import { sql } from 'kysely';
-import { FINAL_STATUSES } from '../../domain/reconciliation.js';
+import { FINAL_STATUSES } from '../../domain/delivery-status.js';
 import type { DbOrTrx } from '../connection.js';
 import type { DeliveryState } from '../schema.js';
 
