@@ -164,7 +164,6 @@ export type Secrets = z.output<typeof SecretsSchema>;
 /** One-machine mode's configuration: settings, and whatever secrets the environment has. */
 export type Config = Settings & { secrets: Secrets };
 export type SettingName = keyof Settings;
-export type SecretName = keyof Secrets;
 
 function describe(issues: z.core.$ZodIssue[], source: Record<string, unknown>): string[] {
   return issues.map((issue) => {

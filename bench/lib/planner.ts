@@ -10,18 +10,6 @@ import type { DeliveryScheduler } from '../../src/services/ports.js';
 import { BENCH_ZONES } from './database.js';
 import type { BenchRow } from './report.js';
 
-/** Capacity high enough that every subscriber is planned: this measures database work, not quota. */
-export const THROUGHPUT_SETTINGS: PlannerSettings = {
-  SEND_WINDOW_START: 12 * 60,
-  SEND_WINDOW_END: 17 * 60,
-  PLANNER_HORIZON_HOURS: 26,
-  TWILIO_MESSAGES_PER_DAY: 10_000_000,
-  TWILIO_MESSAGES_PER_SECOND: 10,
-  OPENAI_REQUESTS_PER_MIN: 100_000,
-  OPENAI_TOKENS_PER_MIN: 100_000_000,
-  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
-};
-
 /** A fixed instant, so the run plans the same windows every time (a Saturday morning UTC). */
 export const PLAN_AT = new Date('2026-03-07T10:00:00Z');
 

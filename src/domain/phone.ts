@@ -3,24 +3,11 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 /** A phone number in E.164 form, checked by libphonenumber. */
 export type E164 = string & { readonly __brand: 'E164' };
 
-export class InvalidPhoneNumber extends Error {
-  constructor(readonly input: string) {
-    super('phone must be a valid mobile number in E.164 form, such as +14155550123');
-    this.name = 'InvalidPhoneNumber';
-  }
-}
-
 /** Parses user input ("+1 (415) 555-0123") into E.164, or returns null when it is not a possible number. */
 export function parseE164(input: string, defaultCountry: 'US' | undefined = undefined): E164 | null {
   const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry);
   if (!parsed?.isValid()) return null;
   return parsed.number as E164;
-}
-
-export function toE164(input: string): E164 {
-  const phone = parseE164(input);
-  if (!phone) throw new InvalidPhoneNumber(input);
-  return phone;
 }
 
 /** For logs: never the whole number. "+14155550123" → "***0123". */

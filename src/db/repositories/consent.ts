@@ -16,13 +16,3 @@ export function recordConsentEvent(
     .returningAll()
     .executeTakeFirstOrThrow();
 }
-
-export function listConsentEvents(db: DbOrTrx, phone: string): Promise<ConsentEvent[]> {
-  return db
-    .selectFrom('consent_events')
-    .selectAll()
-    .where('phone', '=', phone)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-}

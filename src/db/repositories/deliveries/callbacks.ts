@@ -1,11 +1,9 @@
 // Deliveries as seen from webhooks: status callbacks (stored, then applied forward-only, in one SQL
-// function call), the sender's catch-up on callbacks that came first, and cancellation of planned
-// deliveries when a subscriber is paused (an opt-out cancels them inside opt_out_subscriber).
+// function call) and cancellation of planned deliveries when a subscriber is paused (an opt-out cancels
+// them inside opt_out_subscriber).
 
 import { sql } from 'kysely';
-import { foldStatuses } from '../../../domain/delivery-status.js';
 import type { DbOrTrx } from '../../connection.js';
-import type { Delivery } from '../../schema.js';
 
 export interface StatusCallbackRow {
   messageSid: string;
@@ -61,58 +59,6 @@ export async function receiveStatusCallback(
     optedOut: r.opted_out,
     cancelledDeliveryIds: r.cancelled,
   };
-}
-
-export function findDeliveryBySid(
-  db: DbOrTrx,
-  messageSid: string,
-  options: { forUpdate?: boolean } = {},
-): Promise<Delivery | undefined> {
-  const query = db.selectFrom('deliveries').selectAll().where('message_sid', '=', messageSid);
-  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
-}
-
-export function setDeliveryStatus(
-  db: DbOrTrx,
-  id: string,
-  status: string,
-  errorCode: number | null,
-): Promise<Delivery> {
-  return db
-    .updateTable('deliveries')
-    .set((eb) => ({
-      delivery_status: status,
-      error_code: errorCode ?? eb.ref('error_code'),
-    }))
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-/**
- * Re-applies every stored callback for `messageSid` to its delivery, forward only. For the sender: a
- * callback can arrive before the sender has recorded the MessageSid; calling this after recording it
- * catches up. Returns the delivery, or undefined when no delivery has this sid.
- */
-export async function reconcileDeliveryStatus(
-  db: DbOrTrx,
-  messageSid: string,
-): Promise<Delivery | undefined> {
-  const delivery = await findDeliveryBySid(db, messageSid, { forUpdate: true });
-  if (!delivery) return undefined;
-  const events = await db
-    .selectFrom('delivery_status_events')
-    .select(['status', 'error_code'])
-    .where('message_sid', '=', messageSid)
-    .orderBy('id')
-    .execute();
-  const status = foldStatuses(
-    events.map((e) => e.status),
-    delivery.delivery_status,
-  );
-  if (status === delivery.delivery_status) return delivery;
-  const errorCode = events.find((e) => e.status === status)?.error_code ?? null;
-  return setDeliveryStatus(db, delivery.id, status as string, errorCode);
 }
 
 /**
