@@ -1,17 +1,14 @@
 // Kysely table types, mirroring migrations/. Rows use Selectable/Insertable/Updateable of these.
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { DeliveryState } from '../domain/delivery.js';
+import type { InboundKind } from '../domain/inbound-keywords.js';
+import type { ConsentKind, ConsentSource, SubscriberStatus } from '../domain/subscriber.js';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string | undefined>;
 /** A calendar date as 'YYYY-MM-DD' (the pg DATE parser is set to return strings; see connection.ts). */
 type LocalDate = ColumnType<string, string, string>;
-
-export type SubscriberStatus = 'pending' | 'active' | 'opted_out';
-export type ConsentKind = 'opt_in' | 'opt_out' | 'confirm';
-export type ConsentSource = 'sms' | 'api' | 'carrier' | 'operator';
-export type DeliveryState = 'planned' | 'sending' | 'sent' | 'skipped' | 'failed' | 'cancelled' | 'unknown';
-export type InboundClassification = 'opt_out' | 'opt_in' | 'help' | 'other';
 
 export interface SubscribersTable {
   id: Generated<number>;
@@ -56,6 +53,7 @@ export interface DeliveriesTable {
   claimed_at: Timestamp | null;
   sent_at: Timestamp | null;
   message_sid: string | null;
+  /** Twilio's latest status (src/domain/delivery-status.ts), or what its API said when reconciled. */
   delivery_status: string | null;
   error_code: number | null;
   body: string | null;
@@ -85,7 +83,7 @@ export interface InboundMessagesTable {
   from_phone: string;
   to_phone: string | null;
   body: string | null;
-  classification: InboundClassification;
+  classification: InboundKind;
   subscriber_id: number | null;
   received_at: CreatedAt;
 }

@@ -1,6 +1,5 @@
 // Estimated spend: OpenAI tokens × the model's price per million tokens, plus SMS segments × the price of
 // one segment. Prices come from config (OPENAI_PRICE_*_PER_MTOK_USD, SMS_PRICE_PER_SEGMENT_USD).
-import type { Settings } from '../config.js';
 
 export interface Prices {
   inputPerMTokUSD: number;
@@ -25,12 +24,14 @@ export function roundUSD(amount: number): number {
   return Math.round(amount * 1_000_000) / 1_000_000;
 }
 
-export function pricesFromConfig(
-  config: Pick<
-    Settings,
-    'OPENAI_PRICE_INPUT_PER_MTOK_USD' | 'OPENAI_PRICE_OUTPUT_PER_MTOK_USD' | 'SMS_PRICE_PER_SEGMENT_USD'
-  >,
-): Prices {
+/** The price settings (src/config.ts validates them). */
+export interface PriceSettings {
+  OPENAI_PRICE_INPUT_PER_MTOK_USD: number;
+  OPENAI_PRICE_OUTPUT_PER_MTOK_USD: number;
+  SMS_PRICE_PER_SEGMENT_USD: number;
+}
+
+export function pricesFromConfig(config: PriceSettings): Prices {
   return {
     inputPerMTokUSD: config.OPENAI_PRICE_INPUT_PER_MTOK_USD,
     outputPerMTokUSD: config.OPENAI_PRICE_OUTPUT_PER_MTOK_USD,

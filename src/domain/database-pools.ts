@@ -1,7 +1,6 @@
 // How many Postgres connections each Lambda's pool may open, per container. One definition: the Lambdas
 // size their pools with it (src/wiring/database.ts) and the capacity arithmetic (src/domain/capacity.ts)
 // multiplies it by each function's concurrency to check the database's max_connections at synth.
-import type { LambdaName } from '../config.js';
 
 /**
  * Per container, so a function's worst case is its concurrency times this. The sender and webhooks share
@@ -16,4 +15,4 @@ export const DB_POOL_SIZE = {
   cleanup: 1,
   reconcile: 1,
   'daily-report': 1,
-} as const satisfies Record<LambdaName, number>;
+} as const; // src/wiring/database.ts indexes it by LambdaName: a Lambda missing here fails the typecheck.

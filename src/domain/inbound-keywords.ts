@@ -2,9 +2,9 @@
 // follow Twilio's standard lists (Advanced Opt-Out answers exactly those itself); longer texts are checked
 // for clear revocation wording, because the FCC's 2024 TCPA rule lets consumers revoke consent "by any
 // reasonable means". Decisions on ambiguous phrases are listed in docs/webhooks.md.
-import type { InboundClassification } from '../db/schema.js';
 
-export type InboundKind = InboundClassification;
+/** How an inbound text is classified (stored as inbound_messages.classification). */
+export type InboundKind = 'opt_out' | 'opt_in' | 'help' | 'other';
 type KeywordKind = Exclude<InboundKind, 'other'>;
 
 /** Twilio's standard keywords. */

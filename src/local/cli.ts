@@ -10,9 +10,9 @@ import { loadConfig } from '../config.js';
 import { createDb, isDbUnavailable } from '../db/connection.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
-import type { SubscriberStatus } from '../db/schema.js';
 import { InvalidZoneMix, parseZoneMix } from '../domain/capacity.js';
 import type { E164 } from '../domain/phone.js';
+import { isSubscriberStatus, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../domain/subscriber.js';
 import {
   InvalidSubscriberInput,
   NameField,
@@ -68,11 +68,10 @@ function dateArg(value: string): string {
   return value;
 }
 
-const STATUSES: SubscriberStatus[] = ['pending', 'active', 'opted_out'];
 function statusArg(value: string): SubscriberStatus {
-  if (!STATUSES.includes(value as SubscriberStatus))
-    throw new BadInput(`unknown status ${JSON.stringify(value)} (one of ${STATUSES.join(', ')})`);
-  return value as SubscriberStatus;
+  if (!isSubscriberStatus(value))
+    throw new BadInput(`unknown status ${JSON.stringify(value)} (one of ${SUBSCRIBER_STATUSES.join(', ')})`);
+  return value;
 }
 
 function wholeNumber(min: number, max: number, what: string) {

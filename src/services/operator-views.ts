@@ -11,7 +11,9 @@ import {
   type DatabaseClient,
 } from '../domain/capacity.js';
 import { DB_POOL_SIZE } from '../domain/database-pools.js';
+import { DELIVERY_STATES } from '../domain/delivery.js';
 import type { Exactly } from '../domain/exactly.js';
+import { SUBSCRIBER_STATUSES } from '../domain/subscriber.js';
 import type { DailyReport } from './daily-report.js';
 import type { SubscriberView } from './subscribers.js';
 
@@ -27,7 +29,7 @@ const phone = z
 
 // ── Subscribers ─────────────────────────────────────────────────────────────────────────────────────────
 
-export const SubscriberStatusSchema = z.enum(['pending', 'active', 'opted_out']);
+export const SubscriberStatusSchema = z.enum(SUBSCRIBER_STATUSES);
 
 export const SubscriberViewSchema = z
   .object({
@@ -43,15 +45,7 @@ export const SubscriberViewSchema = z
   })
   .meta({ id: 'Subscriber' });
 
-export const DeliveryStateSchema = z.enum([
-  'planned',
-  'sending',
-  'sent',
-  'skipped',
-  'failed',
-  'cancelled',
-  'unknown',
-]);
+export const DeliveryStateSchema = z.enum(DELIVERY_STATES);
 
 export const DeliveryViewSchema = z
   .object({

@@ -22,10 +22,10 @@ import {
   recordScheduleOutcomes,
   resolveMissedDeliveries,
   type ScheduleOutcome,
-  type SkipReason,
   type SubscriberCursor,
   withPlannerLock,
 } from '../db/repositories/deliveries/planning.js';
+import type { PlannerSkipReason } from '../domain/delivery.js';
 import { datesToPlan, usableWindow } from '../domain/planning-horizon.js';
 import { decideDate, PLANNED, SKIP_QUOTA } from '../domain/quota.js';
 import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
@@ -273,7 +273,7 @@ class DecisionWriter {
     private readonly windows: readonly PlanningWindow[],
   ) {}
 
-  add(subscriberId: number, window: number, at: number | null, reason: SkipReason | null): void {
+  add(subscriberId: number, window: number, at: number | null, reason: PlannerSkipReason | null): void {
     this.rows.subscriberId.push(subscriberId);
     this.rows.window.push(window);
     this.rows.at.push(at);

@@ -10,7 +10,7 @@ import {
   type OpenDelivery,
   recordObservedStatus,
 } from '../db/repositories/reconciliation.js';
-import type { E164 } from '../domain/phone.js';
+import { parseE164 } from '../domain/phone.js';
 import { chooseCandidate } from '../domain/reconciliation.js';
 import { correlated, logger as defaultLogger } from '../logger.js';
 import { MetricName } from '../metrics.js';
@@ -130,10 +130,14 @@ async function reconcileOne(deps: ReconcileDeps, delivery: OpenDelivery, log: Lo
   // message Twilio sent to this number between the claim and the end of the send window (plus slack).
   const from = new Date((delivery.claimed_at ?? delivery.window_end).getTime() - 5 * 60_000);
   const until = new Date(delivery.window_end.getTime() + HOUR_MS);
-  const choice = chooseCandidate(
-    await deps.lookup.findSentTo(delivery.phone as E164, from, until),
-    delivery.body,
-  );
+  const to = parseE164(delivery.phone);
+  if (!to) {
+    // The column's CHECK is looser than libphonenumber: a stored number it no longer accepts cannot be
+    // looked up, so an operator decides.
+    log.warn('stored number is not a valid E.164 number; left for an operator');
+    return 'unchanged';
+  }
+  const choice = chooseCandidate(await deps.lookup.findSentTo(to, from, until), delivery.body);
   if (choice.kind === 'none') {
     const marked = await markNeverSent(deps.db, delivery.id, 'reconcile: no message found at Twilio');
     if (marked) log.info('no message reached Twilio for this delivery; marked failed');

@@ -20,8 +20,9 @@ import {
   type UsageDelta,
   usageDay,
 } from '../db/repositories/usage.js';
-import type { Delivery, DeliveryState, Subscriber } from '../db/schema.js';
+import type { Delivery, Subscriber } from '../db/schema.js';
 import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
+import type { DeliveryState, SenderSkipReason as SkipReason } from '../domain/delivery.js';
 import { isSingleGsmSegment } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
 import { type E164, maskPhone } from '../domain/phone.js';
@@ -40,8 +41,6 @@ import {
   type SmsSender,
   type WrittenMessage,
 } from './ports.js';
-
-export type SkipReason = 'opted_out' | 'not_active' | 'paused' | 'early' | 'late' | 'quota' | 'cost_cap';
 
 export type FailReason =
   | 'writer_error'

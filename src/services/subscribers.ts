@@ -8,9 +8,10 @@ import {
   insertSubscriberIfNew,
   updateSubscriber,
 } from '../db/repositories/subscribers.js';
-import type { Subscriber, SubscriberStatus } from '../db/schema.js';
+import type { Subscriber } from '../db/schema.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
+import type { SubscriberStatus } from '../domain/subscriber.js';
 import type { TimeZone } from '../domain/time-zone.js';
 import { logger } from '../logger.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';

@@ -1,6 +1,6 @@
 // The daily report counts one UTC day from deliveries, consent_events and usage_daily.
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import type { DeliveryState } from '../../src/db/schema.js';
+import type { DeliveryState } from '../../src/domain/delivery.js';
 import { createLogger } from '../../src/logger.js';
 import {
   buildDailyReport,
@@ -201,4 +201,14 @@ it.each(['2026-02-30', '26-11-24', 'yesterday', ''])('rejects the day %j', (day)
 
 it('previousUtcDay is the UTC calendar day before now', () => {
   expect(previousUtcDay(new Date('2026-11-25T00:30:00Z'))).toBe('2026-11-24');
+});
+
+it('counts a message awaiting its status only until Twilio reports any final one, partially_delivered too', async () => {
+  const statuses = ['sent', 'queued', 'partially_delivered', 'canceled', 'read'];
+  for (const [i, status] of statuses.entries())
+    await delivery(i, { at: '2026-11-24T17:00:00Z', state: 'sent', sent: true, status });
+
+  const report = await buildDailyReport({ db: db(), logger: createLogger({ level: 'INFO' }) }, '2026-11-24');
+
+  expect(report).toMatchObject({ sent: 5, awaitingStatus: 2 });
 });

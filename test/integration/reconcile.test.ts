@@ -4,7 +4,7 @@ import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { TwilioStatusLookup } from '../../src/adapters/twilio-status-lookup.js';
-import type { DeliveryState } from '../../src/db/schema.js';
+import type { DeliveryState } from '../../src/domain/delivery.js';
 import { createLogger } from '../../src/logger.js';
 import { InMemoryMetricsSink, MetricName } from '../../src/metrics.js';
 import { reconcileDeliveries } from '../../src/services/reconcile.js';

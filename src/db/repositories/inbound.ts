@@ -1,15 +1,16 @@
 // Inbound SMS as received (kept for RETENTION_DAYS). The whole state change of one inbound text is the SQL
 // function receive_inbound_sms (migrations/2026-12-01T0930_webhook_functions.ts): one round trip, one commit.
 import { sql } from 'kysely';
+import type { InboundKind } from '../../domain/inbound-keywords.js';
+import type { ConsentKind } from '../../domain/subscriber.js';
 import type { DbOrTrx } from '../connection.js';
-import type { ConsentKind, InboundClassification } from '../schema.js';
 
 export interface InboundRow {
   messageSid: string;
   from: string;
   to: string | null;
   body: string;
-  classification: InboundClassification;
+  classification: InboundKind;
   /** Zone for numbers first heard from by SMS. */
   defaultTimeZone: string;
   now: Date;

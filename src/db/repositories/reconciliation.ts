@@ -1,8 +1,8 @@
 // Deliveries whose outcome is still open long after the send, and the updates that close them.
 import { sql } from 'kysely';
+import type { DeliveryState } from '../../domain/delivery.js';
 import { FINAL_STATUSES } from '../../domain/delivery-status.js';
 import type { DbOrTrx } from '../connection.js';
-import type { DeliveryState } from '../schema.js';
 
 export interface OpenDelivery {
   id: string;

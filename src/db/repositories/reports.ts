@@ -1,5 +1,6 @@
 // Read-only queries behind the daily report. Times are half-open UTC ranges [from, to).
 import { sql } from 'kysely';
+import { FINAL_STATUSES } from '../../domain/delivery-status.js';
 import type { DbOrTrx } from '../connection.js';
 
 export interface DeliveryOutcomeCounts {
@@ -7,7 +8,7 @@ export interface DeliveryOutcomeCounts {
   delivered: number;
   undelivered: number;
   failed: number;
-  /** Sent but Twilio has not (yet) reported a terminal status. */
+  /** Sent but Twilio has not (yet) reported a final status (FINAL_STATUSES). */
   awaitingStatus: number;
   /** Never accepted by Twilio (state `failed` without sent_at), by send window start. */
   sendErrors: number;
@@ -26,9 +27,8 @@ export async function deliveryOutcomes(db: DbOrTrx, from: Date, to: Date): Promi
       sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'delivered')`.as('delivered'),
       sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'undelivered')`.as('undelivered'),
       sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'failed')`.as('failed'),
-      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status IS DISTINCT FROM 'delivered'
-        AND delivery_status IS DISTINCT FROM 'undelivered' AND delivery_status IS DISTINCT FROM 'failed'
-        AND delivery_status IS DISTINCT FROM 'canceled' AND delivery_status IS DISTINCT FROM 'read')`.as(
+      sql<number>`count(*) FILTER (WHERE ${inDay}
+        AND (delivery_status IS NULL OR delivery_status <> ALL(${[...FINAL_STATUSES]}::text[])))`.as(
         'awaitingStatus',
       ),
       sql<number>`count(*) FILTER (WHERE sent_at IS NULL AND state = 'failed'

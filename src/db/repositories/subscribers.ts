@@ -1,7 +1,8 @@
 // Subscriber rows: lookup by phone, creation, and status/profile updates.
 import { sql } from 'kysely';
+import type { ConsentSource } from '../../domain/subscriber.js';
 import type { DbOrTrx } from '../connection.js';
-import type { ConsentSource, NewSubscriber, Subscriber, SubscriberUpdate } from '../schema.js';
+import type { NewSubscriber, Subscriber, SubscriberUpdate } from '../schema.js';
 
 export function findSubscriberByPhone(
   db: DbOrTrx,

@@ -1,7 +1,8 @@
 // Read-only views of deliveries for operators (CLI, operator API) and the dev page. Message bodies are read
 // only when asked for: a listing of a day is about states and reasons, not what each subscriber was told.
+
+import type { DeliveryState } from '../../../domain/delivery.js';
 import type { DbOrTrx } from '../../connection.js';
-import type { DeliveryState } from '../../schema.js';
 
 /** One delivery (one subscriber's message for one local date), as listings and the test send show it. */
 export interface DeliveryView {

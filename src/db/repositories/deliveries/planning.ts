@@ -3,6 +3,7 @@
 // of rows as one parameter: integers, uuids and names as one comma-joined string that Postgres splits
 // (string_to_array), which costs far less to build, send and parse than a quoted array literal.
 import { sql } from 'kysely';
+import { PLANNER_SKIP_REASONS, type PlannerSkipReason } from '../../../domain/delivery.js';
 import { logger } from '../../../logger.js';
 import type { Db, DbOrTrx } from '../../connection.js';
 
@@ -169,12 +170,8 @@ export interface DecidedRows {
   /** Index into the windows passed alongside. */
   window: number[];
   at: (number | null)[];
-  reason: (SkipReason | null)[];
+  reason: (PlannerSkipReason | null)[];
 }
-
-/** Why the planner skipped a delivery; stored as the row's reason. */
-export type SkipReason = 'quota' | 'capacity' | 'bad_timezone';
-const SKIP_REASONS: readonly SkipReason[] = ['quota', 'capacity', 'bad_timezone'];
 
 /** Integers as one parameter: '1,2,,4' (an empty element is NULL). */
 const joined = (xs: readonly (number | string | null)[]) => xs.map((x) => x ?? '').join(',');
@@ -201,12 +198,12 @@ export async function insertDecisions(
     ), ins AS (
       INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at, state, reason)
       SELECT r.subscriber_id, w.local_date, w.time_zone, w.window_start, w.window_end, to_timestamp(r.at),
-        CASE WHEN r.at IS NULL THEN 'skipped' ELSE 'planned' END, (${SKIP_REASONS}::text[])[r.reason]
+        CASE WHEN r.at IS NULL THEN 'skipped' ELSE 'planned' END, (${PLANNER_SKIP_REASONS}::text[])[r.reason]
       FROM unnest(
         string_to_array(${joined(rows.subscriberId)}, ',')::int[],
         string_to_array(${joined(rows.window)}, ',')::int[],
         string_to_array(${joined(rows.at)}, ',', '')::bigint[],
-        string_to_array(${joined(rows.reason.map((r) => (r === null ? null : SKIP_REASONS.indexOf(r) + 1)))}, ',', '')::int[]
+        string_to_array(${joined(rows.reason.map((r) => (r === null ? null : PLANNER_SKIP_REASONS.indexOf(r) + 1)))}, ',', '')::int[]
       ) AS r(subscriber_id, i, at, reason)
       JOIN w ON w.i1 = r.i + 1
       -- In key order, as the unique index lies: far fewer index pages touched per chunk.

@@ -1,7 +1,7 @@
 // "Send now" for one subscriber (one-machine demos): today's delivery row, created or moved to now.
 import { sql } from 'kysely';
+import type { DeliveryState } from '../../../domain/delivery.js';
 import type { Trx } from '../../connection.js';
-import type { DeliveryState } from '../../schema.js';
 
 export interface TodaysDelivery {
   id: string;
