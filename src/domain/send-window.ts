@@ -60,7 +60,9 @@ export function sendWindowOn(timeZone: string, localDate: string, window: Window
 /** The calendar date at `instant` in `timeZone`. */
 export function localDateAt(timeZone: string, instant: Date): string {
   checkZone(timeZone);
-  return DateTime.fromJSDate(instant, { zone: timeZone }).toISODate() as string;
+  const local = DateTime.fromJSDate(instant, { zone: timeZone });
+  if (!local.isValid) throw new RangeError(`not a valid instant: ${String(instant)}`);
+  return local.toISODate();
 }
 
 /**

@@ -1,5 +1,5 @@
 // The sender's side of a delivery: claim it once, finish it once, and never resend a claim left behind.
-import { sql } from 'kysely';
+import { type NotNull, sql } from 'kysely';
 import type { DbOrTrx } from '../../connection.js';
 import type { Delivery, Subscriber } from '../../schema.js';
 
@@ -34,8 +34,9 @@ export async function recentBodies(db: DbOrTrx, subscriberId: number, limit = 30
     .where('body', 'is not', null)
     .orderBy('local_date', 'desc')
     .limit(limit)
+    .$narrowType<{ body: NotNull }>()
     .execute();
-  return rows.map((r) => r.body as string);
+  return rows.map((r) => r.body);
 }
 
 /** Ends a claimed delivery without a message (skipped or failed). Only a `sending` row changes. */
