@@ -17,6 +17,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Property tests are CPU-bound (slots' 200 runs take ~2 s alone, over Vitest's 5 s default with two
+          // workers on a loaded 2-core machine). Speed is the bench's business; a timeout here only guards hangs.
+          testTimeout: 30_000,
         },
       },
       {

@@ -23,7 +23,7 @@ export const entryPath = (name: LambdaName) => path.join(PROJECT_ROOT, LAMBDA_EN
  * ESM bundles still meet CommonJS dependencies (twilio, pg) that call `require` for Node built-ins;
  * esbuild's ESM output has no `require`, so the bundle creates one.
  */
-export const ESM_REQUIRE_BANNER =
+const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export const BUNDLE_OPTIONS = {

@@ -27,7 +27,7 @@ export const LOG_RETENTION_DAYS = [
 export const AL2023_ARM64_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
 
 /** Twilio's magic test numbers (+1 500 555 xxxx): they work only with test credentials and reach nobody. */
-export const TWILIO_TEST_NUMBER = /^\+1500555\d{4}$/;
+const TWILIO_TEST_NUMBER = /^\+1500555\d{4}$/;
 const PLACEHOLDER_EMAIL = /@example\.(com|org|net)$/i;
 
 const number = z.coerce.number();
@@ -35,7 +35,7 @@ const flag = z.union([z.boolean(), z.stringbool()]);
 /** A value passed through to a Lambda; src/config.ts validates it (see `validateForLambdas`). */
 const passThrough = z.union([z.string(), z.number()]).transform(String).optional();
 
-export const StackSettingsSchema = z
+const StackSettingsSchema = z
   .object({
     /** Names the stack and its resources; `prod` turns on deletion protection; any stage but `dev` must be real. */
     stage: z

@@ -152,7 +152,7 @@ const apiToken = z.string().min(24, 'must be at least 24 characters');
  * offline stand-in). Never given defaults. In AWS each comes from its own Secrets Manager secret instead
  * (SECRET_SOURCES below, src/adapters/secrets.ts).
  */
-export const SecretsSchema = z.object({
+const SecretsSchema = z.object({
   TWILIO_ACCOUNT_SID: optional(twilioAccountSid),
   TWILIO_AUTH_TOKEN: optional(twilioAuthToken),
   OPENAI_API_KEY: optional(openAiApiKey),
@@ -160,7 +160,7 @@ export const SecretsSchema = z.object({
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
-export type Secrets = z.output<typeof SecretsSchema>;
+type Secrets = z.output<typeof SecretsSchema>;
 /** One-machine mode's configuration: settings, and whatever secrets the environment has. */
 export type Config = Settings & { secrets: Secrets };
 export type SettingName = keyof Settings;
@@ -296,7 +296,7 @@ export const LAMBDA_NEEDS = {
 type Needs = typeof LAMBDA_NEEDS;
 export type LambdaName = keyof Needs;
 export type LambdaSettings<N extends LambdaName> = Requiring<Needs[N]['settings'][number]>;
-export type LambdaCredentials<N extends LambdaName> = {
+type LambdaCredentials<N extends LambdaName> = {
   [K in Needs[N]['secrets'][number]]: Credentials<SecretValues[K]>;
 };
 /** A Lambda's validated configuration: its required settings present, and exactly its secrets. */

@@ -36,13 +36,13 @@ async function medianImportMs(file: string, runs: number): Promise<number> {
   return median(times);
 }
 
-export interface BundleMeasure {
+interface BundleMeasure {
   name: string;
   bytes: number;
   importMs: number;
 }
 
-export async function measureBundle(name: LambdaName, runs: number): Promise<BundleMeasure> {
+async function measureBundle(name: LambdaName, runs: number): Promise<BundleMeasure> {
   const { file, bytes } = await bundle(name);
   return { name, bytes, importMs: await medianImportMs(file, runs) };
 }

@@ -13,7 +13,7 @@ const SUBSCRIBERS = 1_000;
 const DAYS = 30;
 
 /** The bold total of DEPLOYMENT.md's monthly fixed cost table. */
-export async function awsFixedMonthlyUSD(): Promise<number> {
+async function awsFixedMonthlyUSD(): Promise<number> {
   const text = await readFile(path.join(PROJECT_ROOT, 'DEPLOYMENT.md'), 'utf8');
   const section = text.split(/^## /m).find((s) => s.startsWith('Monthly fixed cost'));
   const total = section?.match(/\|\s*\*\*total\*\*\s*\|[^|]*\|\s*\*\*([\d.]+)\*\*\s*\|/);

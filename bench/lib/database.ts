@@ -50,7 +50,7 @@ async function serverVersion(url: string): Promise<string> {
   }
 }
 
-export function databaseUrl(adminUrl: string, database: string): string {
+function databaseUrl(adminUrl: string, database: string): string {
   const u = new URL(adminUrl);
   u.pathname = `/${database}`;
   return u.toString();

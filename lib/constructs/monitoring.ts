@@ -17,13 +17,13 @@ import { METRICS_NAMESPACE, MetricName, MetricService } from '../../src/metrics.
 
 const GIB = 1024 ** 3;
 /** Window of the delivery failure rate: about one afternoon of sends in one time-zone band. */
-export const FAILURE_RATE_WINDOW = Duration.hours(6);
+const FAILURE_RATE_WINDOW = Duration.hours(6);
 /** The planner alarm looks back this far: one day plus an hour of slack for a late EventBridge rule. */
 export const PLANNER_SILENCE_HOURS = 25;
 /** Consecutive failed (or missing) egress probe runs before the alarm fires: 3 × 10 minutes. */
 export const EGRESS_FAILED_PROBES = 3;
 
-export interface MonitoredFunction {
+interface MonitoredFunction {
   /** Short name used in the alarm name and the dashboard, e.g. `sender`. */
   label: string;
   fn: lambda.IFunction;
@@ -50,7 +50,7 @@ export interface MonitoringProps {
 }
 
 /** One business metric from the EMF namespace, as the given Lambda publishes it. */
-export function businessMetric(
+function businessMetric(
   name: MetricName,
   service: MetricService,
   options: { period?: Duration; label?: string; statistic?: string } = {},

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { WEBHOOK_SPOOL_CONCURRENCY } from '../../src/domain/capacity.js';
 
 /** Redeliveries before a kept webhook goes to the DLQ: 60 × 2 min visibility ≈ 2 h of database outage. */
-export const SPOOL_MAX_RECEIVES = 60;
+const SPOOL_MAX_RECEIVES = 60;
 
 export interface WebhookSpoolProps {
   /** The webhooks Lambda: it sends to the queue and consumes it. */

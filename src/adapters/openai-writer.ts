@@ -56,7 +56,7 @@ const THEMES = [
   'trying something for the first time',
 ];
 
-export const MAX_GENERATIONS = 2;
+const MAX_GENERATIONS = 2;
 /** Free of charge, text and image, and the model OpenAI recommends for new applications. */
 export const MODERATION_MODEL = 'omni-moderation-latest' satisfies ModerationModel;
 
@@ -85,7 +85,7 @@ export function chatCompletionParams(
 }
 
 /** The moderation request: the text exactly as it would be sent. */
-export function moderationParams(text: string): ModerationCreateParams {
+function moderationParams(text: string): ModerationCreateParams {
   return { model: MODERATION_MODEL, input: text };
 }
 
@@ -116,7 +116,7 @@ export interface OpenAiWriterOptions {
 }
 
 /** Why OpenAI gave no usable message this time. */
-export class ModelUnavailable extends Error {
+class ModelUnavailable extends Error {
   constructor(readonly reason: 'request_budget' | 'token_budget' | 'quota' | 'error' | 'deadline') {
     super(`OpenAI unavailable: ${reason}`);
     this.name = 'ModelUnavailable';
@@ -145,11 +145,11 @@ function readChoice(
 }
 
 /** Rough prompt size (4 characters a token, plus per-message framing) for reserving the token budget. */
-export function estimatePromptTokens(messages: ChatMessage[]): number {
+function estimatePromptTokens(messages: ChatMessage[]): number {
   return messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 3);
 }
 
-export function buildUserPrompt(
+function buildUserPrompt(
   request: WriteRequest,
   theme: string,
   previousProblem: ReplacementReason | null,

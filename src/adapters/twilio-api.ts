@@ -11,7 +11,7 @@ import {
 
 export type { TwilioCredentials } from './credentials.js';
 
-export const TWILIO_API_BASE = 'https://api.twilio.com/2010-04-01';
+const TWILIO_API_BASE = 'https://api.twilio.com/2010-04-01';
 
 /** Twilio error 21610, "Attempt to send to unsubscribed recipient": the recipient opted out (STOP). */
 export const TWILIO_UNSUBSCRIBED_RECIPIENT = 21610;
@@ -77,7 +77,7 @@ export function twilioDate(value: string | null | undefined): Date | null {
   return Number.isNaN(ms) ? null : new Date(ms);
 }
 
-export interface TwilioRequest {
+interface TwilioRequest {
   method: 'GET' | 'POST';
   /** Below /2010-04-01/Accounts/{AccountSid}, e.g. `/Messages.json`. */
   path: string;
@@ -99,7 +99,7 @@ const defined = (params: Record<string, string | number | undefined>) =>
   );
 
 /** Twilio refused the credentials: 401, or error 20003 ("Authenticate"). */
-export function isTwilioAuthFailure(error: unknown): boolean {
+function isTwilioAuthFailure(error: unknown): boolean {
   return error instanceof TwilioApiError && (error.status === 401 || error.code === 20003);
 }
 

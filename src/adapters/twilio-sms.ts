@@ -25,8 +25,8 @@ import {
 } from './twilio-api.js';
 
 /** Twilio accepts ValidityPeriod between 1 and 36000 seconds (10 hours). */
-export const VALIDITY_MIN_S = 1;
-export const VALIDITY_MAX_S = 36_000;
+const VALIDITY_MIN_S = 1;
+const VALIDITY_MAX_S = 36_000;
 
 export type TwilioSender = { from: string } | { messagingServiceSid: string };
 
@@ -66,7 +66,7 @@ function networkCode(err: unknown): unknown {
   return e?.code ?? e?.cause?.code;
 }
 
-export function classifyTwilioError(err: unknown): Failure {
+function classifyTwilioError(err: unknown): Failure {
   if (err instanceof SmsError) return { kind: 'final', error: err };
   if (err instanceof TwilioApiError) {
     const { code, status } = err;

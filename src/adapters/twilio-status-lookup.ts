@@ -48,7 +48,7 @@ function toProviderMessage(m: TwilioMessage, sid = m.sid): ProviderMessage | nul
 }
 
 /** Twilio answered 2xx with something reconciliation cannot use. */
-export class UnreadableTwilioAnswer extends Error {
+class UnreadableTwilioAnswer extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UnreadableTwilioAnswer';

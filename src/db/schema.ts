@@ -10,7 +10,7 @@ type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string | und
 /** A calendar date as 'YYYY-MM-DD' (the pg DATE parser is set to return strings; see connection.ts). */
 type LocalDate = ColumnType<string, string, string>;
 
-export interface SubscribersTable {
+interface SubscribersTable {
   id: Generated<number>;
   phone: string;
   status: ColumnType<SubscriberStatus, SubscriberStatus | undefined, SubscriberStatus>;
@@ -37,7 +37,7 @@ export interface ConsentEventsTable {
   created_at: CreatedAt;
 }
 
-export interface DeliveriesTable {
+interface DeliveriesTable {
   id: Generated<string>;
   subscriber_id: number;
   local_date: LocalDate;
@@ -69,7 +69,7 @@ export interface DeliveriesTable {
   updated_at: UpdatedAt;
 }
 
-export interface DeliveryStatusEventsTable {
+interface DeliveryStatusEventsTable {
   id: Generated<number>;
   message_sid: string;
   status: string;
@@ -77,7 +77,7 @@ export interface DeliveryStatusEventsTable {
   received_at: CreatedAt;
 }
 
-export interface InboundMessagesTable {
+interface InboundMessagesTable {
   id: Generated<number>;
   message_sid: string;
   from_phone: string;
@@ -88,7 +88,7 @@ export interface InboundMessagesTable {
   received_at: CreatedAt;
 }
 
-export interface UsageDailyTable {
+interface UsageDailyTable {
   day: LocalDate;
   openai_requests: Generated<number>;
   openai_tokens_in: Generated<number>;
@@ -101,14 +101,14 @@ export interface UsageDailyTable {
 }
 
 /** Messages sent per subscriber-local date: what the daily SMS quota counts (docs/planner.md). */
-export interface SmsQuotaDaysTable {
+interface SmsQuotaDaysTable {
   local_date: LocalDate;
   sms_sent: Generated<number>;
   updated_at: UpdatedAt;
 }
 
 /** Local dates planner runs have decided (see migration 2026-12-01T1100). */
-export interface PlannedDatesTable {
+interface PlannedDatesTable {
   local_date: LocalDate;
   first_run: CreatedAt;
   /** Set by a run that finished the date: it saw every subscriber last changed before this instant. */
@@ -116,7 +116,7 @@ export interface PlannedDatesTable {
 }
 
 /** One-machine mode only: texts the outbox "sent" instead of Twilio. */
-export interface OutboxMessagesTable {
+interface OutboxMessagesTable {
   sid: string;
   to_phone: string;
   from_phone: string;
@@ -128,7 +128,7 @@ export interface OutboxMessagesTable {
 }
 
 /** Counters written by rate-limiter-flexible (src/adapters/rate-limiter.ts); expire is epoch ms. */
-export interface RateLimitsTable {
+interface RateLimitsTable {
   key: string;
   points: number;
   expire: number | null;

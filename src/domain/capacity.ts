@@ -10,11 +10,11 @@ import { isValidTimeZone } from './time-zone.js';
 /** Lambda keeps this much of the account's concurrency unreserved; reservations must leave it free. */
 export const LAMBDA_MIN_UNRESERVED = 100;
 /** Seconds one send takes at worst in normal operation: OpenAI writing (~1–3 s) plus Twilio's create call. */
-export const SEND_SECONDS_BUDGET = 5;
+const SEND_SECONDS_BUDGET = 5;
 /** Webhook requests per message sent: Twilio's `sent` and `delivered` callbacks plus replies now and then. */
-export const WEBHOOK_REQUESTS_PER_MESSAGE = 3;
+const WEBHOOK_REQUESTS_PER_MESSAGE = 3;
 /** Seconds one webhook request holds a container at worst in normal operation (one or two queries). */
-export const WEBHOOK_SECONDS_BUDGET = 0.5;
+const WEBHOOK_SECONDS_BUDGET = 0.5;
 /**
  * Webhooks the spool consumer (SQS → the webhooks Lambda, lib/constructs/webhook-spool.ts) applies at
  * once after a database outage. They run in the webhooks function's reservation, so it holds this many
@@ -24,14 +24,14 @@ export const WEBHOOK_SPOOL_CONCURRENCY = 2;
 /** Share of the instance's max_connections the Lambdas may use at worst; the rest is headroom (below). */
 export const CONNECTIONS_SAFE_SHARE = 0.5;
 /** Seconds of one planner run spent creating schedules (its timeout is 15 minutes; the rest is slack). */
-export const PLANNER_RUN_SECONDS = 14 * 60;
+const PLANNER_RUN_SECONDS = 14 * 60;
 /**
  * Deliveries pending per subscriber at the busiest moment: the 26-hour horizon reaches two windows in some
  * zones (docs/planner.md measured 129,169 deliveries for 100,000 subscribers).
  */
-export const PENDING_SCHEDULES_PER_SUBSCRIBER = 1.3;
+const PENDING_SCHEDULES_PER_SUBSCRIBER = 1.3;
 /** Tokens one message uses on average, measured over 300 messages (docs/sender.md). */
-export const MEASURED_TOKENS_PER_MESSAGE = { input: 163.6, output: 34.8 } as const;
+const MEASURED_TOKENS_PER_MESSAGE = { input: 163.6, output: 34.8 } as const;
 /** How often the egress probe checks that the Lambdas' subnets reach the internet. */
 export const EGRESS_PROBE_MINUTES = 10;
 const HOURS_PER_MONTH = 730;
@@ -45,7 +45,7 @@ export const OTHER_DB_CONNECTIONS = 1;
  * RDS PostgreSQL instance classes this stack offers: memory sets max_connections, vCPUs set RDS Proxy's
  * price. Prices: us-east-1 on-demand, single-AZ PostgreSQL list prices (USD per hour) used for estimates.
  */
-export const DATABASE_INSTANCES = {
+const DATABASE_INSTANCES = {
   't4g.micro': { memoryGiB: 1, vcpus: 2, usdPerHour: 0.016 },
   't4g.small': { memoryGiB: 2, vcpus: 2, usdPerHour: 0.032 },
   't4g.medium': { memoryGiB: 4, vcpus: 2, usdPerHour: 0.065 },
@@ -61,7 +61,7 @@ export const DATABASE_INSTANCE_TYPES = Object.keys(DATABASE_INSTANCES) as Databa
 export type Egress = 'nat-instance' | 'nat-gateway';
 
 /** us-east-1 list prices (USD) behind the monthly estimate; DEPLOYMENT.md shows the arithmetic. */
-export const PRICES = {
+const PRICES = {
   databaseStorageGbMonth: 0.115,
   databaseStorageGb: 20,
   natInstanceT4gNanoHour: 0.0042,
@@ -177,7 +177,7 @@ export function safeConnections(instance: DatabaseInstanceType): number {
 }
 
 /** The smallest offered instance class whose safe share holds `connections`, if any. */
-export function smallestInstanceFor(connections: number): DatabaseInstanceType | undefined {
+function smallestInstanceFor(connections: number): DatabaseInstanceType | undefined {
   return [...DATABASE_INSTANCE_TYPES]
     .sort((a, b) => DATABASE_INSTANCES[a].usdPerHour - DATABASE_INSTANCES[b].usdPerHour)
     .find((t) => safeConnections(t) >= connections);
@@ -451,7 +451,7 @@ export function capacityReport(
 }
 
 /** The stack's monthly cost: fixed items plus the usage of `subscribers` messages a day for 30 days. */
-export function estimateMonthlyCost(
+function estimateMonthlyCost(
   settings: Pick<CapacitySettings, 'databaseInstanceType' | 'rdsProxy' | 'egress' | 'smsPricePerSegmentUsd'>,
   subscribers: number,
   openaiPerMessageUsd: number,

@@ -27,7 +27,7 @@ export type DeliveryStatus = keyof typeof RANK;
 /** Statuses after which Twilio sends no further callback for a message (`read` may follow `delivered`). */
 export const FINAL_STATUSES = (Object.keys(RANK) as DeliveryStatus[]).filter((s) => RANK[s] >= 3);
 
-export function isDeliveryStatus(status: string): status is DeliveryStatus {
+function isDeliveryStatus(status: string): status is DeliveryStatus {
   return Object.hasOwn(RANK, status);
 }
 

@@ -17,7 +17,7 @@ export const PLANNER_SKIP_REASONS = ['quota', 'capacity', 'bad_timezone'] as con
 export type PlannerSkipReason = (typeof PLANNER_SKIP_REASONS)[number];
 
 /** Why the sender skipped a planned delivery when its moment came (stored as the row's reason). */
-export const SENDER_SKIP_REASONS = [
+const SENDER_SKIP_REASONS = [
   'opted_out',
   'not_active',
   'paused',

@@ -11,12 +11,12 @@ const EXTENDED = '\f^{}\\[~]|€';
 const basicSet = new Set(BASIC);
 const extendedSet = new Set(EXTENDED);
 
-export const GSM_SINGLE_SEGMENT = 160;
-export const GSM_MULTI_SEGMENT = 153;
-export const UCS2_SINGLE_SEGMENT = 70;
-export const UCS2_MULTI_SEGMENT = 67;
+const GSM_SINGLE_SEGMENT = 160;
+const GSM_MULTI_SEGMENT = 153;
+const UCS2_SINGLE_SEGMENT = 70;
+const UCS2_MULTI_SEGMENT = 67;
 
-export type SmsEncoding = 'GSM-7' | 'UCS-2';
+type SmsEncoding = 'GSM-7' | 'UCS-2';
 
 export interface SegmentCount {
   encoding: SmsEncoding;
@@ -25,7 +25,7 @@ export interface SegmentCount {
   segments: number;
 }
 
-export function isGsmCharacter(ch: string): boolean {
+function isGsmCharacter(ch: string): boolean {
   return basicSet.has(ch) || extendedSet.has(ch);
 }
 

@@ -5,9 +5,9 @@
 // moderation model runs after it (src/adapters/openai-writer.ts). docs/content-safety.md explains each rule.
 import { isGsm7, isSingleGsmSegment, normalizeForSms } from './gsm.js';
 
-export const RECENT_MESSAGES_CHECKED = 30;
+const RECENT_MESSAGES_CHECKED = 30;
 /** Shorter than this is not a message anyone would be glad to get. */
-export const MIN_MESSAGE_LENGTH = 20;
+const MIN_MESSAGE_LENGTH = 20;
 
 /** The content rules, in the order they are checked (the first one that matches names the problem). */
 export const GUARD_RULES = [
@@ -101,9 +101,9 @@ export const GUARD_RULES = [
   },
 ] as const satisfies readonly { rule: string; why: string; pattern: RegExp }[];
 
-export type GuardRule = (typeof GUARD_RULES)[number]['rule'];
+type GuardRule = (typeof GUARD_RULES)[number]['rule'];
 
-export type QualityProblem = 'empty' | 'too_short' | 'not_gsm' | 'too_long' | 'repeat' | GuardRule;
+type QualityProblem = 'empty' | 'too_short' | 'not_gsm' | 'too_long' | 'repeat' | GuardRule;
 
 export type QualityVerdict = { ok: true } | { ok: false; problem: QualityProblem };
 

@@ -54,7 +54,7 @@ export function windowsToPlan(timeZone: string, now: Date, options: HorizonOptio
 }
 
 /** The windows in `timeZone` on `dates` that end after `now + minLeadMs`. Throws InvalidTimeZone. */
-export function windowsOn(
+function windowsOn(
   timeZone: string,
   dates: readonly string[],
   now: Date,

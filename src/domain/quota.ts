@@ -16,7 +16,7 @@ export interface DateCandidates {
 
 export const PLANNED = 0;
 export const SKIP_QUOTA = 1;
-export const SKIP_CAPACITY = 2;
+const SKIP_CAPACITY = 2;
 
 /** Per candidate (same positions): PLANNED with its Unix second, or skipped (SKIP_QUOTA, SKIP_CAPACITY). */
 export interface DateDecisions {

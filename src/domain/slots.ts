@@ -36,7 +36,7 @@ export function seededRandom(seed: number): Random {
 }
 
 /** Fisher–Yates, in place. */
-export function shuffle<T extends { [i: number]: unknown; length: number }>(items: T, random: Random): T {
+function shuffle<T extends { [i: number]: unknown; length: number }>(items: T, random: Random): T {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     const swap = items[i];

@@ -4,11 +4,11 @@
 export const SUBSCRIBER_STATUSES = ['pending', 'active', 'opted_out'] as const;
 export type SubscriberStatus = (typeof SUBSCRIBER_STATUSES)[number];
 
-export const CONSENT_KINDS = ['opt_in', 'opt_out', 'confirm'] as const;
+const CONSENT_KINDS = ['opt_in', 'opt_out', 'confirm'] as const;
 export type ConsentKind = (typeof CONSENT_KINDS)[number];
 
 /** Who changed consent: the subscriber by SMS, the API, the carrier (Twilio error 21610), an operator. */
-export const CONSENT_SOURCES = ['sms', 'api', 'carrier', 'operator'] as const;
+const CONSENT_SOURCES = ['sms', 'api', 'carrier', 'operator'] as const;
 export type ConsentSource = (typeof CONSENT_SOURCES)[number];
 
 export const isSubscriberStatus = (value: string): value is SubscriberStatus =>

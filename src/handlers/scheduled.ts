@@ -12,8 +12,7 @@ export const ScheduledEvent = z.looseObject({
 });
 
 /** `arn:aws:events:…:rule/<name>` → `<name>`; undefined for a manual invocation. */
-export const ruleNameOf = (resources: string[] | undefined): string | undefined =>
-  resources?.[0]?.split('/').at(-1);
+const ruleNameOf = (resources: string[] | undefined): string | undefined => resources?.[0]?.split('/').at(-1);
 
 /** Parses a scheduled event (or an extension of it) and puts the rule's name on every log line of this run. */
 export function scheduledRun<S extends typeof ScheduledEvent>(

@@ -8,12 +8,12 @@ import { rateLimit } from './rate-limit.js';
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
 /** Constant-time equality whatever the lengths: both sides are hashed to 32 bytes first. */
-export function tokensMatch(given: string, expected: string): boolean {
+function tokensMatch(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** A stable, non-secret key for a token (rate-limit buckets are per token, the token never stored). */
-export function tokenKey(token: string): string {
+function tokenKey(token: string): string {
   return digest(`rate-limit:${token}`).toString('hex').slice(0, 16);
 }
 
@@ -23,9 +23,7 @@ export type ApiEnv = { Variables: { apiTokenKey: string } };
  * Checks the bearer token against the API secret. A mismatch re-reads the secret (bounded by the credentials)
  * before refusing, so a rotated token works at once.
  */
-export function requireApiToken(
-  credentials: Credentials<ApiCredentials> | undefined,
-): MiddlewareHandler<ApiEnv> {
+function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -31,7 +31,7 @@ import { twilioRoutes } from './routes/twilio.js';
 import { twiml } from './twilio.js';
 
 /** Twilio bodies are a few kB; the API's are smaller still. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** What the app needs to know: the URL Twilio signs against, and the two tokens it checks requests with. */
 export type AppConfig = Requiring<'PUBLIC_BASE_URL'> & {

@@ -32,7 +32,7 @@ import {
 } from './api-schemas.js';
 
 /** Bumped when a response loses or changes a field; additions keep it. */
-export const API_VERSION = '1.0.0';
+const API_VERSION = '1.0.0';
 
 const json = (description: string, schema: z.ZodType): ResponseConfig => ({
   description,

@@ -42,7 +42,7 @@ export function parseForm(body: string): TwilioParams | null {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
-export function stripControlCharacters(text: string): string {
+function stripControlCharacters(text: string): string {
   return text.replace(CONTROL_CHARACTERS, '');
 }
 

@@ -41,8 +41,6 @@ import { dataDirectory, openLocalDatabase } from './local-database.js';
 import { localOperations } from './local-operations.js';
 import { DatabaseNotMigrated, type LocalRuntime } from './runtime.js';
 
-export type { ErrorCode };
-
 /** Bad input: the command line is wrong (exit 2). */
 class BadInput extends Error {}
 
@@ -153,7 +151,7 @@ const LOCAL_ONLY: Record<string, string> = {
   migrate: 'migrations run during each deploy in AWS (MigrateFunctionName); the API never migrates',
 };
 
-export function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo): Command {
   const print = <T>(flags: JsonFlag, out: Output<T>) =>
     io.out(flags.json ? JSON.stringify(out.json, null, 2) : out.text);
 
@@ -474,7 +472,7 @@ export function buildProgram(io: CliIo): Command {
 const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set(['usage', 'bad_input', 'not_found']);
 
 /** Exit code, error code and one line for an error; never a stack trace. */
-export function explain(error: unknown): { exitCode: number; code: ErrorCode; message: string } {
+function explain(error: unknown): { exitCode: number; code: ErrorCode; message: string } {
   const bad = (code: ErrorCode) => ({ exitCode: EXIT_BAD_INPUT, code, message: messageOf(error) });
   const refused = (code: ErrorCode) => ({ exitCode: EXIT_FAILED, code, message: messageOf(error) });
   if (error instanceof BadInput || error instanceof InvalidSubscriberInput) return bad('bad_input');

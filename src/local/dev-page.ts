@@ -26,7 +26,7 @@ import { type NewSubscriberInput, SubscriberConflict, SubscriberNotFound } from 
 import { describePlan, explainNothingPlanned } from './describe.js';
 import { type SimulatorOptions, textAsSubscriber } from './phone-simulator.js';
 
-export interface DevPageActions {
+interface DevPageActions {
   /** Adds a pending subscriber and sends the double opt-in text. */
   addSubscriber(input: NewSubscriberInput): Promise<unknown>;
   setTimeZone(phone: E164, timeZone: TimeZone): Promise<unknown>;

@@ -35,7 +35,7 @@ function decodeXml(text: string): string {
     .replace(/&amp;/g, '&');
 }
 
-export function replyFromTwiml(twiml: string): string | null {
+function replyFromTwiml(twiml: string): string | null {
   const match = /<Message[^>]*>([\s\S]*?)<\/Message>/.exec(twiml);
   return match?.[1] ? decodeXml(match[1]) : null;
 }

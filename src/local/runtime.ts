@@ -29,17 +29,17 @@ import { dataDirectory, type LocalDatabase, openLocalDatabase, runningServer } f
 import { OutboxSmsSender } from './outbox.js';
 
 /** Twilio's magic test number: what outbox texts appear to come from when TWILIO_FROM_NUMBER is unset. */
-export const OUTBOX_DEFAULT_FROM = '+15005550006';
+const OUTBOX_DEFAULT_FROM = '+15005550006';
 
 /** The settings one-machine mode always has (defaults or generated when not given). */
-export type LocalConfig = Config & {
+type LocalConfig = Config & {
   PUBLIC_BASE_URL: string;
   secrets: Config['secrets'] & { TWILIO_AUTH_TOKEN: string; API_TOKEN: string };
   /** The same tokens as the webhooks app takes them (fixed here: nothing rotates locally). */
   credentials: { twilio: Credentials<{ authToken: string }>; api: Credentials<ApiCredentials> };
 };
 
-export type Origin = 'env' | 'generated';
+type Origin = 'env' | 'generated';
 
 export interface RuntimeModes {
   database: LocalDatabase['source'];

@@ -13,7 +13,7 @@ export interface DbRetryPolicy {
 }
 
 /** Inside a Lambda that Twilio waits 15 s for, with time left to keep the webhook if retrying fails. */
-export const WEBHOOK_RETRY: DbRetryPolicy = { budgetMs: 5_000 };
+const WEBHOOK_RETRY: DbRetryPolicy = { budgetMs: 5_000 };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -21,7 +21,7 @@ export interface InboundSms {
   optOutType: string | null;
 }
 
-export interface InboundSettings extends ReplySettings {
+interface InboundSettings extends ReplySettings {
   /** TWILIO_ADVANCED_OPT_OUT: Twilio answers its standard keywords itself, so we stay silent on them. */
   advancedOptOut: boolean;
   /** Time zone for numbers we first hear from by SMS. */

@@ -50,7 +50,7 @@ export interface SubscriberQuery extends SubscriberFilter {
   after?: string;
 }
 
-export interface CapacityQuery {
+interface CapacityQuery {
   subscribers: number;
   /** "America/New_York=60,America/Los_Angeles=40"; default: everyone in one zone (the worst case). */
   zones?: string;

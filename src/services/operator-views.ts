@@ -45,7 +45,7 @@ export const SubscriberViewSchema = z
   })
   .meta({ id: 'Subscriber' });
 
-export const DeliveryStateSchema = z.enum(DELIVERY_STATES);
+const DeliveryStateSchema = z.enum(DELIVERY_STATES);
 
 export const DeliveryViewSchema = z
   .object({

@@ -24,8 +24,7 @@ export interface PlannerInvoker {
 export const MAX_CONTINUATIONS = 16;
 
 /** Deliveries a run could not finish: unscheduled when the deadline came, or whose schedule call failed. */
-export const workLeft = (summary: Pick<PlanSummary, 'remaining' | 'failed'>) =>
-  summary.remaining + summary.failed;
+const workLeft = (summary: Pick<PlanSummary, 'remaining' | 'failed'>) => summary.remaining + summary.failed;
 
 export interface ContinuationOutcome {
   /** The continuation started, or null when none was (nothing left, no progress, chain too long, error). */

@@ -42,7 +42,7 @@ import {
   type WrittenMessage,
 } from './ports.js';
 
-export type FailReason =
+type FailReason =
   | 'writer_error'
   | 'invalid_body'
   | 'twilio_unavailable'
@@ -51,7 +51,7 @@ export type FailReason =
   | 'opted_out_at_carrier';
 
 /** What writing the message used, once the writer ran: the handler publishes it as metrics. */
-export interface WriteUsage {
+interface WriteUsage {
   openaiRequests: number;
   /** OpenAI tokens in + out. */
   tokens: number;

@@ -54,7 +54,7 @@ export interface ReservedSend {
  * Applies the rules and makes today's delivery due now: creates it, or moves the planned one to now (its
  * old timer or schedule is cancelled). Throws SubscriberNotFound or SendNowRefused.
  */
-export async function reserveSendNow(
+async function reserveSendNow(
   deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes'> & {
     send: Pick<SendDeps, 'db' | 'clock'>;
   },

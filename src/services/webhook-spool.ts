@@ -81,7 +81,7 @@ export interface ApplyKeptDeps {
  * a repeat is a duplicate and carries none, so a redelivery never texts twice. A reply that fails to send
  * is logged, not retried: the text is applied, and applying it again would not reply.
  */
-export async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
+async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
   const receivedAt = new Date(webhook.receivedAt);
   // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
   if (webhook.type === 'inbound') {

@@ -14,7 +14,7 @@ function databaseUrl(adminUrl: string, database: string): string {
 }
 
 /** Creates (once per worker) and returns a database cloned from the migrated template. */
-export async function workerDatabaseUrl(): Promise<string> {
+async function workerDatabaseUrl(): Promise<string> {
   const adminUrl = inject('adminUrl');
   const template = inject('templateDatabase');
   const name = `${template}_w${process.env.VITEST_POOL_ID ?? '0'}`;
@@ -44,7 +44,7 @@ export async function createEmptyDatabase(suffix: string): Promise<string> {
   return databaseUrl(adminUrl, name);
 }
 
-export async function truncateAll(db: Db): Promise<void> {
+async function truncateAll(db: Db): Promise<void> {
   const { sql } = await import('kysely');
   await sql`TRUNCATE ${sql.join(APP_TABLES.map((t) => sql.table(t)))} RESTART IDENTITY CASCADE`.execute(db);
 }

@@ -24,7 +24,7 @@ export interface SimulatedDelivery {
   createdBy: Date;
 }
 
-export const instantScheduler: DeliveryScheduler = {
+const instantScheduler: DeliveryScheduler = {
   schedule: async (r) => `delivery-${r.deliveryId}`,
   cancel: async () => {},
 };

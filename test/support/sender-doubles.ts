@@ -9,8 +9,8 @@ import { reserveVia } from './limiter-reserve.js';
 export const TWILIO_ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
 export const TWILIO_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const OPENAI_API_KEY = 'sk-test-0123456789abcdefghijklmnop';
-export const OPENAI_URL = 'https://api.openai.com/v1/chat/completions';
-export const MODERATION_URL = 'https://api.openai.com/v1/moderations';
+const OPENAI_URL = 'https://api.openai.com/v1/chat/completions';
+const MODERATION_URL = 'https://api.openai.com/v1/moderations';
 export const TWILIO_URL = `https://api.twilio.com/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`;
 
 export function fixedClock(iso: string): Clock & { set(iso: string): void } {

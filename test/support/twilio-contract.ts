@@ -77,7 +77,7 @@ function closeFormBodies(doc: SpecDocument): void {
   }
 }
 
-export interface ContractViolation {
+interface ContractViolation {
   request: string;
   problems: string[];
 }

@@ -13,7 +13,7 @@ export interface ChiSquare {
 }
 
 /** Pearson's chi-square of `observed` counts against `weights` (any positive scale). */
-export function chiSquare(observed: number[], weights: number[]): ChiSquare {
+function chiSquare(observed: number[], weights: number[]): ChiSquare {
   const n = observed.reduce((a, b) => a + b, 0);
   const total = weights.reduce((a, b) => a + b, 0);
   const expected = weights.map((w) => (n * w) / total);
@@ -29,7 +29,7 @@ export function chiSquare(observed: number[], weights: number[]): ChiSquare {
  * Local-hour bins of a window [startMinute, endMinute) minus `tailMs` at its end: the hour each bin
  * starts at and its length in seconds.
  */
-export function hourBins(
+function hourBins(
   window: { startMinute: number; endMinute: number },
   tailMs = 0,
 ): { hour: number; seconds: number }[] {

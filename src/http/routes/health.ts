@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { sql } from 'kysely';
 import type { Db } from '../../db/connection.js';
 
-export async function databaseReachable(db: Db, timeoutMs: number): Promise<boolean> {
+async function databaseReachable(db: Db, timeoutMs: number): Promise<boolean> {
   const ping = sql`SELECT 1`.execute(db).then(
     () => true,
     () => false,

@@ -324,7 +324,7 @@ export async function withPlannerLock<T>(
 }
 
 /** The planner's advisory lock key (any fixed bigint no other code uses; this one spells "PLANDAY1"). */
-export const PLANNER_LOCK_KEY = '5786071425672632625';
+const PLANNER_LOCK_KEY = '5786071425672632625';
 
 export type ScheduleOutcome = { id: string; scheduleName: string } | { id: string; error: string };
 
