@@ -10,6 +10,18 @@ export function parseE164(input: string, defaultCountry: 'US' | undefined = unde
   return parsed.number as E164;
 }
 
+/** E.164's shape, as the database's CHECK on every phone column spells it. */
+const E164_SHAPE = /^\+[1-9][0-9]{6,14}$/;
+
+/**
+ * A number read back from storage. Its shape is checked, not its validity: the number was valid when it
+ * was stored, and a newer libphonenumber must not turn a subscriber's stored number into a refusal.
+ */
+export function storedE164(phone: string): E164 {
+  if (!E164_SHAPE.test(phone)) throw new Error(`stored phone number ${maskPhone(phone)} is not in E.164 form`);
+  return phone as E164;
+}
+
 /** For logs: never the whole number. "+14155550123" → "***0123". */
 export function maskPhone(phone: string | null | undefined): string {
   if (!phone) return '(none)';

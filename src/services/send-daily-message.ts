@@ -25,7 +25,7 @@ import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import type { DeliveryState, SenderSkipReason as SkipReason } from '../domain/delivery.js';
 import { isSingleGsmSegment } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
-import { type E164, maskPhone } from '../domain/phone.js';
+import { maskPhone, storedE164 } from '../domain/phone.js';
 import { logger } from '../logger.js';
 import { withDbRetry } from './db-retry.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
@@ -288,7 +288,7 @@ async function waitUntilDeliverable(
 
 function deliver({ sms, settings }: SendDeps, held: HeldClaim, written: Written): Promise<SmsReceipt> {
   return sms.send({
-    to: held.subscriber.phone as E164,
+    to: storedE164(held.subscriber.phone),
     body: written.message.body,
     statusCallback: `${settings.publicBaseUrl}/twilio/status`,
     validUntil: held.delivery.window_end,

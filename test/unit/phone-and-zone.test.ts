@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskPhone, parseE164 } from '../../src/domain/phone.js';
+import { maskPhone, parseE164, storedE164 } from '../../src/domain/phone.js';
 import { canonicalTimeZone, isValidTimeZone } from '../../src/domain/time-zone.js';
 
 describe('parseE164', () => {
@@ -13,6 +13,17 @@ describe('parseE164', () => {
   it.each([['4155550123'], ['+1415555'], ['hello'], [''], ['+999123456789']])('rejects %j', (input) =>
     expect(parseE164(input)).toBeNull(),
   );
+});
+
+describe('storedE164', () => {
+  it('takes what the database CHECK admits, valid today or not, and refuses anything else without the number', () => {
+    expect(storedE164('+14155550123')).toBe('+14155550123');
+    expect(storedE164('+1999000')).toBe('+1999000'); // not a valid number, but the stored shape
+    for (const bad of ['14155550123', '+0123456789', '+1 415 555 0123', '+1234567890123456', '']) {
+      expect(() => storedE164(bad)).toThrow(/is not in E\.164 form/);
+    }
+    expect(() => storedE164('4155550123')).toThrow(/\*\*\*0123/);
+  });
 });
 
 describe('maskPhone', () => {
