@@ -75,6 +75,29 @@ describe.each([
     expect(all[logicalId(template, 'AWS::Lambda::Function', 'WebhooksFunction')]).toBe(plan.need.webhooks);
     expect(all[logicalId(template, 'AWS::Lambda::Function', 'SenderFunction')]).toBe(Math.max(2, mps * 5));
   });
+
+  it('reserves exactly the need DEPLOYMENT.md documents, written out here rather than read from the plan', () => {
+    // DEPLOYMENT.md, "Reserved concurrency": sender ⌈msg/s × 5⌉ (at least 2), webhooks ⌈msg/s × 3 × 0.5⌉
+    // (at least 5) plus 2 for the spool's consumer, every other database client 1 (one run at a time). Held
+    // to the prose, so a larger need in src/domain/capacity.ts fails here too, not only a larger cap in lib/.
+    const documented: Record<keyof typeof FUNCTIONS, number> = {
+      SenderFunction: Math.max(2, Math.ceil(mps * 5)),
+      WebhooksFunction: Math.max(5, Math.ceil(mps * 3 * 0.5)) + 2,
+      PlannerFunction: 1,
+      MigrationsMigrateFunction: 1,
+      JobsCleanupFunction: 1,
+      JobsReconcileFunction: 1,
+      JobsDailyReportFunction: 1,
+    };
+    const all = reserved(template);
+    const actual = Object.fromEntries(
+      Object.keys(FUNCTIONS).map((prefix) => [
+        prefix,
+        all[logicalId(template, 'AWS::Lambda::Function', prefix)],
+      ]),
+    );
+    expect(actual).toEqual(documented);
+  });
 });
 
 describe('RDS Proxy as a stage setting', () => {
