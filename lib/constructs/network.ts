@@ -79,7 +79,7 @@ export class Network extends Construct {
         Validations.of(instance.role).acknowledge({
           id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
           reason:
-            'AWS-managed Systems Manager core policy: Session Manager shells into the NAT with no SSH key or open port.',
+            'AWS-managed Systems Manager core policy: Session Manager shells into the NAT with no SSH key pair and no port open to the internet (the security group admits only the VPC).',
         });
       }
       if (!props.natImageId) {

@@ -93,7 +93,7 @@ export class WebhookApi extends Construct {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Authenticated in the app: Twilio routes by X-Twilio-Signature, /api by bearer token; /health is public.',
+          'Authenticated in the app: Twilio routes by X-Twilio-Signature, /api by bearer token; /health and /api/openapi.json (the API description, no data) are public.',
       });
     }
   }
