@@ -18,7 +18,8 @@ const E164_SHAPE = /^\+[1-9][0-9]{6,14}$/;
  * was stored, and a newer libphonenumber must not turn a subscriber's stored number into a refusal.
  */
 export function storedE164(phone: string): E164 {
-  if (!E164_SHAPE.test(phone)) throw new Error(`stored phone number ${maskPhone(phone)} is not in E.164 form`);
+  if (!E164_SHAPE.test(phone))
+    throw new Error(`stored phone number ${maskPhone(phone)} is not in E.164 form`);
   return phone as E164;
 }
 

@@ -15,6 +15,21 @@ async function subscriber(phone = '+14155550123') {
 
 const window = { window_start: '2026-11-25T17:00:00Z', window_end: '2026-11-25T22:00:00Z' };
 
+/** Values no delivery may hold in one column, whatever the others say. */
+const BAD_DELIVERY_VALUES: [string, Record<string, unknown>][] = [
+  ['an unknown state', { state: 'maybe' }],
+  ['a reason over 200 characters', { reason: 'x'.repeat(201) }],
+  ['a body over 1600 characters', { body: 'x'.repeat(1601) }],
+  ['zero segments', { segments: 0 }],
+  ['negative input tokens', { tokens_in: -1 }],
+  ['negative output tokens', { tokens_out: -1 }],
+  ['a negative cost', { cost_usd: -0.01 }],
+  ['more than 10 replacement reasons', { replacement_reasons: Array(11).fill('model_refusal') }],
+  ['a replacement reason with a capital letter', { replacement_reasons: ['Model_refusal'] }],
+  ['a replacement reason with two colons', { replacement_reasons: ['guard:a:b'] }],
+  ['a replacement reason with a space', { replacement_reasons: ['model refusal'] }],
+];
+
 describe('schema constraints', () => {
   it('creates pending subscribers with timestamps, and dates come back as plain strings', async () => {
     const s = await subscriber();
@@ -85,6 +100,7 @@ describe('schema constraints', () => {
       'an inverted window',
       { window_start: '2026-11-25T23:00:00Z', planned_at: null, state: 'skipped', reason: 'x' },
     ],
+    ...BAD_DELIVERY_VALUES,
   ])('refuses a delivery %s', async (_label, patch) => {
     const s = await subscriber();
     await expect(
@@ -101,6 +117,72 @@ describe('schema constraints', () => {
         })
         .execute(),
     ).rejects.toThrow(/violates check constraint/);
+  });
+
+  // Every single-column rule holds on UPDATE as on INSERT (the webhook functions and the sender update rows
+  // in place, so a rule checked only on insert would let a bad value in).
+  it.each(BAD_DELIVERY_VALUES)('refuses an update giving a delivery %s', async (_label, patch) => {
+    const s = await subscriber();
+    const { id } = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: s.id,
+        local_date: '2026-11-25',
+        time_zone: 'UTC',
+        planned_at: '2026-11-25T18:00:00Z',
+        ...window,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await expect(
+      db()
+        .updateTable('deliveries')
+        // biome-ignore lint/suspicious/noExplicitAny: deliberately bad values
+        .set(patch as any)
+        .where('id', '=', id)
+        .execute(),
+    ).rejects.toThrow(/violates check constraint/);
+  });
+
+  it.each([
+    ['a phone number that is not E.164', { phone: '+0123' }],
+    ['an unknown status', { status: 'maybe' }],
+    ['an empty time zone', { time_zone: '' }],
+    ['an empty name', { name: '' }],
+    ['a name over 50 characters', { name: 'x'.repeat(51) }],
+  ])('refuses an update giving a subscriber %s', async (_label, patch) => {
+    const s = await subscriber();
+    await expect(
+      db()
+        .updateTable('subscribers')
+        // biome-ignore lint/suspicious/noExplicitAny: deliberately bad values
+        .set(patch as any)
+        .where('id', '=', s.id)
+        .execute(),
+    ).rejects.toThrow(/violates check constraint/);
+  });
+
+  it('accepts replacement reasons in their documented shape, and an empty list', async () => {
+    const s = await subscriber();
+    const { id } = await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: s.id,
+        local_date: '2026-11-25',
+        time_zone: 'UTC',
+        planned_at: '2026-11-25T18:00:00Z',
+        replacement_reasons: ['guard:too_long', 'moderation_flagged'],
+        ...window,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db().updateTable('deliveries').set({ replacement_reasons: [] }).where('id', '=', id).execute();
+    const row = await db()
+      .selectFrom('deliveries')
+      .select('replacement_reasons')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row.replacement_reasons).toEqual([]);
   });
 
   it('keeps the consent ledger append-only', async () => {
