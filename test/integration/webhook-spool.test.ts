@@ -4,11 +4,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, type Db } from '../../src/db/connection.js';
 import { helpReply, optOutConfirmation } from '../../src/domain/replies.js';
-import { createApp, webhookDeps } from '../../src/http/app.js';
+import { webhookDeps } from '../../src/http/app.js';
 import { drainSpool } from '../../src/services/webhook-spool.js';
 import { useTestDb } from '../support/db.js';
 import {
@@ -20,6 +21,7 @@ import {
   seedSubscriber,
   signedForm,
   statusParams,
+  testApp,
   testConfig,
 } from '../support/webhook-doubles.js';
 
@@ -40,17 +42,15 @@ afterEach(async () => {
 });
 
 function appOn(db: Db, scheduler = new RecordingScheduler()) {
-  return createApp({
-    config: testConfig(),
+  return testApp({
     db,
-    sms: new RecordingSms(),
     scheduler,
     spool: createDirectorySpool(dir),
     retry: { budgetMs: 300, backoff: { baseMs: 50, capMs: 100 } },
   });
 }
 
-function post(app: ReturnType<typeof createApp>, route: string, params: Record<string, string>) {
+function post(app: Hono, route: string, params: Record<string, string>) {
   const { body, headers } = signedForm(route, params);
   return app.request(route, { method: 'POST', body, headers });
 }
@@ -203,19 +203,10 @@ describe('webhooks while the database is unreachable', () => {
   });
 
   it('without a spool, or when the spool fails too, the answer is still 503 (never 500)', async () => {
-    const noSpool = createApp({
-      config: testConfig(),
-      db: down,
-      sms: new RecordingSms(),
-      scheduler: new RecordingScheduler(),
-      retry: { budgetMs: 0 },
-    });
+    const noSpool = testApp({ db: down, retry: { budgetMs: 0 } });
     expect((await post(noSpool, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
-    const brokenSpool = createApp({
-      config: testConfig(),
+    const brokenSpool = testApp({
       db: down,
-      sms: new RecordingSms(),
-      scheduler: new RecordingScheduler(),
       retry: { budgetMs: 0 },
       spool: createDirectorySpool(path.join(dir, 'file-not-dir', '\0')),
     });

@@ -8,17 +8,14 @@ import type { Hono } from 'hono';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { STANDARD_KEYWORDS } from '../../src/domain/inbound-keywords.js';
-import { createApp } from '../../src/http/app.js';
 import { parseForm } from '../../src/http/twilio.js';
 import { useTestDb } from '../support/db.js';
 import {
   AUTH_TOKEN,
   PUBLIC_BASE_URL,
-  RecordingScheduler,
-  RecordingSms,
   rowCounts,
   seedSubscriber,
-  testConfig,
+  testApp,
 } from '../support/webhook-doubles.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
@@ -26,12 +23,7 @@ const t = useTestDb();
 let app: Hono;
 
 beforeEach(() => {
-  app = createApp({
-    config: testConfig(),
-    db: t.db(),
-    sms: new RecordingSms(),
-    scheduler: new RecordingScheduler(),
-  });
+  app = testApp({ db: t.db() });
 });
 
 const figures = { cases: 0, fiveHundreds: 0, unsignedWrites: 0, statuses: new Map<number, number>() };

@@ -3,15 +3,14 @@
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { STANDARD_KEYWORDS } from '../../src/domain/inbound-keywords.js';
-import { createApp } from '../../src/http/app.js';
 import { useTestDb } from '../support/db.js';
 import {
   inboundParams,
   RecordingScheduler,
-  RecordingSms,
   rowCounts,
   seedSubscriber,
   signedForm,
+  testApp,
   testConfig,
 } from '../support/webhook-doubles.js';
 
@@ -24,7 +23,7 @@ let app: Hono;
 
 function makeApp(env: Record<string, string> = {}) {
   scheduler = new RecordingScheduler();
-  app = createApp({ config: testConfig(env), db: t.db(), sms: new RecordingSms(), scheduler });
+  app = testApp({ config: testConfig(env), db: t.db(), scheduler });
 }
 
 beforeEach(() => makeApp());

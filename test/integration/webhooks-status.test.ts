@@ -4,17 +4,15 @@ import type { Hono } from 'hono';
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { shouldAdvance } from '../../src/domain/delivery-status.js';
-import { createApp } from '../../src/http/app.js';
 import { useTestDb } from '../support/db.js';
 import {
   newSid,
   RecordingScheduler,
-  RecordingSms,
   rowCounts,
   seedSubscriber,
   signedForm,
   statusParams,
-  testConfig,
+  testApp,
 } from '../support/webhook-doubles.js';
 
 const t = useTestDb();
@@ -24,7 +22,7 @@ let app: Hono;
 
 beforeEach(() => {
   scheduler = new RecordingScheduler();
-  app = createApp({ config: testConfig(), db: t.db(), sms: new RecordingSms(), scheduler });
+  app = testApp({ db: t.db(), scheduler });
 });
 
 function post(params: Record<string, string>, options: Parameters<typeof signedForm>[2] = {}) {

@@ -8,7 +8,6 @@ import { handle } from 'hono/aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/connection.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
-import { createApp } from '../../src/http/app.js';
 import { InMemoryMetricsSink } from '../../src/metrics.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
@@ -26,6 +25,7 @@ import {
   seedSubscriber,
   signedForm,
   statusParams,
+  testApp,
   testConfig,
 } from '../support/webhook-doubles.js';
 import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
@@ -38,12 +38,7 @@ describe('the same app object on Lambda and on node http', () => {
   let app: Hono;
   let server: ReturnType<typeof serve> | undefined;
   beforeEach(() => {
-    app = createApp({
-      config: testConfig(),
-      db: t.db(),
-      sms: new RecordingSms(),
-      scheduler: new RecordingScheduler(),
-    });
+    app = testApp({ db: t.db() });
   });
   afterEach(async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -201,11 +196,8 @@ describe('the Lambda handler', () => {
 describe('database unavailable → 503', () => {
   it('answers 503 on health, Twilio routes (TwiML) and the API (JSON)', async () => {
     const down = createDb({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere', max: 1 });
-    const app = createApp({
-      config: testConfig(),
+    const app = testApp({
       db: down,
-      sms: new RecordingSms(),
-      scheduler: new RecordingScheduler(),
       // No in-request retries: nothing will listen on port 1 in the next five seconds either.
       retry: { budgetMs: 0 },
     });
@@ -239,11 +231,9 @@ describe('rate limiting on Twilio routes', () => {
   beforeEach(() => {
     limiter = new CountingLimiter(2, 30_000);
     metrics = new InMemoryMetricsSink();
-    app = createApp({
+    app = testApp({
       config: testConfig({ RATE_LIMIT_INBOUND_PER_MIN: '2', RATE_LIMIT_STATUS_PER_MIN: '2' }),
       db: t.db(),
-      sms: new RecordingSms(),
-      scheduler: new RecordingScheduler(),
       limiter,
       metrics,
     });

@@ -1,4 +1,4 @@
-// Child process for the fault tests: the real webhooks app (createApp + @hono/node-server) on the pool
+// Child process for the fault tests: the real webhooks app (createApp via testApp + @hono/node-server) on the pool
 // that src/db/connection.ts builds, against FAULT_DATABASE_URL. Prints {"url": …} once listening. Its
 // SMS sender stands in for Twilio: before "sending" it terminates every backend this app holds, so the
 // API's sign-up transaction loses its connection between two statements (the path that used to crash the
@@ -6,9 +6,8 @@
 import { serve } from '@hono/node-server';
 import pg from 'pg';
 import { createPool, dbOnPool } from '../../src/db/connection.js';
-import { createApp } from '../../src/http/app.js';
 import type { OutboundSms, SmsReceipt, SmsSender } from '../../src/services/ports.js';
-import { newSid, RecordingScheduler, testConfig } from './webhook-doubles.js';
+import { newSid, testApp } from './webhook-doubles.js';
 
 const FAULT_APP_NAME = process.env.FAULT_APP_NAME ?? 'dps-fault-app';
 
@@ -40,12 +39,7 @@ class KillingSms implements SmsSender {
 const databaseUrl = process.env.FAULT_DATABASE_URL;
 if (!databaseUrl) throw new Error('FAULT_DATABASE_URL is not set');
 const pool = createPool({ connectionString: databaseUrl, max: 4, applicationName: FAULT_APP_NAME });
-const app = createApp({
-  config: testConfig(),
-  db: dbOnPool(pool),
-  sms: new KillingSms(databaseUrl),
-  scheduler: new RecordingScheduler(),
-});
+const app = testApp({ db: dbOnPool(pool), sms: new KillingSms(databaseUrl) });
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
   console.log(JSON.stringify({ url: `http://127.0.0.1:${info.port}` }));
 });

@@ -1,10 +1,12 @@
-// Test doubles and request builders for the webhooks app: recording SMS sender and scheduler, a counting
-// rate limiter, and Twilio-signed form requests (signed with twilio's own getExpectedTwilioSignature).
+// Test doubles and request builders for the webhooks app: the app wired with them (testApp), recording SMS
+// sender and scheduler, a counting rate limiter, and Twilio-signed form requests (signed with twilio's own
+// getExpectedTwilioSignature).
 import { randomBytes } from 'node:crypto';
+import type { Hono } from 'hono';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { loadConfig, requireSettings } from '../../src/config.js';
-import type { AppConfig } from '../../src/http/app.js';
+import { type AppConfig, type AppDeps, createApp } from '../../src/http/app.js';
 import type {
   BudgetName,
   DeliveryScheduler,
@@ -38,6 +40,16 @@ export function testConfig(env: Record<string, string> = {}): AppConfig {
       api: fixedCredentials({ apiToken: API_TOKEN }),
     },
   };
+}
+
+/** The webhooks app on `deps.db`, with testConfig(), a RecordingSms and a RecordingScheduler unless named. */
+export function testApp(deps: Pick<AppDeps, 'db'> & Partial<AppDeps>): Hono {
+  return createApp({
+    config: testConfig(),
+    sms: new RecordingSms(),
+    scheduler: new RecordingScheduler(),
+    ...deps,
+  });
 }
 
 export const newSid = (prefix = 'SM') => `${prefix}${randomBytes(16).toString('hex')}`;
