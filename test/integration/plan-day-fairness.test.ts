@@ -91,6 +91,29 @@ function wholeWindowTimesByZone(deliveries: SimulatedDelivery[]): Map<string, Da
   return byZone;
 }
 
+/**
+ * From empty tables: `perZone` subscribers in each zone, a quota of `share` of them (at least one), and
+ * `days` daily runs of planDay from the schedule's first run.
+ */
+async function runUnderQuota(
+  zones: string[],
+  perZone: number,
+  share: number,
+  schedule: { dayOfYear: number; minuteOfDay: number; seed: number },
+  days: number,
+) {
+  await sql`TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`.execute(db());
+  await addSubscribersInZones(db(), zones, perZone);
+  const subscribers = zones.length * perZone;
+  const quota = Math.max(1, Math.floor(subscribers * share));
+  const { deliveries } = await simulateDailyRuns(
+    db(),
+    { ...ample, TWILIO_MESSAGES_PER_DAY: quota },
+    { firstRun: firstRunOf(schedule), days, seed: schedule.seed },
+  );
+  return { subscribers, quota, deliveries };
+}
+
 describe('planDay under quota: whether is fair, when is uniform', () => {
   it('plans exactly TWILIO_MESSAGES_PER_DAY per quota day (local date) while demand exceeds it', async () => {
     await fc.assert(
@@ -100,15 +123,7 @@ describe('planDay under quota: whether is fair, when is uniform', () => {
         fc.double({ min: 0.3, max: 0.9, noNaN: true }),
         runSchedule,
         async (zones, perZone, share, schedule) => {
-          await sql`TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`.execute(db());
-          await addSubscribersInZones(db(), zones, perZone);
-          const subscribers = zones.length * perZone;
-          const quota = Math.max(1, Math.floor(subscribers * share));
-          const { deliveries } = await simulateDailyRuns(
-            db(),
-            { ...ample, TWILIO_MESSAGES_PER_DAY: quota },
-            { firstRun: firstRunOf(schedule), days: 5, seed: schedule.seed },
-          );
+          const { subscribers, quota, deliveries } = await runUnderQuota(zones, perZone, share, schedule, 5);
           const dates = fullyDecidedDates(deliveries, subscribers);
           expect(dates.length).toBeGreaterThanOrEqual(3);
           for (const date of dates) {
@@ -129,15 +144,7 @@ describe('planDay under quota: whether is fair, when is uniform', () => {
         fc.double({ min: 0.4, max: 0.9, noNaN: true }),
         runSchedule,
         async (zones, perZone, share, schedule) => {
-          await sql`TRUNCATE subscribers, deliveries RESTART IDENTITY CASCADE`.execute(db());
-          await addSubscribersInZones(db(), zones, perZone);
-          const subscribers = zones.length * perZone;
-          const quota = Math.max(1, Math.floor(subscribers * share));
-          const { deliveries } = await simulateDailyRuns(
-            db(),
-            { ...ample, TWILIO_MESSAGES_PER_DAY: quota },
-            { firstRun: firstRunOf(schedule), days: 8, seed: schedule.seed },
-          );
+          const { subscribers, deliveries } = await runUnderQuota(zones, perZone, share, schedule, 8);
           // Skip counts after each local date, in date order, over every subscriber (a date on which a
           // subscriber had no row — its window was over before the first run — is not a skip).
           const skips = new Map<number, number>();
