@@ -556,23 +556,27 @@ describe('sendDailyMessage', () => {
     // Los Angeles, 25 Nov: window 12:00–17:00 PST = 20:00–01:00 UTC; now 16:30 PST = 00:30 UTC on the 26th.
     // The UTC day (26th) already saw the quota's worth of sends from other zones' 26 November; the 25th
     // has room for one more. The planner counts per local date, so must the sender.
-    const s = await db()
-      .insertInto('subscribers')
-      .values({ phone: PHONE, time_zone: 'America/Los_Angeles', status: 'active', name: 'Ana' })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const { id } = await db()
-      .insertInto('deliveries')
-      .values({
-        subscriber_id: s.id,
-        local_date: '2026-11-25',
-        time_zone: 'America/Los_Angeles',
-        window_start: '2026-11-25T20:00:00Z',
-        window_end: '2026-11-26T01:00:00Z',
-        planned_at: '2026-11-26T00:30:00Z',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const losAngelesDelivery = async (phone: string, name: string | null) => {
+      const s = await db()
+        .insertInto('subscribers')
+        .values({ phone, time_zone: 'America/Los_Angeles', status: 'active', name })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const d = await db()
+        .insertInto('deliveries')
+        .values({
+          subscriber_id: s.id,
+          local_date: '2026-11-25',
+          time_zone: 'America/Los_Angeles',
+          window_start: '2026-11-25T20:00:00Z',
+          window_end: '2026-11-26T01:00:00Z',
+          planned_at: '2026-11-26T00:30:00Z',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return d.id;
+    };
+    const id = await losAngelesDelivery(PHONE, 'Ana');
     clock.set('2026-11-26T00:30:00Z');
     await addUsage(db(), '2026-11-26', { smsSent: 1000, smsSegments: 1000 });
     await db().insertInto('sms_quota_days').values({ local_date: '2026-11-25', sms_sent: 999 }).execute();
@@ -587,23 +591,7 @@ describe('sendDailyMessage', () => {
     const quota = await db().selectFrom('sms_quota_days').selectAll().orderBy('local_date').execute();
     expect(quota.map((q) => [q.local_date, q.sms_sent])).toEqual([['2026-11-25', 1000]]);
     // The next send on the 25th finds the quota used.
-    const next = await db()
-      .insertInto('subscribers')
-      .values({ phone: '+14155550124', time_zone: 'America/Los_Angeles', status: 'active' })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const { id: second } = await db()
-      .insertInto('deliveries')
-      .values({
-        subscriber_id: next.id,
-        local_date: '2026-11-25',
-        time_zone: 'America/Los_Angeles',
-        window_start: '2026-11-25T20:00:00Z',
-        window_end: '2026-11-26T01:00:00Z',
-        planned_at: '2026-11-26T00:30:00Z',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const second = await losAngelesDelivery('+14155550124', null);
     expect(await sendDailyMessage(deps(), second)).toMatchObject({ outcome: 'skipped', reason: 'quota' });
   });
 
