@@ -1,17 +1,10 @@
 // The cleanup Lambda end to end: config from the environment, a real database, EMF on stdout.
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
+import { captureStdout } from '../support/capture-stdout.js';
 import { useTestDb } from '../support/db.js';
 
 const { db, url } = useTestDb();
-let lines: string[] = [];
-beforeEach(() => {
-  lines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    lines.push(String(chunk));
-    return true;
-  }) as never);
-});
-afterEach(() => vi.restoreAllMocks());
+const lines = captureStdout();
 
 it('runs the cleanup and publishes the database size as EMF', async () => {
   const { id } = await db()

@@ -1,5 +1,5 @@
 // The daily report counts one UTC day from deliveries, consent_events and usage_daily.
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import type { DeliveryState } from '../../src/domain/delivery.js';
 import { createLogger } from '../../src/logger.js';
 import {
@@ -8,18 +8,11 @@ import {
   previousUtcDay,
   utcDayRange,
 } from '../../src/services/daily-report.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { useTestDb } from '../support/db.js';
 
 const { db } = useTestDb();
-let lines: string[] = [];
-beforeEach(() => {
-  lines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    lines.push(String(chunk));
-    return true;
-  }) as never);
-});
-afterEach(() => vi.restoreAllMocks());
+const lines = captureStdout();
 
 interface Row {
   at: string;

@@ -1,12 +1,13 @@
 // EMF lines the Lambdas print, captured from stdout: a send, a fallback and a skip through the sender
 // handler, and an inbound STOP through the webhooks Lambda handler (real Postgres, Powertools Metrics).
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { addUsage } from '../../src/db/repositories/usage.js';
 import { createSenderHandler } from '../../src/handlers/sender.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { METRICS_NAMESPACE, MetricService, PowertoolsMetricsSink } from '../../src/metrics.js';
 import type { MessageWriter, WrittenMessage } from '../../src/services/ports.js';
 import type { SendDeps } from '../../src/services/send-daily-message.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
@@ -29,15 +30,7 @@ interface Emf {
   [key: string]: unknown;
 }
 
-let stdout: string[] = [];
-beforeEach(() => {
-  stdout = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    stdout.push(String(chunk));
-    return true;
-  }) as never);
-});
-afterEach(() => vi.restoreAllMocks());
+const stdout = captureStdout();
 
 /** Every EMF document printed (log lines are skipped), flattened to {name: value} plus dimension sets. */
 function emf(): Emf[] {

@@ -5,9 +5,10 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateScheduleCommand, SchedulerClient, ValidationException } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE, MetricName, MetricService } from '../../src/metrics.js';
 import { MAX_CONTINUATIONS } from '../../src/services/planner-continuation.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { useTestDb } from '../support/db.js';
 
 const t = useTestDb();
@@ -25,7 +26,7 @@ const contextWith = (seconds: number) => ({
   getRemainingTimeInMillis: () => seconds * 1000,
 });
 
-let stdout: string[] = [];
+const stdout = captureStdout();
 /** The PlannerWorkLeft values the handler published (EMF on stdout), with their service dimension. */
 function workLeftPublished(): { value: number; service: unknown }[] {
   return stdout
@@ -70,13 +71,7 @@ describe('planner handler: continuation at the deadline', () => {
       INSERT INTO subscribers (phone, status, time_zone)
       SELECT '+1415' || lpad(g::text, 7, '0'), 'active', (ARRAY['America/New_York', 'Asia/Kolkata', 'Pacific/Kiritimati'])[1 + g % 3]
       FROM generate_series(1, 30) AS g`.execute(t.db());
-    stdout = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-      stdout.push(String(chunk));
-      return true;
-    }) as never);
   });
-  afterEach(() => vi.restoreAllMocks());
 
   it('starts the next run of itself with a resume token, and that run finishes the work', async () => {
     const { handler } = await import('../../src/handlers/planner.js');
@@ -93,7 +88,7 @@ describe('planner handler: continuation at the deadline', () => {
     expect(workLeftPublished()).toEqual([{ value: 0, service: MetricService.planner }]);
 
     // Lambda delivers the queued event: the continuation schedules everything and stops the chain.
-    stdout = [];
+    stdout.length = 0;
     const second = await handler(token, contextWith(600));
     expect(second).toMatchObject({ planned: 0, scheduled: first.planned, remaining: 0, failed: 0 });
     expect(second.continuation).toBeNull();
@@ -135,7 +130,7 @@ describe('planner handler: continuation at the deadline', () => {
     expect(daily).toMatchObject({ scheduled: 0, failed: daily.planned, leftBehind: 0 });
     expect(invokes()).toHaveLength(1);
     // The continuation plans nothing new and fails again: no further invocation, the work is left behind.
-    stdout = [];
+    stdout.length = 0;
     const again = await handler(payloadOf(invokes()[0] as { Payload?: Uint8Array }), contextWith(600));
     expect(again).toMatchObject({ planned: 0, scheduled: 0, failed: daily.planned, continuation: null });
     expect(again.leftBehind).toBe(daily.planned);

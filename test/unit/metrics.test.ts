@@ -1,5 +1,5 @@
 // Powertools EMF output: the right namespace, names, units, values and dimensions on stdout.
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   countSendOutcome,
   InMemoryMetricsSink,
@@ -7,6 +7,7 @@ import {
   MetricName,
   PowertoolsMetricsSink,
 } from '../../src/metrics.js';
+import { captureStdout } from '../support/capture-stdout.js';
 
 interface Emf {
   _aws: {
@@ -19,15 +20,7 @@ interface Emf {
   [key: string]: unknown;
 }
 
-let lines: string[] = [];
-beforeEach(() => {
-  lines = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    lines.push(String(chunk));
-    return true;
-  }) as never);
-});
-afterEach(() => vi.restoreAllMocks());
+const lines = captureStdout();
 const emf = () => lines.map((l) => JSON.parse(l) as Emf);
 const directive = (doc: Emf) => doc._aws.CloudWatchMetrics[0];
 

@@ -1,0 +1,17 @@
+// What the code under test prints (JSON logs, EMF metrics): each test's stdout chunks, captured instead of
+// printed. Registers its own beforeEach/afterEach, so call it where those hooks belong (top level or a describe).
+import { afterEach, beforeEach, vi } from 'vitest';
+
+/** The chunks written to process.stdout during the running test; emptied before each test. */
+export function captureStdout(): string[] {
+  const chunks: string[] = [];
+  beforeEach(() => {
+    chunks.length = 0;
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+      chunks.push(String(chunk));
+      return true;
+    }) as never);
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return chunks;
+}
