@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import type { Credentials, SecretKind, SecretValues } from './adapters/credentials.js';
 import { DeployedCapacitySchema } from './domain/capacity.js';
+import { E164_SHAPE } from './domain/phone.js';
 import { canonicalTimeZone, isValidTimeZone } from './domain/time-zone.js';
 
 export class ConfigError extends Error {
@@ -22,7 +23,7 @@ const clockTime = z
     return h * 60 + m;
   });
 const bool = z.stringbool();
-const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +14155550100');
+const e164 = z.string().regex(E164_SHAPE, 'expected an E.164 number such as +14155550100');
 const secretArn = z.string().startsWith('arn:', 'expected a Secrets Manager secret ARN');
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());

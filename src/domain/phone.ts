@@ -10,8 +10,8 @@ export function parseE164(input: string, defaultCountry: 'US' | undefined = unde
   return parsed.number as E164;
 }
 
-/** E.164's shape, as the database's CHECK on every phone column spells it. */
-const E164_SHAPE = /^\+[1-9][0-9]{6,14}$/;
+/** E.164's shape, as the database's CHECK on every phone column spells it (and settings and Twilio's fields are checked). */
+export const E164_SHAPE = /^\+[1-9][0-9]{6,14}$/;
 
 /**
  * A number read back from storage. Its shape is checked, not its validity: the number was valid when it

@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import * as z from 'zod';
 import type { Credentials, TwilioCredentials } from '../../adapters/credentials.js';
 import { TWILIO_UNSUBSCRIBED_RECIPIENT } from '../../adapters/twilio-api.js';
+import { E164_SHAPE } from '../../domain/phone.js';
 import { appendCorrelationKeys, logger } from '../../logger.js';
 import { countInboundResult, countStatusCallback, MetricName } from '../../metrics.js';
 import { handleInboundSms, type InboundDeps, WebhookKept } from '../../services/inbound.js';
@@ -25,7 +26,7 @@ import {
 const sid = formText(
   z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, 'expected a Twilio SID (two letters + 32 hex digits)'),
 );
-const e164 = formText(z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number'));
+const e164 = formText(z.string().regex(E164_SHAPE, 'expected an E.164 number'));
 
 // Only the fields we use are checked; Twilio adds parameters without notice and they are all signed over.
 const InboundForm = z.object({
