@@ -11,6 +11,7 @@ import * as deliveryReplacementReasons from './2026-12-01T0900_delivery_replacem
 import * as webhookFunctions from './2026-12-01T0930_webhook_functions.js';
 import * as quotaPerLocalDate from './2026-12-01T1100_quota_per_local_date.js';
 import * as statusLimitPlan from './2026-12-01T1200_status_limit_plan.js';
+import * as messageStatuses from './2026-12-01T1500_message_statuses.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T0930_webhook_functions': webhookFunctions,
   '2026-12-01T1100_quota_per_local_date': quotaPerLocalDate,
   '2026-12-01T1200_status_limit_plan': statusLimitPlan,
+  '2026-12-01T1500_message_statuses': messageStatuses,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -88,18 +88,18 @@ try {
     db,
   );
   await sql`INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at,
-      state, claimed_at, sent_at, message_sid, delivery_status, body, segments, created_at)
+      state, claimed_at, sent_at, message_sid, body, segments, created_at)
     SELECT s.id, d::date, 'UTC', d + interval '12 hours', d + interval '17 hours', d + interval '13 hours',
       'sent', d + interval '13 hours', d + interval '13 hours', 'SM' || s.id || '_' || to_char(d, 'YYYYMMDD'),
-      'delivered', 'You are doing better than you think. Keep going, one small step at a time.', 1, d
+      'You are doing better than you think. Keep going, one small step at a time.', 1, d
     FROM subscribers s,
       generate_series(date_trunc('day', now()) - (${oldDays} + 99) * interval '1 day',
                       date_trunc('day', now()) - 100 * interval '1 day', interval '1 day') d`.execute(db);
   await sql`INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at,
-      state, claimed_at, sent_at, message_sid, delivery_status, body, segments, created_at)
+      state, claimed_at, sent_at, message_sid, body, segments, created_at)
     SELECT s.id, d::date, 'UTC', d + interval '12 hours', d + interval '17 hours', d + interval '13 hours',
       'sent', d + interval '13 hours', d + interval '13 hours', 'SM' || s.id || '_' || to_char(d, 'YYYYMMDD'),
-      'delivered', 'Recent words.', 1, d
+      'Recent words.', 1, d
     FROM subscribers s,
       generate_series(date_trunc('day', now()) - ${recentDays} * interval '1 day',
                       date_trunc('day', now()) - interval '1 day', interval '1 day') d`.execute(db);

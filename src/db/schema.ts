@@ -52,9 +52,12 @@ interface DeliveriesTable {
   schedule_error: string | null;
   claimed_at: Timestamp | null;
   sent_at: Timestamp | null;
+  /**
+   * Twilio's latest status of this message is message_statuses' row for it. (The table still has a
+   * delivery_status column, no longer written and left out here, until a later release drops it.)
+   */
   message_sid: string | null;
-  /** Twilio's latest status (src/domain/delivery-status.ts), or what its API said when reconciled. */
-  delivery_status: string | null;
+  /** Twilio's error when it refused the send itself; later ones are message_statuses.error_code. */
   error_code: number | null;
   body: string | null;
   segments: number | null;
@@ -75,6 +78,17 @@ interface DeliveryStatusEventsTable {
   status: string;
   error_code: number | null;
   received_at: CreatedAt;
+}
+
+/**
+ * Twilio's latest status of each message (src/domain/delivery-status.ts), moved forward only: by status
+ * callbacks, by the sender's first answer, or by what the API said when reconciled.
+ */
+interface MessageStatusesTable {
+  message_sid: string;
+  status: string;
+  error_code: number | null;
+  updated_at: UpdatedAt;
 }
 
 interface InboundMessagesTable {
@@ -139,6 +153,7 @@ export interface Database {
   consent_events: ConsentEventsTable;
   deliveries: DeliveriesTable;
   delivery_status_events: DeliveryStatusEventsTable;
+  message_statuses: MessageStatusesTable;
   inbound_messages: InboundMessagesTable;
   usage_daily: UsageDailyTable;
   sms_quota_days: SmsQuotaDaysTable;
@@ -153,6 +168,7 @@ export interface Database {
  */
 export const APP_TABLES = [
   'delivery_status_events',
+  'message_statuses',
   'inbound_messages',
   'consent_events',
   'deliveries',

@@ -12,7 +12,7 @@ import { textAsSubscriber } from '../../src/local/phone-simulator.js';
 import { buildLocalRuntime } from '../../src/local/runtime.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { logger } from '../../src/logger.js';
-import { useTestDb } from '../support/db.js';
+import { deliveriesWithStatus, useTestDb } from '../support/db.js';
 import { eventually } from '../support/eventually.js';
 
 const { db, url } = useTestDb();
@@ -100,7 +100,7 @@ describe('one-machine server, end to end', () => {
     expect(await sendNowViaPage()).toMatch(/^Sent today's message/);
     const delivery = await eventually(
       "today's message delivered",
-      () => db().selectFrom('deliveries').selectAll().executeTakeFirstOrThrow(),
+      () => deliveriesWithStatus(db()).executeTakeFirstOrThrow(),
       (d) => d.delivery_status === 'delivered',
     );
     expect(delivery).toMatchObject({ state: 'sent', delivery_status: 'delivered' });
@@ -169,8 +169,7 @@ describe('one-machine server, end to end', () => {
     const today = new Date(now).toISOString().slice(0, 10);
     const sent = await eventually(
       'the delivery planned before the restart delivered',
-      () =>
-        db().selectFrom('deliveries').selectAll().where('local_date', '=', today).executeTakeFirstOrThrow(),
+      () => deliveriesWithStatus(db()).where('local_date', '=', today).executeTakeFirstOrThrow(),
       (d) => d.delivery_status === 'delivered',
     );
     expect(sent).toMatchObject({ state: 'sent', delivery_status: 'delivered' });

@@ -9,7 +9,7 @@ import {
   utcDayRange,
 } from '../../src/services/daily-report.js';
 import { captureStdout } from '../support/capture-stdout.js';
-import { useTestDb } from '../support/db.js';
+import { setMessageStatus, useTestDb } from '../support/db.js';
 
 const { db } = useTestDb();
 const lines = captureStdout();
@@ -51,11 +51,11 @@ async function delivery(i: number, row: Row) {
       claimed_at: at,
       sent_at: row.sent ? at : null,
       message_sid: row.sent ? `SM${i}` : null,
-      delivery_status: row.status ?? null,
       replacement_reasons: row.replaced ?? (row.sent ? [] : null),
       fallback: row.sent ? (row.fallback ?? false) : null,
     })
     .execute();
+  if (row.sent && row.status) await setMessageStatus(db(), `SM${i}`, row.status);
 }
 
 it('reports sends, outcomes, skips, consent and cost for one UTC day, and logs one line', async () => {

@@ -163,21 +163,22 @@ describe('terminated backends under the webhooks app (child process)', () => {
 
   it('a status callback whose backend is terminated mid-statement gets 2xx or 503, never 500', async () => {
     const sid = newSid();
-    const { delivery } = await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
+    await seedSubscriber(t.db(), { phone: PHONE }, { state: 'sent', messageSid: sid });
     server ??= await startFaultServer(t.url());
     const s = server;
 
+    // The callback's one write that can wait on a lock: its message's status row.
     const res = await killWhileWaiting(
-      'SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE',
-      [delivery?.id],
+      'SELECT 1 FROM message_statuses WHERE message_sid = $1 FOR UPDATE',
+      [sid],
       () => post(s, '/twilio/status', statusParams(sid, 'delivered')),
     );
 
     expect([204, 503]).toContain(res.status);
     expect(alive(s)).toBe(true);
     if (res.status === 204) {
-      expect(await t.db().selectFrom('deliveries').select('delivery_status').executeTakeFirst()).toEqual({
-        delivery_status: 'delivered',
+      expect(await t.db().selectFrom('message_statuses').select('status').executeTakeFirst()).toEqual({
+        status: 'delivered',
       });
     }
     // Twilio's repeat (or the next status) is applied once the database answers.

@@ -11,7 +11,7 @@ import { capacityReport } from '../../src/domain/capacity.js';
 import { createApp } from '../../src/http/app.js';
 import { logger } from '../../src/logger.js';
 import type { SendStarter } from '../../src/services/ports.js';
-import { useTestDb } from '../support/db.js';
+import { setMessageStatus, useTestDb } from '../support/db.js';
 import {
   API_TOKEN,
   CountingLimiter,
@@ -110,14 +110,19 @@ async function call(
 
 const phonePath = (phone: string) => `/api/subscribers/${encodeURIComponent(phone)}`;
 
-async function seedDelivery(phone: string, localDate: string, extra: Record<string, unknown> = {}) {
+/** A delivery; `delivery_status` in `extra` becomes its message's latest status (message_statuses). */
+async function seedDelivery(
+  phone: string,
+  localDate: string,
+  { delivery_status, ...extra }: Record<string, unknown> = {},
+) {
   const s = await t
     .db()
     .selectFrom('subscribers')
     .select('id')
     .where('phone', '=', phone)
     .executeTakeFirstOrThrow();
-  return t
+  const row = await t
     .db()
     .insertInto('deliveries')
     .values({
@@ -129,8 +134,12 @@ async function seedDelivery(phone: string, localDate: string, extra: Record<stri
       planned_at: `${localDate}T18:30:00Z`,
       ...extra,
     })
-    .returning('id')
+    .returning(['id', 'message_sid'])
     .executeTakeFirstOrThrow();
+  if (typeof delivery_status === 'string' && row.message_sid) {
+    await setMessageStatus(t.db(), row.message_sid, delivery_status);
+  }
+  return row;
 }
 
 describe('the OpenAPI description', () => {

@@ -9,7 +9,7 @@ import { setupServer } from 'msw/node';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
-import { useTestDb } from '../support/db.js';
+import { setMessageStatus, useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import {
   inboundParams,
@@ -173,9 +173,9 @@ describe('reconcile: Twilio REST refuses the cached auth token', () => {
         claimed_at: claimedAt,
         state: 'sent',
         message_sid: sid,
-        delivery_status: 'sent',
       })
       .execute();
+    await setMessageStatus(t.db(), sid, 'sent');
   }
 
   it('re-reads the secret at once and retries with the rotated token, before the cache expires', async () => {

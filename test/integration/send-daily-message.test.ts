@@ -15,7 +15,7 @@ import {
   type SenderSettings,
   sendDailyMessage,
 } from '../../src/services/send-daily-message.js';
-import { useTestDb } from '../support/db.js';
+import { deliveriesWithStatus, useTestDb } from '../support/db.js';
 import {
   type ChatRequestBody,
   CountingLimiter,
@@ -137,8 +137,7 @@ async function plannedDelivery(
   return { subscriber: s, deliveryId: d.id };
 }
 
-const delivery = (id: string) =>
-  db().selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const delivery = (id: string) => deliveriesWithStatus(db()).where('id', '=', id).executeTakeFirstOrThrow();
 const usage = () => db().selectFrom('usage_daily').selectAll().execute();
 
 beforeEach(() => {

@@ -76,3 +76,26 @@ export function useTestDb(): { db: () => Db; url: () => string } {
     },
   };
 }
+
+/** Deliveries with Twilio's latest status of their message (message_statuses), joined as the listing does. */
+export function deliveriesWithStatus(db: Db) {
+  return db
+    .selectFrom('deliveries')
+    .leftJoin('message_statuses as m', 'm.message_sid', 'deliveries.message_sid')
+    .selectAll('deliveries')
+    .select(['m.status as delivery_status', 'm.error_code as status_error_code']);
+}
+
+/** Sets a message's latest status outright: what earlier callbacks would have left (test setup). */
+export async function setMessageStatus(
+  db: Db,
+  messageSid: string,
+  status: string,
+  errorCode: number | null = null,
+): Promise<void> {
+  await db
+    .insertInto('message_statuses')
+    .values({ message_sid: messageSid, status, error_code: errorCode })
+    .onConflict((oc) => oc.column('message_sid').doUpdateSet({ status, error_code: errorCode }))
+    .execute();
+}

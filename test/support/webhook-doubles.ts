@@ -17,6 +17,7 @@ import type {
   SmsReceipt,
   SmsSender,
 } from '../../src/services/ports.js';
+import { setMessageStatus } from './db.js';
 import { reserveVia } from './limiter-reserve.js';
 
 export const ACCOUNT_SID = `AC${'b2'.repeat(16)}`;
@@ -215,15 +216,13 @@ export async function seedSubscriber(
       planned_at: new Date(now + 3 * hour),
       state,
       ...(state === 'sent'
-        ? {
-            claimed_at: new Date(),
-            sent_at: new Date(),
-            message_sid: delivery.messageSid ?? newSid(),
-            delivery_status: delivery.deliveryStatus ?? 'queued',
-          }
+        ? { claimed_at: new Date(), sent_at: new Date(), message_sid: delivery.messageSid ?? newSid() }
         : {}),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  if (created.message_sid) {
+    await setMessageStatus(db, created.message_sid, delivery.deliveryStatus ?? 'queued');
+  }
   return { subscriber, delivery: created };
 }

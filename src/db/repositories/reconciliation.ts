@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { DeliveryState } from '../../domain/delivery.js';
 import { FINAL_STATUSES } from '../../domain/delivery-status.js';
 import type { DbOrTrx } from '../connection.js';
+import { advanceMessageStatus } from './message-statuses.js';
 
 export interface OpenDelivery {
   id: string;
@@ -28,11 +29,12 @@ export function findOpenDeliveries(
   return db
     .selectFrom('deliveries as d')
     .innerJoin('subscribers as s', 's.id', 'd.subscriber_id')
+    .leftJoin('message_statuses as m', 'm.message_sid', 'd.message_sid')
     .select([
       'd.id',
       'd.state',
       'd.message_sid',
-      'd.delivery_status',
+      'm.status as delivery_status',
       'd.claimed_at',
       'd.sent_at',
       'd.window_end',
@@ -40,9 +42,7 @@ export function findOpenDeliveries(
       's.phone',
     ])
     .where('d.state', 'in', ['sending', 'unknown', 'sent'])
-    .where((eb) =>
-      eb.or([eb('d.delivery_status', 'is', null), eb('d.delivery_status', 'not in', [...FINAL_STATUSES])]),
-    )
+    .where((eb) => eb.or([eb('m.status', 'is', null), eb('m.status', 'not in', [...FINAL_STATUSES])]))
     .where((eb) =>
       eb.or([
         eb.and([eb('d.claimed_at', '<', range.olderThan), eb('d.claimed_at', '>=', range.notBefore)]),
@@ -68,8 +68,8 @@ export interface ObservedStatus {
 
 /**
  * Records what Twilio reports for a delivery: the SID (when it was missing), state `sent` (Twilio has the
- * message), the delivery status and error code, plus a status event row. Only touches a delivery that is
- * still open, so a status callback that landed meanwhile wins.
+ * message), the message's status and error code (forward only), plus a status event row. Only touches a
+ * delivery that is still open, so a status callback that landed meanwhile wins.
  */
 export async function recordObservedStatus(
   db: DbOrTrx,
@@ -81,18 +81,24 @@ export async function recordObservedStatus(
     .set({
       state: 'sent',
       message_sid: seen.messageSid,
-      delivery_status: seen.status,
-      error_code: seen.errorCode,
       sent_at: sql`coalesce(sent_at, ${seen.sentAt})`,
       segments: sql`coalesce(segments, ${seen.segments}::smallint)`,
     })
     .where('id', '=', deliveryId)
     .where('state', 'in', ['sending', 'unknown', 'sent'])
-    .where((eb) =>
-      eb.or([eb('delivery_status', 'is', null), eb('delivery_status', 'not in', [...FINAL_STATUSES])]),
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('message_statuses as m')
+            .select('m.message_sid')
+            .whereRef('m.message_sid', '=', 'deliveries.message_sid')
+            .where('m.status', 'in', [...FINAL_STATUSES]),
+        ),
+      ),
     )
     .executeTakeFirst();
   if (Number(updated.numUpdatedRows) === 0) return false;
+  await advanceMessageStatus(db, seen);
   await db
     .insertInto('delivery_status_events')
     .values({ message_sid: seen.messageSid, status: seen.status, error_code: seen.errorCode })

@@ -22,15 +22,14 @@ export async function deliveryOutcomes(db: DbOrTrx, from: Date, to: Date): Promi
   const inDay = sql<boolean>`sent_at >= ${from} AND sent_at < ${to}`;
   const row = await db
     .selectFrom('deliveries')
+    .leftJoin('message_statuses as m', 'm.message_sid', 'deliveries.message_sid')
     .select([
       sql<number>`count(*) FILTER (WHERE ${inDay})`.as('sent'),
-      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'delivered')`.as('delivered'),
-      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'undelivered')`.as('undelivered'),
-      sql<number>`count(*) FILTER (WHERE ${inDay} AND delivery_status = 'failed')`.as('failed'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND m.status = 'delivered')`.as('delivered'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND m.status = 'undelivered')`.as('undelivered'),
+      sql<number>`count(*) FILTER (WHERE ${inDay} AND m.status = 'failed')`.as('failed'),
       sql<number>`count(*) FILTER (WHERE ${inDay}
-        AND (delivery_status IS NULL OR delivery_status <> ALL(${[...FINAL_STATUSES]}::text[])))`.as(
-        'awaitingStatus',
-      ),
+        AND (m.status IS NULL OR m.status <> ALL(${[...FINAL_STATUSES]}::text[])))`.as('awaitingStatus'),
       sql<number>`count(*) FILTER (WHERE sent_at IS NULL AND state = 'failed'
         AND window_start >= ${from} AND window_start < ${to})`.as('sendErrors'),
     ])

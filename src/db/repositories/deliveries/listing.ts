@@ -38,6 +38,7 @@ function baseQuery(db: DbOrTrx) {
   return db
     .selectFrom('deliveries as d')
     .innerJoin('subscribers as s', 's.id', 'd.subscriber_id')
+    .leftJoin('message_statuses as m', 'm.message_sid', 'd.message_sid')
     .select([
       'd.id',
       's.phone',
@@ -47,9 +48,9 @@ function baseQuery(db: DbOrTrx) {
       'd.reason',
       'd.planned_at',
       'd.sent_at',
-      'd.delivery_status',
+      'm.status as delivery_status',
       'd.message_sid',
-      'd.error_code',
+      (eb) => eb.fn.coalesce('m.error_code', 'd.error_code').as('error_code'),
       'd.fallback',
       'd.body',
       'd.cost_usd',

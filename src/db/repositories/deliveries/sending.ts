@@ -2,6 +2,7 @@
 import { type NotNull, sql } from 'kysely';
 import type { DbOrTrx } from '../../connection.js';
 import type { Delivery, Subscriber } from '../../schema.js';
+import { advanceMessageStatus } from '../message-statuses.js';
 
 /**
  * Takes a planned delivery for sending (planned → sending). Exactly one concurrent caller gets the row:
@@ -76,7 +77,6 @@ export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Pro
       state: 'sent',
       reason: null,
       message_sid: sent.messageSid,
-      delivery_status: sent.status,
       sent_at: sent.sentAt,
       body: sent.body,
       segments: sent.segments,
@@ -90,7 +90,10 @@ export async function recordSent(db: DbOrTrx, id: string, sent: SentRecord): Pro
     .where('id', '=', id)
     .where('state', '=', 'sending')
     .executeTakeFirst();
-  return res.numUpdatedRows > 0n;
+  if (res.numUpdatedRows === 0n) return false;
+  // Twilio's first answer (queued, accepted); a callback that got here first keeps its later status.
+  await advanceMessageStatus(db, { messageSid: sent.messageSid, status: sent.status, errorCode: null });
+  return true;
 }
 
 /**
