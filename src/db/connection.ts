@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { type Credentials, type DatabaseCredentials, withFreshCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
+import { namingStatements } from './prepared.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -108,9 +109,12 @@ export function createDb(options: DbOptions): Db {
   return dbOnPool(createPool(options));
 }
 
-/** A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). */
+/**
+ * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). The webhooks'
+ * statements (src/db/prepared.ts) go out as named prepared statements.
+ */
 export function dbOnPool(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingStatements(pool) }) });
 }
 
 const UNAVAILABLE_CODES = new Set([

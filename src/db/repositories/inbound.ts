@@ -1,9 +1,10 @@
 // Inbound SMS as received (kept for RETENTION_DAYS). The whole state change of one inbound text is the SQL
-// function receive_inbound_sms (migrations/2026-12-01T0930_webhook_functions.ts): one round trip, one commit.
-import { sql } from 'kysely';
+// function receive_inbound_sms (migrations 2026-12-01T0930_webhook_functions, 2026-12-01T1600_inbound_dedupe_by_row):
+// one round trip, one commit.
 import type { InboundKind } from '../../domain/inbound-keywords.js';
 import type { ConsentKind } from '../../domain/subscriber.js';
 import type { DbOrTrx } from '../connection.js';
+import { preparedStatement } from '../prepared.js';
 
 export interface InboundRow {
   messageSid: string;
@@ -38,11 +39,25 @@ interface Row {
   retry_after_ms: number | null;
 }
 
+const receive = preparedStatement(
+  'receive_inbound_sms',
+  'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer)',
+);
+
 /** Stores the text once per MessageSid and applies what it asks for, in one statement. */
 export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<InboundApplied> {
-  const { rows } = await sql<Row>`
-    SELECT * FROM receive_inbound_sms(${row.messageSid}, ${row.from}, ${row.to}, ${row.body},
-      ${row.classification}, ${row.defaultTimeZone}, ${row.now}, ${row.limitPerMinute}::integer)`.execute(db);
+  const { rows } = await db.executeQuery<Row>(
+    receive([
+      row.messageSid,
+      row.from,
+      row.to,
+      row.body,
+      row.classification,
+      row.defaultTimeZone,
+      row.now,
+      row.limitPerMinute,
+    ]),
+  );
   const r = rows[0];
   if (!r) throw new Error('receive_inbound_sms returned no row');
   if (r.outcome === 'duplicate') return { outcome: 'duplicate' };

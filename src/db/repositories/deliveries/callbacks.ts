@@ -2,8 +2,8 @@
 // function call) and cancellation of planned deliveries when a subscriber is paused (an opt-out cancels
 // them inside opt_out_subscriber).
 
-import { sql } from 'kysely';
 import type { DbOrTrx } from '../../connection.js';
+import { preparedStatement } from '../../prepared.js';
 
 export interface StatusCallbackRow {
   messageSid: string;
@@ -30,6 +30,11 @@ export type StatusCallbackApplied =
   | { outcome: 'duplicate' }
   | { outcome: 'limited'; retryAfterMs: number };
 
+const receive = preparedStatement(
+  'receive_status_callback',
+  'SELECT * FROM receive_status_callback($1, $2, $3::integer, $4, $5, $6, $7::integer)',
+);
+
 /**
  * Stores the callback once per (MessageSid, status), moves the delivery's status forward only, and opts
  * the recipient out when the provider says so: receive_status_callback, one statement.
@@ -38,16 +43,24 @@ export async function receiveStatusCallback(
   db: DbOrTrx,
   row: StatusCallbackRow,
 ): Promise<StatusCallbackApplied> {
-  const { rows } = await sql<{
+  const { rows } = await db.executeQuery<{
     outcome: 'applied' | 'duplicate' | 'limited';
     known_delivery: boolean;
     advanced: boolean;
     opted_out: boolean;
     cancelled: string[];
     retry_after_ms: number | null;
-  }>`
-    SELECT * FROM receive_status_callback(${row.messageSid}, ${row.status}, ${row.errorCode}::integer,
-      ${row.recipientOptedOut}, ${row.to}, ${row.now}, ${row.limitPerMinute}::integer)`.execute(db);
+  }>(
+    receive([
+      row.messageSid,
+      row.status,
+      row.errorCode,
+      row.recipientOptedOut,
+      row.to,
+      row.now,
+      row.limitPerMinute,
+    ]),
+  );
   const r = rows[0];
   if (!r) throw new Error('receive_status_callback returned no row');
   if (r.outcome === 'duplicate') return { outcome: 'duplicate' };
