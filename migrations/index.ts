@@ -12,6 +12,7 @@ import * as webhookFunctions from './2026-12-01T0930_webhook_functions.js';
 import * as quotaPerLocalDate from './2026-12-01T1100_quota_per_local_date.js';
 import * as statusLimitPlan from './2026-12-01T1200_status_limit_plan.js';
 import * as messageStatuses from './2026-12-01T1500_message_statuses.js';
+import * as inboundDedupeByRow from './2026-12-01T1600_inbound_dedupe_by_row.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T1100_quota_per_local_date': quotaPerLocalDate,
   '2026-12-01T1200_status_limit_plan': statusLimitPlan,
   '2026-12-01T1500_message_statuses': messageStatuses,
+  '2026-12-01T1600_inbound_dedupe_by_row': inboundDedupeByRow,
 };
 
 export const migrationProvider: MigrationProvider = {

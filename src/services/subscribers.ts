@@ -136,7 +136,7 @@ export async function patchSubscriber(
   patch: SubscriberPatch,
 ): Promise<SubscriberView> {
   const { subscriber, cancelled } = await deps.db.transaction().execute(async (trx) => {
-    const current = await findSubscriberByPhone(trx, phone, { forUpdate: true });
+    const current = await findSubscriberByPhone(trx, phone, { lock: true });
     if (!current) throw new SubscriberNotFound();
     if (current.status === 'opted_out') {
       throw new SubscriberConflict(

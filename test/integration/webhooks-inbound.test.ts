@@ -228,6 +228,50 @@ describe('replays and signatures', () => {
     expect(scheduler.cancelled).toHaveLength(1);
   });
 
+  it('the same text delivered several times at once is applied and answered once', async () => {
+    // Twilio retries a webhook it timed out on while the first attempt may still be running.
+    makeApp({ TWILIO_ADVANCED_OPT_OUT: 'false' });
+    const { subscriber: seeded } = await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const params = inboundParams(PHONE, 'please stop texting me');
+    const answers = await Promise.all(Array.from({ length: 6 }, async () => (await post(params)).text()));
+    expect(answers.filter((a) => a.includes('<Message>'))).toHaveLength(1);
+    expect(answers.filter((a) => a === EMPTY)).toHaveLength(5);
+    expect(await consent()).toMatchObject([{ kind: 'opt_out', subscriber_id: seeded.id }]);
+    expect(await t.db().selectFrom('inbound_messages').select('subscriber_id').execute()).toEqual([
+      { subscriber_id: seeded.id },
+    ]);
+    expect(scheduler.cancelled).toHaveLength(1);
+  });
+
+  it('a sign-up by SMS delivered several times at once makes one subscriber, one consent event, one row', async () => {
+    makeApp({ TWILIO_ADVANCED_OPT_OUT: 'false' });
+    const params = inboundParams(PHONE, 'START');
+    const answers = await Promise.all(Array.from({ length: 6 }, async () => (await post(params)).text()));
+    expect(answers.filter((a) => a.includes('<Message>'))).toHaveLength(1);
+    const [joined, ...others] = await t.db().selectFrom('subscribers').selectAll().execute();
+    expect(others).toEqual([]);
+    expect(joined).toMatchObject({ phone: PHONE, status: 'active' });
+    expect(await consent()).toMatchObject([{ kind: 'opt_in', subscriber_id: joined?.id }]);
+    expect(await t.db().selectFrom('inbound_messages').select('subscriber_id').execute()).toEqual([
+      { subscriber_id: joined?.id },
+    ]);
+  });
+
+  it('STARTs and STOPs from a new number at once: one subscriber, every text stored with it', async () => {
+    // (A text that asks nothing, like "hello", is stored with the subscriber that exists when it is read.)
+    const texts = ['START', 'STOP', 'START', 'STOP', 'START', 'STOP'];
+    const answers = await Promise.all(texts.map((text) => post(inboundParams(PHONE, text))));
+    expect(answers.map((a) => a.status)).toEqual(texts.map(() => 200));
+    const [only, ...others] = await t.db().selectFrom('subscribers').selectAll().execute();
+    expect(others).toEqual([]);
+    const stored = await t.db().selectFrom('inbound_messages').select('subscriber_id').execute();
+    expect(stored).toHaveLength(texts.length);
+    expect(new Set(stored.map((r) => r.subscriber_id))).toEqual(new Set([only?.id]));
+    // The ledger ends where the subscriber is: its last event is the status it has.
+    const last = (await consent()).at(-1);
+    expect(last?.kind === 'opt_out' ? 'opted_out' : 'active').toBe(only?.status);
+  });
+
   it.each([
     ['missing', { signature: null }],
     ['forged', { signature: 'bm90IGEgcmVhbCBzaWduYXR1cmU=' }],

@@ -4,13 +4,18 @@ import type { ConsentSource } from '../../domain/subscriber.js';
 import type { DbOrTrx } from '../connection.js';
 import type { NewSubscriber, Subscriber, SubscriberUpdate } from '../schema.js';
 
+/**
+ * The subscriber with this phone. `lock` holds the row against every other change to it until the
+ * transaction ends (FOR NO KEY UPDATE, as the SQL functions lock it: unlike FOR UPDATE it does not wait on
+ * transactions that only reference the row, such as a text being stored with its subscriber).
+ */
 export function findSubscriberByPhone(
   db: DbOrTrx,
   phone: string,
-  options: { forUpdate?: boolean } = {},
+  options: { lock?: boolean } = {},
 ): Promise<Subscriber | undefined> {
   const query = db.selectFrom('subscribers').selectAll().where('phone', '=', phone);
-  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
+  return (options.lock ? query.forNoKeyUpdate() : query).executeTakeFirst();
 }
 
 /** Inserts unless the phone exists; returns the new row, or undefined when another row has the phone. */
