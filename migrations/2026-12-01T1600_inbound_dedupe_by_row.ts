@@ -13,8 +13,9 @@
 // Same signatures and results: code deployed before this migration calls them unchanged.
 import { type Kysely, sql } from 'kysely';
 
-export async function up(db: Kysely<any>): Promise<void> {
-  await sql`
+/** opt_out_subscriber as migration 2026-12-01T0930 made it, but for the lock on an already opted-out row. */
+const optOutSubscriber = (lock: 'FOR UPDATE' | 'FOR NO KEY UPDATE') =>
+  sql.raw(`
     CREATE OR REPLACE FUNCTION opt_out_subscriber(
       p_subscriber_id integer,
       p_source text,
@@ -38,7 +39,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       changed := subscriber_id IS NOT NULL;
       IF NOT changed THEN
         -- Already out (or no such row): lock it all the same, so a concurrent START waits for us.
-        SELECT x.id, x.phone INTO subscriber_id, v_phone FROM subscribers x WHERE x.id = p_subscriber_id FOR NO KEY UPDATE;
+        SELECT x.id, x.phone INTO subscriber_id, v_phone FROM subscribers x WHERE x.id = p_subscriber_id ${lock};
         IF subscriber_id IS NULL THEN
           RETURN;
         END IF;
@@ -57,7 +58,11 @@ export async function up(db: Kysely<any>): Promise<void> {
         VALUES (opt_out_subscriber.subscriber_id, v_phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
       END IF;
     END $$;
+`);
 
+export async function up(db: Kysely<any>): Promise<void> {
+  await optOutSubscriber('FOR NO KEY UPDATE').execute(db);
+  await sql`
     CREATE OR REPLACE FUNCTION receive_inbound_sms(
       p_message_sid text,
       p_from text,
@@ -159,50 +164,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await optOutSubscriber('FOR UPDATE').execute(db);
   await sql`
-    CREATE OR REPLACE FUNCTION opt_out_subscriber(
-      p_subscriber_id integer,
-      p_source text,
-      p_now timestamptz,
-      p_message_sid text DEFAULT NULL,
-      p_trigger_text text DEFAULT NULL,
-      p_erase_name boolean DEFAULT false,
-      OUT subscriber_id integer,
-      OUT changed boolean,
-      OUT cancelled text[]
-    ) LANGUAGE plpgsql AS $$
-    DECLARE
-      v_phone text;
-    BEGIN
-      cancelled := '{}';
-      -- The usual case in one write: the UPDATE takes the row lock and says whether the status changed.
-      UPDATE subscribers x
-         SET status = 'opted_out', opted_out_at = p_now, name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
-       WHERE x.id = p_subscriber_id AND x.status <> 'opted_out'
-      RETURNING x.id, x.phone INTO subscriber_id, v_phone;
-      changed := subscriber_id IS NOT NULL;
-      IF NOT changed THEN
-        -- Already out (or no such row): lock it all the same, so a concurrent START waits for us.
-        SELECT x.id, x.phone INTO subscriber_id, v_phone FROM subscribers x WHERE x.id = p_subscriber_id FOR UPDATE;
-        IF subscriber_id IS NULL THEN
-          RETURN;
-        END IF;
-        IF p_erase_name THEN
-          UPDATE subscribers x SET name = NULL WHERE x.id = subscriber_id AND x.name IS NOT NULL;
-        END IF;
-      END IF;
-      WITH c AS (
-        UPDATE deliveries d SET state = 'cancelled', reason = 'opted_out'
-         WHERE d.subscriber_id = opt_out_subscriber.subscriber_id AND d.state = 'planned'
-        RETURNING d.id
-      )
-      SELECT coalesce(array_agg(c.id::text), '{}') INTO cancelled FROM c;
-      IF changed THEN
-        INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
-        VALUES (opt_out_subscriber.subscriber_id, v_phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
-      END IF;
-    END $$;
-
     CREATE OR REPLACE FUNCTION receive_inbound_sms(
       p_message_sid text,
       p_from text,
