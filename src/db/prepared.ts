@@ -25,20 +25,31 @@ export function preparedStatement(
 
 /** `pool` for Kysely, its clients sending registered SQL as named statements (pg prepares each once). */
 export function namingStatements(pool: pg.Pool): PostgresPool {
+  // One wrapper per pg client, kept as long as the client: Kysely keys its connection objects by the client
+  // it is handed, so a new wrapper on every checkout would make it build a new connection every time.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    const query = (sqlOrCursor: unknown, parameters?: readonly unknown[]) => {
+      if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as pg.Submittable);
+      const name = names.get(sqlOrCursor);
+      const values = parameters ? [...parameters] : [];
+      return name ? client.query({ name, text: sqlOrCursor, values }) : client.query(sqlOrCursor, values);
+    };
+    // pg's client answers what Kysely's PostgresPoolClient declares; only the overloads' types differ.
+    return {
+      query,
+      release: (destroy?: boolean) => client.release(destroy),
+    } as unknown as PostgresPoolClient;
+  };
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
-      const query = (sqlOrCursor: unknown, parameters?: readonly unknown[]) => {
-        if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as pg.Submittable);
-        const name = names.get(sqlOrCursor);
-        const values = parameters ? [...parameters] : [];
-        return name ? client.query({ name, text: sqlOrCursor, values }) : client.query(sqlOrCursor, values);
-      };
-      // pg's client answers what Kysely's PostgresPoolClient declares; only the overloads' types differ.
-      return {
-        query,
-        release: (destroy?: boolean) => client.release(destroy),
-      } as unknown as PostgresPoolClient;
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
     },
     end: () => pool.end(),
   };

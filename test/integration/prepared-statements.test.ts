@@ -1,9 +1,10 @@
 // The webhooks' statements go out as named prepared statements (src/db/prepared.ts): parsed and planned
 // once per connection, everything else unnamed as before, against a real Postgres.
 import { sql } from 'kysely';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/connection.js';
-import { preparedStatement } from '../../src/db/prepared.js';
+import { namingStatements, preparedStatement } from '../../src/db/prepared.js';
 import { useTestDb } from '../support/db.js';
 
 const t = useTestDb();
@@ -50,6 +51,29 @@ describe('named prepared statements', () => {
       expect((await db.executeQuery<{ n: number }>(double([2]))).rows).toEqual([{ n: 6 }]);
     });
     await sql`DROP FUNCTION test_prepared_double(integer)`.execute(t.db());
+  });
+
+  it('a pooled connection reaches Kysely as the same client every time it is checked out', async () => {
+    // Kysely keeps one connection object per client it is handed (a WeakMap keyed by the client): a new
+    // wrapper on every checkout made it build and remember a new one for every query.
+    const pool = new pg.Pool({ connectionString: t.url(), max: 1 });
+    const naming = namingStatements(pool);
+    try {
+      const first = await naming.connect();
+      first.release();
+      const second = await naming.connect();
+      second.release();
+      expect(second).toBe(first);
+      // A client released as broken is closed; the next checkout is a new connection and a new client.
+      (await naming.connect()).release(true);
+      const third = await naming.connect();
+      const { rows } = await third.query('SELECT 1 AS one', []);
+      third.release();
+      expect(third).not.toBe(first);
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await naming.end();
+    }
   });
 
   it('a second registration of a name with other SQL is refused', () => {
