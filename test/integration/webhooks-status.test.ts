@@ -3,6 +3,7 @@
 import type { Hono } from 'hono';
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { receiveStatusCallback } from '../../src/db/repositories/deliveries/callbacks.js';
 import { deliveryById } from '../../src/db/repositories/deliveries/listing.js';
 import { claimDelivery, recordSent } from '../../src/db/repositories/deliveries/sending.js';
 import { shouldAdvance } from '../../src/domain/delivery-status.js';
@@ -286,5 +287,53 @@ describe('the SQL status order and the domain agree', () => {
     for (const row of rows) {
       expect(row.advances, `${row.current} → ${row.next}`).toBe(shouldAdvance(row.current, row.next));
     }
+  });
+});
+
+describe('what a status callback waits for', () => {
+  const setting = async (db: Parameters<typeof receiveStatusCallback>[0]) =>
+    (await sql<{ value: string }>`SELECT current_setting('synchronous_commit') AS value`.execute(db)).rows[0]
+      ?.value;
+
+  /**
+   * The callback's statement in a transaction of its own, on a session that waits for the WAL flush as a
+   * production server does (the tests' server does not); what its commit would use.
+   */
+  async function commitSetting(row: {
+    status: string;
+    errorCode: number | null;
+    recipientOptedOut: boolean;
+  }) {
+    return t
+      .db()
+      .transaction()
+      .execute(async (trx) => {
+        await sql`SET LOCAL synchronous_commit = on`.execute(trx);
+        const applied = await receiveStatusCallback(trx, {
+          messageSid: newSid(),
+          to: PHONE,
+          now: new Date(),
+          limitPerMinute: 120,
+          ...row,
+        });
+        return { outcome: applied.outcome, setting: await setting(trx) };
+      });
+  }
+
+  it('an ordinary status commits without waiting for the WAL flush, for that transaction only', async () => {
+    const before = await setting(t.db());
+    expect(await commitSetting({ status: 'delivered', errorCode: null, recipientOptedOut: false })).toEqual({
+      outcome: 'applied',
+      setting: 'off',
+    });
+    expect(await setting(t.db())).toBe(before);
+  });
+
+  it('a carrier opt-out (21610) is a consent change and waits for the flush', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    expect(await commitSetting({ status: 'failed', errorCode: 21610, recipientOptedOut: true })).toEqual({
+      outcome: 'applied',
+      setting: 'on',
+    });
   });
 });
