@@ -32,8 +32,6 @@ export interface StatusCallbackDeps {
 
 export interface StatusCallbackResult {
   duplicate: boolean;
-  /** False when no delivery has this MessageSid (the event is stored all the same). */
-  knownDelivery: boolean;
   advanced: boolean;
   optedOut: boolean;
   /** Set when this MessageSid is over its per-minute limit: nothing was stored. */
@@ -55,7 +53,7 @@ export async function applyStatusCallback(
       }),
     deps.retry,
   );
-  const outcome = { duplicate: false, knownDelivery: false, advanced: false, optedOut: false };
+  const outcome = { duplicate: false, advanced: false, optedOut: false };
   if (applied.outcome === 'limited') return { ...outcome, limitedForMs: applied.retryAfterMs };
   if (applied.outcome === 'duplicate') return { ...outcome, duplicate: true };
   await removeSchedules(deps.scheduler, applied.cancelledDeliveryIds);

@@ -22,7 +22,6 @@ export interface StatusCallbackRow {
 export type StatusCallbackApplied =
   | {
       outcome: 'applied';
-      knownDelivery: boolean;
       advanced: boolean;
       optedOut: boolean;
       cancelledDeliveryIds: string[];
@@ -45,7 +44,6 @@ export async function receiveStatusCallback(
 ): Promise<StatusCallbackApplied> {
   const { rows } = await db.executeQuery<{
     outcome: 'applied' | 'duplicate' | 'limited';
-    known_delivery: boolean;
     advanced: boolean;
     opted_out: boolean;
     cancelled: string[];
@@ -67,7 +65,6 @@ export async function receiveStatusCallback(
   if (r.outcome === 'limited') return { outcome: 'limited', retryAfterMs: r.retry_after_ms ?? 60_000 };
   return {
     outcome: 'applied',
-    knownDelivery: r.known_delivery,
     advanced: r.advanced,
     optedOut: r.opted_out,
     cancelledDeliveryIds: r.cancelled,
