@@ -13,7 +13,7 @@ import * as quotaPerLocalDate from './2026-12-01T1100_quota_per_local_date.js';
 import * as statusLimitPlan from './2026-12-01T1200_status_limit_plan.js';
 import * as messageStatuses from './2026-12-01T1500_message_statuses.js';
 import * as inboundDedupeByRow from './2026-12-01T1600_inbound_dedupe_by_row.js';
-import * as statusCallbacksAsyncCommit from './2026-12-01T1700_status_callbacks_async_commit.js';
+import * as statusCallbackHotPath from './2026-12-01T1700_status_callback_hot_path.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -28,7 +28,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T1200_status_limit_plan': statusLimitPlan,
   '2026-12-01T1500_message_statuses': messageStatuses,
   '2026-12-01T1600_inbound_dedupe_by_row': inboundDedupeByRow,
-  '2026-12-01T1700_status_callbacks_async_commit': statusCallbacksAsyncCommit,
+  '2026-12-01T1700_status_callback_hot_path': statusCallbackHotPath,
 };
 
 export const migrationProvider: MigrationProvider = {

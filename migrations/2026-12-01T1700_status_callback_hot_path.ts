@@ -1,24 +1,26 @@
 // Frozen once landed: write a new migration instead of editing this one.
-// A status callback's transaction commits without waiting for its WAL to reach disk (synchronous_commit
-// off for that transaction only, set inside receive_status_callback), except when it records a carrier
-// opt-out (Twilio's 21610), which waits as before.
-// Why this is safe: asynchronous commit never corrupts or reorders anything; a crash of the database
-// server can lose only the last transactions acknowledged before it (at most about 3 × wal_writer_delay,
-// 600 ms by default), and losing a status callback loses nothing that is not read again: a later callback
-// for the same message supersedes an intermediate status, and the daily reconciliation asks Twilio about
-// every message sent without a final status (docs/observability.md). A carrier opt-out stays durable: it
-// is a consent change, and the schedules it cancels are removed right after the commit.
-// Why: the commit's wait for the WAL flush was the largest single cost of the webhooks' highest-volume
-// path (about three callbacks per message sent): Postgres CPU per call, 10 connections, embedded
-// PostgreSQL 18 (.prof driver, three rounds): 0.49 / 0.37 / 0.37 ms waiting, 0.17 / 0.19 / 0.18 ms not.
-// Also: the delivery with the MessageSid is looked up only for a carrier opt-out (to find its subscriber);
-// known_delivery is null otherwise. Nothing read it but a DEBUG line, a status is kept under its MessageSid
-// whether or not a delivery has it yet, and the lookup was a tenth of the function's cost.
+// receive_status_callback, the webhooks' highest-volume path (about three callbacks per message sent), does
+// less for the same answers. Postgres CPU per call, 10 connections, embedded PostgreSQL 18: 0.37–0.49 ms
+// before; the commit alone was about half of it (0.17–0.19 ms with the wait, everything else equal).
+// 1. Its transaction commits without waiting for its WAL to reach disk (synchronous_commit off for that
+//    transaction only), except when it records a carrier opt-out (Twilio's 21610), a consent change whose
+//    cancelled schedules are removed right after the commit. Asynchronous commit never corrupts or
+//    reorders anything; a crash of the database server can lose only the callbacks acknowledged in the
+//    last moments before it (about 3 × wal_writer_delay, 600 ms by default), and none is lost for good:
+//    a later callback supersedes an intermediate status, and the daily reconciliation asks Twilio about
+//    every message sent without a final status (docs/observability.md).
+// 2. The per-message limit counts stored statuses only for a status Twilio does not document. A
+//    documented one (delivery_status_rank) is stored at most once per message anyway, so the limit could
+//    only ever refuse a genuine delivered or failed after a flood of made-up ones; now it never does, and
+//    the count is not run on the usual path.
+// 3. The delivery with the MessageSid is looked up only for a carrier opt-out (its subscriber);
+//    known_delivery is null otherwise. Only a DEBUG line read it, and a status is kept under its
+//    MessageSid whether or not a delivery has it yet.
 // Same signature and result columns: code deployed before this migration calls it unchanged.
 import { type Kysely, sql } from 'kysely';
 
 /** receive_status_callback as migration 2026-12-01T1500 made it (false) or as this one makes it (true). */
-const statusFunction = (asyncCommit: boolean) =>
+const statusFunction = (hotPath: boolean) =>
   sql.raw(`
   CREATE OR REPLACE FUNCTION receive_status_callback(
     p_message_sid text,
@@ -44,11 +46,11 @@ const statusFunction = (asyncCommit: boolean) =>
     v_status text;
     o record;
   BEGIN
-    known_delivery := ${asyncCommit ? 'NULL' : 'false'};
+    known_delivery := ${hotPath ? 'NULL' : 'false'};
     advanced := false;
     opted_out := false;
     cancelled := '{}';
-    IF p_limit_per_minute IS NOT NULL THEN
+    IF p_limit_per_minute IS NOT NULL${hotPath ? ' AND delivery_status_rank(p_status) IS NULL' : ''} THEN
       WITH mine AS MATERIALIZED (
         SELECT e.received_at FROM delivery_status_events e WHERE e.message_sid = p_message_sid
       )
@@ -77,7 +79,7 @@ const statusFunction = (asyncCommit: boolean) =>
     END IF;
     outcome := 'applied';
 ${
-  asyncCommit
+  hotPath
     ? `    -- Until the end of this transaction (is_local): a lost status is asked again, a carrier opt-out is not.
     IF NOT p_recipient_opted_out THEN
       PERFORM set_config('synchronous_commit', 'off', true);
@@ -93,7 +95,7 @@ ${
     RETURNING x.status INTO v_status;
     advanced := v_status IS NOT NULL;
 ${
-  asyncCommit
+  hotPath
     ? ''
     : `    SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
     known_delivery := v_delivery IS NOT NULL;
@@ -101,7 +103,7 @@ ${
 }
     IF p_recipient_opted_out THEN
 ${
-  asyncCommit
+  hotPath
     ? `      -- The delivery is looked up only here, for its subscriber; known_delivery is null otherwise.
       SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
       known_delivery := v_delivery IS NOT NULL;
