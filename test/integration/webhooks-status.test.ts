@@ -321,12 +321,34 @@ describe('what a status callback waits for', () => {
   }
 
   it('an ordinary status commits without waiting for the WAL flush, for that transaction only', async () => {
-    const before = await setting(t.db());
     expect(await commitSetting({ status: 'delivered', errorCode: null, recipientOptedOut: false })).toEqual({
       outcome: 'applied',
       setting: 'off',
     });
-    expect(await setting(t.db())).toBe(before);
+    // On one session that waits for the flush: after the callback's transaction it still does.
+    const after = await t
+      .db()
+      .connection()
+      .execute(async (conn) => {
+        await sql`SET synchronous_commit = on`.execute(conn);
+        try {
+          await conn.transaction().execute((trx) =>
+            receiveStatusCallback(trx, {
+              messageSid: newSid(),
+              status: 'sent',
+              errorCode: null,
+              recipientOptedOut: false,
+              to: PHONE,
+              now: new Date(),
+              limitPerMinute: 120,
+            }),
+          );
+          return await setting(conn);
+        } finally {
+          await sql`RESET synchronous_commit`.execute(conn);
+        }
+      });
+    expect(after).toBe('on');
   });
 
   it('a carrier opt-out (21610) is a consent change and waits for the flush', async () => {
