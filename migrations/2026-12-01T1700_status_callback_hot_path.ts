@@ -20,6 +20,13 @@
 // Same signature and result columns: code deployed before this migration calls it unchanged.
 import { type Kysely, sql } from 'kysely';
 
+/** The delivery with the callback's MessageSid, and its subscriber (indented by `pad`). */
+const findDelivery = (
+  pad: string,
+) => `${pad}SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
+${pad}known_delivery := v_delivery IS NOT NULL;
+`;
+
 /** receive_status_callback as migration 2026-12-01T1500 made it (false) or as this one makes it (true). */
 const statusFunction = (hotPath: boolean) =>
   sql.raw(`
@@ -95,22 +102,9 @@ ${
      WHERE delivery_status_advances(x.status, excluded.status)
     RETURNING x.status INTO v_status;
     advanced := v_status IS NOT NULL;
-${
-  hotPath
-    ? ''
-    : `    SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
-    known_delivery := v_delivery IS NOT NULL;
-`
-}
+${hotPath ? '' : findDelivery('    ')}
     IF p_recipient_opted_out THEN
-${
-  hotPath
-    ? `      -- The delivery is looked up only here, for its subscriber; known_delivery is null otherwise.
-      SELECT x.id, x.subscriber_id INTO v_delivery, v_subscriber FROM deliveries x WHERE x.message_sid = p_message_sid;
-      known_delivery := v_delivery IS NOT NULL;
-`
-    : ''
-}      v_subscriber := coalesce(v_subscriber, (SELECT x.id FROM subscribers x WHERE x.phone = p_to));
+${hotPath ? `      -- Looked up only here, for its subscriber; known_delivery is null otherwise.\n${findDelivery('      ')}` : ''}      v_subscriber := coalesce(v_subscriber, (SELECT x.id FROM subscribers x WHERE x.phone = p_to));
       IF v_subscriber IS NOT NULL THEN
         SELECT * INTO o FROM opt_out_subscriber(v_subscriber, 'carrier', p_now, p_message_sid, NULL);
         opted_out := o.changed;
