@@ -1,8 +1,9 @@
 // Webhooks under load: the real application (serve.ts app) answering Twilio-signed requests against the
 // bare node:http + pg server (one INSERT per request), both in a child process with the same pool size, each
-// loaded by autocannon over loopback for a fixed time. Two scenarios: inbound STOP/START texts, each from a
-// different number, and status callbacks (sending, sent, delivered for each of our sent messages: the
-// high-volume path, about three per message).
+// loaded by autocannon over loopback for a fixed time; and, as a second baseline without a target, a bare
+// server making the app's own SQL call (what the application costs over its database work). Two
+// scenarios: inbound STOP/START texts, each from a different number, and status callbacks (sending, sent,
+// delivered for each of our sent messages: the high-volume path, about three per message).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -92,7 +93,7 @@ export function signedStatusCallbacks(count: number): SignedRequest[] {
 }
 
 export async function startChild(
-  kind: 'app' | 'bare',
+  kind: 'app' | 'bare' | 'bare-call',
   databaseUrl: string,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
@@ -167,7 +168,11 @@ interface Scenario {
   stored: () => Promise<string>;
 }
 
-/** The app, then the bare server, on the same requests; three rows (throughput, p50, p99). */
+/**
+ * The app, then the bare server making the same SQL call (on the requests after the app's, so it meets no
+ * replays), then the bare INSERT server (on the same requests as the app); four rows (throughput, p50, p99,
+ * and the app against the same-call server).
+ */
 async function runScenario(url: string, scenario: Scenario, seconds: number) {
   const warmUp = Math.max(1, Math.round(seconds / 5));
   const appCursor = { next: 0, wrapped: 0 };
@@ -179,6 +184,14 @@ async function runScenario(url: string, scenario: Scenario, seconds: number) {
     await stopChild(appServer.child);
   }
   const stored = await scenario.stored();
+  const callCursor = { next: appCursor.next, wrapped: 0 };
+  const callServer = await startChild('bare-call', url);
+  let call: LoadResult;
+  try {
+    call = await load(callServer.url, scenario.requests, callCursor, seconds, warmUp);
+  } finally {
+    await stopChild(callServer.child);
+  }
   const bareCursor = { next: 0, wrapped: 0 };
   const bareServer = await startChild('bare', url);
   let bare: LoadResult;
@@ -220,6 +233,23 @@ async function runScenario(url: string, scenario: Scenario, seconds: number) {
       baseline: { label: 'bare', value: bare.p99Ms, unit: 'ms' },
       ratio: app.p99Ms / Math.max(bare.p99Ms, 0.001),
       target: { text: '< 20 ms', met: app.p99Ms < 20 },
+    },
+    {
+      section: 'webhooks',
+      metric: `${scenario.name}: app against its own SQL call`,
+      value: app.requestsPerSecond,
+      unit: 'req/s',
+      baseline: {
+        label: 'bare node:http + pg, the same SQL call',
+        value: call.requestsPerSecond,
+        unit: 'req/s',
+      },
+      ratio: app.requestsPerSecond / call.requestsPerSecond,
+      note:
+        `what the application costs over its database work; the same-call server itself: ` +
+        `${(call.requestsPerSecond / bare.requestsPerSecond).toFixed(3)}× the one-INSERT server, ` +
+        `p50 ${call.p50Ms} ms, p99 ${call.p99Ms} ms, non-2xx ${call.non2xx}, errors ${call.errors}` +
+        `${callCursor.wrapped ? `, requests reused ${callCursor.wrapped}×` : ''}`,
     },
   ] satisfies BenchRow[];
 }
