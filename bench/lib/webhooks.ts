@@ -13,7 +13,7 @@ import twilioWebhooks from 'twilio/lib/webhooks/webhooks.js';
 import { PROJECT_ROOT } from '../../lib/lambda-bundling.js';
 import type { Db } from '../../src/db/connection.js';
 import { withScratchDatabase } from './database.js';
-import { type LoadResult, runLoad } from './load.js';
+import { runLoad } from './load.js';
 import type { BenchRow } from './report.js';
 import { BENCH_AUTH_TOKEN, BENCH_PUBLIC_BASE_URL, SERVER_POOL_MAX } from './serve.js';
 
@@ -175,31 +175,22 @@ interface Scenario {
  */
 async function runScenario(url: string, scenario: Scenario, seconds: number) {
   const warmUp = Math.max(1, Math.round(seconds / 5));
+  /** One server in its own child process, loaded from `cursor` on. */
+  const measure = async (kind: 'app' | 'bare' | 'bare-call', cursor: { next: number; wrapped: number }) => {
+    const server = await startChild(kind, url);
+    try {
+      return await load(server.url, scenario.requests, cursor, seconds, warmUp);
+    } finally {
+      await stopChild(server.child);
+    }
+  };
   const appCursor = { next: 0, wrapped: 0 };
-  const appServer = await startChild('app', url);
-  let app: LoadResult;
-  try {
-    app = await load(appServer.url, scenario.requests, appCursor, seconds, warmUp);
-  } finally {
-    await stopChild(appServer.child);
-  }
+  const app = await measure('app', appCursor);
   const stored = await scenario.stored();
   const callCursor = { next: appCursor.next, wrapped: 0 };
-  const callServer = await startChild('bare-call', url);
-  let call: LoadResult;
-  try {
-    call = await load(callServer.url, scenario.requests, callCursor, seconds, warmUp);
-  } finally {
-    await stopChild(callServer.child);
-  }
+  const call = await measure('bare-call', callCursor);
   const bareCursor = { next: 0, wrapped: 0 };
-  const bareServer = await startChild('bare', url);
-  let bare: LoadResult;
-  try {
-    bare = await load(bareServer.url, scenario.requests, bareCursor, seconds, warmUp);
-  } finally {
-    await stopChild(bareServer.child);
-  }
+  const bare = await measure('bare', bareCursor);
   const clean = app.non2xx === 0 && app.errors === 0 && appCursor.wrapped === 0;
   const ratio = app.requestsPerSecond / bare.requestsPerSecond;
   const base = `${CONNECTIONS} connections, ${seconds} s after ${warmUp} s warm-up, pool ${SERVER_POOL_MAX} each`;
