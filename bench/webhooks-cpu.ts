@@ -1,6 +1,7 @@
 // CPU per webhook request, for guiding work on a shared machine where wall-clock ratios swing with the
-// load: the same fixed number of signed requests against the app and the bare server, counting the CPU
-// ticks (/proc/<pid>/stat utime + stime) of the server process and of its Postgres backends.
+// load: the same fixed number of signed requests against the app, the bare server (one INSERT) and the
+// bare server making the app's SQL call, counting the CPU ticks (/proc/<pid>/stat utime + stime) of the
+// server process and of its Postgres backends.
 //   node --import tsx bench/webhooks-cpu.ts [requests per run, default 6000]
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -72,15 +73,16 @@ const perRun = Number(process.argv[2] ?? 6000);
 const server = await openBenchServer(process.env.DATABASE_URL);
 try {
   await withScratchDatabase(server.adminUrl, 'webhookscpu', async ({ db, url }) => {
-    const texts = perRun * 2 + 600;
+    const kinds = ['app', 'bare', 'bare-call'] as const;
+    const texts = (perRun + 300) * kinds.length;
     await seedWebhookData(db, texts);
     const scenarios = { inbound: signedInboundTexts(texts), status: signedStatusCallbacks(texts) };
     const only = process.env.WEBHOOKS_CPU_ONLY; // e.g. 'status' or 'status:app'
     for (const [name, all] of Object.entries(scenarios)) {
-      for (const kind of ['app', 'bare'] as const) {
+      for (const [k, kind] of kinds.entries()) {
         if (only && !`${name}:${kind}`.startsWith(only)) continue;
-        // Each server gets its own slice, so the app never meets the bare server's replays.
-        const offset = kind === 'app' ? 0 : perRun + 300;
+        // Each server gets its own slice, so neither the app nor the same-call server meets a replay.
+        const offset = k * (perRun + 300);
         const warm = all.slice(offset, offset + 300);
         const measured = all.slice(offset + 300, offset + 300 + perRun);
         const child = await startChild(kind, url);
@@ -98,7 +100,7 @@ try {
           const nodeMs = (after.node - before.node) / TICKS_PER_MS / perRun;
           const pgMs = (after.pg - before.pg) / TICKS_PER_MS / perRun;
           console.log(
-            `${name.padEnd(8)} ${kind.padEnd(5)} node ${nodeMs.toFixed(3)} ms + pg ${pgMs.toFixed(3)} ms = ${(nodeMs + pgMs).toFixed(3)} ms CPU/request; ${(perRun / (r.ms / 1000)).toFixed(0)} req/s, ${pids.length} backends, non-2xx ${r.non2xx}, errors ${r.errors}`,
+            `${name.padEnd(8)} ${kind.padEnd(9)} node ${nodeMs.toFixed(3)} ms + pg ${pgMs.toFixed(3)} ms = ${(nodeMs + pgMs).toFixed(3)} ms CPU/request; ${(perRun / (r.ms / 1000)).toFixed(0)} req/s, ${pids.length} backends, non-2xx ${r.non2xx}, errors ${r.errors}`,
           );
         } finally {
           await stopChild(child.child);
