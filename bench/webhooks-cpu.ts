@@ -8,6 +8,7 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { openBenchServer, withScratchDatabase } from './lib/database.js';
 import {
+  type ServerKind,
   type SignedRequest,
   seedWebhookData,
   signedInboundTexts,
@@ -73,7 +74,7 @@ const perRun = Number(process.argv[2] ?? 6000);
 const server = await openBenchServer(process.env.DATABASE_URL);
 try {
   await withScratchDatabase(server.adminUrl, 'webhookscpu', async ({ db, url }) => {
-    const kinds = ['app', 'bare', 'bare-call'] as const;
+    const kinds: readonly ServerKind[] = ['app', 'bare', 'bare-call'];
     const texts = (perRun + 300) * kinds.length;
     await seedWebhookData(db, texts);
     const scenarios = { inbound: signedInboundTexts(texts), status: signedStatusCallbacks(texts) };

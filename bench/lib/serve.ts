@@ -14,7 +14,7 @@ import { startBareCallServer, startBareServer } from './bare-server.js';
 
 export const BENCH_AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
 export const BENCH_PUBLIC_BASE_URL = 'https://bench.example.com';
-/** Connections each server may open, the same for both. */
+/** Connections each server may open, the same for every one. */
 export const SERVER_POOL_MAX = 10;
 /** The per-sender and per-message limits, set high enough never to refuse under load. */
 const NEVER_REFUSED = 100_000_000;

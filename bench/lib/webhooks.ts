@@ -92,8 +92,11 @@ export function signedStatusCallbacks(count: number): SignedRequest[] {
   return out;
 }
 
+/** The servers serve.ts starts: the application and the two bare baselines (bare-server.ts). */
+export type ServerKind = 'app' | 'bare' | 'bare-call';
+
 export async function startChild(
-  kind: 'app' | 'bare' | 'bare-call',
+  kind: ServerKind,
   databaseUrl: string,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
@@ -176,7 +179,7 @@ interface Scenario {
 async function runScenario(url: string, scenario: Scenario, seconds: number) {
   const warmUp = Math.max(1, Math.round(seconds / 5));
   /** One server in its own child process, loaded from `cursor` on. */
-  const measure = async (kind: 'app' | 'bare' | 'bare-call', cursor: { next: number; wrapped: number }) => {
+  const measure = async (kind: ServerKind, cursor: { next: number; wrapped: number }) => {
     const server = await startChild(kind, url);
     try {
       return await load(server.url, scenario.requests, cursor, seconds, warmUp);
