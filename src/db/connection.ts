@@ -111,10 +111,14 @@ export function createDb(options: DbOptions): Db {
 
 /**
  * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). The webhooks'
- * statements (src/db/prepared.ts) go out as named prepared statements.
+ * statements (src/db/prepared.ts) go out as named prepared statements unless `namedStatements` is false
+ * (behind RDS Proxy, which pins a client to its database connection for session state).
  */
-export function dbOnPool(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingStatements(pool) }) });
+export function dbOnPool(pool: pg.Pool, options: { namedStatements?: boolean } = {}): Db {
+  const named = options.namedStatements ?? true;
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: named ? namingStatements(pool) : pool }),
+  });
 }
 
 const UNAVAILABLE_CODES = new Set([

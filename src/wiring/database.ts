@@ -34,7 +34,10 @@ export async function lambdaDatabase(
     statementTimeoutMs: options.statementTimeoutMs,
     applicationName: `daily-positivity-${component}`,
   });
-  return { db: dbOnPool(pool), pool };
+  // Named prepared statements are session state: RDS Proxy would pin each client to one database
+  // connection, and the capacity check counts on the proxy sharing them. Behind it every statement goes
+  // out unnamed (parsed and planned each time: more database CPU, no pinning).
+  return { db: dbOnPool(pool, { namedStatements: !config.DATABASE_HOST }), pool };
 }
 
 /** The same database URL on another host (same user, port and database). */

@@ -3,8 +3,10 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { createDb } from '../../src/db/connection.js';
 import { namingStatements, preparedStatement } from '../../src/db/prepared.js';
+import { lambdaDatabase } from '../../src/wiring/database.js';
 import { useTestDb } from '../support/db.js';
 
 const t = useTestDb();
@@ -73,6 +75,28 @@ describe('named prepared statements', () => {
       expect(rows).toEqual([{ one: 1 }]);
     } finally {
       await naming.end();
+    }
+  });
+
+  it('behind RDS Proxy (DATABASE_HOST) the same statements go out unnamed: nothing for the proxy to pin', async () => {
+    // A named statement is state of one database session; RDS Proxy keeps a client pinned to its database
+    // connection for such state, and the capacity check counts on the proxy sharing its connections.
+    const plusOne = preparedStatement('test_proxy_plus_one', 'SELECT $1::integer + 1 AS n');
+    const url = new URL(t.url());
+    for (const [host, expected] of [
+      [undefined, ['test_proxy_plus_one']],
+      [url.hostname, []],
+    ] as const) {
+      const { db } = await lambdaDatabase(
+        { DATABASE_SSL: false, DATABASE_HOST: host, credentials: { db: fixedCredentials({ url: t.url() }) } },
+        'cleanup', // one connection: the check below meets the session the statement ran on
+      );
+      try {
+        expect((await db.executeQuery<{ n: number }>(plusOne([1]))).rows).toEqual([{ n: 2 }]);
+        expect((await prepared(db)).map((p) => p.name)).toEqual(expected);
+      } finally {
+        await db.destroy();
+      }
     }
   });
 
