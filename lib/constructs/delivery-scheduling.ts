@@ -1,7 +1,7 @@
 // Where the planner puts one-shot schedules: a dedicated schedule group, the role EventBridge Scheduler
 // assumes to invoke the sender (and nothing else), and a dead-letter queue for deliveries that could not be
 // handed to the sender or that failed in it after retries.
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
@@ -28,7 +28,13 @@ export class DeliveryScheduling extends Construct {
     const { account } = Stack.of(this);
 
     this.groupName = `daily-positivity-${props.stage}`;
-    this.group = new scheduler.ScheduleGroup(this, 'Group', { scheduleGroupName: this.groupName });
+    // Deleted with the stack (aws-cdk-lib retains it by default): Scheduler then deletes the pending
+    // schedules in it, which would otherwise keep firing at a sender that no longer exists, and the fixed
+    // name is free for the stage to be deployed again.
+    this.group = new scheduler.ScheduleGroup(this, 'Group', {
+      scheduleGroupName: this.groupName,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),

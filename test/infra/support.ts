@@ -45,7 +45,16 @@ export function synthesize(options: SynthOptions = {}) {
   return { app, stack, outdir, template: () => Template.fromStack(stack) };
 }
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] }>;
+type Resources = Record<
+  string,
+  {
+    Type: string;
+    Properties?: Record<string, unknown>;
+    DependsOn?: string[];
+    DeletionPolicy?: string;
+    UpdateReplacePolicy?: string;
+  }
+>;
 
 /** Logical id of the single resource of `type` whose id starts with `prefix`. */
 export function logicalId(template: Template, type: string, prefix: string): string {
