@@ -38,9 +38,15 @@ const passThrough = z.union([z.string(), z.number()]).transform(String).optional
 const StackSettingsSchema = z
   .object({
     /** Names the stack and its resources; `prod` turns on deletion protection; any stage but `dev` must be real. */
+    // `daily-positivity-<stage>` names the RDS instance and proxy: RDS wants a letter first and no
+    // hyphen doubled or last (≤ 63 characters), and 17 + 20 leaves room in the 64 of a schedule group.
     stage: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'expected lower-case letters, digits and -, such as prod'),
+      .max(20, 'expected at most 20 characters')
+      .regex(
+        /^[a-z](-?[a-z0-9])*$/,
+        'expected lower-case letters and digits, single hyphens between them, a letter first, such as prod',
+      ),
     /** Receives every alarm and the monthly budget alerts (through the alarm SNS topic). CDK only. */
     alertEmail: z.email('expected an email address'),
     /** Monthly AWS cost above which alertEmail is warned (AWS Budgets). CDK only. */

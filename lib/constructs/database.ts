@@ -95,6 +95,8 @@ export class Database extends Construct {
       });
       proxySecurityGroup.connections.allowFrom(props.clientSecurityGroup, ec2.Port.tcp(5432), 'Lambdas');
       this.proxy = this.instance.addProxy('Proxy', {
+        // Proxy names are unique per account and Region, and aws-cdk-lib would name it "Proxy" in every stage.
+        dbProxyName: instanceIdentifier,
         secrets: [this.secret],
         vpc: props.vpc,
         vpcSubnets: props.subnets,

@@ -1,9 +1,11 @@
 // What `cdk destroy` leaves behind and what two stages in one account and Region share: every named resource
 // is deleted with its stack (so the stage can be deployed again at once) and is named per stage (so another
 // stage can be created beside it).
+import { App } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resources, synthesize } from './support.js';
+import { readStackSettings, StackSettingsError } from '../../lib/stack-settings.js';
+import { PROD_CONTEXT, resources, synthesize } from './support.js';
 
 let dev: Template;
 beforeAll(() => {
@@ -20,4 +22,41 @@ describe('teardown', () => {
     expect(group?.DeletionPolicy ?? 'Delete').toBe('Delete');
     expect(group?.UpdateReplacePolicy ?? 'Delete').toBe('Delete');
   });
+});
+
+/** CreateDBProxy's DBProxyName (also RDS's rule for DB instance identifiers, up to their 63 characters). */
+const RDS_NAME = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
+
+describe('two stages in one account and Region', () => {
+  const proxyName = (stage: string) => {
+    const t = synthesize({ context: { ...PROD_CONTEXT, stage, rdsProxy: true } }).template();
+    const proxies = Object.values(resources(t, 'AWS::RDS::DBProxy'));
+    expect(proxies).toHaveLength(1);
+    return proxies[0]?.Properties?.DBProxyName;
+  };
+
+  it('gives RDS Proxy a name of its stage (CreateDBProxy refuses a name the account already has in the Region)', () => {
+    // The longest stage name the settings accept, too: the name must still fit.
+    const names = ['staging', 'prod', 'p'.repeat(20)].map(proxyName);
+    expect(names).toEqual([
+      'daily-positivity-staging',
+      'daily-positivity-prod',
+      `daily-positivity-${'p'.repeat(20)}`,
+    ]);
+    for (const name of names) expect(name).toMatch(RDS_NAME);
+  });
+
+  it.each(['prod-', 'blue--green', '-prod', 'Prod', 'p'.repeat(21)])(
+    'refuses stage %j, which would make an invalid RDS name',
+    (stage) => {
+      let problems: string[] = [];
+      try {
+        readStackSettings(new App({ context: { ...PROD_CONTEXT, stage } }).node);
+      } catch (error) {
+        if (!(error instanceof StackSettingsError)) throw error;
+        problems = error.problems;
+      }
+      expect(problems.some((p) => p.startsWith('stage: '))).toBe(true);
+    },
+  );
 });
