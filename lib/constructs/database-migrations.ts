@@ -1,7 +1,8 @@
 // Runs the database migrations during `cdk deploy`, after the database exists and before the new code of
 // the app Lambdas is deployed. The migrate bundle contains every migration, so any deploy that adds one
 // changes the function, and the trigger runs it; a failed migration fails and rolls back the deploy.
-import { Duration } from 'aws-cdk-lib';
+import { CfnResource, CustomResourceProviderBase, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
@@ -21,6 +22,8 @@ export interface DatabaseMigrationsProps {
 export class DatabaseMigrations extends Construct {
   readonly function: ServiceFunction;
   readonly trigger: triggers.Trigger;
+  /** Where the trigger's provider (aws-cdk-lib's Lambda that invokes the migrate function) logs. */
+  readonly providerLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: DatabaseMigrationsProps) {
     super(scope, id);
@@ -40,5 +43,31 @@ export class DatabaseMigrations extends Construct {
       executeAfter: props.executeAfter,
       executeBefore: props.executeBefore,
     });
+
+    // The trigger's provider is aws-cdk-lib's own Lambda, with no log settings: left alone, Lambda creates
+    // its group on the first deploy, and that group never expires and outlives the stack. It logs here
+    // instead, and the trigger fires only once this group exists.
+    this.providerLogGroup = new logs.LogGroup(this, 'TriggerProviderLogs', {
+      retention: props.shared.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    triggerProviderFunction(this).addPropertyOverride(
+      'LoggingConfig.LogGroup',
+      this.providerLogGroup.logGroupName,
+    );
+    this.trigger.node.addDependency(this.providerLogGroup);
   }
+}
+
+/** The Lambda function of the provider aws-cdk-lib creates once per stack for every `triggers.Trigger`. */
+function triggerProviderFunction(scope: Construct): CfnResource {
+  const provider = Stack.of(scope).node.children.find(
+    (c) => c instanceof CustomResourceProviderBase && c.node.id.startsWith('AWSCDK.Trigger'),
+  );
+  const handler = provider?.node.tryFindChild('Handler');
+  if (!CfnResource.isCfnResource(handler) || handler.cfnResourceType !== 'AWS::Lambda::Function')
+    throw new Error(
+      'aws-cdk-lib no longer names the Trigger provider as expected: give its Lambda a log group',
+    );
+  return handler;
 }

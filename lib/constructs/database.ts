@@ -4,6 +4,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as sam from 'aws-cdk-lib/aws-sam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CONNECTIONS_SAFE_SHARE, type DatabaseInstanceType } from '../../src/domain/capacity.js';
@@ -81,11 +82,25 @@ export class Database extends Construct {
     // connections stay open across a rotation; a Lambda that then opens one with the old password gets
     // 28P01 and reads the secret again (src/adapters/secrets.ts). Not at deploy time: a rotation racing the
     // migration trigger could fail the deploy.
-    this.instance.addRotationSingleUser({
+    const rotation = this.instance.addRotationSingleUser({
       automaticallyAfter: Duration.days(DB_PASSWORD_ROTATION_DAYS),
       vpcSubnets: props.rotationSubnets,
       rotateImmediatelyOnUpdate: false,
     });
+    // The function lives in the Serverless Application Repository app, which offers no log settings, so
+    // its group (Lambda's default name) is created here first; Lambda would otherwise create one on the
+    // first rotation that never expires and outlives the stack. The function gets a name of its own
+    // rather than aws-cdk-lib's path-derived one, under which earlier releases' rotations already
+    // created that group (creating it again would fail the deploy).
+    const rotationFunctionName = `${instanceIdentifier}-db-password-rotation`;
+    const rotationApp = rotation.node.defaultChild as sam.CfnApplication;
+    rotationApp.addPropertyOverride('Parameters.functionName', rotationFunctionName);
+    const rotationLogs = new logs.LogGroup(this, 'RotationLogs', {
+      logGroupName: `/aws/lambda/${rotationFunctionName}`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    rotationApp.node.addDependency(rotationLogs);
 
     if (props.rdsProxy) {
       const proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {

@@ -12,6 +12,59 @@ beforeAll(() => {
   dev = synthesize().template();
 });
 
+describe('log groups', () => {
+  // Not the default (30), so a group that merely has CloudWatch's or aws-cdk-lib's default cannot pass.
+  const days = 14;
+  let t: Template;
+  beforeAll(() => {
+    t = synthesize({ context: { logRetentionDays: days } }).template();
+  });
+  const logGroups = () => resources(t, 'AWS::Logs::LogGroup');
+  const expectStageGroup = (id: string | undefined, what: string) => {
+    const group = id === undefined ? undefined : logGroups()[id];
+    expect(group, `${what}: ${id}`).toBeDefined();
+    expect(group?.Properties?.RetentionInDays, what).toBe(days);
+    expect(group?.DeletionPolicy, what).toBe('Delete');
+  };
+
+  it('every Lambda of the template logs to a group of the stack, with the stage retention, deleted with it', () => {
+    const functions = Object.entries(resources(t, 'AWS::Lambda::Function'));
+    expect(functions.length).toBeGreaterThan(7);
+    for (const [id, fn] of functions) {
+      const ref = (fn.Properties?.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup
+        ?.Ref;
+      expectStageGroup(ref, id);
+    }
+  });
+
+  /** The logical id of the log group a function's LoggingConfig names, if it names one of this template. */
+  const logGroupOf = (fn: { Properties?: Record<string, unknown> } | undefined) =>
+    (fn?.Properties?.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
+
+  it('the migration trigger runs only once its provider has a log group (Lambda would create one that never expires)', () => {
+    const triggers = Object.values(resources(t, 'Custom::Trigger'));
+    expect(triggers).toHaveLength(1);
+    const token = triggers[0]?.Properties?.ServiceToken as { 'Fn::GetAtt': [string, string] } | undefined;
+    const provider = resources(t, 'AWS::Lambda::Function')[token?.['Fn::GetAtt'][0] ?? ''];
+    const group = logGroupOf(provider);
+    expectStageGroup(group, 'trigger provider');
+    expect(triggers[0]?.DependsOn).toContain(group);
+  });
+
+  it('creates the hosted password-rotation function’s log group before the application that creates the function', () => {
+    const apps = Object.values(resources(t, 'AWS::Serverless::Application'));
+    expect(apps).toHaveLength(1);
+    const parameters = apps[0]?.Properties?.Parameters as { functionName?: string } | undefined;
+    // A name of its own, per stage, that no earlier release used: Lambda has created no group under it yet.
+    expect(parameters?.functionName).toBe('daily-positivity-dev-db-password-rotation');
+    const [id] = Object.entries(logGroups()).find(
+      ([, g]) => g.Properties?.LogGroupName === `/aws/lambda/${parameters?.functionName}`,
+    ) ?? [undefined];
+    expectStageGroup(id, 'rotation');
+    expect(apps[0]?.DependsOn).toContain(id);
+  });
+});
+
 describe('teardown', () => {
   it('deletes the schedule group, and with it its pending schedules, on stack delete and on replacement', () => {
     const groups = Object.values(resources(dev, 'AWS::Scheduler::ScheduleGroup'));
