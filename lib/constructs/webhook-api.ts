@@ -9,13 +9,19 @@ import { Construct } from 'constructs';
 import type { DeployedCapacity } from '../../src/domain/capacity.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
-const { GET, POST, PATCH, DELETE } = apigwv2.HttpMethod;
+const { GET, HEAD, POST, PATCH, DELETE } = apigwv2.HttpMethod;
 
-/** Every route the webhooks app serves (src/handlers/webhooks.ts); anything else gets API Gateway's 404. */
+/**
+ * Every route the webhooks app serves (src/handlers/webhooks.ts), with every method its `Allow` header
+ * names. Anything else gets API Gateway's own `404 {"message":"Not Found"}` and never reaches the Lambda:
+ * no `$default` route, so the scans every public endpoint receives cost no invocation and take none of the
+ * concurrency Twilio's webhooks need (docs/webhooks.md).
+ */
 export const WEBHOOK_ROUTES: ReadonlyArray<{ path: string; methods: apigwv2.HttpMethod[] }> = [
   { path: '/twilio/inbound', methods: [POST] },
   { path: '/twilio/status', methods: [POST] },
-  { path: '/health', methods: [GET] },
+  // HEAD: the method many uptime monitors check with.
+  { path: '/health', methods: [GET, HEAD] },
   { path: '/api/subscribers', methods: [GET, POST] },
   { path: '/api/subscribers/{phone}', methods: [GET, PATCH, DELETE] },
   { path: '/api/subscribers/{phone}/send-now', methods: [POST] },

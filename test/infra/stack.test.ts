@@ -8,6 +8,7 @@ import { loadCapacitySettings } from '../../lib/stack-settings.js';
 import { LAMBDA_NEEDS } from '../../src/config.js';
 import { DeployedCapacitySchema } from '../../src/domain/capacity.js';
 import { openApiDocument } from '../../src/http/openapi.js';
+import { API_TOKEN, testApp } from '../support/webhook-doubles.js';
 import { DEV_SETTINGS, logicalId, resources, synthesize } from './support.js';
 
 let template: Template;
@@ -295,13 +296,14 @@ describe('Lambda settings', () => {
 });
 
 describe('HTTP API', () => {
-  it('routes exactly the Twilio, health and operator API endpoints to the webhooks Lambda', () => {
+  it('routes exactly the Twilio, health and operator API endpoints to the webhooks Lambda, and no $default', () => {
     const routes = Object.values(resources(template, 'AWS::ApiGatewayV2::Route'));
     expect(routes.map((r) => r.Properties?.RouteKey).sort()).toEqual(
       [
         'POST /twilio/inbound',
         'POST /twilio/status',
         'GET /health',
+        'HEAD /health',
         'GET /api/subscribers',
         'POST /api/subscribers',
         'GET /api/subscribers/{phone}',
@@ -321,6 +323,28 @@ describe('HTTP API', () => {
       IntegrationUri: fnArn('Webhooks'),
       PayloadFormatVersion: '2.0',
     });
+  });
+
+  it('routes every method the app names in Allow: API Gateway answers anything unrouted with its own 404', async () => {
+    const routed = new Map<string, string[]>();
+    for (const r of Object.values(resources(template, 'AWS::ApiGatewayV2::Route'))) {
+      const [method, path] = String(r.Properties?.RouteKey).split(' ') as [string, string];
+      routed.set(path, [...(routed.get(path) ?? []), method]);
+    }
+    // Only the 405 handler runs for OPTIONS (no route has it), so no database is needed.
+    const app = testApp({ db: {} as never });
+    for (const [path, methods] of routed) {
+      const url = path
+        .replace('{phone}', '%2B14155550123')
+        .replace('{id}', '00000000-0000-4000-8000-000000000000');
+      const response = await app.request(url, {
+        method: 'OPTIONS',
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      expect(response.status, path).toBe(405);
+      const allow = response.headers.get('allow')?.split(', ') ?? [];
+      expect(methods.sort(), path).toEqual(allow.sort());
+    }
   });
 
   it('routes every operation of the OpenAPI description of /api (the document promises nothing API Gateway drops)', () => {
