@@ -12,8 +12,19 @@ const LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']
 export const REDACTED = '[REDACTED]';
 export const DEBUG_ONLY = '[omitted below DEBUG]';
 
-/** E.164-looking numbers, also URL-encoded (%2B…) as in Twilio form bodies. */
-const PHONE_PATTERN = /(\+|%2B)([1-9]\d{2,10})(\d{4})(?!\d)/gi;
+/**
+ * What may sit between the digits of a written number: spaces, dashes, dots and parentheses, also
+ * URL-encoded ("+1 (415) 555-0117", "%2B1%20415%20555%200117", "%2B1%28415%29555.0117").
+ */
+const PHONE_SEPARATOR = String.raw`(?:[\s.()-]|%20|%28|%29|%2D|%2E)`;
+/**
+ * E.164-looking numbers: a + (or %2B, as in Twilio form bodies and encoded paths), then 7 to 15 digits, at
+ * most four separators before each. A longer digit run is not a phone number and is left alone.
+ */
+const PHONE_PATTERN = new RegExp(
+  String.raw`(?:\+|%2B)${PHONE_SEPARATOR}{0,4}[1-9](?:${PHONE_SEPARATOR}{0,4}\d){6,14}(?!\d)`,
+  'gi',
+);
 /** Attribute names whose string value is a phone number even without a leading '+'. */
 const PHONE_KEY = /(^|_)(phone|to|from|msisdn)$|Phone$|^(To|From)$/;
 /** Attribute names whose value is a secret, whatever it looks like. */
@@ -28,9 +39,13 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
 /** Attribute names that carry text a subscriber wrote (Twilio's inbound `Body`, our `inboundText`). */
 const INBOUND_TEXT_KEY = /^(inboundText|inbound_text|Body|triggerText|trigger_text)$/;
 
-/** Masks every E.164-looking number in a string: "+14155550123" → "***0123". */
+/** Masks every E.164-looking number in a string, however written: "+1 (415) 555-0123" → "***0123". */
 export function maskPhonesInText(text: string): string {
-  return text.replace(PHONE_PATTERN, (_m, _plus, _middle, last4: string) => `***${last4}`);
+  return text.replace(PHONE_PATTERN, (found) => {
+    // %XX escapes carry hex digits of their own ("%20"): drop them before reading the number's digits.
+    const digits = found.replace(/%[0-9a-f]{2}/gi, '').replace(/\D/g, '');
+    return `***${digits.slice(-4)}`;
+  });
 }
 
 function redactSecretsInText(text: string): string {

@@ -11,6 +11,7 @@ import {
   REDACTED,
   withCorrelation,
 } from '../../src/logger.js';
+import { formattedPhone, holdsDigitsInSequence } from '../support/formatted-phones.js';
 
 let lines: string[] = [];
 beforeEach(() => {
@@ -33,6 +34,12 @@ describe('phone masking', () => {
     ['From=%2B12125550123&To=%2B14155550100', 'From=***0123&To=***0100'],
     ['+447911123456', '***3456'],
     ['order 1234567890123 (no plus) stays', 'order 1234567890123 (no plus) stays'],
+    ['/api/subscribers/+1 415 555 0117', '/api/subscribers/***0117'],
+    ['/api/subscribers/%2B1%20415%20555%200117', '/api/subscribers/***0117'],
+    ['/api/subscribers/%2B1 (415) 555-0117/send-now', '/api/subscribers/***0117/send-now'],
+    ['/api/subscribers/%2b1%28415%29555.0117', '/api/subscribers/***0117'],
+    ['call +44 7700.900-123 today', 'call ***0123 today'],
+    ['at 2026-11-25T12:00:00.000+01:00 took 15 ms', 'at 2026-11-25T12:00:00.000+01:00 took 15 ms'],
   ])('maskPhonesInText(%j) → %j', (input, expected) => expect(maskPhonesInText(input)).toBe(expected));
 
   it('masks numbers in the message, attributes, nested objects, errors and appended keys', () => {
@@ -102,6 +109,20 @@ describe('phone masking', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('masks a number however it is grouped or URL-encoded (property)', () => {
+    const log = createLogger({ level: 'INFO' });
+    fc.assert(
+      fc.property(formattedPhone, fc.stringMatching(/^[a-z/=:]{0,12}$/), (phone, noise) => {
+        lines = [];
+        log.warn(`${noise}${phone.encoded}`, { path: `/api/subscribers/${phone.encoded}/send-now` });
+        const text = output();
+        expect(holdsDigitsInSequence(text, phone.national), text).toBe(false);
+        expect(text).toContain(`***${phone.e164.slice(-4)}`);
+      }),
+      { numRuns: 300 },
     );
   });
 });
