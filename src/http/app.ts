@@ -23,6 +23,7 @@ import {
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import type { KeptReplies } from '../services/webhook-spool.js';
 import { ClientError } from './errors.js';
+import { matchedRoute } from './matched-route.js';
 import { openApiDocument } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { operatorRoutes } from './routes/operations.js';
@@ -199,13 +200,13 @@ export function createApp(deps: AppDeps): Hono {
       return clientError(c, error.status as ClientError['status'], error.message || 'bad request');
     }
     if (isDbUnavailable(error)) {
-      logger.error('database unavailable', { path: c.req.path, error });
+      logger.error('database unavailable', { route: matchedRoute(c), error });
       c.header('Retry-After', '5');
       return isTwilioPath(c)
         ? twiml(c, null, 503)
         : c.json({ error: 'the database is unavailable; try again shortly' }, 503);
     }
-    logger.error('unhandled error', { path: c.req.path, error });
+    logger.error('unhandled error', { route: matchedRoute(c), error });
     return isTwilioPath(c) ? twiml(c, null, 500) : c.json({ error: 'internal error' }, 500);
   });
   return app;

@@ -5,6 +5,7 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { logger } from '../logger.js';
 import type { BudgetName, RateLimiter } from '../services/ports.js';
+import { matchedRoute } from './matched-route.js';
 import { twiml } from './twilio.js';
 
 export interface RateLimitOptions<E extends Env> {
@@ -36,7 +37,7 @@ export function rateLimit<E extends Env>(options: RateLimitOptions<E>): Middlewa
     }
     if (decision.allowed) return next();
     const seconds = retryAfterSeconds(decision.retryAfterMs);
-    logger.warn('rate limited', { budget, path: c.req.path, retryAfterSeconds: seconds });
+    logger.warn('rate limited', { budget, route: matchedRoute(c), retryAfterSeconds: seconds });
     c.header('Retry-After', String(seconds));
     if (options.style === 'twiml') return twiml(c, null, 429);
     return c.json({ error: `too many requests; retry after ${seconds} s` }, 429);

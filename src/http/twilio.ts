@@ -7,6 +7,7 @@ import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import * as z from 'zod';
 import { type Credentials, freshValue, type TwilioCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
+import { matchedRoute } from './matched-route.js';
 
 /** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
 export type TwilioParams = Record<string, string | string[]>;
@@ -102,7 +103,7 @@ export function verifyTwilioSignature(options: {
       (signedWith(current) || signedWith(await freshValue(options.credentials, current)));
     if (!valid) {
       logger.warn('twilio signature rejected', {
-        path: url.pathname,
+        route: matchedRoute(c),
         reason: signature ? 'invalid' : 'missing',
       });
       return twiml(c, null, 403);

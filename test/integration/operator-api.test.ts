@@ -430,7 +430,7 @@ describe('phone numbers in logs', () => {
     starter.failWith = null;
     await call('POST', `${phonePath('+12125550123')}/send-now`);
     await call('GET', phonePath('+12125550188'));
-    // Over budget: the rate limiter logs the request's path, which carries the number.
+    // Over budget: the rate limiter's line names the route, not the path that carries the number.
     await call('GET', phonePath('+12125550123'));
     expect((await call('GET', phonePath('+12125550123'))).status).toBe(429);
 

@@ -13,6 +13,7 @@ import { countInboundResult, countStatusCallback, MetricName } from '../../metri
 import { handleInboundSms, type InboundDeps, WebhookKept } from '../../services/inbound.js';
 import { type MetricsSink, noMetrics } from '../../services/ports.js';
 import { recordStatusCallback, type StatusCallbackDeps } from '../../services/status-callbacks.js';
+import { matchedRoute } from '../matched-route.js';
 import { retryAfterSeconds } from '../rate-limit.js';
 import {
   formText,
@@ -65,7 +66,7 @@ export interface TwilioRouteDeps {
 function limited(c: Context, metrics: MetricsSink, budget: 'inbound' | 'status', retryAfterMs: number) {
   metrics.count(MetricName.RateLimitHits, 1, { budget });
   const seconds = retryAfterSeconds(retryAfterMs);
-  logger.warn('rate limited', { budget, path: c.req.path, retryAfterSeconds: seconds });
+  logger.warn('rate limited', { budget, route: matchedRoute(c), retryAfterSeconds: seconds });
   c.header('Retry-After', String(seconds));
   return twiml(c, null, 429);
 }
