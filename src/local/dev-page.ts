@@ -24,6 +24,7 @@ import { SmsError } from '../services/ports.js';
 import { SendNowRefused } from '../services/send-now.js';
 import { type NewSubscriberInput, SubscriberConflict, SubscriberNotFound } from '../services/subscribers.js';
 import { describePlan, explainNothingPlanned } from './describe.js';
+import { localOnly } from './local-only.js';
 import { type SimulatorOptions, textAsSubscriber } from './phone-simulator.js';
 
 interface DevPageActions {
@@ -42,6 +43,8 @@ export interface DevPageDeps {
   defaultTimeZone: string;
   /** How far ahead the planner looks (PLANNER_HORIZON_HOURS), to explain a run that planned nothing. */
   plannerHorizonHours: number;
+  /** The port the server listens on: the page answers only http://localhost:<port> (src/local/local-only.ts). */
+  port: number;
 }
 
 const AddForm = z.object({ phone: PhoneField, timeZone: TimeZoneField, name: NameField.nullable() });
@@ -213,6 +216,12 @@ export function createDevPage(deps: DevPageDeps): Hono {
       ...(add ? { newPhone: add.phone, newTimeZone: add.timeZone, newName: add.name } : {}),
     }).toString()}`;
 
+  // Everything mounted here is for this machine's browser only; the webhooks and the API are not (they are
+  // signed or need a token, and behind a tunnel their Host is the tunnel's).
+  const guard = localOnly(deps.port);
+  for (const path of ['/', '/favicon.ico', '/favicon.svg', '/dev/*']) app.use(path, guard);
+
+  app.get('/', (c) => c.redirect('/dev'));
   app.get('/favicon.ico', (c) => c.body(FAVICON, 200, { 'content-type': 'image/svg+xml' }));
   app.get('/favicon.svg', (c) => c.body(FAVICON, 200, { 'content-type': 'image/svg+xml' }));
 

@@ -91,6 +91,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         db: runtime.db,
         defaultTimeZone: config.DEFAULT_TIMEZONE,
         plannerHorizonHours: config.PLANNER_HORIZON_HOURS,
+        port: config.PORT,
         simulator: {
           db: runtime.db,
           publicBaseUrl: config.PUBLIC_BASE_URL,
@@ -107,7 +108,6 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         },
       }),
     );
-    app.get('/', (c) => c.redirect('/dev'));
 
     server = await new Promise<Server>((resolve, reject) => {
       // Each request is its own unit of work for the logs: correlation keys one request appends (a

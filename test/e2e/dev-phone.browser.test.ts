@@ -3,6 +3,8 @@
 // screenshot to test-results/dev-phone.png (and docs/dev-phone.png with UPDATE_DOCS_SCREENSHOT=1).
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -164,6 +166,51 @@ describe('dev-phone page in Chromium', () => {
       expect(await fitsWidth()).toBe(true);
       expect(missing).toEqual([]);
       await page.screenshot({ path: path.resolve('test-results/dev-phone-390.png'), fullPage: true });
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasChromium)(
+    "a page from another site cannot post the dev page's forms; its own page at localhost can",
+    async () => {
+      // Prepare: the dev page opened at http://localhost:<port> (as README says), a pending subscriber added
+      // through its form, and a foreign page that auto-submits "YES" as that subscriber to the dev page.
+      const port = server.runtime.config.PORT;
+      const page = await (await launch()).newPage();
+      await page.goto(`http://localhost:${port}/dev`);
+      await page.getByLabel('phone').fill(PHONE);
+      await page.getByTestId('add-form').getByRole('button').click();
+      await expect.poll(() => note(page).textContent()).toMatch(/^Added \+14155550123 \(pending\)/);
+      const forged = `<!doctype html><form method="post" action="http://localhost:${port}/dev/text">
+        <input name="phone" value="${PHONE}"><input name="body" value="YES"></form>
+        <script>document.forms[0].submit()</script>`;
+      const foreign = createServer((_req, res) =>
+        res.writeHead(200, { 'content-type': 'text/html' }).end(forged),
+      );
+      await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+      const foreignPort = (foreign.address() as AddressInfo).port;
+      try {
+        // Act: the foreign page on another port of this machine (same-site) and under another name (cross-site).
+        for (const origin of [`http://localhost:${foreignPort}`, `http://127.0.0.1:${foreignPort}`]) {
+          const answer = page.waitForResponse((r) => r.url().endsWith('/dev/text'));
+          await page.goto(origin);
+          // Assess: refused with a plain 403; the subscriber never confirmed.
+          const refused = await answer;
+          expect(refused.status(), origin).toBe(403);
+          expect(await refused.text()).toMatch(/^Forbidden: .*another site/);
+        }
+      } finally {
+        await new Promise((resolve) => foreign.close(resolve));
+      }
+      const subscriber = await db().selectFrom('subscribers').select('status').executeTakeFirstOrThrow();
+      expect(subscriber.status).toBe('pending');
+      const ledger = await db().selectFrom('consent_events').select('source').execute();
+      expect(ledger.map((e) => e.source)).toEqual(['operator']);
+
+      // The page's own form still works.
+      await page.goto(`http://localhost:${port}/dev?phone=${encodeURIComponent(PHONE)}`);
+      await text(page, 'YES');
+      await expect.poll(() => page.getByTestId('subscriber-status').textContent()).toBe('active');
     },
     60_000,
   );

@@ -3,6 +3,7 @@
 // message sent now through the dev page, delivered by the outbox's signed status callbacks.
 // The dev page: the same refusals as the API, a zone it can fix, local times, and why nothing was planned.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -297,6 +298,134 @@ describe('one-machine server, end to end', () => {
       expect(planner.length).toBeGreaterThan(0);
       for (const line of planner) expect(line).not.toHaveProperty('messageSid');
       expect(parsed.some((l) => l.messageSid !== undefined)).toBe(true);
+    });
+
+    describe('other sites and other hosts', () => {
+      /** One HTTP request with exactly these headers (fetch would not let us set Host). */
+      function raw(
+        method: string,
+        at: string,
+        headers: Record<string, string> = {},
+        body?: string,
+      ): Promise<{ status: number; type: string; text: string }> {
+        const target = new URL(at, server.url);
+        return new Promise((resolve, reject) => {
+          const req = request(target, { method, headers }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              text += chunk;
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', text }),
+            );
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      }
+      const port = () => server.runtime.config.PORT;
+      const form = (fields: Record<string, string>) => ({
+        body: new URLSearchParams(fields).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const ledger = () => db().selectFrom('consent_events').select(['kind', 'source']).execute();
+
+      it('refuses cross-site form posts: no forged YES, no opt-in text, no send, no plan', async () => {
+        // Prepare: a subscriber added by the page's own form, as Chromium posts it (same-origin).
+        const own = { origin: `http://127.0.0.1:${port()}`, 'sec-fetch-site': 'same-origin' };
+        const add = form({ phone: PHONE, timeZone: 'UTC', name: '' });
+        expect((await raw('POST', '/dev/subscribers', { ...add.headers, ...own }, add.body)).status).toBe(
+          303,
+        );
+        const before = { ledger: await ledger(), outbox: (await outbox()).length };
+        expect(before.ledger).toEqual([{ kind: 'opt_in', source: 'operator' }]);
+
+        // Act: the same forms posted by another site, the ways browsers mark it.
+        const foreign: Record<string, string>[] = [
+          { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+          { 'sec-fetch-site': 'cross-site' },
+          { 'sec-fetch-site': 'same-site' },
+          { origin: 'https://evil.example' },
+          { origin: 'null' },
+          { origin: `http://localhost:${port() + 1}` },
+          { origin: `http://127.0.0.1:${port()}`, 'sec-fetch-site': 'cross-site' },
+        ];
+        const actions: [string, Record<string, string>][] = [
+          ['/dev/text', { phone: PHONE, body: 'YES' }],
+          ['/dev/subscribers', { phone: '+14155550124', timeZone: 'UTC', name: '' }],
+          ['/dev/send-now', { phone: PHONE }],
+          ['/dev/plan', { phone: PHONE }],
+          ['/dev/timezone', { phone: PHONE, timeZone: 'Asia/Tokyo' }],
+        ];
+        for (const headers of foreign) {
+          for (const [action, fields] of actions) {
+            const posted = form(fields);
+            const answer = await raw('POST', action, { ...posted.headers, ...headers }, posted.body);
+            // Assess: a short plain 403, and nothing changed.
+            expect(answer.status, `${action} ${JSON.stringify(headers)}`).toBe(403);
+            expect(answer.type).toMatch(/^text\/plain/);
+          }
+        }
+        expect(await ledger()).toEqual(before.ledger);
+        expect(await subscriberStatus()).toBe('pending');
+        expect((await outbox()).length).toBe(before.outbox);
+        expect(await zoneOf()).toBe('UTC');
+        expect(await db().selectFrom('deliveries').select('id').execute()).toEqual([]);
+
+        // A client that is no browser (curl: no Origin, no Sec-Fetch-Site) still works, as the page itself does.
+        const yes = form({ phone: PHONE, body: 'YES' });
+        expect((await raw('POST', '/dev/text', yes.headers, yes.body)).status).toBe(303);
+        expect(await subscriberStatus()).toBe('active');
+      });
+
+      it('answers the dev page only on its own loopback host and port (DNS rebinding), the webhooks and API on any', async () => {
+        // Prepare
+        await post('/dev/subscribers', { phone: PHONE, timeZone: 'UTC', name: '' });
+        const token = server.runtime.config.secrets.API_TOKEN;
+
+        // Act + Assess: a name that resolves to this machine is not enough.
+        for (const host of [
+          `rebind.attacker.example:${port()}`,
+          `127.0.0.1:${port() + 1}`,
+          `localhost:${port() + 1}`,
+          `127.0.0.1`,
+          `localhost.:${port()}`,
+          `127.0.0.2:${port()}`,
+        ]) {
+          for (const at of [
+            '/dev',
+            `/dev?phone=${encodeURIComponent(PHONE)}`,
+            '/dev/thread?phone=x',
+            '/',
+            '/favicon.svg',
+          ]) {
+            const answer = await raw('GET', at, { host });
+            expect(answer.status, `${host} ${at}`).toBe(403);
+            expect(answer.text).not.toContain('4155550123');
+          }
+          const yes = form({ phone: PHONE, body: 'YES' });
+          expect((await raw('POST', '/dev/text', { ...yes.headers, host }, yes.body)).status).toBe(403);
+        }
+        expect(await subscriberStatus()).toBe('pending');
+        for (const host of [
+          `localhost:${port()}`,
+          `127.0.0.1:${port()}`,
+          `[::1]:${port()}`,
+          `LOCALHOST:${port()}`,
+        ]) {
+          const answer = await raw('GET', `/dev?phone=${encodeURIComponent(PHONE)}`, { host });
+          expect(answer.status, host).toBe(200);
+          expect(answer.text).toContain(PHONE);
+        }
+
+        // Behind a tunnel the Host is the tunnel's: the API (bearer token) and /health still answer.
+        const tunnel = { host: 'abc123.ngrok-free.app' };
+        expect((await raw('GET', '/health', tunnel)).status).toBe(200);
+        const listed = await raw('GET', '/api/subscribers', { ...tunnel, authorization: `Bearer ${token}` });
+        expect(listed.status).toBe(200);
+        expect(listed.text).toContain(PHONE);
+      });
     });
   });
 });
