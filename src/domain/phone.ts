@@ -3,10 +3,23 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 /** A phone number in E.164 form, checked by libphonenumber. */
 export type E164 = string & { readonly __brand: 'E164' };
 
-/** Parses user input ("+1 (415) 555-0123") into E.164, or returns null when it is not a possible number. */
-export function parseE164(input: string, defaultCountry: 'US' | undefined = undefined): E164 | null {
-  const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry);
-  if (!parsed?.isValid()) return null;
+/**
+ * What a typed number may look like: a +, then digits and the separators people write between them
+ * (space, dash, dot, parentheses), ASCII only. libphonenumber on its own finds a number inside any text
+ * ("call +14155550117 now") and drops an extension ("… ext. 5"); the number must be all that was typed.
+ */
+const TYPED_NUMBER = /^\+[0-9 ().-]+$/;
+
+/**
+ * Parses user input ("+1 (415) 555-0123") into E.164, or returns null when it is anything but a valid
+ * number: other text, an extension, or a digit libphonenumber would drop (a trunk prefix such as "(0)").
+ */
+export function parseE164(input: string): E164 | null {
+  const typed = input.trim();
+  if (!TYPED_NUMBER.test(typed)) return null;
+  const parsed = parsePhoneNumberFromString(typed);
+  if (!parsed?.isValid() || parsed.ext) return null;
+  if (parsed.number !== `+${typed.replaceAll(/[^0-9]/g, '')}`) return null;
   return parsed.number as E164;
 }
 

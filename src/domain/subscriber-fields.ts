@@ -19,7 +19,7 @@ export const FIELD_RULES = {
 } as const;
 
 export const PhoneField = z.string({ error: FIELD_RULES.phone }).transform((value, ctx) => {
-  const phone = value.trim().startsWith('+') ? parseE164(value) : null;
+  const phone = parseE164(value);
   if (!phone) {
     ctx.addIssue({ code: 'custom', message: FIELD_RULES.phone });
     return z.NEVER;

@@ -13,7 +13,11 @@ const flag = z
 const calendarDate = z.iso.date({ error: 'must be a calendar date YYYY-MM-DD' });
 
 export const PhoneParams = z.object({
-  phone: PhoneField.meta({ description: 'E.164, URL-encoded (+ as %2B)', example: '+14155550123' }),
+  phone: PhoneField.meta({
+    description:
+      'E.164, URL-encoded (+ as %2B); spaces, dashes, dots and parentheses between the digits are accepted, any other text or an extension is refused',
+    example: '+14155550123',
+  }),
 });
 export const DeliveryParams = z.object({ id: z.uuid({ error: 'must be a delivery id (a UUID)' }) });
 

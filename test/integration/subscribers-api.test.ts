@@ -238,6 +238,32 @@ describe('GET, PATCH, DELETE /api/subscribers/:phone', () => {
     expect((await call('DELETE', path('+12125550199'))).status).toBe(404);
   });
 
+  it('a phone in the path or body with other text or an extension → 400, and nobody is touched', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE, name: 'Ada' });
+    for (const typed of [
+      `${PHONE} is wrong, do not touch`,
+      `call ${PHONE} now`,
+      `${PHONE}abc`,
+      `${PHONE} ext. 5`,
+    ]) {
+      for (const method of ['GET', 'PATCH', 'DELETE']) {
+        const res = await call(method, path(typed), method === 'PATCH' ? { paused: true } : undefined);
+        expect(res.status, `${method} ${typed}`).toBe(400);
+        expect(await errorOf(res)).toMatch(/phone in the path must be a valid phone number in E\.164 form/);
+      }
+      const created = await call('POST', '/api/subscribers', { phone: typed.replace(PHONE, '+12125550124') });
+      expect(created.status, `POST ${typed}`).toBe(400);
+      expect(await errorOf(created)).toMatch(/^phone: must be a valid phone number/);
+    }
+    expect(
+      await t.db().selectFrom('subscribers').select(['phone', 'status', 'paused', 'name']).execute(),
+    ).toEqual([{ phone: PHONE, status: 'active', paused: false, name: 'Ada' }]);
+    expect(sms.sent).toEqual([]);
+    // The usual separators still name the number.
+    expect((await call('GET', path('+1 (212) 555-0123'))).status).toBe(200);
+    expect((await call('GET', path('+1.212.555.0123'))).status).toBe(200);
+  });
+
   it('wrong methods → 405 with Allow; unknown API routes → 404 JSON', async () => {
     const put = await call('PUT', path(), { name: 'x' });
     expect(put.status).toBe(405);

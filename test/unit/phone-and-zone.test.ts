@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maskPhone, parseE164, storedE164 } from '../../src/domain/phone.js';
 import { canonicalTimeZone, isValidTimeZone } from '../../src/domain/time-zone.js';
@@ -13,6 +14,59 @@ describe('parseE164', () => {
   it.each([['4155550123'], ['+1415555'], ['hello'], [''], ['+999123456789']])('rejects %j', (input) =>
     expect(parseE164(input)).toBeNull(),
   );
+
+  // The separators people write a number with are accepted: space, dash, dot, parentheses.
+  it.each([
+    ['+1-415-555-0123', '+14155550123'],
+    ['+1.415.555.0123', '+14155550123'],
+    ['+(1) 415 555 0123', '+14155550123'],
+  ])('accepts the formatted %j as %s', (input, expected) => expect(parseE164(input)).toBe(expected));
+
+  // Anything else is refused, never read around: libphonenumber would find a number in each of these and
+  // drop the rest, and DELETE /api/subscribers/:phone would opt that number out.
+  it.each([
+    ['call +14155550117 now'],
+    ['+14155550117abc'],
+    ['+14155550187 ext. 5'],
+    ['+14155550187 x5'],
+    ['+14155550123;ext=5'],
+    ['+1 415 555 0189 (mobile)'],
+    ['+14155550188 is wrong, do not touch'],
+    ['tel:+14155550123'],
+    ['+1 415–555–0123'], // en dashes
+    ['+１４１５５５５０１２３'], // full-width digits
+    ['+44 (0)20 7946 0958'], // the (0) would be dropped: every digit typed must be in the number
+    ['+1 415 555 0123\u0000'],
+    ['++14155550123'],
+  ])('refuses %j', (input) => expect(parseE164(input)).toBeNull());
+
+  const VALID = ['+14155550123', '+442079460958', '+919876543210', '+61412345678', '+5511987654321'];
+  const separators = fc.constantFrom(' ', '-', '.', '(', ')', '');
+
+  it('reads a valid number back whatever the usual separators between its digits', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...VALID),
+        fc.array(separators, { minLength: 16, maxLength: 16 }),
+        (e164, seps) => {
+          const formatted = `+${[...e164.slice(1)].map((d, i) => d + (seps[i] ?? '')).join('')}`;
+          expect(parseE164(formatted)).toBe(e164);
+        },
+      ),
+    );
+  });
+
+  it('refuses a valid number with any other character inserted anywhere after the +', () => {
+    const other = fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 1 })
+      .filter((ch) => !/[0-9 ().-]/.test(ch) && ch.trim() !== '');
+    fc.assert(
+      fc.property(fc.constantFrom(...VALID), fc.nat(), other, (e164, at, ch) => {
+        const i = 1 + (at % e164.length);
+        expect(parseE164(e164.slice(0, i) + ch + e164.slice(i))).toBeNull();
+      }),
+    );
+  });
 });
 
 describe('storedE164', () => {
