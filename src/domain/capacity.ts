@@ -301,7 +301,8 @@ export function peakSendsPerMinute(
     for (const zone of zones) {
       const local = (((utcMinute + zone.utcOffsetMinutes) % 1440) + 1440) % 1440;
       if (local >= window.startMinute && local < window.endMinute)
-        perMinute += (subscribers * zone.share) / total / windowMinutes;
+        // share / total first: at most 1, where subscribers × a huge share would overflow to Infinity.
+        perMinute += (subscribers * (zone.share / total)) / windowMinutes;
     }
     peak = Math.max(peak, perMinute);
   }
@@ -611,13 +612,23 @@ export class InvalidZoneMix extends Error {
   }
 }
 
-/** "America/New_York=60,America/Los_Angeles=40" → each zone's UTC offset at `at` and its share. */
+/**
+ * "America/New_York=60,America/Los_Angeles=40" → each zone's UTC offset at `at` and its share. Shares are
+ * relative weights: each a finite number above 0 (Infinity or 1e309 is refused, not read as "everyone"),
+ * and their sum finite too, so the report's arithmetic never meets Infinity or NaN.
+ */
 export function parseZoneMix(value: string, at: Date): ZoneShare[] {
-  return value.split(',').map((part) => {
+  const zones = value.split(',').map((part) => {
     const [zone = '', share = '1'] = part.trim().split('=');
     const weight = Number(share);
     if (!isValidTimeZone(zone)) throw new InvalidZoneMix(`not an IANA time zone: ${JSON.stringify(zone)}`);
-    if (!(weight > 0)) throw new InvalidZoneMix(`not a positive share for ${zone}: ${JSON.stringify(share)}`);
+    if (!(weight > 0 && Number.isFinite(weight)))
+      throw new InvalidZoneMix(`not a positive share for ${zone}: ${JSON.stringify(share)}`);
     return { utcOffsetMinutes: IANAZone.create(zone).offset(at.getTime()), share: weight, label: zone };
   });
+  if (!Number.isFinite(zones.reduce((sum, z) => sum + z.share, 0)))
+    throw new InvalidZoneMix(
+      'the shares add up to more than a number can hold: use smaller weights, such as 60,40',
+    );
+  return zones;
 }

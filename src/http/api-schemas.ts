@@ -66,11 +66,10 @@ export const CapacityQuery = z.strictObject({
     .min(1, 'must be a whole number from 1 to 100000000')
     .max(100_000_000, 'must be a whole number from 1 to 100000000')
     .default(1000),
-  zones: z
-    .string()
-    .max(2000)
-    .optional()
-    .meta({ description: 'time-zone mix, e.g. America/New_York=60,America/Los_Angeles=40' }),
+  zones: z.string().max(2000).optional().meta({
+    description:
+      'time-zone mix, e.g. America/New_York=60,America/Los_Angeles=40; each share a finite weight above 0 (default 1)',
+  }),
 });
 
 /** Checked input from a path, query or JSON body, or a 400 naming each bad field. */

@@ -307,6 +307,11 @@ describe('GET /api/usage and /api/capacity', () => {
     expect((await call('GET', '/api/capacity?zones=Mars/Olympus=1')).body.error).toMatch(
       /zones: not an IANA time zone/,
     );
+    for (const zones of ['America/New_York=Infinity', 'America/New_York=1e308,Europe/London=1e308']) {
+      const bad = await call('GET', `/api/capacity?zones=${encodeURIComponent(zones)}`);
+      expect(bad.status, zones).toBe(400);
+      expect(bad.body.error).toMatch(/^zones: (not a positive share|the shares add up)/);
+    }
     build({ capacity: null });
     expect((await call('GET', '/api/capacity')).status).toBe(503);
   });

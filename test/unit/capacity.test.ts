@@ -1,4 +1,5 @@
 // Capacity arithmetic (src/domain/capacity.ts): the numbers the synth-time check and `positivity capacity` share.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   apiThrottle,
@@ -6,7 +7,9 @@ import {
   capacityReport,
   concurrencyPlan,
   egressCost,
+  InvalidZoneMix,
   maxConnections,
+  parseZoneMix,
   peakSendsPerMinute,
   safeConnections,
   senderConcurrency,
@@ -262,4 +265,57 @@ describe('the report and the synth-time check agree', () => {
       );
     },
   );
+});
+
+describe('the time-zone mix (--zones, ?zones=)', () => {
+  const AT = new Date('2026-06-01T12:00:00Z');
+
+  it.each([['Infinity'], ['-Infinity'], ['1e309'], ['0'], ['-5'], ['NaN'], ['']])(
+    'refuses the share %j',
+    (share) => {
+      expect(() => parseZoneMix(`America/New_York=${share}`, AT)).toThrow(
+        new InvalidZoneMix(`not a positive share for America/New_York: ${JSON.stringify(share)}`),
+      );
+    },
+  );
+
+  it('refuses shares whose sum is not a finite number', () => {
+    expect(() => parseZoneMix('America/New_York=1e308,Europe/London=1e308', AT)).toThrow(
+      /the shares add up to more than a number can hold/,
+    );
+  });
+
+  it('reads shares as relative weights', () => {
+    expect(parseZoneMix('America/New_York=60, Europe/London=40', AT)).toEqual([
+      { utcOffsetMinutes: -240, share: 60, label: 'America/New_York' },
+      { utcOffsetMinutes: 60, share: 40, label: 'Europe/London' },
+    ]);
+  });
+
+  // Any mix it accepts gives a report of finite numbers: no "NaN sends/min", no Infinity, no null in the JSON.
+  it('accepts only mixes whose report holds finite numbers', () => {
+    const ZONES = ['America/New_York', 'Europe/London', 'Asia/Tokyo', 'Pacific/Kiritimati'];
+    const share = fc.oneof(
+      fc.double().map(String),
+      fc.constantFrom('1e308', '1.7976931348623157e308', '5e-324', '1e-300', 'Infinity', '0x10', '1e2'),
+      fc.nat().map(String),
+    );
+    const mix = fc.array(fc.tuple(fc.constantFrom(...ZONES), share), { minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(mix, fc.integer({ min: 1, max: 100_000_000 }), (parts, subscribers) => {
+        let zones: ReturnType<typeof parseZoneMix>;
+        try {
+          zones = parseZoneMix(parts.map(([zone, w]) => `${zone}=${w}`).join(','), AT);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidZoneMix);
+          return;
+        }
+        const report = capacityReport(DEFAULTS, subscribers, zones);
+        const json = JSON.stringify(report);
+        expect(json).not.toMatch(/NaN|Infinity|null/);
+        expect(peakSendsPerMinute(subscribers, zones, DEFAULTS.sendWindow)).toBeLessThanOrEqual(subscribers);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
