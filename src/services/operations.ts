@@ -79,12 +79,20 @@ export interface Operations {
 }
 
 /** Keyset paging: the cursor is the last subscriber's id, which says nothing about anyone. */
-const CURSOR = /^[1-9]\d{0,15}$/;
+const CURSOR = /^[1-9]\d{0,9}$/;
+/** subscribers.id is a Postgres integer: no id, so no cursor, is above this. */
+const MAX_SUBSCRIBER_ID = 2_147_483_647;
+
+/** The id a cursor names, or OperationError bad_input: a cursor no page could have given is refused. */
+function cursorId(after: string): number {
+  const id = CURSOR.test(after) ? Number(after) : Number.NaN;
+  if (!(id <= MAX_SUBSCRIBER_ID))
+    throw new OperationError('bad_input', `not a page cursor: ${JSON.stringify(after)}`);
+  return id;
+}
 
 export async function listSubscriberPage(db: Db, query: SubscriberQuery): Promise<SubscriberPage> {
-  if (query.after !== undefined && !CURSOR.test(query.after))
-    throw new OperationError('bad_input', `not a page cursor: ${JSON.stringify(query.after)}`);
-  const afterId = query.after === undefined ? undefined : Number(query.after);
+  const afterId = query.after === undefined ? undefined : cursorId(query.after);
   // One more than asked: whether it exists says whether there is a next page.
   const rows = await pageSubscribers(db, query, { limit: query.limit + 1, afterId });
   const page = rows.slice(0, query.limit);

@@ -2,6 +2,7 @@
 // date, usage, capacity and the test send, each answer validated by openapi-backend against the OpenAPI
 // document the app serves at /api/openapi.json; bearer auth and the per-token budget on every route; full
 // phone numbers in answers and never in logs.
+import fc from 'fast-check';
 import type { Hono } from 'hono';
 import { type Document, OpenAPIBackend } from 'openapi-backend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -205,6 +206,30 @@ describe('GET /api/subscribers', () => {
     const res = await call('GET', `/api/subscribers?${query}`);
     expect(res.status).toBe(400);
     expect(res.body.error).toMatch(message);
+  });
+
+  // subscribers.id is a Postgres integer: a cursor above 2^31−1 reached the database and came back a 500.
+  it('?after= any whole number: a page up to 2147483647, above it 400 bad_input, never a 500', async () => {
+    await seedSubscriber(t.db(), { phone: '+12125550100' });
+    const MAX = 2n ** 31n - 1n;
+    const cursor = fc.oneof(
+      fc.bigInt({ min: 1n, max: MAX }),
+      fc.bigInt({ min: MAX + 1n, max: 10n ** 30n }),
+      fc.constantFrom(MAX, MAX + 1n, 9_999_999_999_999_999n),
+    );
+    await fc.assert(
+      fc.asyncProperty(cursor, async (after) => {
+        const res = await call('GET', `/api/subscribers?after=${after}`);
+        if (after <= MAX) {
+          expect(res.status).toBe(200);
+          expect(res.body.next).toBeNull();
+        } else {
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual({ error: `not a page cursor: "${after}"`, code: 'bad_input' });
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
