@@ -2,6 +2,7 @@
 // description (openapi.ts) is generated from them, so the document cannot promise what the code refuses.
 import type { Context } from 'hono';
 import * as z from 'zod';
+import { CalendarDateField } from '../domain/calendar-date.js';
 import { describeProblems, NameField, PhoneField, TimeZoneField } from '../domain/subscriber-fields.js';
 import { SubscriberStatusSchema } from '../services/operator-views.js';
 import { ClientError } from './errors.js';
@@ -10,7 +11,6 @@ const flag = z
   .enum(['true', 'false'])
   .optional()
   .transform((v) => v === 'true');
-const calendarDate = z.iso.date({ error: 'must be a calendar date YYYY-MM-DD' });
 
 export const PhoneParams = z.object({
   phone: PhoneField.meta({
@@ -54,10 +54,12 @@ export const BodiesQuery = z.strictObject({
   bodies: flag.meta({ description: 'include each message text (default false)' }),
 });
 export const DeliveriesQuery = BodiesQuery.extend({
-  date: calendarDate.optional().meta({ description: 'local date; default today in DEFAULT_TIMEZONE' }),
+  date: CalendarDateField.optional().meta({
+    description: 'local date, 0001-01-01 to 9999-12-31; default today in DEFAULT_TIMEZONE',
+  }),
 });
 export const UsageQuery = z.strictObject({
-  day: calendarDate.optional().meta({ description: 'UTC day; default today' }),
+  day: CalendarDateField.optional().meta({ description: 'UTC day, 0001-01-01 to 9999-12-31; default today' }),
 });
 export const CapacityQuery = z.strictObject({
   subscribers: z.coerce

@@ -9,8 +9,10 @@ import {
   skippedByReason,
   usageForDay,
 } from '../db/repositories/reports.js';
+import { CALENDAR_DATE_RULE, isCalendarDate } from '../domain/calendar-date.js';
 import { roundUSD } from '../domain/cost.js';
 import { logger as defaultLogger } from '../logger.js';
+import { OperationError } from './operation-error.js';
 
 export interface DailyReport {
   /** The UTC day, 'YYYY-MM-DD'. */
@@ -44,22 +46,18 @@ export interface DailyReport {
   estimatedCostUSD: number;
 }
 
-export class InvalidReportDay extends Error {
+/** A day no report can cover; bad input (the CLI exits 2), answered before any query. */
+export class InvalidReportDay extends OperationError {
   constructor(readonly input: string) {
-    super(`day must be a calendar date YYYY-MM-DD (got ${JSON.stringify(input)})`);
+    super('bad_input', `day ${CALENDAR_DATE_RULE} (got ${JSON.stringify(input)})`);
     this.name = 'InvalidReportDay';
   }
 }
 
 /** [00:00Z, next 00:00Z) for 'YYYY-MM-DD'. */
 export function utcDayRange(day: string): { from: Date; to: Date } {
+  if (!isCalendarDate(day)) throw new InvalidReportDay(day);
   const from = new Date(`${day}T00:00:00.000Z`);
-  if (
-    !/^\d{4}-\d{2}-\d{2}$/.test(day) ||
-    Number.isNaN(from.getTime()) ||
-    from.toISOString().slice(0, 10) !== day
-  )
-    throw new InvalidReportDay(day);
   return { from, to: new Date(from.getTime() + 86_400_000) };
 }
 

@@ -13,15 +13,16 @@ import {
   pageSubscribers,
   type SubscriberFilter,
 } from '../db/repositories/subscribers.js';
+import { CALENDAR_DATE_RULE, isCalendarDate } from '../domain/calendar-date.js';
 import { type CapacitySettings, capacityReport, type ZoneShare } from '../domain/capacity.js';
 import type { E164 } from '../domain/phone.js';
 import type { TimeZone } from '../domain/time-zone.js';
 import type { DailyReport } from './daily-report.js';
+import { OperationError } from './operation-error.js';
 import type {
   CapacityView,
   DeliveriesOfDate,
   DeliveryView,
-  ErrorCode,
   SendNowView,
   SubscriberDetail,
   SubscriberPage,
@@ -29,19 +30,8 @@ import type {
 import type { ReservedSend } from './send-now.js';
 import { type NewSubscriberInput, SubscriberNotFound, type SubscriberView, toView } from './subscribers.js';
 
-/**
- * A refusal or failure with its code, as the API answered it (the remote implementation throws these).
- * Exit codes follow the code: 2 for input the operator must change, 1 for everything else.
- */
-export class OperationError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OperationError';
-  }
-}
+// Its own module so the daily-report Lambda can throw one without bundling the operator's use cases.
+export { OperationError } from './operation-error.js';
 
 export interface SubscriberQuery extends SubscriberFilter {
   /** Page size (1–1000). */
@@ -119,6 +109,9 @@ export async function deliveriesOfDate(
   date: string,
   options: ListingOptions = {},
 ): Promise<DeliveriesOfDate> {
+  // The API's schema has refused a bad date already; the CLI's local path arrives here with what was typed.
+  if (!isCalendarDate(date))
+    throw new OperationError('bad_input', `date ${CALENDAR_DATE_RULE} (got ${JSON.stringify(date)})`);
   return { date, deliveries: await deliveriesOnLocalDate(db, date, options) };
 }
 

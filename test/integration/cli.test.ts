@@ -209,6 +209,28 @@ describe('positivity CLI', () => {
     expect(command?.stdout).toBe('');
   });
 
+  // Postgres has no year 0: the date reached the database and the command exited 1 with its error.
+  it('a date Postgres cannot hold (year 0) exits 2 for deliveries and usage', {
+    timeout: 60_000,
+  }, async () => {
+    const runs = await Promise.all([
+      cli('deliveries', '--date', '0000-01-01', '--json'),
+      cli('usage', '--date', '0000-01-01', '--json'),
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(2);
+      expect(JSON.parse(run.stdout)).toEqual({
+        error: {
+          code: 'bad_input',
+          message: expect.stringMatching(
+            /^(date|day) must be a calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31/,
+          ),
+        },
+      });
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   it('with --json, a refusal is a JSON error object on stdout, with the same exit code', {
     timeout: 60_000,
   }, async () => {

@@ -342,6 +342,46 @@ describe('GET /api/usage and /api/capacity', () => {
   });
 });
 
+describe('dates (?date= of deliveries, ?day= of usage)', () => {
+  // Postgres has no year 0: a date the schema accepts must be one Postgres and JS Date both take.
+  const inRange = fc
+    .date({
+      min: new Date('0001-01-01T00:00:00Z'),
+      max: new Date('9999-12-31T00:00:00Z'),
+      noInvalidDate: true,
+    })
+    .map((d) => d.toISOString().slice(0, 10));
+  const edges = fc.constantFrom('0001-01-01', '9999-12-31', '2024-02-29', '1970-01-01', '0004-02-29');
+
+  it('any date the schema accepts is answered 200 for that date', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(inRange, edges), async (date) => {
+        const deliveries = await call('GET', `/api/deliveries?date=${date}`);
+        expect(deliveries.status, date).toBe(200);
+        expect(deliveries.body).toEqual({ date, deliveries: [] });
+        const usage = await call('GET', `/api/usage?day=${date}`);
+        expect(usage.status, date).toBe(200);
+        expect(usage.body).toMatchObject({ day: date, sent: 0 });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it.each([['0000-01-01'], ['0000-02-29'], ['0000-12-31'], ['10000-01-01'], ['-0001-01-01'], ['2026-02-30']])(
+    '%s → 400 naming the field, never a 500',
+    async (date) => {
+      const deliveries = await call('GET', `/api/deliveries?date=${date}`);
+      expect(deliveries.status).toBe(400);
+      expect(deliveries.body.error).toBe(
+        'date: must be a calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31',
+      );
+      const usage = await call('GET', `/api/usage?day=${date}`);
+      expect(usage.status).toBe(400);
+      expect(usage.body.error).toBe('day: must be a calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31');
+    },
+  );
+});
+
 describe('POST /api/subscribers/:phone/send-now', () => {
   it("makes today's delivery due now and hands it to the sender; a second one the same day is refused", async () => {
     await seedSubscriber(t.db(), { phone: '+12125550123' });
