@@ -36,11 +36,45 @@ export const TimeZoneField = z.string({ error: FIELD_RULES.timeZone }).transform
   return zone;
 });
 
+/** Spaces, and the invisible characters a paste brings along (zero-width space, word joiner, BOM). */
+const NAME_EDGES = /^[\s\u200b\u2060\ufeff]+|[\s\u200b\u2060\ufeff]+$/g;
+/**
+ * Refused anywhere in a name: C0 and C1 controls and DEL (a NUL fails in Postgres, the rest garble the CLI
+ * and the dev page), and the bidi embeddings, overrides and isolates, which reorder the text after them.
+ */
+const NAME_CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+/** Half of a surrogate pair without its other half: not a character, and Postgres would store U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
+/** What a name shows: anything but whitespace and default-ignorable code points (ZWJ, ZWSP, selectors…). */
+const VISIBLE = /[^\s\p{Default_Ignorable_Code_Point}]/u;
+
+const codePoint = (ch: string) => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** What is wrong with a trimmed, non-empty name, or null. */
+function nameProblem(name: string): string | null {
+  const surrogate = LONE_SURROGATE.exec(name)?.[0];
+  if (surrogate) return `must be valid Unicode text (found a lone surrogate ${codePoint(surrogate)})`;
+  const control = NAME_CONTROL.exec(name)?.[0];
+  if (control) return `must not contain control characters (found ${codePoint(control)})`;
+  if (!VISIBLE.test(name)) return FIELD_RULES.nameEmpty;
+  return null;
+}
+
+/**
+ * A name: trimmed of spaces and invisible paste junk; refused with a control character or a lone surrogate
+ * anywhere (the operator must see what they sent, not a silently different name); refused when nothing
+ * visible is left. Zero-width joiners, non-joiners and variation selectors inside are kept: emoji
+ * sequences and Persian or Indic words need them.
+ */
 export const NameField = z
   .string({ error: 'must be text' })
-  .trim()
+  .overwrite((name) => name.replaceAll(NAME_EDGES, ''))
   .min(1, FIELD_RULES.nameEmpty)
-  .max(NAME_MAX_LENGTH, FIELD_RULES.nameTooLong);
+  .max(NAME_MAX_LENGTH, FIELD_RULES.nameTooLong)
+  .check((ctx) => {
+    const problem = ctx.value === '' ? null : nameProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  });
 
 /** "field: what is wrong" for every problem, joined with "; ". Field names are the API's. */
 export function describeProblems(error: z.ZodError): string {

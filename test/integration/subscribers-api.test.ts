@@ -134,6 +134,14 @@ describe('POST /api/subscribers', () => {
     ['an offset as time zone', { phone: PHONE, timeZone: 'UTC+3' }, /timeZone/],
     ['a name too long', { phone: PHONE, name: 'x'.repeat(51) }, /name: must be at most 50/],
     ['an empty name', { phone: PHONE, name: '  ' }, /name: must not be empty/],
+    [
+      'a NUL in the name',
+      { phone: PHONE, name: 'Ana\u0000' },
+      /^name: must not contain control characters \(found U\+0000\)$/,
+    ],
+    ['an ESC in the name', { phone: PHONE, name: 'a\u001bb' }, /^name: must not contain control characters/],
+    ['a lone surrogate in the name', { phone: PHONE, name: '\ud800x' }, /^name: must be valid Unicode text/],
+    ['an invisible name', { phone: PHONE, name: '\u200b' }, /^name: must not be empty$/],
     ['an unknown field', { phone: PHONE, timezone: 'Europe/Paris' }, /unknown field\(s\): timezone/],
     ['an array', [PHONE], /expected object/i],
   ])('%s → 400 saying what is wrong', async (_label, body, message) => {
@@ -205,6 +213,8 @@ describe('GET, PATCH, DELETE /api/subscribers/:phone', () => {
     ['a bad time zone', { timeZone: 'Nowhere' }, 400],
     ['paused as a string', { paused: 'yes' }, 400],
     ['an unknown field', { status: 'active' }, 400],
+    ['a NUL in the name', { name: 'Ana\u0000' }, 400],
+    ['a lone surrogate in the name', { name: 'Ana\udc00' }, 400],
   ])('PATCH with %s → %i', async (_label, body, status) => {
     await seedSubscriber(t.db(), { phone: PHONE });
     const res = await call('PATCH', path(), body);
