@@ -85,16 +85,71 @@ export function queryOf<T extends z.ZodType>(c: Context, schema: T): z.output<T>
   return parseInput(schema, c.req.query());
 }
 
-/** A JSON body checked by `schema`: 415 without the JSON content type, 400 when malformed or invalid. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const codePoint = (ch: string) => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase()}`;
+
+interface Visit {
+  value: unknown;
+  key?: string;
+  parent?: Visit;
+}
+/** "a.b.0" for the value's place in the body; a path deeper than a few fields is cut short ("a.b.c.d.…"). */
+function pathOf(visit: Visit): string {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) keys.push(at.key);
+  keys.reverse();
+  return keys.length > 4 ? `${keys.slice(0, 4).join('.')}.…` : keys.join('.');
+}
+
+/**
+ * Where the first lone surrogate in a parsed body is, as "field: …" words, or null when there is none.
+ * Iterative, each value linked to its parent: a body 30,000 arrays deep (JSON.parse takes it) must neither
+ * overflow the stack here nor copy its path at every level.
+ */
+function loneSurrogateIn(body: unknown): string | null {
+  const found = (ch: string, field: string) =>
+    `${field} must be valid Unicode text (found a lone surrogate ${codePoint(ch)})`;
+  const pending: Visit[] = [{ value: body }];
+  for (let visit = pending.pop(); visit; visit = pending.pop()) {
+    const { value } = visit;
+    if (typeof value === 'string') {
+      const ch = LONE_SURROGATE.exec(value)?.[0];
+      if (ch) return found(ch, visit.parent ? `${pathOf(visit)}:` : 'the body');
+    } else if (typeof value === 'object' && value !== null) {
+      const entries = Object.entries(value);
+      for (const [key] of entries) {
+        const ch = LONE_SURROGATE.exec(key)?.[0];
+        if (ch) return found(ch, 'a field name');
+      }
+      // Reversed onto the stack, so fields are visited in the order they were sent.
+      for (const [key, item] of entries.reverse()) pending.push({ value: item, key, parent: visit });
+    }
+  }
+  return null;
+}
+
+/**
+ * A JSON body checked by `schema`: 415 without the JSON content type, 400 when malformed or invalid. JSON
+ * between systems must be UTF-8 (RFC 8259 §8.1) and its strings Unicode text (§8.2, RFC 7493 §2.1): bytes
+ * that are not UTF-8 and escaped lone surrogates are refused, where a lenient decode would store U+FFFD.
+ */
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
     throw new ClientError(415, 'send JSON with Content-Type: application/json');
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ClientError(400, 'the body is not valid JSON: it is not UTF-8 text');
+  }
   let body: unknown;
   try {
-    body = await c.req.json();
+    body = JSON.parse(text);
   } catch {
     throw new ClientError(400, 'the body is not valid JSON');
   }
+  const surrogate = loneSurrogateIn(body);
+  if (surrogate) throw new ClientError(400, surrogate);
   return parseInput(schema, body);
 }

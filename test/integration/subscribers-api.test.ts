@@ -1,5 +1,6 @@
 // The subscriber config API against a real Postgres: auth, create (pending + double opt-in SMS), read,
 // patch, delete (opt out, erase name, keep the ledger), bad input, rate limiting.
+import fc from 'fast-check';
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.js';
@@ -179,6 +180,73 @@ describe('POST /api/subscribers', () => {
     const big = await call('POST', '/api/subscribers', { phone: PHONE, name: 'x'.repeat(70_000) });
     expect(big.status).toBe(413);
     expect(await big.json()).toHaveProperty('error');
+  });
+});
+
+describe('JSON bodies that are not Unicode text (RFC 8259 §8.1, §8.2)', () => {
+  const post = (body: Uint8Array | string) =>
+    app.request('/api/subscribers', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body,
+    });
+  /** Byte sequences no UTF-8 decoder may accept: each was stored as U+FFFD. */
+  const INVALID_UTF8 = [
+    [0xff],
+    [0xc0, 0xaf], // overlong "/"
+    [0xed, 0xa0, 0x80], // a surrogate, encoded
+    [0xe2, 0x82], // truncated
+    [0x80], // a lone continuation byte
+    [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+  ];
+
+  it('invalid UTF-8 anywhere in a string → 400, nothing stored, nothing sent', async () => {
+    const encoder = new TextEncoder();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...INVALID_UTF8), fc.nat({ max: 3 }), async (bad, at) => {
+        const [head, tail] = [
+          encoder.encode(`{"phone":"${PHONE}","name":"${'Ana'.slice(0, at)}`),
+          encoder.encode(`${'Ana'.slice(at)}"}`),
+        ];
+        const res = await post(new Uint8Array([...head, ...bad, ...tail]));
+        expect(res.status).toBe(400);
+        expect(await errorOf(res)).toBe('the body is not valid JSON: it is not UTF-8 text');
+      }),
+      { numRuns: 30 },
+    );
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0, consent_events: 0 });
+    expect(sms.sent).toEqual([]);
+  });
+
+  it('a lone surrogate escaped in any string or key → 400 naming where, nothing stored', async () => {
+    const lone = fc.integer({ min: 0xd800, max: 0xdfff }).map((cp) => `\\u${cp.toString(16)}`);
+    await fc.assert(
+      fc.asyncProperty(lone, fc.constantFrom('name', 'timeZone', 'key'), async (escaped, where) => {
+        const body =
+          where === 'key'
+            ? `{"phone":"${PHONE}","x${escaped}":1}`
+            : `{"phone":"${PHONE}","${where}":"Ana${escaped}"}`;
+        const res = await post(body);
+        expect(res.status).toBe(400);
+        expect(await errorOf(res)).toMatch(
+          where === 'key'
+            ? /^a field name must be valid Unicode text \(found a lone surrogate U\+D[89A-F][0-9A-F]{2}\)$/
+            : new RegExp(
+                `^${where}: must be valid Unicode text \\(found a lone surrogate U\\+D[89A-F][0-9A-F]{2}\\)$`,
+              ),
+        );
+      }),
+      { numRuns: 30 },
+    );
+    expect(await rowCounts(t.db())).toMatchObject({ subscribers: 0 });
+    // Found however deep it is, without overflowing the stack (a 500).
+    const deep = await post(`${'['.repeat(30_000)}"\\udc00"${']'.repeat(30_000)}`);
+    expect(deep.status).toBe(400);
+    expect(await errorOf(deep)).toBe('0.0.0.0.…: must be valid Unicode text (found a lone surrogate U+DC00)');
+    // A pair is one character, and welcome.
+    const paired = await post(`{"phone":"${PHONE}","name":"Ana \\ud83d\\ude00"}`);
+    expect(paired.status).toBe(201);
+    expect(await paired.json()).toMatchObject({ name: 'Ana 😀' });
   });
 });
 
