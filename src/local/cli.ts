@@ -3,6 +3,7 @@
 // with the token in POSITIVITY_API_TOKEN. Both paths return the same views (src/services/operations.ts),
 // so every command prints the same JSON and exits with the same code either way. Bad input exits 2,
 // refusals and failures 1, each with one line on stderr (and, with --json, an error object on stdout).
+
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import * as z from 'zod';
 import { remoteOperations } from '../adapters/operations-api.js';
@@ -10,6 +11,7 @@ import { loadConfig } from '../config.js';
 import { createDb, isDbUnavailable } from '../db/connection.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
+import { isCalendarDate } from '../domain/calendar-date.js';
 import { InvalidZoneMix, parseZoneMix } from '../domain/capacity.js';
 import type { E164 } from '../domain/phone.js';
 import { isSubscriberStatus, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../domain/subscriber.js';
@@ -55,14 +57,10 @@ const zoneArg = (timeZone: string): TimeZone =>
 const nameArg = (name: string | undefined): string | null =>
   name?.trim() ? parseSubscriberInput(z.object({ name: NameField }), { name }).name : null;
 
+/** A date as the API takes it (src/domain/calendar-date.ts): refused here, before any database is opened. */
 function dateArg(value: string): string {
-  const d = new Date(`${value}T00:00:00Z`);
-  if (
-    !/^\d{4}-\d{2}-\d{2}$/.test(value) ||
-    Number.isNaN(d.getTime()) ||
-    d.toISOString().slice(0, 10) !== value
-  )
-    throw new BadInput(`not a date: ${JSON.stringify(value)} (use YYYY-MM-DD)`);
+  if (!isCalendarDate(value))
+    throw new BadInput(`not a date: ${JSON.stringify(value)} (use YYYY-MM-DD, 0001-01-01 to 9999-12-31)`);
   return value;
 }
 
