@@ -1,6 +1,6 @@
 // A subscriber's send window (e.g. 12:00–17:00 local) for one local date, as UTC instants. Luxon does the
 // zone arithmetic from the runtime's tz database, so DST days, half-hour and far-from-UTC zones are exact.
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { isValidTimeZone } from './time-zone.js';
 
 export interface WindowMinutes {
@@ -37,16 +37,35 @@ export function checkZone(zone: string): void {
   if (!valid) throw new InvalidTimeZone(zone);
 }
 
-function localTime(zone: string, localDate: string, minuteOfDay: number): DateTime {
-  const [year, month, day] = (LOCAL_DATE.exec(localDate) ?? []).slice(1).map(Number);
-  // fromObject resolves a wall time that does not exist (inside a spring-forward gap) to the instant just
-  // after the gap, and an ambiguous one (fall-back) to the earlier offset: both are real instants.
-  const t = DateTime.fromObject(
-    { year, month, day, hour: Math.floor(minuteOfDay / 60), minute: minuteOfDay % 60 },
-    { zone },
-  );
-  if (day === undefined || !t.isValid || t.day !== day) throw new RangeError(`not a date: ${localDate}`);
-  return t;
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+/**
+ * The instant `minuteOfDay` names on `localDate` in `zone`. A wall time that happens twice (fall-back)
+ * is the earlier instant; one that does not happen (spring-forward gap) is the first instant after the
+ * gap, so a window's end in a gap ends it where the gap starts. Decided from the zone's offsets alone, never
+ * from today's date (luxon's fromObject guesses from the current offset, and threw for a gap that crosses
+ * midnight, as America/Nuuk's at 23:00 does).
+ */
+function localTime(zone: string, localDate: string, minuteOfDay: number): number {
+  const wall = utcMidnight(localDate) + minuteOfDay * MINUTE_MS;
+  const tz = IANAZone.create(zone);
+  const offsetAt = (instant: number) => tz.offset(instant) * MINUTE_MS;
+  // The offsets in force a day either side cover any clock change near this wall time.
+  const before = offsetAt(wall - DAY_MS);
+  const after = offsetAt(wall + DAY_MS);
+  const exact = [wall - before, wall - after].filter((t) => wall - offsetAt(t) === t);
+  if (exact.length > 0) return Math.min(...exact);
+  // In the gap: the clock jumps from before `wall` to after it between these two instants; find the jump.
+  let lo = Math.min(wall - before, wall - after);
+  let hi = Math.max(wall - before, wall - after);
+  const offsetBefore = offsetAt(lo);
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (offsetAt(mid) === offsetBefore) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 /** The window on `localDate` ('YYYY-MM-DD') in `timeZone`, as UTC instants. */
@@ -54,7 +73,7 @@ export function sendWindowOn(timeZone: string, localDate: string, window: Window
   checkZone(timeZone);
   const start = localTime(timeZone, localDate, window.startMinute);
   const end = localTime(timeZone, localDate, window.endMinute);
-  return { localDate, timeZone, start: start.toJSDate(), end: end.toJSDate() };
+  return { localDate, timeZone, start: new Date(start), end: new Date(end) };
 }
 
 /** The calendar date at `instant` in `timeZone`. */
