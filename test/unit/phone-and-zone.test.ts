@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maskPhone, parseE164, storedE164 } from '../../src/domain/phone.js';
@@ -100,6 +101,88 @@ describe('isValidTimeZone', () => {
     ['+05:30', false],
     ['', false],
   ])('%j → %s', (zone, valid) => expect(isValidTimeZone(zone)).toBe(valid));
+});
+
+/** Zone and link names of the tz database this machine has (Debian's tzdata), when it has one. */
+function tzdataNames(): string[] | undefined {
+  const file = '/usr/share/zoneinfo/tzdata.zi';
+  if (!existsSync(file)) return undefined;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      const [kind, a, b] = line.split(' ');
+      return kind === 'Z' ? [a as string] : kind === 'L' ? [b as string] : [];
+    });
+}
+
+describe('isValidTimeZone: the IANA tz database, not whatever ICU also accepts', () => {
+  // ICU knows old Java three-letter IDs that are not IANA names and mean other places than people mean by
+  // them: BST is Dhaka to ICU (British Summer Time to a Londoner), NST is Auckland (Newfoundland), …
+  it.each([
+    'BST',
+    'bst',
+    'IST',
+    'NST',
+    'SST',
+    'ECT',
+    'ART',
+    'CST',
+    'PST',
+    'AET',
+    'ACT',
+    'CAT',
+    'EAT',
+    'JST',
+    'MIT',
+    'NET',
+    'PLT',
+    'PNT',
+    'PRT',
+    'VST',
+    'AGT',
+    'BET',
+    'CNT',
+    'CTT',
+    'SystemV/EST5EDT',
+    'Factory',
+  ])('refuses %j', (zone) => {
+    expect(isValidTimeZone(zone)).toBe(false);
+    expect(canonicalTimeZone(zone)).toBeNull();
+  });
+
+  it.each([
+    ['EST5EDT', 'EST5EDT'],
+    ['gb-eire', 'GB-Eire'],
+    ['NZ-CHAT', 'NZ-CHAT'],
+    ['W-SU', 'W-SU'],
+    ['GMT0', 'GMT0'],
+    ['Japan', 'Japan'],
+    ['EST', 'EST'],
+  ])('accepts the IANA name %j, stored as %j', (input, stored) => {
+    expect(isValidTimeZone(input)).toBe(true);
+    expect(canonicalTimeZone(input)).toBe(stored);
+  });
+
+  const names = tzdataNames();
+  it.skipIf(!names)(
+    'accepts every zone and link name of tzdata.zi the runtime knows, and nothing else without a "/"',
+    () => {
+      if (!names) return;
+      const knownToRuntime = names.filter((zone) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: zone });
+          return zone !== 'Factory';
+        } catch {
+          return false;
+        }
+      });
+      expect(knownToRuntime.length).toBeGreaterThan(500);
+      expect(knownToRuntime.filter((zone) => !isValidTimeZone(zone))).toEqual([]);
+      const single = new Set(names.filter((zone) => !zone.includes('/')));
+      for (const zone of ['BST', 'NST', 'IST', 'CST', 'PST']) expect(single.has(zone)).toBe(false);
+    },
+  );
+  if (!names) console.log('skipped: /usr/share/zoneinfo/tzdata.zi is not on this machine (install tzdata)');
 });
 
 describe('canonicalTimeZone', () => {
