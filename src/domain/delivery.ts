@@ -27,3 +27,6 @@ const SENDER_SKIP_REASONS = [
   'cost_cap',
 ] as const;
 export type SenderSkipReason = (typeof SENDER_SKIP_REASONS)[number];
+
+/** Why planned deliveries were cancelled by a change to the subscriber (an opt-out cancels in SQL). */
+export type CancelReason = 'paused' | 'time_zone_changed';

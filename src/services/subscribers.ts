@@ -9,6 +9,7 @@ import {
   updateSubscriber,
 } from '../db/repositories/subscribers.js';
 import type { Subscriber } from '../db/schema.js';
+import type { CancelReason } from '../domain/delivery.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
 import type { SubscriberStatus } from '../domain/subscriber.js';
@@ -129,7 +130,11 @@ export interface SubscriberPatch {
   paused?: boolean;
 }
 
-/** Changes time zone, name or pause. Pausing cancels today's planned delivery. */
+/**
+ * Changes time zone, name or pause. Pausing cancels the planned deliveries; so does a new time zone, whose
+ * windows they were not planned in (the planner plans the dates still free in the new zone; a date already
+ * planned in the old one is skipped). A delivery the sender has claimed is left to finish in its window.
+ */
 export async function patchSubscriber(
   deps: Pick<SubscriberDeps, 'db' | 'scheduler'>,
   phone: E164,
@@ -149,14 +154,18 @@ export async function patchSubscriber(
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
     });
-    const cancelled =
-      patch.paused === true && !current.paused
-        ? await cancelPlannedDeliveries(trx, current.id, 'paused')
-        : [];
+    const reason = whyCancelPlanned(current, patch);
+    const cancelled = reason ? await cancelPlannedDeliveries(trx, current.id, reason) : [];
     return { subscriber: updated, cancelled };
   });
   await removeSchedules(deps.scheduler, cancelled);
   return toView(subscriber);
+}
+
+function whyCancelPlanned(current: Subscriber, patch: SubscriberPatch): CancelReason | null {
+  if (patch.paused === true && !current.paused) return 'paused';
+  if (patch.timeZone !== undefined && patch.timeZone !== current.time_zone) return 'time_zone_changed';
+  return null;
 }
 
 /** DELETE: opts the subscriber out and erases the name; the row and the consent ledger stay as proof. */

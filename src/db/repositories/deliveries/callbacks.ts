@@ -1,7 +1,8 @@
 // Deliveries as seen from webhooks: status callbacks (stored, then applied forward-only, in one SQL
-// function call) and cancellation of planned deliveries when a subscriber is paused (an opt-out cancels
-// them inside opt_out_subscriber).
+// function call) and cancellation of planned deliveries when a subscriber is paused or changes time zone
+// (an opt-out cancels them inside opt_out_subscriber).
 
+import type { CancelReason } from '../../../domain/delivery.js';
 import type { DbOrTrx } from '../../connection.js';
 import { preparedStatement } from '../../prepared.js';
 
@@ -78,7 +79,7 @@ export async function receiveStatusCallback(
 export async function cancelPlannedDeliveries(
   db: DbOrTrx,
   subscriberId: number,
-  reason: string,
+  reason: CancelReason,
 ): Promise<string[]> {
   const rows = await db
     .updateTable('deliveries')

@@ -1,0 +1,237 @@
+// A subscriber who changes time zone (API PATCH, `set-timezone`, dev page: all patchSubscriber) still gets at
+// most one text a local date, between 12:00 and 17:00, in the zone they have when it is sent. Real Postgres,
+// the real planDay, patchSubscriber and sendDailyMessage; a scheduler that fires each schedule at its
+// instant unless it was cancelled, as EventBridge Scheduler does.
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
+import type { E164 } from '../../src/domain/phone.js';
+import { seededRandom } from '../../src/domain/slots.js';
+import type { TimeZone } from '../../src/domain/time-zone.js';
+import { type PlannerSettings, planDay } from '../../src/services/plan-day.js';
+import type { DeliveryScheduler, OutboundSms, SmsReceipt, SmsSender } from '../../src/services/ports.js';
+import { type SendOutcome, sendDailyMessage } from '../../src/services/send-daily-message.js';
+import { patchSubscriber } from '../../src/services/subscribers.js';
+import { useTestDb } from '../support/db.js';
+import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
+import { newSid } from '../support/webhook-doubles.js';
+
+const { db } = useTestDb();
+const PHONE = '+14155550123' as E164;
+
+const settings: PlannerSettings = {
+  SEND_WINDOW_START: 12 * 60,
+  SEND_WINDOW_END: 17 * 60,
+  PLANNER_HORIZON_HOURS: 26,
+  TWILIO_MESSAGES_PER_DAY: 1000,
+  TWILIO_MESSAGES_PER_SECOND: 1,
+  OPENAI_REQUESTS_PER_MIN: 50,
+  OPENAI_TOKENS_PER_MIN: 10_000,
+  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
+};
+
+/** What the subscriber's phone received: when, and the zone they had at that moment. */
+interface Text {
+  at: Date;
+  zone: string;
+}
+
+/** EventBridge Scheduler in miniature: a schedule fires at its instant unless deleted first. */
+class ArmedSchedules implements DeliveryScheduler {
+  readonly armed = new Map<string, Date>();
+  readonly cancelled: string[] = [];
+  async schedule(request: { deliveryId: string; at: Date }): Promise<string> {
+    this.armed.set(request.deliveryId, request.at);
+    return `delivery-${request.deliveryId}`;
+  }
+  async cancel(deliveryId: string): Promise<void> {
+    this.armed.delete(deliveryId);
+    this.cancelled.push(deliveryId);
+  }
+  next(): [string, Date] | undefined {
+    return [...this.armed].sort((a, b) => a[1].getTime() - b[1].getTime())[0];
+  }
+}
+
+/** One subscriber's days: planner runs and zone changes at given instants, each schedule firing the sender. */
+function world(start: string) {
+  const clock = fixedClock(start);
+  const scheduler = new ArmedSchedules();
+  const texts: Text[] = [];
+  const outcomes: SendOutcome[] = [];
+  const sms: SmsSender = {
+    async send(message: OutboundSms): Promise<SmsReceipt> {
+      const { time_zone } = await db()
+        .selectFrom('subscribers')
+        .select('time_zone')
+        .where('phone', '=', message.to)
+        .executeTakeFirstOrThrow();
+      texts.push({ at: clock.now(), zone: time_zone });
+      return { sid: newSid(), status: 'queued', segments: 1 };
+    },
+  };
+  const sendDeps = () => ({
+    db: db(),
+    sms,
+    scheduler,
+    writer: createCuratedWriter({ random: () => 0 }),
+    limiter: new CountingLimiter({}, clock),
+    clock,
+    settings: {
+      publicBaseUrl: 'https://sms.example.com',
+      messagesPerDay: 1000,
+      dailyCostLimitUsd: 100,
+      prices: { inputPerMTokUSD: 0, outputPerMTokUSD: 0, perSegmentUSD: 0 },
+      writeTimeoutMs: 20_000,
+    },
+  });
+  const steps: { at: Date; act: () => Promise<unknown> }[] = [];
+  let seed = 1;
+  return {
+    scheduler,
+    texts,
+    outcomes,
+    clock,
+    plan(at: string | Date) {
+      const s = seed++;
+      steps.push({
+        at: new Date(at),
+        act: () => planDay({ db: db(), scheduler, settings, random: seededRandom(s) }, clock.now()),
+      });
+      return this;
+    },
+    moveTo(at: string | Date, zone: string) {
+      steps.push({
+        at: new Date(at),
+        act: () => patchSubscriber({ db: db(), scheduler }, PHONE, { timeZone: zone as TimeZone }),
+      });
+      return this;
+    },
+    /** Plays the steps and the schedules they create in time order, until `until`. */
+    async live(until: string | Date) {
+      const end = new Date(until).getTime();
+      steps.sort((a, b) => a.at.getTime() - b.at.getTime());
+      for (;;) {
+        const step = steps[0];
+        const fire = scheduler.next();
+        if (fire && fire[1].getTime() <= end && (!step || fire[1].getTime() < step.at.getTime())) {
+          scheduler.armed.delete(fire[0]);
+          clock.set(fire[1].toISOString());
+          outcomes.push(await sendDailyMessage(sendDeps(), fire[0]));
+        } else if (step && step.at.getTime() <= end) {
+          steps.shift();
+          clock.set(step.at.toISOString());
+          await step.act();
+        } else return texts;
+      }
+    },
+  };
+}
+
+async function subscriberIn(zone: string) {
+  await db().insertInto('subscribers').values({ phone: PHONE, time_zone: zone, status: 'active' }).execute();
+}
+
+const localTime = (t: Text) => DateTime.fromJSDate(t.at, { zone: t.zone });
+
+/** Every text lands in 12:00–17:00 of the zone the subscriber had when it was sent. */
+function outsideWindow(texts: Text[]): string[] {
+  return texts
+    .map(localTime)
+    .filter((l) => l.hour < 12 || l.hour >= 17)
+    .map((l) => l.toISO() ?? '');
+}
+
+/**
+ * Texts that arrived on a local date that had already had one, in the zone the subscriber had when the
+ * later one was sent (what the subscriber lives: "I already got today's message").
+ */
+function secondsOnOneDate(texts: Text[]): string[] {
+  const found: string[] = [];
+  texts.forEach((later, j) => {
+    const day = localTime(later).toISODate();
+    for (const earlier of texts.slice(0, j)) {
+      if (DateTime.fromJSDate(earlier.at, { zone: later.zone }).toISODate() === day)
+        found.push(`${day} in ${later.zone}: ${earlier.at.toISOString()} and ${later.at.toISOString()}`);
+    }
+  });
+  return found;
+}
+
+describe('changing time zone: texts follow the new zone', () => {
+  it('Tokyo → New York: no text outside 12–17 New York time', async () => {
+    // Prepare: planned in Tokyo for 10 June (03:00–08:00 UTC = 23:00–04:00 New York), then a move.
+    await subscriberIn('Asia/Tokyo');
+    const w = world('2026-06-09T12:00:00Z')
+      .plan('2026-06-09T12:00:00Z')
+      .moveTo('2026-06-09T13:00:00Z', 'America/New_York')
+      .plan('2026-06-10T12:00:00Z')
+      .plan('2026-06-11T12:00:00Z');
+    // Act
+    const texts = await w.live('2026-06-13T00:00:00Z');
+    // Assess
+    expect(outsideWindow(texts)).toEqual([]);
+    expect(secondsOnOneDate(texts)).toEqual([]);
+    expect(texts.length).toBeGreaterThanOrEqual(2); // the move costs a day at most, not the subscription
+  });
+
+  it('Pago Pago → Kiritimati: never two texts on one Kiritimati date', async () => {
+    await subscriberIn('Pacific/Pago_Pago');
+    const w = world('2026-06-09T12:00:00Z')
+      .plan('2026-06-09T12:00:00Z')
+      .moveTo('2026-06-09T13:00:00Z', 'Pacific/Kiritimati')
+      .plan('2026-06-10T12:00:00Z')
+      .plan('2026-06-11T12:00:00Z');
+    const texts = await w.live('2026-06-13T00:00:00Z');
+    expect(secondsOnOneDate(texts)).toEqual([]);
+    expect(outsideWindow(texts)).toEqual([]);
+    expect(texts.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('cancels planned deliveries and deletes their schedules in the change; a claimed one is left to finish', async () => {
+    // Prepare: two planned dates in New York; the first one claimed by the sender, in flight.
+    await subscriberIn('America/New_York');
+    const w = world('2026-06-09T12:00:00Z').plan('2026-06-09T12:00:00Z');
+    await w.live('2026-06-09T12:00:00Z');
+    const rows = await db()
+      .selectFrom('deliveries')
+      .select(['id', 'local_date'])
+      .orderBy('local_date')
+      .execute();
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const [inFlight, ...later] = rows;
+    await db()
+      .updateTable('deliveries')
+      .set({ state: 'sending', claimed_at: new Date() })
+      .where('id', '=', inFlight?.id ?? '')
+      .execute();
+    // Act
+    const view = await patchSubscriber({ db: db(), scheduler: w.scheduler }, PHONE, {
+      timeZone: 'Asia/Tokyo' as TimeZone,
+    });
+    // Assess
+    expect(view.timeZone).toBe('Asia/Tokyo');
+    const after = await db().selectFrom('deliveries').select(['id', 'state', 'reason']).execute();
+    expect(after.find((r) => r.id === inFlight?.id)).toMatchObject({ state: 'sending' });
+    for (const r of later)
+      expect(after.find((a) => a.id === r.id)).toMatchObject({
+        state: 'cancelled',
+        reason: 'time_zone_changed',
+      });
+    expect(w.scheduler.cancelled.sort()).toEqual(later.map((r) => r.id).sort());
+  });
+
+  it('keeps planned deliveries when the patch names the zone the subscriber already has', async () => {
+    await subscriberIn('America/New_York');
+    const w = world('2026-06-09T12:00:00Z').plan('2026-06-09T12:00:00Z');
+    await w.live('2026-06-09T12:00:00Z');
+    await patchSubscriber({ db: db(), scheduler: w.scheduler }, PHONE, {
+      timeZone: 'America/New_York' as TimeZone,
+      name: 'Ana',
+    });
+    const states = await db().selectFrom('deliveries').select('state').execute();
+    expect(states.length).toBeGreaterThanOrEqual(2);
+    expect(states.every((r) => r.state === 'planned')).toBe(true);
+    expect(w.scheduler.cancelled).toEqual([]);
+  });
+});
