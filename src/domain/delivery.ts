@@ -25,6 +25,10 @@ const SENDER_SKIP_REASONS = [
   'late',
   'quota',
   'cost_cap',
+  // Planned in a zone the subscriber no longer has: its window is not 12–17 where they are now.
+  'time_zone_changed',
+  // A text already landed on this local date of the subscriber's zone (sent in their previous zone).
+  'already_sent_today',
 ] as const;
 export type SenderSkipReason = (typeof SENDER_SKIP_REASONS)[number];
 

@@ -11,6 +11,7 @@ import {
   finishClaim,
   recentBodies,
   recordSent,
+  textInstantsBetween,
 } from '../db/repositories/deliveries/sending.js';
 import {
   addQuotaUse,
@@ -26,6 +27,7 @@ import type { DeliveryState, SenderSkipReason as SkipReason } from '../domain/de
 import { isSingleGsmSegment } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
 import { maskPhone, storedE164 } from '../domain/phone.js';
+import { addDays, localDateAt } from '../domain/send-window.js';
 import { logger } from '../logger.js';
 import { withDbRetry } from './db-retry.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
@@ -189,10 +191,14 @@ async function checkEligibility(
   const subscriber = await findSubscriber(db, delivery.subscriber_id);
   const unwanted = whyNotWanted(subscriber);
   if (unwanted || !subscriber) return { skip: unwanted ?? 'not_active' };
+  // Changing zone cancels planned deliveries; one planned or claimed around the change still has the old
+  // zone's window, which may be night where the subscriber is now.
+  if (delivery.time_zone !== subscriber.time_zone) return { skip: 'time_zone_changed' };
 
   const now = clock.now();
   if (now.getTime() >= delivery.window_end.getTime()) return { skip: 'late' };
   if (now.getTime() < delivery.window_start.getTime() - EARLY_TOLERANCE_MS) return { skip: 'early' };
+  if (await alreadyTextedOn(db, delivery)) return { skip: 'already_sent_today' };
 
   // The daily SMS quota counts per subscriber-local date, as the planner does (docs/planner.md): the
   // planner plans at most the quota on each date, and this is the backstop.
@@ -205,6 +211,18 @@ async function checkEligibility(
   if (!quota.allowed) return { skip: 'quota' };
 
   return { held: { ...claim, subscriber, usageDay: day } };
+}
+
+/**
+ * True when another text reached the subscriber on this delivery's local date, as their current zone
+ * counts it. One row per local date makes that impossible within one zone; a text sent in a previous zone
+ * can fall on it (New York's 12–17 is the next morning in Tokyo).
+ */
+async function alreadyTextedOn(db: Db, delivery: Delivery): Promise<boolean> {
+  // Local dates of one instant differ by at most 2 across zones (UTC−12 … UTC+14).
+  const dates = { from: addDays(delivery.local_date, -2), to: addDays(delivery.local_date, 2) };
+  const instants = await textInstantsBetween(db, delivery.subscriber_id, delivery.id, dates);
+  return instants.some((at) => localDateAt(delivery.time_zone, at) === delivery.local_date);
 }
 
 /** Why the subscriber must not get a message now, or null when they should. */

@@ -2,6 +2,8 @@
 // most one text a local date, between 12:00 and 17:00, in the zone they have when it is sent. Real Postgres,
 // the real planDay, patchSubscriber and sendDailyMessage; a scheduler that fires each schedule at its
 // instant unless it was cancelled, as EventBridge Scheduler does.
+import fc from 'fast-check';
+import { sql } from 'kysely';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
@@ -18,6 +20,8 @@ import { newSid } from '../support/webhook-doubles.js';
 
 const { db } = useTestDb();
 const PHONE = '+14155550123' as E164;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 const settings: PlannerSettings = {
   SEND_WINDOW_START: 12 * 60,
@@ -188,6 +192,22 @@ describe('changing time zone: texts follow the new zone', () => {
     expect(texts.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('New York → Tokyo after a missed planner run: the date that already had a text gets no second one', async () => {
+    // Prepare: the 10 June New York text goes out at 16–21 UTC = 01:00–06:00 on 11 June in Tokyo. The run
+    // of 10 June failed, so 11 June was never planned in New York; the late run plans it in Tokyo.
+    await subscriberIn('America/New_York');
+    const w = world('2026-06-09T12:00:00Z')
+      .plan('2026-06-09T12:00:00Z')
+      .moveTo('2026-06-10T21:30:00Z', 'Asia/Tokyo')
+      .plan('2026-06-11T00:00:00Z')
+      .plan('2026-06-11T12:00:00Z');
+    const texts = await w.live('2026-06-13T00:00:00Z');
+    expect(texts.map((t) => t.zone)).toContain('America/New_York');
+    expect(secondsOnOneDate(texts)).toEqual([]);
+    expect(outsideWindow(texts)).toEqual([]);
+    expect(w.outcomes).toContainEqual(expect.objectContaining({ reason: 'already_sent_today' }));
+  });
+
   it('cancels planned deliveries and deletes their schedules in the change; a claimed one is left to finish', async () => {
     // Prepare: two planned dates in New York; the first one claimed by the sender, in flight.
     await subscriberIn('America/New_York');
@@ -234,4 +254,71 @@ describe('changing time zone: texts follow the new zone', () => {
     expect(states.every((r) => r.state === 'planned')).toBe(true);
     expect(w.scheduler.cancelled).toEqual([]);
   });
+
+  it('the sender skips a delivery planned in a zone the subscriber no longer has', async () => {
+    // Prepare: the zone changed without its deliveries being cancelled (a write that bypassed the service,
+    // or a schedule whose row a restore brought back): the New York rows would fire at 01:00–06:00 in Tokyo.
+    await subscriberIn('America/New_York');
+    const w = world('2026-06-09T12:00:00Z').plan('2026-06-09T12:00:00Z');
+    await w.live('2026-06-09T12:00:00Z');
+    await db().updateTable('subscribers').set({ time_zone: 'Asia/Tokyo' }).execute();
+    // Act
+    const texts = await w.live('2026-06-11T00:00:00Z');
+    // Assess
+    expect(texts).toEqual([]);
+    expect(w.outcomes.length).toBeGreaterThanOrEqual(1);
+    for (const o of w.outcomes) expect(o).toMatchObject({ outcome: 'skipped', reason: 'time_zone_changed' });
+  });
+});
+
+const ZONES = [
+  'Pacific/Pago_Pago',
+  'Pacific/Honolulu',
+  'America/Los_Angeles',
+  'America/New_York',
+  'America/St_Johns',
+  'Europe/London',
+  'Asia/Kolkata',
+  'Asia/Tokyo',
+  'Australia/Lord_Howe',
+  'Pacific/Chatham',
+  'Pacific/Kiritimati',
+] as const;
+
+describe('changing time zone, any zones, any moment', () => {
+  it('every text lands in 12–17 of the zone the subscriber had when it was sent, at most one per local date', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ZONES),
+        fc.array(
+          fc.record({ zone: fc.constantFrom(...ZONES), afterMs: fc.integer({ min: 0, max: 3 * DAY_MS }) }),
+          {
+            minLength: 1,
+            maxLength: 2,
+          },
+        ),
+        fc.integer({ min: 0, max: 364 }),
+        fc.integer({ min: 0, max: 24 * 60 - 1 }),
+        fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+        async (from, moves, dayOfYear, runMinute, missedRun) => {
+          // Prepare: daily planner runs at one UTC minute (one of them possibly failed), moves at any instant.
+          await sql`TRUNCATE subscribers, deliveries, planned_dates, sms_quota_days, usage_daily, message_statuses
+            RESTART IDENTITY CASCADE`.execute(db());
+          await subscriberIn(from);
+          const firstRun = new Date(Date.UTC(2026, 0, 1) + dayOfYear * DAY_MS + runMinute * 60_000);
+          const w = world(firstRun.toISOString());
+          for (let day = 0; day < 6; day++)
+            if (day !== missedRun) w.plan(new Date(firstRun.getTime() + day * DAY_MS));
+          for (const move of moves)
+            w.moveTo(new Date(firstRun.getTime() + HOUR_MS + move.afterMs), move.zone);
+          // Act
+          const texts = await w.live(new Date(firstRun.getTime() + 6 * DAY_MS));
+          // Assess
+          expect(outsideWindow(texts)).toEqual([]);
+          expect(secondsOnOneDate(texts)).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 300_000);
 });

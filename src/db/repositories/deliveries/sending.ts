@@ -26,6 +26,28 @@ export function findSubscriber(db: DbOrTrx, id: number): Promise<Subscriber | un
   return db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/**
+ * When the subscriber's other texts of local dates `from`..`to` went out, or may have (sent, claimed, or
+ * unknown): the sender's guard against a second text on one local date after a zone change.
+ */
+export async function textInstantsBetween(
+  db: DbOrTrx,
+  subscriberId: number,
+  except: string,
+  dates: { from: string; to: string },
+): Promise<Date[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(sql<Date>`coalesce(sent_at, claimed_at)`.as('at'))
+    .where('subscriber_id', '=', subscriberId)
+    .where('local_date', '>=', dates.from)
+    .where('local_date', '<=', dates.to)
+    .where('id', '!=', except)
+    .where('state', 'in', ['sent', 'sending', 'unknown'])
+    .execute();
+  return rows.flatMap((r) => (r.at ? [r.at] : []));
+}
+
 /** The subscriber's latest message bodies, newest first (for "never repeat the last 30"). */
 export async function recentBodies(db: DbOrTrx, subscriberId: number, limit = 30): Promise<string[]> {
   const rows = await db
