@@ -282,7 +282,7 @@ function buildProgram(io: CliIo): Command {
     });
 
   jsonOption(subscribers.command('set-timezone <phone> <zone>'))
-    .description("change a subscriber's time zone (from their next planned day)")
+    .description("change a subscriber's time zone (days already planned are cancelled)")
     .action(async (phoneText: string, zoneText: string, opts: JsonFlag, command: Command) => {
       const phone = phoneArg(phoneText);
       const timeZone = zoneArg(zoneText);
