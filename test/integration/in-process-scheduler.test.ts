@@ -1,10 +1,13 @@
 // The local scheduler: fires a due delivery once, re-arms from the table after a restart, and cancel
-// clears the timer. Its timers run on fake time and its clock is set by the test: waits measured on a
+// clears the timer (also when a time zone change cancels the delivery). Its timers run on fake time and its clock is set by the test: waits measured on a
 // loaded machine's wall clock made these checks race (a start slower than 300 ms fired a delivery before
 // "not yet" was checked). Polls still read the real table; a test waits for one to finish, not for a while.
 import type { KyselyPlugin } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { E164 } from '../../src/domain/phone.js';
+import type { TimeZone } from '../../src/domain/time-zone.js';
 import { createInProcessScheduler, type InProcessScheduler } from '../../src/local/in-process-scheduler.js';
+import { patchSubscriber } from '../../src/services/subscribers.js';
 import { useTestDb } from '../support/db.js';
 
 const { db } = useTestDb();
@@ -160,6 +163,31 @@ describe('in-process scheduler', () => {
     for (let i = 0; i < 6; i++) await nextPoll(); // past the planned time, the row still 'planned'
     expect(s.armed()).toEqual([]);
     expect(calls).toEqual([]);
+  });
+
+  it('a time zone change disarms the planned delivery, and no poll or restart brings it back', async () => {
+    // Prepare: a delivery due in 250 ms, armed.
+    const d = await plannedDelivery(250);
+    const { phone } = await db().selectFrom('subscribers').select('phone').executeTakeFirstOrThrow();
+    const { calls, onDue } = sender();
+    const s = scheduler(onDue);
+    await s.start();
+    expect(s.armed()).toEqual([d.id]);
+
+    // Act: the subscriber moves (patchSubscriber with this scheduler, as the local server wires it).
+    await patchSubscriber({ db: db(), scheduler: s }, phone as E164, { timeZone: 'Asia/Tokyo' as TimeZone });
+
+    // Assess: disarmed, cancelled in the table, and neither later polls nor a restarted scheduler send it.
+    expect(s.armed()).toEqual([]);
+    for (let i = 0; i < 6; i++) await nextPoll();
+    s.stop();
+    const restarted = scheduler(onDue);
+    await restarted.start();
+    expect(restarted.armed()).toEqual([]);
+    expect(calls).toEqual([]);
+    expect(await db().selectFrom('deliveries').select(['state', 'reason']).execute()).toEqual([
+      { state: 'cancelled', reason: 'time_zone_changed' },
+    ]);
   });
 
   it('schedule after cancel arms the delivery again (a test send moves a planned delivery to now)', async () => {
