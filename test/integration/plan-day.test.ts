@@ -4,22 +4,14 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
 import { seededRandom } from '../../src/domain/slots.js';
-import { type PlannerSettings, planDay, SEND_TAIL_MARGIN_MS } from '../../src/services/plan-day.js';
+import { planDay, SEND_TAIL_MARGIN_MS } from '../../src/services/plan-day.js';
 import type { DeliveryScheduler, ScheduleRequest } from '../../src/services/ports.js';
 import { useTestDb } from '../support/db.js';
+import { PLANNER_TEST_SETTINGS } from '../support/planner-settings.js';
 
 const { db } = useTestDb();
 
-const settings: PlannerSettings = {
-  SEND_WINDOW_START: 12 * 60,
-  SEND_WINDOW_END: 17 * 60,
-  PLANNER_HORIZON_HOURS: 26,
-  TWILIO_MESSAGES_PER_DAY: 1000,
-  TWILIO_MESSAGES_PER_SECOND: 1,
-  OPENAI_REQUESTS_PER_MIN: 50,
-  OPENAI_TOKENS_PER_MIN: 10_000,
-  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
-};
+const settings = PLANNER_TEST_SETTINGS;
 
 /** Records every schedule request; fails the ids in `failing` once each. */
 function fakeScheduler(failing = new Set<string>()): DeliveryScheduler & { requests: ScheduleRequest[] } {

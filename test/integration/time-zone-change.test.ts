@@ -10,11 +10,12 @@ import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
 import type { E164 } from '../../src/domain/phone.js';
 import { seededRandom } from '../../src/domain/slots.js';
 import type { TimeZone } from '../../src/domain/time-zone.js';
-import { type PlannerSettings, planDay } from '../../src/services/plan-day.js';
+import { planDay } from '../../src/services/plan-day.js';
 import type { DeliveryScheduler, OutboundSms, SmsReceipt, SmsSender } from '../../src/services/ports.js';
 import { type SendOutcome, sendDailyMessage } from '../../src/services/send-daily-message.js';
 import { patchSubscriber } from '../../src/services/subscribers.js';
 import { useTestDb } from '../support/db.js';
+import { PLANNER_TEST_SETTINGS } from '../support/planner-settings.js';
 import { CountingLimiter, fixedClock } from '../support/sender-doubles.js';
 import { newSid } from '../support/webhook-doubles.js';
 
@@ -23,16 +24,7 @@ const PHONE = '+14155550123' as E164;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-const settings: PlannerSettings = {
-  SEND_WINDOW_START: 12 * 60,
-  SEND_WINDOW_END: 17 * 60,
-  PLANNER_HORIZON_HOURS: 26,
-  TWILIO_MESSAGES_PER_DAY: 1000,
-  TWILIO_MESSAGES_PER_SECOND: 1,
-  OPENAI_REQUESTS_PER_MIN: 50,
-  OPENAI_TOKENS_PER_MIN: 10_000,
-  OPENAI_EXPECTED_TOKENS_PER_MESSAGE: 250,
-};
+const settings = PLANNER_TEST_SETTINGS;
 
 /** What the subscriber's phone received: when, and the zone they had at that moment. */
 interface Text {
