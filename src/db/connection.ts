@@ -144,6 +144,11 @@ const UNAVAILABLE_CODES = new Set([
   '53300',
   '57014',
   '25006',
+  // The password refused (28P01) or the login refused (28000) after CredentialedPool's own re-read of the
+  // secret: a single-user rotation changes the database's password before the secret (AWS documents the
+  // window and says to retry), and a webhook refused for it must be kept, not lost to a 500.
+  '28P01',
+  '28000',
   // Not an outage but "try again": a serialization failure or a deadlock victim.
   '40001',
   '40P01',

@@ -2,12 +2,14 @@
 // with Retry-After and kept in the spool; once it answers, the drain applies them (opt-outs first) exactly
 // as live requests, and applying them again changes nothing.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
-import { createDb, type Db } from '../../src/db/connection.js';
+import { createDb, createPool, type Db, dbOnPool } from '../../src/db/connection.js';
 import { helpReply, optOutConfirmation } from '../../src/domain/replies.js';
 import { webhookDeps } from '../../src/http/app.js';
 import { drainSpool } from '../../src/services/webhook-spool.js';
@@ -212,4 +214,40 @@ describe('webhooks while the database is unreachable', () => {
     });
     expect((await post(brokenSpool, '/twilio/inbound', inboundParams(PHONE, 'STOP'))).status).toBe(503);
   });
+
+  it('keeps a webhook when Postgres refuses the password even after a re-read (28P01, mid-rotation)', async () => {
+    // Between a single-user rotation's setSecret and finishSecret the database has the new password and the
+    // secret still the old one: every new connection is refused, and re-reading the secret changes nothing.
+    const refusing = net.createServer((socket) =>
+      socket.once('data', () => socket.end(fatal('28P01', 'password authentication failed for user "app"'))),
+    );
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const url = `postgres://app@127.0.0.1:${(refusing.address() as net.AddressInfo).port}/app`;
+    const pool = createPool({
+      connectionString: url,
+      max: 1,
+      credentials: fixedCredentials({ url, password: 'old' }),
+    });
+    try {
+      const app = appOn(dbOnPool(pool));
+      const res = await post(app, '/twilio/inbound', inboundParams(PHONE, 'STOP'));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await readdir(dir)).toHaveLength(1);
+    } finally {
+      await pool.end();
+      refusing.close();
+    }
+  });
 });
+
+/** A server's FATAL ErrorResponse message (the wire protocol's 'E'), as Postgres sends it at startup. */
+function fatal(code: string, message: string): Buffer {
+  const fields = Buffer.concat([
+    ...[`SFATAL`, `VFATAL`, `C${code}`, `M${message}`].map((field) => Buffer.from(`${field}\0`)),
+    Buffer.from([0]),
+  ]);
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(fields.length + 4);
+  return Buffer.concat([Buffer.from('E'), length, fields]);
+}
