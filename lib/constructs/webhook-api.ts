@@ -7,6 +7,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DeployedCapacity } from '../../src/domain/capacity.js';
+import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
 const { GET, HEAD, POST, PATCH, DELETE } = apigwv2.HttpMethod;
@@ -53,8 +54,8 @@ export class WebhookApi extends Construct {
       shared: props.shared,
       name: 'webhooks',
       description: 'Twilio webhooks, health check and operator API',
-      // API Gateway gives up after 30 s; Twilio after 15 s.
-      timeout: Duration.seconds(15),
+      // API Gateway gives up after 30 s; Twilio after 15 s. The database work is budgeted inside it.
+      timeout: Duration.millis(WEBHOOK_DB_BUDGET.lambdaTimeoutMs),
       memorySize: 512,
       // The stage's capacity inputs as synth checked them (about 600 bytes of the 4 KB environment).
       environment: { CAPACITY_SETTINGS: JSON.stringify(props.capacity) },

@@ -31,6 +31,10 @@ export interface DbOptions {
   max?: number;
   ssl?: boolean;
   statementTimeoutMs?: number;
+  /** lock_timeout: how long one statement may wait for one lock (default: no limit). */
+  lockTimeoutMs?: number;
+  /** How long opening a connection may take (default 5 s). */
+  connectTimeoutMs?: number;
   applicationName?: string;
   /**
    * Where the password comes from when it is not in the URL (AWS: the RDS secret). Read for each new
@@ -84,7 +88,8 @@ export function createPool(options: DbOptions): pg.Pool {
     ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
     types: types as pg.CustomTypesConfig,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
-    connectionTimeoutMillis: 5_000,
+    lock_timeout: options.lockTimeoutMs,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'daily-positivity',
   };
@@ -144,6 +149,8 @@ const UNAVAILABLE_CODES = new Set([
   '53300',
   '57014',
   '25006',
+  // A lock wait past lock_timeout (set on the webhooks' pool): the row is busy, not the request wrong.
+  '55P03',
   // The password refused (28P01) or the login refused (28000) after CredentialedPool's own re-read of the
   // secret: a single-user rotation changes the database's password before the secret (AWS documents the
   // window and says to retry), and a webhook refused for it must be kept, not lost to a 500.

@@ -3,6 +3,7 @@
 // MessageSid), so a retry after an attempt whose commit did happen is a harmless duplicate.
 import { isDbUnavailable } from '../db/connection.js';
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
+import { WEBHOOK_DB_BUDGET } from '../domain/webhook-budget.js';
 
 export interface DbRetryPolicy {
   /** Longest time spent retrying, from the first attempt. */
@@ -13,7 +14,7 @@ export interface DbRetryPolicy {
 }
 
 /** Inside a Lambda that Twilio waits 15 s for, with time left to keep the webhook if retrying fails. */
-const WEBHOOK_RETRY: DbRetryPolicy = { budgetMs: 5_000 };
+const WEBHOOK_RETRY: DbRetryPolicy = { budgetMs: WEBHOOK_DB_BUDGET.retryMs };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

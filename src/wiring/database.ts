@@ -9,6 +9,10 @@ import { DB_POOL_SIZE } from '../domain/database-pools.js';
 export interface LambdaDatabaseOptions {
   /** Default 30 s. */
   statementTimeoutMs?: number;
+  /** Default: no limit. */
+  lockTimeoutMs?: number;
+  /** Default 5 s. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -32,6 +36,8 @@ export async function lambdaDatabase(
     ssl: config.DATABASE_SSL,
     max: DB_POOL_SIZE[component],
     statementTimeoutMs: options.statementTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs,
     applicationName: `daily-positivity-${component}`,
   });
   // Named prepared statements are session state: RDS Proxy would pin each client to one database

@@ -4,6 +4,7 @@ import { handle } from 'hono/aws-lambda';
 import type pg from 'pg';
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import type { LambdaConfig } from '../config.js';
+import { WEBHOOK_DB_BUDGET } from '../domain/webhook-budget.js';
 import { type AppDeps, createApp, webhookDeps } from '../http/app.js';
 import { type MetricsSink, noMetrics } from '../services/ports.js';
 import { applySpooledBatch } from '../services/webhook-spool.js';
@@ -52,7 +53,12 @@ export async function buildWebhooksLambda(
   metrics: MetricsSink | undefined,
 ) {
   const config = await loadLambdaConfig('webhooks', env);
-  const { db, pool } = await lambdaDatabase(config, 'webhooks', { statementTimeoutMs: 15_000 });
+  // Well inside the Lambda's timeout, so a request stuck on the database is kept before the Lambda is stopped.
+  const { db, pool } = await lambdaDatabase(config, 'webhooks', {
+    statementTimeoutMs: WEBHOOK_DB_BUDGET.statementMs,
+    lockTimeoutMs: WEBHOOK_DB_BUDGET.lockMs,
+    connectTimeoutMs: WEBHOOK_DB_BUDGET.connectMs,
+  });
   const adapters = await wire(config, pool, metrics ?? noMetrics);
   // Spooled webhooks are applied with the same settings as live ones; one that fails again is
   // redelivered by SQS, not kept twice.

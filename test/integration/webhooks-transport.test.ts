@@ -5,10 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/connection.js';
+import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { InMemoryMetricsSink } from '../../src/metrics.js';
+import type { KeptWebhook } from '../../src/services/ports.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import {
@@ -179,6 +182,48 @@ describe('the Lambda handler', () => {
       opted_out_at: new Date('2026-12-01T10:00:00.000Z'),
     });
   });
+
+  it('a STOP stuck behind a row lock is kept and answered 503 well before the Lambda is stopped', async () => {
+    // Prepare: another session holds the subscriber's row (an operator remove, the sender) for longer than
+    // the Lambda may run; the handler is built as in AWS, with its own pool and timeouts.
+    const { subscriber } = await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const kept: KeptWebhook[] = [];
+    const handler = createWebhooksHandler(
+      () => ({
+        sms: new RecordingSms(),
+        scheduler: new RecordingScheduler(),
+        spool: { keep: async (webhook) => void kept.push(webhook) },
+      }),
+      {
+        DATABASE_URL: t.url(),
+        PUBLIC_BASE_URL,
+        TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        API_TOKEN,
+        ...WEBHOOKS_ENV,
+      },
+    );
+    const holder = new pg.Client({ connectionString: t.url() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM subscribers WHERE id = $1 FOR UPDATE', [subscriber.id]);
+      const stop = signedForm('/twilio/inbound', inboundParams(PHONE, 'STOP'));
+
+      // Act
+      const started = Date.now();
+      const answer = await handler(httpApiEvent('POST', '/twilio/inbound', stop), lambdaContext);
+      const tookMs = Date.now() - started;
+
+      // Assess: kept and answered inside the budget the webhooks Lambda leaves its database work.
+      expect(answer).toMatchObject({ statusCode: 503 });
+      expect(kept.map((w) => w.type === 'inbound' && w.body)).toEqual(['STOP']);
+      expect(tookMs).toBeLessThan(WEBHOOK_DB_BUDGET.lambdaTimeoutMs - WEBHOOK_DB_BUDGET.keepMs);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }, 30_000);
 
   it('refuses to start without the settings it needs, naming them', async () => {
     const handler = createWebhooksHandler(
