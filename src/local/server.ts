@@ -59,7 +59,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       },
       capacity: config.CAPACITY_SETTINGS ?? stageCapacity(),
     });
-    // Webhooks kept while Postgres was unreachable are applied once it answers, opt-outs first.
+    // Webhooks kept while Postgres was unreachable are applied once it answers (drainOrder).
     const spoolDeps = webhookDeps({
       config,
       db: runtime.db,

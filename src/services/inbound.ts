@@ -1,7 +1,7 @@
 // An inbound SMS: classified here, then stored once per MessageSid and acted on (opt out / opt in / help) in
 // one SQL function call (receive_inbound_sms), answered with at most one reply. While the database is
 // unreachable the call is retried inside the request; if it still fails, the validated text is kept in the
-// webhook spool (SQS in AWS, a directory locally) and applied when the database is back, opt-outs first.
+// webhook spool (SQS in AWS, a directory locally) and applied when the database is back (src/services/webhook-spool.ts).
 import { type Db, isDbUnavailable } from '../db/connection.js';
 import { receiveInboundSms } from '../db/repositories/inbound.js';
 import { type InboundKind, matchInbound } from '../domain/inbound-keywords.js';

@@ -1,6 +1,6 @@
 // Webhooks kept while the database was unreachable (src/services/inbound.ts keepOrRethrow), applied once
-// it answers again: opt-outs first (an SMS opt-out or a carrier one), then everything else in the order it
-// arrived, each through the same service call as a live request (idempotent by MessageSid, so applying one
+// it answers again: each subscriber's in the order they arrived, the subscribers who opted out (by SMS or
+// with the carrier) first, each through the same service call as a live request (idempotent by MessageSid, so applying one
 // twice — a spool redelivery, or Twilio's fallback URL — changes nothing the second time).
 import * as z from 'zod';
 import { isDbUnavailable } from '../db/connection.js';
@@ -55,11 +55,25 @@ export function isOptOut(webhook: KeptWebhook): boolean {
   return webhook.type === 'inbound' ? classifyInbound(webhook.body) === 'opt_out' : webhook.recipientOptedOut;
 }
 
-/** Opt-outs first, then by arrival. */
+/** Whose webhook it is: the subscriber's number (the sender of a text, the recipient of a status). */
+const subscriberOf = (webhook: KeptWebhook): string =>
+  (webhook.type === 'inbound' ? webhook.from : webhook.to) ?? `message:${webhook.messageSid}`;
+
+/**
+ * Each subscriber's webhooks in the order they arrived, so their last word stands (START then STOP ends
+ * opted out, and the STOP is in the ledger); the subscribers with an opt-out among them before the rest, so
+ * a drain cut short by the database going away again has honoured those first; otherwise by first arrival.
+ */
 export function drainOrder(webhooks: readonly KeptWebhook[]): KeptWebhook[] {
-  return [...webhooks].sort(
-    (a, b) => Number(isOptOut(b)) - Number(isOptOut(a)) || a.receivedAt.localeCompare(b.receivedAt),
-  );
+  const bySubscriber = new Map<string, KeptWebhook[]>();
+  for (const webhook of [...webhooks].sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))) {
+    const key = subscriberOf(webhook);
+    const theirs = bySubscriber.get(key);
+    if (theirs) theirs.push(webhook);
+    else bySubscriber.set(key, [webhook]);
+  }
+  const optedOut = (theirs: KeptWebhook[]) => Number(theirs.some(isOptOut));
+  return [...bySubscriber.values()].sort((a, b) => optedOut(b) - optedOut(a)).flat();
 }
 
 /** How a kept text is answered: the request that brought it was answered 503 (no TwiML reply). */

@@ -102,7 +102,7 @@ describe('webhooks while the database is unreachable', () => {
       .select(['phone', 'source'])
       .orderBy('id')
       .execute();
-    // Opt-outs first: the carrier's (kept second) and the SMS phrase (kept third) before "hello".
+    // Both numbers opted out; each is applied whole, in arrival order: OTHER ("hello", then the carrier's), then PHONE.
     expect(consent).toEqual([
       { phone: OTHER, source: 'carrier' },
       { phone: PHONE, source: 'sms' },
@@ -134,6 +134,45 @@ describe('webhooks while the database is unreachable', () => {
         .status,
     ).toBe(204);
     expect(await rowCounts(t.db())).toEqual(before);
+  });
+
+  it("applies one subscriber's START then STOP in that order: they end opted out, the STOP in the ledger", async () => {
+    // Prepare: an opted-out subscriber texted START and then STOP while the database was down.
+    await seedSubscriber(t.db(), { phone: PHONE, status: 'opted_out' });
+    await t
+      .db()
+      .updateTable('subscribers')
+      .set({ opted_out_at: new Date('2026-11-30T10:00:00Z') })
+      .execute();
+    const spool = createDirectorySpool(dir);
+    const kept = (body: string, receivedAt: string) =>
+      spool.keep({
+        type: 'inbound',
+        messageSid: newSid(),
+        from: PHONE,
+        to: null,
+        body,
+        optOutType: null,
+        receivedAt,
+      });
+    await kept('START', '2026-12-01T10:00:00.000Z');
+    await kept('STOP', '2026-12-01T10:00:00.244Z');
+    const deps = webhookDeps({
+      config: testConfig(),
+      db: t.db(),
+      scheduler: new RecordingScheduler(),
+      sms: new RecordingSms(),
+    });
+
+    // Act
+    expect(await drainSpool(deps, spool)).toEqual({ applied: 2, left: 0 });
+
+    // Assess
+    expect(await t.db().selectFrom('subscribers').select(['status', 'opted_out_at']).execute()).toEqual([
+      { status: 'opted_out', opted_out_at: new Date('2026-12-01T10:00:00.244Z') },
+    ]);
+    const consent = await t.db().selectFrom('consent_events').select('kind').orderBy('id').execute();
+    expect(consent.map((c) => c.kind)).toEqual(['opt_in', 'opt_out']);
   });
 
   it('sends the reply a live request would have carried through the SmsSender, once, when the spool drains', async () => {

@@ -1,39 +1,55 @@
-// The order kept webhooks are applied in once the database is back: opt-outs first, then by arrival.
+// The order kept webhooks are applied in once the database is back: each subscriber's in the order they
+// arrived, and the subscribers who opted out before the rest.
 import { describe, expect, it } from 'vitest';
 import type { KeptWebhook } from '../../src/services/ports.js';
 import { drainOrder, isOptOut, parseKeptWebhook } from '../../src/services/webhook-spool.js';
 
-const inbound = (sid: string, body: string, at: string): KeptWebhook => ({
+const A = '+12125550123';
+const B = '+12125550124';
+const C = '+12125550125';
+
+const inbound = (sid: string, body: string, at: string, from = A): KeptWebhook => ({
   type: 'inbound',
   messageSid: sid,
-  from: '+12125550123',
+  from,
   to: null,
   body,
   optOutType: null,
   receivedAt: at,
 });
-const status = (sid: string, optedOut: boolean, at: string): KeptWebhook => ({
+const status = (sid: string, optedOut: boolean, at: string, to = A): KeptWebhook => ({
   type: 'status',
   messageSid: sid,
   status: optedOut ? 'failed' : 'delivered',
   errorCode: optedOut ? 21610 : null,
   recipientOptedOut: optedOut,
-  to: '+12125550123',
+  to,
   receivedAt: at,
 });
+const at = (second: number) => `2026-12-01T10:00:${String(second).padStart(2, '0')}.000Z`;
 
 describe('drainOrder', () => {
-  it('puts every opt-out (SMS keyword or phrase, carrier) before anything else, each group by arrival', () => {
+  it("applies one subscriber's webhooks in the order they arrived: START then STOP ends opted out", () => {
+    const kept = [inbound('stop', 'STOP', at(2)), inbound('start', 'START', at(1))];
+    expect(drainOrder(kept).map((w) => w.messageSid)).toEqual(['start', 'stop']);
+    const reverse = [inbound('start', 'START', at(2)), status('carrier', true, at(1))];
+    expect(drainOrder(reverse).map((w) => w.messageSid)).toEqual(['carrier', 'start']);
+  });
+
+  it('puts the subscribers who opted out (SMS keyword or phrase, carrier) before everyone else', () => {
     const kept = [
-      inbound('a', 'hello', '2026-12-01T10:00:00.000Z'),
-      status('b', false, '2026-12-01T10:00:01.000Z'),
-      inbound('c', 'please stop texting me', '2026-12-01T10:00:05.000Z'),
-      status('d', true, '2026-12-01T10:00:03.000Z'),
-      inbound('e', 'STOP', '2026-12-01T10:00:04.000Z'),
-      inbound('f', 'START', '2026-12-01T10:00:02.000Z'),
+      inbound('a', 'hello', at(0), C),
+      status('b', false, at(1), C),
+      inbound('f', 'START', at(2), A),
+      status('d', true, at(3), B),
+      inbound('e', 'STOP', at(4), A),
+      inbound('c', 'please stop texting me', at(5), C),
     ];
-    expect(drainOrder(kept).map((w) => w.messageSid)).toEqual(['d', 'e', 'c', 'a', 'b', 'f']);
-    expect(kept.filter(isOptOut).map((w) => w.messageSid)).toEqual(['c', 'd', 'e']);
+    // Each sender is taken whole, in the order of its first webhook: C (0 s), A (2 s), B (3 s) all opted out.
+    expect(drainOrder(kept).map((w) => w.messageSid)).toEqual(['a', 'b', 'c', 'f', 'e', 'd']);
+    expect(kept.filter(isOptOut).map((w) => w.messageSid)).toEqual(['d', 'e', 'c']);
+    const withBystander = [inbound('x', 'hello', at(0), B), inbound('y', 'STOP', at(1), A)];
+    expect(drainOrder(withBystander).map((w) => w.messageSid)).toEqual(['y', 'x']);
   });
 });
 
