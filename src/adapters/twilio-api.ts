@@ -27,6 +27,8 @@ export class TwilioApiError extends Error {
     readonly code: number | null,
     message: string,
     readonly moreInfo: string | null = null,
+    /** The answer's Retry-After header as sent (429s carry one), or null. */
+    readonly retryAfter: string | null = null,
   ) {
     super(message);
     this.name = 'TwilioApiError';
@@ -148,12 +150,14 @@ async function send(
   if (response.ok) return json;
   const body = ErrorBody.safeParse(json);
   const fallback = `[HTTP ${response.status}] Failed to execute request`;
+  const retryAfter = response.headers.get('retry-after');
   throw body.success
     ? new TwilioApiError(
         response.status,
         body.data.code ?? null,
         body.data.message ?? fallback,
         body.data.more_info ?? null,
+        retryAfter,
       )
-    : new TwilioApiError(response.status, null, fallback);
+    : new TwilioApiError(response.status, null, fallback, null, retryAfter);
 }

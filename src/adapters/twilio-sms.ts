@@ -1,7 +1,8 @@
 // SmsSender over the Twilio Messages API: status callbacks, a validity period that ends with the send
-// window, retries on 429/20429/5xx within a deadline, and Twilio's refusals mapped to SmsError (21610, the
+// window, retries only of requests Twilio provably did not process (429/20429, 503/20503, a connection never
+// made) within a deadline and honouring Retry-After, and Twilio's refusals mapped to SmsError (21610, the
 // recipient opted out, to RecipientOptedOut: no service needs to know Twilio's numbers).
-import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
+import { type BackoffPolicy, backoffDelay, parseRetryAfter } from '../domain/backoff.js';
 import { maskPhone } from '../domain/phone.js';
 import { logger } from '../logger.js';
 import {
@@ -57,8 +58,28 @@ export function validityPeriodSeconds(validUntil: Date | undefined, now: Date): 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 type Failure =
-  | { kind: 'retry'; code: number | null; status: number | null }
+  | { kind: 'retry'; code: number | null; status: number | null; retryAfter: string | null }
   | { kind: 'final'; error: SmsError };
+
+/** Twilio error 20503, "Service unavailable". */
+const TWILIO_SERVICE_UNAVAILABLE = 20503;
+
+/**
+ * Twilio answered, and its answer says it did not process the request, so a retry cannot text twice:
+ * - 429 / 20429: "An API Request that receives an error 429 response is never processed and is always safe to
+ *   retry" (https://www.twilio.com/docs/api/errors/20429).
+ * - 503 with Twilio's own error body, code 20503: "The requested Twilio Service is temporarily unavailable …
+ *   Try again a few times with exponential back-off" (https://www.twilio.com/docs/api/errors/20503); RFC 9110
+ *   §15.6.4: the server is unable to handle the request.
+ * Every other 5xx may come after Twilio queued the message (20500: "sending an SMS … If you get a 500 Server
+ * Error on these requests, and you retry the request, it is possible for a customer to receive multiple
+ * messages", https://www.twilio.com/docs/api/errors/20500; a 502/504 or a bare 503 comes from a gateway that
+ * may have passed the request on). Twilio's OpenAPI description (twilio_api_v2010.json, Messages create) lists
+ * only its 201 answer, so the error pages are the contract. Messages create has no idempotency key.
+ */
+function notProcessed({ status, code }: TwilioApiError): boolean {
+  return status === 429 || code === 20429 || (status === 503 && code === TWILIO_SERVICE_UNAVAILABLE);
+}
 
 /** fetch rejects with TypeError('fetch failed') and the socket error as its cause. */
 function networkCode(err: unknown): unknown {
@@ -70,14 +91,19 @@ function classifyTwilioError(err: unknown): Failure {
   if (err instanceof SmsError) return { kind: 'final', error: err };
   if (err instanceof TwilioApiError) {
     const { code, status } = err;
-    if (status === 429 || code === 20429 || status >= 500) return { kind: 'retry', code, status };
+    if (notProcessed(err)) return { kind: 'retry', code, status, retryAfter: err.retryAfter };
+    if (status >= 500)
+      return {
+        kind: 'final',
+        error: new SmsOutcomeUnknown(`Twilio answered ${status}; it may have queued the message`),
+      };
     if (code === TWILIO_UNSUBSCRIBED_RECIPIENT)
       return { kind: 'final', error: new RecipientOptedOut(err.message, code) };
     return { kind: 'final', error: new SmsError(err.message, code, false) };
   }
   const netCode = networkCode(err);
   if (typeof netCode === 'string' && NOT_SENT_CODES.has(netCode))
-    return { kind: 'retry', code: null, status: null };
+    return { kind: 'retry', code: null, status: null, retryAfter: null };
   // Timeouts and dropped connections: Twilio may have accepted it. Retrying could text twice.
   const message = err instanceof Error ? err.message : String(err);
   return { kind: 'final', error: new SmsOutcomeUnknown(`Twilio request outcome unknown: ${message}`) };
@@ -142,7 +168,9 @@ export function createTwilioSms(options: TwilioSmsOptions): SmsSender {
         } catch (err) {
           const failure = classifyTwilioError(err);
           if (failure.kind === 'final') throw failure.error;
-          const wait = backoffDelay(attempt, random, backoff);
+          // Twilio's Retry-After is the least wait; one longer than the window left ends the retries now.
+          const asked = parseRetryAfter({ retryAfter: failure.retryAfter }, clock.now()) ?? 0;
+          const wait = Math.max(backoffDelay(attempt, random, backoff), asked);
           if (attempt >= maxRetries || clock.now().getTime() + wait >= retryUntil) {
             throw new SmsError(
               `Twilio still refusing after ${attempt + 1} attempts (status ${failure.status ?? 'network'})`,

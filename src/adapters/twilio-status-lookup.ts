@@ -1,6 +1,6 @@
 // Twilio Messages API, read side: the status of one message by SID, and messages sent to a number in a
 // time range. Used by the daily reconciliation.
-import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
+import { type BackoffPolicy, backoffDelay, parseRetryAfter } from '../domain/backoff.js';
 import type { E164 } from '../domain/phone.js';
 import type { MessageStatusLookup, ProviderMessage } from '../services/ports.js';
 import type { Credentials } from './credentials.js';
@@ -22,6 +22,8 @@ export interface TwilioStatusLookupOptions {
   requestTimeoutMs?: number;
   /** Retries of a request Twilio answered 429 (the run is not time-critical: back off, don't fail). */
   maxRetries?: number;
+  /** Longest Retry-After honoured; Twilio asking for more ends the retries (the next run asks again). */
+  maxRetryAfterMs?: number;
   backoff?: BackoffPolicy;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -69,6 +71,7 @@ export class TwilioStatusLookup implements MessageStatusLookup {
     this.options = {
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxRetries: options.maxRetries ?? 3,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 30_000,
       backoff: options.backoff ?? { baseMs: 100, capMs: 3_000 },
       random: options.random ?? Math.random,
       sleep: options.sleep ?? defaultSleep,
@@ -101,14 +104,16 @@ export class TwilioStatusLookup implements MessageStatusLookup {
   }
 
   private async get(path: string, query?: Record<string, string | number>): Promise<unknown> {
-    const { requestTimeoutMs, maxRetries, backoff, random, sleep } = this.options;
+    const { requestTimeoutMs, maxRetries, maxRetryAfterMs, backoff, random, sleep } = this.options;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.api.request({ method: 'GET', path, query, timeoutMs: requestTimeoutMs });
       } catch (error) {
         const throttled = error instanceof TwilioApiError && (error.status === 429 || error.code === 20429);
         if (!throttled || attempt >= maxRetries) throw error;
-        await sleep(backoffDelay(attempt, random, backoff));
+        const asked = parseRetryAfter({ retryAfter: error.retryAfter }, new Date()) ?? 0;
+        if (asked > maxRetryAfterMs) throw error;
+        await sleep(Math.max(backoffDelay(attempt, random, backoff), asked));
       }
     }
   }

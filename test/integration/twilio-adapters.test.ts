@@ -136,6 +136,67 @@ describe('createTwilioSms', () => {
     expect(error).toMatchObject({ name: 'SmsError', code: 20503, retryable: true });
   });
 
+  // Twilio error 20500: "sending an SMS … If you get a 500 Server Error on these requests, and you retry
+  // the request, it is possible for a customer to receive multiple messages". A gateway's 502/504 says no more.
+  it.each([
+    [500, 20500],
+    [502, null],
+    [503, null],
+    [504, null],
+  ])(
+    'an HTTP %i (Twilio code %s) after Twilio may have queued the message is outcome-unknown, never retried',
+    async (status, code) => {
+      const seen: URLSearchParams[] = [];
+      server.use(
+        twilioHandler(seen, [
+          () =>
+            code === null
+              ? new HttpResponse('<html>Bad Gateway</html>', { status })
+              : twilioError(status, code, 'Internal Server Error'),
+          (form) => twilioCreated(form),
+        ]),
+      );
+      const error = await sms()
+        .sender.send(MESSAGE)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SmsOutcomeUnknown);
+      expect(seen).toHaveLength(1);
+    },
+  );
+
+  it('waits as long as a 429’s Retry-After asks when the retry window has room, then sends', async () => {
+    const seen: URLSearchParams[] = [];
+    const rateLimited = () =>
+      HttpResponse.json(
+        { code: 20429, message: 'Too Many Requests', more_info: 'https://www.twilio.com/docs/errors/20429' },
+        { status: 429, headers: { 'Retry-After': '5' } },
+      );
+    server.use(twilioHandler(seen, [rateLimited, (form) => twilioCreated(form)]));
+    const { sender, waits } = sms();
+
+    await expect(sender.send(MESSAGE)).resolves.toMatchObject({ status: 'queued' });
+    expect(waits).toEqual([5_000]);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('stops at once, retryable, when a 429’s Retry-After is past the retry window', async () => {
+    const seen: URLSearchParams[] = [];
+    server.use(
+      twilioHandler(seen, [
+        () =>
+          HttpResponse.json(
+            { code: 20429, message: 'Too Many Requests' },
+            { status: 429, headers: { 'Retry-After': '30' } },
+          ),
+      ]),
+    );
+    const { sender, waits } = sms();
+    const error = await sender.send(MESSAGE).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'SmsError', code: 20429, retryable: true });
+    expect(waits).toEqual([]);
+    expect(seen).toHaveLength(1);
+  });
+
   it('a 2xx answer without a message SID is outcome-unknown', async () => {
     server.use(http.post(TWILIO_URL, () => HttpResponse.json({ status: 'queued' }, { status: 201 })));
     await expect(sms().sender.send(MESSAGE)).rejects.toBeInstanceOf(SmsOutcomeUnknown);
@@ -207,6 +268,43 @@ describe('TwilioStatusLookup', () => {
     expect(error).toBeInstanceOf(TwilioApiError);
     expect(error).toMatchObject({ status: 429, code: 20429 });
     expect(calls).toBe(4);
+  });
+
+  it('waits as long as a 429’s Retry-After asks, then reads the message', async () => {
+    let calls = 0;
+    server.use(
+      http.get(`${BASE}/Messages/:sid.json`, () => {
+        calls += 1;
+        return calls === 1
+          ? HttpResponse.json(
+              { code: 20429, message: 'Too Many Requests', status: 429 },
+              { status: 429, headers: { 'Retry-After': '2' } },
+            )
+          : HttpResponse.json(message);
+      }),
+    );
+    const { l, waits } = lookup();
+
+    expect(await l.fetchStatus(SID)).toMatchObject({ sid: SID, status: 'delivered' });
+    expect(waits).toEqual([2_000]);
+  });
+
+  it('throws Twilio’s 429 without waiting when its Retry-After is longer than a lookup may wait', async () => {
+    let calls = 0;
+    server.use(
+      http.get(`${BASE}/Messages/:sid.json`, () => {
+        calls += 1;
+        return HttpResponse.json(
+          { code: 20429, message: 'Too Many Requests', status: 429 },
+          { status: 429, headers: { 'Retry-After': '600' } },
+        );
+      }),
+    );
+    const { l, waits } = lookup();
+    const error = await l.fetchStatus(SID).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 429, code: 20429 });
+    expect(waits).toEqual([]);
+    expect(calls).toBe(1);
   });
 
   it('lists one page of 20 sent to the number in the window', async () => {
