@@ -23,13 +23,17 @@ export type CandidateChoice =
 
 /**
  * A delivery claimed without a recorded SID: which of the messages Twilio sent to that number is ours?
- * Only API-created outbound messages count; with several, the one whose text matches the stored body.
+ * Only an API-created outbound message whose text equals the body we sent: the service sends other texts to
+ * the same number through the same API (HELP replies, opt-in requests), so one candidate is not proof.
+ * `none` when Twilio's texts are all known and none is ours; `ambiguous` (an operator decides) when we cannot
+ * compare (our body unknown, or Twilio erased a text) or our text went out more than once.
  */
 export function chooseCandidate(messages: ProviderMessage[], body: string | null): CandidateChoice {
   const outbound = messages.filter((m) => m.direction === 'outbound-api');
   if (outbound.length === 0) return { kind: 'none' };
-  if (outbound.length === 1) return { kind: 'one', message: outbound[0] as ProviderMessage };
-  const matching = body === null ? [] : outbound.filter((m) => m.body === body);
+  if (body === null) return { kind: 'ambiguous', count: outbound.length };
+  const matching = outbound.filter((m) => m.body === body);
   if (matching.length === 1) return { kind: 'one', message: matching[0] as ProviderMessage };
+  if (matching.length === 0 && outbound.every((m) => m.body !== null)) return { kind: 'none' };
   return { kind: 'ambiguous', count: outbound.length };
 }

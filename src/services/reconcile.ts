@@ -36,11 +36,11 @@ export interface ReconcileResult {
   checked: number;
   /** Twilio knew the message: its status (and SID, when it was missing) is now recorded. */
   updated: number;
-  /** Claimed, no SID, and Twilio has no message to that number: marked failed (never sent). */
+  /** Claimed, no SID, and none of Twilio's messages to that number has our text: marked failed (never sent). */
   markedNeverSent: number;
   /** Twilio does not know the recorded SID. */
   notFound: number;
-  /** Several messages to the number and none matches the stored body: left for an operator. */
+  /** Our text cannot be told apart (no stored body, a text Twilio erased, ours twice): left for an operator. */
   ambiguous: number;
   errors: number;
   /** How many of the open deliveries the deadline left for the next run. */
@@ -144,7 +144,7 @@ async function reconcileOne(deps: ReconcileDeps, delivery: OpenDelivery, log: Lo
     return marked ? 'markedNeverSent' : 'unchanged';
   }
   if (choice.kind === 'ambiguous') {
-    log.warn('several messages to this number and none matches the stored body; left for an operator', {
+    log.warn('cannot tell which message to this number is ours by its text; left for an operator', {
       candidates: choice.count,
     });
     return 'ambiguous';

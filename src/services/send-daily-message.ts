@@ -10,6 +10,7 @@ import {
   findSubscriber,
   finishClaim,
   recentBodies,
+  recordAttempt,
   recordSent,
   textInstantsBetween,
 } from '../db/repositories/deliveries/sending.js';
@@ -24,7 +25,7 @@ import {
 import type { Delivery, Subscriber } from '../db/schema.js';
 import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import type { DeliveryState, SenderSkipReason as SkipReason } from '../domain/delivery.js';
-import { isSingleGsmSegment } from '../domain/gsm.js';
+import { countSegments, isSingleGsmSegment } from '../domain/gsm.js';
 import type { ReplacementReason } from '../domain/message-quality.js';
 import { maskPhone, storedE164 } from '../domain/phone.js';
 import { addDays, localDateAt } from '../domain/send-window.js';
@@ -165,6 +166,9 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   const notNow = await waitUntilDeliverable(deps, held);
   if (notNow) return endUnsent(deps, held, { state: 'skipped', reason: notNow }, written);
 
+  // Before Twilio hears of it: an outcome we never learn is matched by this text (docs/sender.md step 4).
+  const body = written.message.body;
+  await recordAttempt(deps.db, held.delivery.id, { body, segments: countSegments(body).segments });
   let receipt: SmsReceipt;
   try {
     receipt = await deliver(deps, held, written);

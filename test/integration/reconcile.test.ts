@@ -187,6 +187,38 @@ it('an "unknown" delivery without a SID adopts the message Twilio sent to that n
   expect(row).toMatchObject({ state: 'sent', message_sid: SID, delivery_status: 'delivered' });
 });
 
+it('an "unknown" delivery without a SID never adopts another text to that number (a HELP reply)', async () => {
+  const id = await openDelivery('unknown', null);
+  const helpSid = `SM${'b'.repeat(32)}`;
+  server.use(
+    http.get(`${BASE}/Messages.json`, () =>
+      HttpResponse.json({
+        messages: [
+          twilioMessage({
+            sid: helpSid,
+            body: 'Daily Positivity: one kind text a day. Reply STOP to opt out.',
+            date_sent: 'Tue, 24 Nov 2026 17:20:00 +0000',
+          }),
+        ],
+        next_page_uri: null,
+        page: 0,
+        page_size: 20,
+        uri: `/2010-04-01/Accounts/${ACCOUNT}/Messages.json`,
+      }),
+    ),
+  );
+
+  const result = await reconcileDeliveries(deps());
+
+  expect(result).toMatchObject({ checked: 1, updated: 0, markedNeverSent: 1 });
+  const row = await deliveriesWithStatus(db()).where('id', '=', id).executeTakeFirstOrThrow();
+  expect(row).toMatchObject({
+    state: 'failed',
+    message_sid: null,
+    reason: 'reconcile: no message found at Twilio',
+  });
+});
+
 it('an "unknown" delivery without a SID and no message at Twilio is marked never sent', async () => {
   const id = await openDelivery('unknown', null);
   server.use(

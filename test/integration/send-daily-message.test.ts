@@ -741,7 +741,22 @@ describe('sendDailyMessage', () => {
       reason: 'twilio_outcome_unknown',
     });
     expect(twilioSeen).toHaveLength(1);
-    expect(await delivery(deliveryId)).toMatchObject({ state: 'unknown' });
+    // What was sent is kept, so reconciliation can tell our message from another text to the number.
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'unknown', body: GOOD, segments: 1 });
+  });
+
+  it('a sender that dies inside the Twilio call leaves a claim that already holds the body', async () => {
+    const { deliveryId } = await plannedDelivery();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]));
+    const dying = {
+      send: async () => {
+        throw new Error('Lambda ran out of time mid-request');
+      },
+    };
+
+    await expect(sendDailyMessage(deps({ sms: dying }), deliveryId)).rejects.toThrow('ran out of time');
+
+    expect(await delivery(deliveryId)).toMatchObject({ state: 'sending', body: GOOD, segments: 1 });
   });
 
   it('a claim left in sending is turned unknown and never resent', async () => {

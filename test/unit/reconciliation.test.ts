@@ -20,19 +20,29 @@ describe('chooseCandidate', () => {
   it.each([
     ['nothing sent', [], 'hi', 'none'],
     ['only inbound', [msg('SM1', 'inbound', 'hi')], 'hi', 'none'],
-    ['one outbound', [msg('SM1', 'outbound-api', 'other text'), msg('SM2', 'inbound', 'x')], 'hi', 'SM1'],
+    ['one outbound, our text', [msg('SM1', 'outbound-api', 'hi'), msg('SM2', 'inbound', 'hi')], 'hi', 'SM1'],
+    // A HELP reply or an opt-in request to the same number is not our daily message.
+    ['one outbound, another text', [msg('SM1', 'outbound-api', 'Reply STOP to opt out')], 'hi', 'none'],
+    ['one outbound, body unknown', [msg('SM1', 'outbound-api', 'hi')], null, 'ambiguous'],
+    [
+      'one outbound, text erased by Twilio',
+      [{ ...msg('SM1', 'outbound-api', ''), body: null }],
+      'hi',
+      'ambiguous',
+    ],
+    [
+      'our text twice',
+      [msg('SM1', 'outbound-api', 'hi'), msg('SM2', 'outbound-api', 'hi')],
+      'hi',
+      'ambiguous',
+    ],
     [
       'two, one matches the body',
       [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'hi')],
       'hi',
       'SM2',
     ],
-    [
-      'two, none matches',
-      [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'b')],
-      'hi',
-      'ambiguous',
-    ],
+    ['two, none matches', [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'b')], 'hi', 'none'],
     [
       'two, body unknown',
       [msg('SM1', 'outbound-api', 'a'), msg('SM2', 'outbound-api', 'b')],

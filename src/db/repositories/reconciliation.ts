@@ -82,7 +82,8 @@ export async function recordObservedStatus(
       state: 'sent',
       message_sid: seen.messageSid,
       sent_at: sql`coalesce(sent_at, ${seen.sentAt})`,
-      segments: sql`coalesce(segments, ${seen.segments}::smallint)`,
+      // Twilio's count (what it bills) over the one the sender worked out before the call.
+      segments: sql`coalesce(${seen.segments}::smallint, segments)`,
     })
     .where('id', '=', deliveryId)
     .where('state', 'in', ['sending', 'unknown', 'sent'])

@@ -77,6 +77,24 @@ export async function finishClaim(
   return res.numUpdatedRows > 0n;
 }
 
+/**
+ * Keeps the text about to go to Twilio on the claim, before the call: whatever happens next (an answer lost,
+ * a crash), reconciliation can tell our message from another text to the same number. Only a `sending` row.
+ */
+export async function recordAttempt(
+  db: DbOrTrx,
+  id: string,
+  attempt: { body: string; segments: number },
+): Promise<boolean> {
+  const res = await db
+    .updateTable('deliveries')
+    .set({ body: attempt.body, segments: attempt.segments })
+    .where('id', '=', id)
+    .where('state', '=', 'sending')
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
 export interface SentRecord {
   messageSid: string;
   status: string;
