@@ -2,6 +2,7 @@
 // still open 24 h after they were claimed.
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import { TwilioStatusLookup } from '../adapters/twilio-status-lookup.js';
+import { pricesFromConfig } from '../domain/cost.js';
 
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';
 import { systemClock } from '../services/ports.js';
@@ -14,15 +15,15 @@ import { deadlineFrom, scheduledRun } from './scheduled.js';
 const deps = onColdStart(async () => {
   const config = await loadLambdaConfig('reconcile');
   const { db } = await lambdaDatabase(config, 'reconcile');
-  return { db, lookup: new TwilioStatusLookup(config.credentials.twilio) };
+  return { db, lookup: new TwilioStatusLookup(config.credentials.twilio), prices: pricesFromConfig(config) };
 });
 const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.reconcile });
 
 export const handler = lambdaHandler(async (event, context) => {
   scheduledRun(event);
-  const { db, lookup } = await deps();
+  const { db, lookup, prices } = await deps();
   return reconcileDeliveries(
-    { db, lookup, clock: systemClock, metrics },
+    { db, lookup, prices, clock: systemClock, metrics },
     { deadline: deadlineFrom(context) },
   );
 }, metrics);

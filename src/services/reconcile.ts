@@ -2,14 +2,19 @@
 // delivery still open 24 h after it was claimed, and record what Twilio says. Claims a crashed sender left
 // in `sending` are first marked `unknown` (never resent automatically; Twilio is asked about them).
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Db } from '../db/connection.js';
+import type { Db, DbOrTrx } from '../db/connection.js';
 import { markStaleClaimsUnknown } from '../db/repositories/deliveries/sending.js';
 import {
+  type ClaimBeforeReconcile,
   findOpenDeliveries,
+  lockClaim,
   markNeverSent,
   type OpenDelivery,
   recordObservedStatus,
+  setDeliveryCost,
 } from '../db/repositories/reconciliation.js';
+import { addQuotaUse, addUsage, usageDay } from '../db/repositories/usage.js';
+import { estimateCost, type Prices } from '../domain/cost.js';
 import { parseE164 } from '../domain/phone.js';
 import { chooseCandidate } from '../domain/reconciliation.js';
 import { correlated, logger as defaultLogger } from '../logger.js';
@@ -52,6 +57,8 @@ export interface ReconcileDeps {
   lookup: MessageStatusLookup;
   clock: Clock;
   metrics: MetricsSink;
+  /** To count the cost of a message found sent (SMS_PRICE_PER_SEGMENT_USD and the token prices). */
+  prices: Prices;
   logger?: Logger;
 }
 
@@ -158,15 +165,19 @@ async function record(
   message: ProviderMessage,
   log: Logger,
 ): Promise<Outcome> {
-  const changed = await deps.db.transaction().execute((trx) =>
-    recordObservedStatus(trx, delivery.id, {
+  const changed = await deps.db.transaction().execute(async (trx) => {
+    const before = await lockClaim(trx, delivery.id);
+    const recorded = await recordObservedStatus(trx, delivery.id, {
       messageSid: message.sid,
       status: message.status,
       errorCode: message.errorCode,
       sentAt: message.dateSent ?? message.dateCreated,
       segments: message.segments,
-    }),
-  );
+    });
+    if (recorded && before && (before.state === 'sending' || before.state === 'unknown'))
+      await countFoundSend(trx, delivery.id, before, message, { prices: deps.prices, now: deps.clock.now() });
+    return recorded;
+  });
   if (!changed) return 'unchanged';
   const metric = OUTCOME_METRIC[message.status];
   if (metric) deps.metrics.count(metric);
@@ -177,4 +188,31 @@ async function record(
     errorCode: message.errorCode,
   });
   return 'updated';
+}
+
+/**
+ * A send the sender could not record went out after all: count it as recordSend would have (usage_daily of
+ * the claim's UTC day, the local date's quota, the delivery's cost). Runs once, in the transaction that
+ * moves the delivery out of sending/unknown. The sender already counted the writing of an `unknown` send;
+ * a claim it never finished (a crash) counted nothing, so its tokens are added here.
+ */
+async function countFoundSend(
+  trx: DbOrTrx,
+  deliveryId: string,
+  before: ClaimBeforeReconcile,
+  message: ProviderMessage,
+  { prices, now }: { prices: Prices; now: Date },
+): Promise<void> {
+  const segments = message.segments ?? before.segments ?? 1;
+  const tokensIn = before.tokens_in ?? 0;
+  const tokensOut = before.tokens_out ?? 0;
+  const cost = estimateCost({ tokensIn, tokensOut, segments }, prices);
+  const writingCounted = before.state === 'unknown' && before.reason === 'twilio_outcome_unknown';
+  await setDeliveryCost(trx, deliveryId, cost.totalUSD);
+  await addUsage(trx, usageDay(before.claimed_at ?? now), {
+    smsSent: 1,
+    smsSegments: segments,
+    ...(writingCounted ? { costUsd: cost.smsUSD } : { tokensIn, tokensOut, costUsd: cost.totalUSD }),
+  });
+  await addQuotaUse(trx, before.local_date);
 }

@@ -167,8 +167,15 @@ export async function sendDailyMessage(deps: SendDeps, deliveryId: string): Prom
   if (notNow) return endUnsent(deps, held, { state: 'skipped', reason: notNow }, written);
 
   // Before Twilio hears of it: an outcome we never learn is matched by this text (docs/sender.md step 4).
-  const body = written.message.body;
-  await recordAttempt(deps.db, held.delivery.id, { body, segments: countSegments(body).segments });
+  const { body, model, fallback, tokensIn, tokensOut } = written.message;
+  await recordAttempt(deps.db, held.delivery.id, {
+    body,
+    segments: countSegments(body).segments,
+    model,
+    fallback,
+    tokensIn,
+    tokensOut,
+  });
   let receipt: SmsReceipt;
   try {
     receipt = await deliver(deps, held, written);

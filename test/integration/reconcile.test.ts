@@ -18,6 +18,7 @@ const NOW = new Date('2026-11-25T18:00:00Z');
 const CLAIMED = new Date('2026-11-24T17:00:00Z');
 const SID = `SM${'a'.repeat(32)}`;
 const PHONE = '+14155550123';
+const PRICES = { inputPerMTokUSD: 0.15, outputPerMTokUSD: 0.6, perSegmentUSD: 0.0083 };
 
 const requests: Request[] = [];
 const server = setupServer();
@@ -87,6 +88,7 @@ function deps(metrics = new InMemoryMetricsSink()) {
     clock: { now: () => NOW },
     metrics,
     logger: createLogger({ level: 'SILENT' }),
+    prices: PRICES,
   };
 }
 
@@ -217,6 +219,41 @@ it('an "unknown" delivery without a SID never adopts another text to that number
     message_sid: null,
     reason: 'reconcile: no message found at Twilio',
   });
+});
+
+it('a message found for an "unknown" delivery is counted once in usage, cost and quota', async () => {
+  // The sender counted the writing (1000 + 50 tokens) when the Twilio answer was lost, and nothing else.
+  const id = await openDelivery('unknown', null);
+  await db()
+    .updateTable('deliveries')
+    .set({ reason: 'twilio_outcome_unknown', tokens_in: 1000, tokens_out: 50 })
+    .where('id', '=', id)
+    .execute();
+  await db()
+    .insertInto('usage_daily')
+    .values({ day: '2026-11-24', openai_tokens_in: 1000, openai_tokens_out: 50, estimated_cost_usd: 0.00018 })
+    .execute();
+  const ours = twilioMessage({ status: 'sent', num_segments: '2' });
+  server.use(
+    http.get(`${BASE}/Messages.json`, () =>
+      HttpResponse.json({ messages: [ours], next_page_uri: null, page: 0, page_size: 20, uri: '/x' }),
+    ),
+    http.get(`${BASE}/Messages/:sid.json`, () => HttpResponse.json(ours)),
+  );
+
+  expect(await reconcileDeliveries(deps())).toMatchObject({ updated: 1 });
+  // Still `sent` without a final status: the next run asks again, and must not count it twice.
+  expect(await reconcileDeliveries(deps())).toMatchObject({ checked: 1 });
+
+  const row = await deliveriesWithStatus(db()).where('id', '=', id).executeTakeFirstOrThrow();
+  expect(row).toMatchObject({ state: 'sent', message_sid: SID, segments: 2 });
+  expect(Number(row.cost_usd)).toBeCloseTo(0.00018 + 2 * 0.0083, 6);
+  const usage = await db().selectFrom('usage_daily').selectAll().execute();
+  expect(usage).toHaveLength(1);
+  expect(usage[0]).toMatchObject({ day: '2026-11-24', sms_sent: 1, sms_segments: 2, openai_tokens_in: 1000 });
+  expect(Number(usage[0]?.estimated_cost_usd)).toBeCloseTo(0.00018 + 2 * 0.0083, 6);
+  const quota = await db().selectFrom('sms_quota_days').select(['local_date', 'sms_sent']).execute();
+  expect(quota).toEqual([{ local_date: '2026-11-24', sms_sent: 1 }]);
 });
 
 it('an "unknown" delivery without a SID and no message at Twilio is marked never sent', async () => {

@@ -108,6 +108,35 @@ export async function recordObservedStatus(
   return true;
 }
 
+/** What counting a reconciled send needs from the delivery, read under its row lock. */
+export interface ClaimBeforeReconcile {
+  state: DeliveryState;
+  reason: string | null;
+  local_date: string;
+  claimed_at: Date | null;
+  segments: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+}
+
+/**
+ * Locks the delivery for the rest of the transaction and reads it: two reconcile runs at once find it in
+ * turn, so only the one that moves it out of sending/unknown counts its send.
+ */
+export function lockClaim(db: DbOrTrx, deliveryId: string): Promise<ClaimBeforeReconcile | undefined> {
+  return db
+    .selectFrom('deliveries')
+    .select(['state', 'reason', 'local_date', 'claimed_at', 'segments', 'tokens_in', 'tokens_out'])
+    .where('id', '=', deliveryId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** The full estimated cost of a delivery found sent by reconciliation. */
+export async function setDeliveryCost(db: DbOrTrx, deliveryId: string, costUsd: number): Promise<void> {
+  await db.updateTable('deliveries').set({ cost_usd: costUsd }).where('id', '=', deliveryId).execute();
+}
+
 /** Marks a claimed delivery that never reached Twilio as failed (its send window is long over). */
 export async function markNeverSent(db: DbOrTrx, deliveryId: string, reason: string): Promise<boolean> {
   const updated = await db

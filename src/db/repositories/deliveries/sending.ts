@@ -78,17 +78,32 @@ export async function finishClaim(
 }
 
 /**
- * Keeps the text about to go to Twilio on the claim, before the call: whatever happens next (an answer lost,
- * a crash), reconciliation can tell our message from another text to the same number. Only a `sending` row.
+ * Keeps the text about to go to Twilio on the claim, before the call, with what writing it used: whatever
+ * happens next (an answer lost, a crash), reconciliation can tell our message from another text to the same
+ * number, and price it if it went out. Only a `sending` row.
  */
 export async function recordAttempt(
   db: DbOrTrx,
   id: string,
-  attempt: { body: string; segments: number },
+  attempt: {
+    body: string;
+    segments: number;
+    model: string | null;
+    fallback: boolean;
+    tokensIn: number;
+    tokensOut: number;
+  },
 ): Promise<boolean> {
   const res = await db
     .updateTable('deliveries')
-    .set({ body: attempt.body, segments: attempt.segments })
+    .set({
+      body: attempt.body,
+      segments: attempt.segments,
+      model: attempt.model,
+      fallback: attempt.fallback,
+      tokens_in: attempt.tokensIn,
+      tokens_out: attempt.tokensOut,
+    })
     .where('id', '=', id)
     .where('state', '=', 'sending')
     .executeTakeFirst();
