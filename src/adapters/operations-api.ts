@@ -2,17 +2,16 @@
 // with the bearer token, each answer checked against the same zod schemas the API is described with, so a
 // command prints the same JSON as against a local database. Every failure becomes one OperationError with
 // a code (unauthorized, unreachable, rate_limited, …) and a sentence; never a stack trace.
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { E164 } from '../domain/phone.js';
 import { FINISHED_STATES, OperationError, type Operations } from '../services/operations.js';
 import {
-  ApiErrorSchema,
+  ApiErrorCodeSchema,
   CapacityViewSchema,
   DailyReportSchema,
   DeliveriesOfDateSchema,
   DeliveryViewSchema,
   type ErrorCode,
-  ErrorCodeSchema,
   SendNowViewSchema,
   SubscriberDetailSchema,
   SubscriberPageSchema,
@@ -34,6 +33,12 @@ export interface RemoteOperationsOptions {
 const POLL_DELAYS_MS = [500, 1000, 1500, 2000, 3000, 5000];
 
 type Query = Record<string, string | number | boolean | undefined>;
+
+/**
+ * An error body of ours, read leniently: a code this version does not know (a newer API) or none (an older
+ * one) falls back to the status. The API's codes are the CLI's, except no_route (a wrong URL: unreachable).
+ */
+const ApiAnswerSchema = z.object({ error: z.string(), code: z.string().optional() });
 
 /** The API's answer to a status, when its body carries no code of ours. */
 function codeForStatus(status: number): ErrorCode {
@@ -106,16 +111,18 @@ export function remoteOperations(options: RemoteOperationsOptions): Operations {
   }
 
   function answerToError(response: Response, body: unknown, method: string, url: URL): OperationError {
-    const ours = ApiErrorSchema.safeParse(body);
+    const ours = ApiAnswerSchema.safeParse(body);
     const retryAfter = response.headers.get('retry-after');
     if (ours.success) {
-      const code = ours.data.code ?? codeForStatus(response.status);
-      // A 404 without our code is a route this API does not have: the URL (or the deployment) is wrong.
-      if (response.status === 404 && !ours.data.code)
+      const known = ApiErrorCodeSchema.safeParse(ours.data.code);
+      const code = known.success ? known.data : undefined;
+      // no_route (or, from an older API, a 404 without a code) is a route this API does not have: the URL
+      // (or the deployment) is wrong.
+      if (code === 'no_route' || (response.status === 404 && !code))
         return new OperationError('unreachable', notThisApi(method, url, response.status));
       if (response.status === 401)
         return new OperationError('unauthorized', `${ours.data.error} (check POSITIVITY_API_TOKEN)`);
-      return new OperationError(ErrorCodeSchema.parse(code), ours.data.error);
+      return new OperationError(code ?? codeForStatus(response.status), ours.data.error);
     }
     // Not our error body: API Gateway's own answers ({"message": …}), or something else at this URL.
     if (response.status === 429)

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { type ApiCredentials, type Credentials, freshValue } from '../adapters/credentials.js';
 import type { RateLimiter } from '../services/ports.js';
+import { apiError } from './errors.js';
 import { rateLimit } from './rate-limit.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
@@ -28,22 +29,15 @@ function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): 
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const challenge = { 'WWW-Authenticate': 'Bearer realm="subscribers"' };
-    if (!credentials) {
-      return c.json({ error: 'the subscriber API is disabled: API_TOKEN is not configured' }, 401, challenge);
-    }
-    if (!match) {
-      return c.json(
-        { error: 'missing bearer token: send "Authorization: Bearer <API_TOKEN>"' },
-        401,
-        challenge,
-      );
-    }
+    const refuse = (message: string) => apiError(c, 401, 'unauthorized', message, challenge);
+    if (!credentials) return refuse('the subscriber API is disabled: API_TOKEN is not configured');
+    if (!match) return refuse('missing bearer token: send "Authorization: Bearer <API_TOKEN>"');
     const given = match[1] as string;
     const matches = (expected: ApiCredentials | null) =>
       expected !== null && tokensMatch(given, expected.apiToken);
     const current = await credentials.get();
     if (!(matches(current) || matches(await freshValue(credentials, current))))
-      return c.json({ error: 'invalid API token' }, 401, challenge);
+      return refuse('invalid API token');
     c.set('apiTokenKey', tokenKey(given));
     await next();
   };

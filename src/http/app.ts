@@ -10,6 +10,7 @@ import type { DeployedCapacity } from '../domain/capacity.js';
 import { logger } from '../logger.js';
 import type { DbRetryPolicy } from '../services/db-retry.js';
 import type { InboundDeps } from '../services/inbound.js';
+import type { ApiErrorCode } from '../services/operator-views.js';
 import {
   type Clock,
   type DeliveryScheduler,
@@ -22,7 +23,7 @@ import {
 } from '../services/ports.js';
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import type { KeptReplies } from '../services/webhook-spool.js';
-import { ClientError } from './errors.js';
+import { apiError, ClientError, codeForStatus } from './errors.js';
 import { matchedRoute } from './matched-route.js';
 import { openApiDocument } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -81,8 +82,11 @@ const ALLOWED: [string, string][] = [
 
 const isTwilioPath = (c: Context) => c.req.path.startsWith('/twilio/');
 
-function clientError(c: Context, status: ClientError['status'], message: string) {
-  return isTwilioPath(c) ? twiml(c, null, status) : c.json({ error: message }, status);
+/** Twilio's routes answer TwiML whatever went wrong; every other route an /api error body. */
+function clientError(c: Context, status: ClientError['status'], message: string, code?: ApiErrorCode) {
+  return isTwilioPath(c)
+    ? twiml(c, null, status)
+    : apiError(c, status, code ?? codeForStatus(status), message);
 }
 
 /**
@@ -189,13 +193,14 @@ export function createApp(deps: AppDeps): Hono {
   for (const [path, allow] of ALLOWED) {
     app.all(path, (c) => {
       c.header('Allow', allow);
-      return clientError(c, 405, `${c.req.method} is not allowed here; use ${allow}`);
+      return clientError(c, 405, `${c.req.method} is not allowed here; use ${allow}`, 'no_route');
     });
   }
-  app.notFound((c) => clientError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+  // no_route, not not_found: a caller must tell a wrong URL from an unknown subscriber or delivery.
+  app.notFound((c) => clientError(c, 404, `no route for ${c.req.method} ${c.req.path}`, 'no_route'));
 
   app.onError((error, c) => {
-    if (error instanceof ClientError) return clientError(c, error.status, error.message);
+    if (error instanceof ClientError) return clientError(c, error.status, error.message, error.code);
     if (error instanceof HTTPException && error.status < 500) {
       return clientError(c, error.status as ClientError['status'], error.message || 'bad request');
     }
@@ -204,10 +209,10 @@ export function createApp(deps: AppDeps): Hono {
       c.header('Retry-After', '5');
       return isTwilioPath(c)
         ? twiml(c, null, 503)
-        : c.json({ error: 'the database is unavailable; try again shortly' }, 503);
+        : apiError(c, 503, 'unavailable', 'the database is unavailable; try again shortly');
     }
     logger.error('unhandled error', { route: matchedRoute(c), error });
-    return isTwilioPath(c) ? twiml(c, null, 500) : c.json({ error: 'internal error' }, 500);
+    return isTwilioPath(c) ? twiml(c, null, 500) : apiError(c, 500, 'failed', 'internal error');
   });
   return app;
 }

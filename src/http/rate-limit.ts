@@ -5,6 +5,7 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { logger } from '../logger.js';
 import type { BudgetName, RateLimiter } from '../services/ports.js';
+import { apiError } from './errors.js';
 import { matchedRoute } from './matched-route.js';
 import { twiml } from './twilio.js';
 
@@ -40,6 +41,6 @@ export function rateLimit<E extends Env>(options: RateLimitOptions<E>): Middlewa
     logger.warn('rate limited', { budget, route: matchedRoute(c), retryAfterSeconds: seconds });
     c.header('Retry-After', String(seconds));
     if (options.style === 'twiml') return twiml(c, null, 429);
-    return c.json({ error: `too many requests; retry after ${seconds} s` }, 429);
+    return apiError(c, 429, 'rate_limited', `too many requests; retry after ${seconds} s`);
   };
 }

@@ -205,10 +205,29 @@ export const ErrorCodeSchema = z.enum([
 ]);
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;
 
+/**
+ * The codes /api error answers carry (a subset of the CLI's, plus no_route), one per kind of failure:
+ * bad_input 400/413/415, unauthorized 401, not_found 404 (an unknown subscriber or delivery), no_route
+ * 404/405 (no such route or method), conflict 409, refused 409/422, rate_limited 429, unavailable 502/503,
+ * failed 500. docs/operations.md lists them; src/adapters/operations-api.ts maps them to the CLI's.
+ */
+export const ApiErrorCodeSchema = z.enum([
+  'bad_input',
+  'unauthorized',
+  'not_found',
+  'no_route',
+  'conflict',
+  'refused',
+  'rate_limited',
+  'unavailable',
+  'failed',
+]);
+export type ApiErrorCode = z.output<typeof ApiErrorCodeSchema>;
+
 export const ApiErrorSchema = z
   .object({
     error: z.string().meta({ description: 'what is wrong, in words' }),
-    code: ErrorCodeSchema.optional(),
+    code: ApiErrorCodeSchema.meta({ description: 'what kind of failure, for scripts' }),
   })
   .meta({ id: 'Error' });
 

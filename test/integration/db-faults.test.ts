@@ -129,7 +129,10 @@ describe('terminated backends under the webhooks app (child process)', () => {
 
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await res.json()).toEqual({ error: 'the database is unavailable; try again shortly' });
+    expect(await res.json()).toEqual({
+      error: 'the database is unavailable; try again shortly',
+      code: 'unavailable',
+    });
     expect(alive(server)).toBe(true);
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     // The transaction never committed: no half sign-up.

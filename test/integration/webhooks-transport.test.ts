@@ -260,7 +260,10 @@ describe('database unavailable → 503', () => {
         headers: { authorization: `Bearer ${API_TOKEN}` },
       });
       expect(api.status).toBe(503);
-      expect(await api.json()).toEqual({ error: 'the database is unavailable; try again shortly' });
+      expect(await api.json()).toEqual({
+        error: 'the database is unavailable; try again shortly',
+        code: 'unavailable',
+      });
     } finally {
       await down.destroy();
     }

@@ -88,8 +88,32 @@ describe('what an answer becomes', () => {
     [
       'our 401',
       'unauthorized',
-      { status: 401, body: { error: 'invalid API token' } },
+      { status: 401, body: { error: 'invalid API token', code: 'unauthorized' } },
       /^invalid API token \(check POSITIVITY_API_TOKEN\)$/,
+    ],
+    [
+      'our 400',
+      'bad_input',
+      { status: 400, body: { error: 'day: must be a calendar date', code: 'bad_input' } },
+      /^day: must be a calendar date$/,
+    ],
+    [
+      'our 429',
+      'rate_limited',
+      { status: 429, body: { error: 'too many requests; retry after 13 s', code: 'rate_limited' } },
+      /^too many requests; retry after 13 s$/,
+    ],
+    [
+      'our 405 (a method this version of the API does not have)',
+      'unreachable',
+      { status: 405, body: { error: 'DELETE is not allowed here; use GET', code: 'no_route' } },
+      /has no GET \/api\/usage \(HTTP 405\)/,
+    ],
+    [
+      'a code this CLI does not know (a newer API): by status',
+      'conflict',
+      { status: 409, body: { error: 'something new', code: 'brand_new' } },
+      /^something new$/,
     ],
     [
       "API Gateway's 404 (a route it does not have)",
@@ -99,6 +123,12 @@ describe('what an answer becomes', () => {
     ],
     [
       "our app's 404 for an unknown route",
+      'unreachable',
+      { status: 404, body: { error: 'no route for GET /api/usage', code: 'no_route' } },
+      /has no GET \/api\/usage/,
+    ],
+    [
+      "an older app's 404 for an unknown route (no code)",
       'unreachable',
       { status: 404, body: { error: 'no route for GET /api/usage' } },
       /has no GET \/api\/usage/,
@@ -112,7 +142,7 @@ describe('what an answer becomes', () => {
     [
       'our 503',
       'unavailable',
-      { status: 503, body: { error: 'the database is unavailable; try again shortly' } },
+      { status: 503, body: { error: 'the database is unavailable; try again shortly', code: 'unavailable' } },
       /database is unavailable/,
     ],
     [

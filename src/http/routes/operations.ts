@@ -19,7 +19,7 @@ import {
   queryOf,
   UsageQuery,
 } from '../api-schemas.js';
-import { ClientError } from '../errors.js';
+import { apiError, ClientError } from '../errors.js';
 
 export interface OperatorRouteDeps {
   db: Db;
@@ -66,12 +66,11 @@ export function operatorRoutes(deps: OperatorRouteDeps) {
   routes.get('/capacity', (c) => {
     const query = queryOf(c, CapacityQuery);
     if (!deps.capacity) {
-      return c.json(
-        {
-          error: 'this deployment does not publish its capacity settings (CAPACITY_SETTINGS)',
-          code: 'unavailable',
-        },
+      return apiError(
+        c,
         503,
+        'unavailable',
+        'this deployment does not publish its capacity settings (CAPACITY_SETTINGS)',
       );
     }
     let zones: ReturnType<typeof parseZoneMix> | undefined;
@@ -86,4 +85,4 @@ export function operatorRoutes(deps: OperatorRouteDeps) {
   return routes;
 }
 
-const notFound = (c: Context, message: string) => c.json({ error: message, code: 'not_found' }, 404);
+const notFound = (c: Context, message: string) => apiError(c, 404, 'not_found', message);

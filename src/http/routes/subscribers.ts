@@ -31,7 +31,7 @@ import {
   queryOf,
   SubscriberListQuery,
 } from '../api-schemas.js';
-import { ClientError } from '../errors.js';
+import { apiError, ClientError } from '../errors.js';
 
 function phoneParam(c: Context): E164 {
   const phone = parseE164(c.req.param('phone') ?? '');
@@ -41,37 +41,35 @@ function phoneParam(c: Context): E164 {
 
 /** Service errors the caller can act on → their 4xx; Twilio refusing the opt-in SMS → 409/422/502. */
 function answerError(c: Context, error: unknown) {
-  if (error instanceof SubscriberNotFound) return c.json({ error: error.message, code: 'not_found' }, 404);
+  if (error instanceof SubscriberNotFound) return apiError(c, 404, 'not_found', error.message);
   if (error instanceof SubscriberConflict)
     return c.json({ error: error.message, code: 'conflict', status: error.status }, 409);
-  if (error instanceof SendNowRefused) return c.json({ error: error.message, code: 'refused' }, 409);
-  if (error instanceof SendNotStarted) return c.json({ error: error.message, code: 'unavailable' }, 502);
-  if (error instanceof OperationError) return c.json({ error: error.message, code: error.code }, 400);
+  if (error instanceof SendNowRefused) return apiError(c, 409, 'refused', error.message);
+  if (error instanceof SendNotStarted) return apiError(c, 502, 'unavailable', error.message);
+  // The services' input errors (a cursor no page could give) are all bad input.
+  if (error instanceof OperationError) return apiError(c, 400, 'bad_input', error.message);
   if (error instanceof SmsError) {
     if (error instanceof RecipientOptedOut) {
-      return c.json(
-        {
-          error: 'this number has opted out with the carrier (Twilio 21610); nothing was saved',
-          code: 'conflict',
-        },
+      return apiError(
+        c,
         409,
+        'conflict',
+        'this number has opted out with the carrier (Twilio 21610); nothing was saved',
       );
     }
     if (!error.retryable) {
-      return c.json(
-        {
-          error: `the opt-in SMS was refused (Twilio ${error.code ?? 'error'}); nothing was saved`,
-          code: 'refused',
-        },
+      return apiError(
+        c,
         422,
+        'refused',
+        `the opt-in SMS was refused (Twilio ${error.code ?? 'error'}); nothing was saved`,
       );
     }
-    return c.json(
-      {
-        error: 'the opt-in SMS could not be sent right now; nothing was saved, try again',
-        code: 'unavailable',
-      },
+    return apiError(
+      c,
       502,
+      'unavailable',
+      'the opt-in SMS could not be sent right now; nothing was saved, try again',
     );
   }
   throw error;
@@ -136,8 +134,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   routes.post('/:phone/send-now', async (c) => {
     const phone = phoneParam(c);
     const starter = deps.starter;
-    if (!starter)
-      return c.json({ error: 'test sends are not available on this server', code: 'unavailable' }, 503);
+    if (!starter) return apiError(c, 503, 'unavailable', 'test sends are not available on this server');
     try {
       const reserved = await startSendNow(
         { send: deps, scheduler: deps.scheduler, starter, window: deps.window },
