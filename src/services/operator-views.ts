@@ -189,7 +189,7 @@ export interface SendNowView {
  * What a refusal or failure is, for scripts: the `code` of the CLI's `{"error":{"code","message"}}` and of
  * the API's `{"error": "…", "code": "…"}`.
  */
-export const ErrorCodeSchema = z.enum([
+const ErrorCodeSchema = z.enum([
   'usage',
   'bad_input',
   'not_found',
