@@ -186,8 +186,8 @@ export interface SendNowView {
 // ── Errors ──────────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * What a refusal or failure is, for scripts: the `code` of the CLI's `{"error":{"code","message"}}` and of
- * the API's `{"error": "…", "code": "…"}`.
+ * What a refusal or failure is, for scripts: the `code` of the CLI's `{"error":{"code","message"}}`. The
+ * API's codes (ApiErrorCodeSchema below) are a subset, plus no_route.
  */
 const ErrorCodeSchema = z.enum([
   'usage',
