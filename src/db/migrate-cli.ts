@@ -1,4 +1,6 @@
 // `npm run migrate [up|down|status]`: against DATABASE_URL, or the one-machine embedded server in ./.data.
+// ./.env first, as for npm start and the CLI: else `down` could revert another database than the one configured.
+import '../local/load-env.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { openLocalDatabase } from '../local/local-database.js';
 import { createDb } from './connection.js';

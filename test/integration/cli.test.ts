@@ -4,9 +4,10 @@
 // a child process (`node src/local/positivity.mjs`, what `npx positivity` runs) for what only a real
 // process shows: the bin entry, its exit codes, stderr with no stack, and ./.env loading.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/local/cli.js';
 import { useTestDb } from '../support/db.js';
@@ -344,6 +345,53 @@ describe('positivity CLI', () => {
       const optIn = await db().selectFrom('outbox_messages').selectAll().executeTakeFirstOrThrow();
       expect(optIn.status_callback).toBe('http://localhost:4321/twilio/status');
       expect(optIn.body).toMatch(/Dot Env Positivity/);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  // `npm run migrate` did not read ./.env: with DATABASE_URL only in .env it worked on the running
+  // `npm start`'s database instead (review 6, D1), and `-- down` reverted the wrong one.
+  it('`npm run migrate` reads .env from the working directory, as npm start and the CLI do', {
+    timeout: 60_000,
+  }, async () => {
+    // Prepare: DATABASE_URL only in .env, and a "running server" whose database nothing answers at, so
+    // using it instead fails at once rather than starting an embedded Postgres.
+    const cwd = await mkdtemp(path.join(tmpdir(), 'dps-migrate-env-'));
+    await writeFile(path.join(cwd, '.env'), `DATABASE_URL=${url()}\n`);
+    await mkdir(path.join(cwd, '.data'));
+    await writeFile(
+      path.join(cwd, '.data', 'server.json'),
+      JSON.stringify({
+        pid: process.pid,
+        databaseUrl: 'postgres://postgres@127.0.0.1:9/running_server',
+        appUrl: 'http://127.0.0.1:9',
+        publicBaseUrl: 'http://127.0.0.1:9',
+      }),
+    );
+    try {
+      // Act: what `npm run migrate -- status` runs.
+      const run = await new Promise<Run>((resolve) => {
+        execFile(
+          process.execPath,
+          [
+            '--import',
+            pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href,
+            path.resolve('src/db/migrate-cli.ts'),
+            'status',
+          ],
+          { cwd, env: { PATH: process.env.PATH }, timeout: 60_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+
+      // Assess: every migration of the test database, applied (none pending).
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trim().split('\n');
+      expect(lines.length).toBeGreaterThan(5);
+      for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}\d{4}-/);
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
