@@ -204,6 +204,8 @@ function buildProgram(io: CliIo): Command {
     .configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      // Usage errors are printed by runCli, as one `positivity: …` line like every other error.
+      outputError: () => {},
     })
     .exitOverride();
 
@@ -505,9 +507,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has printed its message already; help and version are not errors.
+      // Help and version are not errors; help asked for by a missing subcommand is already on stderr.
       if (error.exitCode === 0) return 0;
-      refuse('usage', error.message.replace(/^error: /, ''));
+      if (error.code === 'commander.help') {
+        refuse('usage', 'a subcommand is needed (see the help on stderr)');
+        return EXIT_BAD_INPUT;
+      }
+      // Commander's "(Did you mean …?)" comes on a line of its own: fold it into the one line.
+      const message = error.message.replace(/^error: /, '').replaceAll(/\s*\n\s*/g, ' ');
+      io.err(`positivity: ${message}`);
+      refuse('usage', message);
       return EXIT_BAD_INPUT;
     }
     const { exitCode, code, message } = explain(error);

@@ -396,4 +396,22 @@ describe('positivity CLI', () => {
       await rm(cwd, { recursive: true, force: true });
     }
   });
+
+  // Commander printed its own usage errors: no `positivity: ` prefix, and a suggestion on a second line
+  // that also ended up in the --json message (review 6, D5).
+  it('usage errors are one `positivity: …` line, the suggestion folded in', async () => {
+    const [option, command, missing, asJson] = await Promise.all([
+      cli('deliveries', '--bogus'),
+      cli('subscribers', 'lst'),
+      cli('subscribers', 'add'),
+      cli('deliveries', '--bogus', '--json'),
+    ]);
+    expect(option?.stderr).toBe("positivity: unknown option '--bogus' (Did you mean --bodies?)\n");
+    expect(command?.stderr).toBe("positivity: unknown command 'lst' (Did you mean list?)\n");
+    expect(missing?.stderr).toBe("positivity: missing required argument 'phone'\n");
+    expect(JSON.parse(asJson?.stdout ?? '')).toEqual({
+      error: { code: 'usage', message: "unknown option '--bogus' (Did you mean --bodies?)" },
+    });
+    for (const run of [option, command, missing, asJson]) expect(run?.code).toBe(2);
+  });
 });
