@@ -166,9 +166,9 @@ export class StackSettingsError extends Error {
 
 const shown = (v: unknown) => (v === undefined ? 'missing' : `got ${JSON.stringify(v)}`);
 
-/** Reads config/<stage>.json; a missing file is no settings, a broken one is a problem. */
-function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
-  if (!existsSync(file)) return {};
+/** Reads config/<stage>.json; a missing file is no settings (undefined), a broken one is a problem. */
+function readConfigFile(file: string, problems: string[]): Record<string, unknown> | undefined {
+  if (!existsSync(file)) return undefined;
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
@@ -289,18 +289,64 @@ function capacitySettings(
   };
 }
 
-/** config/<stage>.json with the overrides on top; a broken file is a problem. */
-function rawSettings(options: LoadOptions, problems: string[]): Record<string, unknown> {
-  const stage = options.stage ?? 'dev';
+/** The one stage whose built-in defaults are a stage on their own (config/dev.json is committed anyway). */
+const STAGE_WITHOUT_FILE = 'dev';
+
+/** The closest known setting to a mistyped key, if one is close enough to be what was meant. */
+function closestKey(key: string): string | undefined {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++)
+        next[j] = Math.min(
+          (row[j] ?? 0) + 1,
+          (next[j - 1] ?? 0) + 1,
+          (row[j - 1] ?? 0) + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
+        );
+      row = next;
+    }
+    return row[b.length] ?? Number.POSITIVE_INFINITY;
+  };
+  const [best] = SETTING_KEYS.map((k) => ({ k, d: distance(key, k) })).sort((x, y) => x.d - y.d);
+  return best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? best.k : undefined;
+}
+
+/**
+ * config/<stage>.json with the overrides on top; a broken file, a bad stage name and an unknown override
+ * are problems. `fileMissing` says the stage has no file (its settings are defaults and overrides only).
+ */
+function rawSettings(
+  options: LoadOptions,
+  problems: string[],
+): { raw: Record<string, unknown>; fileMissing: boolean } {
+  const stage = options.stage ?? STAGE_WITHOUT_FILE;
   const fileName = `${stage}.json`;
-  const fromFile = readConfigFile(path.join(options.configDir ?? CONFIG_DIR, fileName), problems);
-  if ('stage' in fromFile) problems.push(`${fileName}: "stage" comes from the file name; remove it`);
-  const given = Object.fromEntries(
-    Object.entries(options.overrides ?? {}).filter(
-      ([k, v]) => v !== undefined && v !== '' && (SETTING_KEYS as string[]).includes(k),
-    ),
-  );
-  return { ...fromFile, ...given, stage };
+  // Checked before the name becomes a path: `../package` must not read ../package.json.
+  const validStage = StackSettingsSchema.shape.stage.safeParse(stage);
+  const fromFile = validStage.success
+    ? readConfigFile(path.join(options.configDir ?? CONFIG_DIR, fileName), problems)
+    : {};
+  if (fromFile && 'stage' in fromFile)
+    problems.push(`${fileName}: "stage" comes from the file name; remove it`);
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    // `stage` is options.stage (readStackSettings passes every context key, stage included).
+    if (value === undefined || value === '' || key === 'stage') continue;
+    if ((SETTING_KEYS as string[]).includes(key)) given[key] = value;
+    else {
+      const near = closestKey(key);
+      problems.push(
+        `${key}: not a setting (${near ? `did you mean ${near}?` : 'see DEPLOYMENT.md section 2 for the keys'})`,
+      );
+    }
+  }
+  return { raw: { ...fromFile, ...given, stage }, fileMissing: fromFile === undefined };
+}
+
+/** The problem of a stage with no config/<stage>.json. */
+function missingFileProblem(stage: string): string {
+  return `config/${stage}.json does not exist: write it (DEPLOYMENT.md section 2) or check the stage name`;
 }
 
 const QuotaSettingsSchema = z.object({
@@ -312,11 +358,11 @@ const QuotaSettingsSchema = z.object({
   egress: StackSettingsSchema.shape.egress,
 });
 
-function issuesOf(error: z.ZodError, raw: Record<string, unknown>, fileName: string): string[] {
+function issuesOf(error: z.ZodError, raw: Record<string, unknown>, fileName: string, of?: string): string[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys')
       return issue.keys.map((key) => `${key}: not a setting (in ${fileName}; see DEPLOYMENT.md)`);
-    const key = String(issue.path[0] ?? '(settings)');
+    const key = of ?? String(issue.path[0] ?? '(settings)');
     return [`${key}: ${issue.message} (${shown(raw[key])})`];
   });
 }
@@ -328,7 +374,13 @@ function issuesOf(error: z.ZodError, raw: Record<string, unknown>, fileName: str
  */
 export function loadCapacitySettings(options: LoadOptions = {}): CapacitySettings {
   const problems: string[] = [];
-  const raw = rawSettings(options, problems);
+  const { raw, fileMissing } = rawSettings(options, problems);
+  const stageName = StackSettingsSchema.shape.stage.safeParse(raw.stage);
+  if (!stageName.success) problems.push(...issuesOf(stageName.error, raw, `${raw.stage}.json`, 'stage'));
+  // A typo in --stage must not report on the built-in defaults as if they were that stage's.
+  else if (fileMissing && raw.stage !== STAGE_WITHOUT_FILE)
+    problems.push(missingFileProblem(String(raw.stage)));
+  if (problems.length > 0) throw new StackSettingsError(problems, `settings for stage ${raw.stage}`);
   const runtime = validateForLambdas(raw, problems);
   const quotas = QuotaSettingsSchema.safeParse(raw);
   if (!quotas.success) problems.push(...issuesOf(quotas.error, raw, `${raw.stage}.json`));
@@ -342,7 +394,7 @@ export function loadStackSettings(options: LoadOptions = {}): StackSettings {
   const stage = options.stage ?? 'dev';
   const problems: string[] = [];
   const fileName = `${stage}.json`;
-  const raw = rawSettings(options, problems);
+  const { raw, fileMissing } = rawSettings(options, problems);
   const parsed = StackSettingsSchema.safeParse(raw);
   if (!parsed.success) problems.push(...issuesOf(parsed.error, raw, fileName));
   problems.push(...productionProblems(raw));
@@ -351,8 +403,12 @@ export function loadStackSettings(options: LoadOptions = {}): StackSettings {
   const quotas = QuotaSettingsSchema.safeParse(raw);
   const capacity = quotas.success && runtime ? capacitySettings(quotas.data, runtime) : undefined;
   if (capacity) problems.push(...stackCapacityProblems(capacity));
-  if (!parsed.success || !runtime || !capacity || problems.length > 0)
-    throw new StackSettingsError(problems, `settings for stage ${stage}`);
+  // A stage can be given entirely with `-c key=value` (deploy.yml's variables), so a missing file is not
+  // a problem of its own; when something is wrong, the heading says so: the file may be what is missing.
+  if (!parsed.success || !runtime || !capacity || problems.length > 0) {
+    const noFile = fileMissing && stage !== STAGE_WITHOUT_FILE ? ` (${missingFileProblem(stage)})` : '';
+    throw new StackSettingsError(problems, `settings for stage ${stage}${noFile}`);
+  }
   const s = parsed.data;
 
   const stackOnly = Object.fromEntries(Object.entries(s).filter(([k]) => !(k in LAMBDA_ENVIRONMENT))) as Omit<

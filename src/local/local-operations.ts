@@ -1,7 +1,7 @@
 // The operator's commands against a database on this machine (DATABASE_URL, the running `npm start`'s, or
 // the embedded one): the same services as the server, returning the same views as the deployed API does.
 // The runtime (and Postgres) starts on the first command that needs it; `capacity` reads files only.
-import { loadCapacitySettings } from '../../lib/stack-settings.js';
+import { loadCapacitySettings, StackSettingsError } from '../../lib/stack-settings.js';
 import { InvalidZoneMix, parseZoneMix } from '../domain/capacity.js';
 import { localDateAt } from '../domain/send-window.js';
 import { buildDailyReport } from '../services/daily-report.js';
@@ -63,8 +63,8 @@ export function localOperations(options: LocalOperationsOptions): LocalOperation
       return buildDailyReport({ db: rt.db }, day ?? today(rt));
     },
     capacity: async ({ subscribers, zones, stage = defaultStage(), set }) => {
-      const settings = loadCapacitySettings({ stage, overrides: set });
       try {
+        const settings = loadCapacitySettings({ stage, overrides: set });
         return capacityView(
           { stage, settings },
           subscribers,
@@ -72,6 +72,10 @@ export function localOperations(options: LocalOperationsOptions): LocalOperation
         );
       } catch (error) {
         if (error instanceof InvalidZoneMix) throw new OperationError('bad_input', error.message);
+        // --stage and --set are what the operator typed (and config/<stage>.json what --stage names):
+        // bad input, in one line.
+        if (error instanceof StackSettingsError)
+          throw new OperationError('bad_input', `settings for stage ${stage}: ${error.problems.join('; ')}`);
         throw error;
       }
     },

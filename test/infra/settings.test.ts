@@ -92,6 +92,18 @@ describe('reading a stage', () => {
     );
   });
 
+  // `cdk synth -c stage=prdo` listed missing keys but never said config/prdo.json does not exist, and a
+  // stage name such as ../package was read as a path (review 6, D3).
+  it('names a missing config/<stage>.json when the stage does not synth, and never reads outside config/', () => {
+    const dir = configDir({});
+    expect(() => loadStackSettings({ stage: 'prdo', configDir: dir })).toThrow(
+      /^Invalid settings for stage prdo \(config\/prdo\.json does not exist/,
+    );
+    const problems = problemsOf(() => loadStackSettings({ stage: '../package', configDir: dir }));
+    expect(problems.some((p) => p.startsWith('stage: expected lower-case'))).toBe(true);
+    expect(problems.some((p) => p.includes('not a setting'))).toBe(false);
+  });
+
   it('keeps LOG_RETENTION_DAYS in step with CloudWatch’s retention values', () => {
     // INFINITE (9999 in aws-cdk-lib) is deliberately not offered: every log group here expires.
     const cdk = Object.values(RetentionDays).filter(

@@ -61,10 +61,38 @@ describe('positivity capacity', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 1 naming a bad setting', { timeout: 60_000 }, async () => {
-    const run = await cli('--set', 'openaiModel=claude-3');
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain('openaiModel (OPENAI_MODEL): expected a GPT-4-family model');
+  // A bad --set value exited 1 (`failed`) with a multi-line message squashed into one, and a mistyped key
+  // was dropped, so the report said "fits" under the defaults (review 6, D4).
+  it.each([
+    [['--set', 'openaiModel=claude-3'], /openaiModel \(OPENAI_MODEL\): expected a GPT-4-family model/],
+    [['--set', 'twilioMessagesPerSecond=abc'], /twilioMessagesPerSecond \(TWILIO_MESSAGES_PER_SECOND\): /],
+    [
+      ['--set', 'twilioMessagesPerSecnd=6'],
+      /twilioMessagesPerSecnd: not a setting \(did you mean twilioMessagesPerSecond\?\)/,
+    ],
+  ])('exits 2, one line, naming the bad --set %j', { timeout: 60_000 }, async (args, message) => {
+    const run = await cli(...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^positivity: settings for stage dev: /);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/:;|\s{2}- /);
+    const asJson = await cli(...args, '--json');
+    expect(JSON.parse(asJson.stdout).error.code).toBe('bad_input');
+  });
+
+  // A stage with no config/<stage>.json silently got the built-in defaults: a typo reported "fits"
+  // (review 6, D3). Only dev's defaults are documented as a stage on their own.
+  it.each([
+    [['--stage', 'prdo'], /config\/prdo\.json does not exist/],
+    [['--stage', '../package'], /stage: expected lower-case letters and digits/],
+    [['--stage', 'Prod_1'], /stage: expected lower-case letters and digits/],
+  ])('refuses %j: exit 2, one line', { timeout: 60_000 }, async (args, message) => {
+    const run = await cli(...args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('as a process (`npx positivity capacity`): exit 2, one line on stderr, no stack', {
