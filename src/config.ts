@@ -177,8 +177,16 @@ function describe(issues: z.core.$ZodIssue[], source: Record<string, unknown>): 
   });
 }
 
+/**
+ * An empty variable is an unset one, for every setting: `PORT=` (as a copy of .env.example leaves it) means
+ * the default, as an empty secret or DATABASE_URL always did.
+ */
+function givenOnly<T>(env: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+}
+
 function parseSettings(env: Record<string, unknown>): Settings {
-  const settings = SettingsSchema.safeParse(env);
+  const settings = SettingsSchema.safeParse(givenOnly(env));
   if (!settings.success) throw new ConfigError(describe(settings.error.issues, env));
   return settings.data;
 }
@@ -186,9 +194,9 @@ function parseSettings(env: Record<string, unknown>): Settings {
 /** Parses settings and the optional secrets from the environment. Throws one ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
-  const settings = SettingsSchema.safeParse(env);
+  const settings = SettingsSchema.safeParse(givenOnly(env));
   if (!settings.success) problems.push(...describe(settings.error.issues, env));
-  const secrets = SecretsSchema.safeParse(env);
+  const secrets = SecretsSchema.safeParse(givenOnly(env));
   if (!secrets.success) problems.push(...describe(secrets.error.issues, env));
   if (problems.length > 0 || !settings.data || !secrets.data) throw new ConfigError(problems);
   return { ...settings.data, secrets: secrets.data };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CONFIG_NAMES,
   ConfigError,
   LAMBDA_NEEDS,
   type LambdaName,
@@ -80,6 +81,22 @@ describe('loadConfig', () => {
       expect(message).not.toContain('short-secret');
       expect((error as ConfigError).problems).toHaveLength(6);
     }
+  });
+
+  // PORT=, RETENTION_DAYS=, LOG_LEVEL= … stopped the process with "Too small … (missing)", while an empty
+  // secret or DATABASE_URL meant "not set" (review 6, D7). A .env copied from .env.example is mostly empty.
+  it('treats an empty value as unset: the default applies, for every setting', () => {
+    const empty = Object.fromEntries(CONFIG_NAMES.map((name) => [name, '']));
+    const config = loadConfig(empty);
+    const { secrets, ...settings } = config;
+    const { secrets: defaultSecrets, ...defaults } = loadConfig({});
+    expect(settings).toEqual(defaults);
+    expect(secrets).toEqual(defaultSecrets);
+    expect(loadConfig({ PORT: '', RETENTION_DAYS: '', LOG_LEVEL: '' })).toMatchObject({
+      PORT: 3000,
+      RETENTION_DAYS: 90,
+      LOG_LEVEL: 'INFO',
+    });
   });
 
   it('rejects a window that ends before it starts', () => {
