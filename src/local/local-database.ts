@@ -22,8 +22,12 @@ const ServerFile = z.object({
 });
 export type ServerInfo = z.infer<typeof ServerFile>;
 
+/** Variables one-machine mode reads besides src/config.ts's (.env.example documents both). */
+export const LOCAL_MODE_NAMES = ['DPS_DATA_DIR'] as const;
+
+/** Where npm start, the CLI and `npm run migrate` keep their data; empty (as in .env.example) is ./.data. */
 export function dataDirectory(env: Record<string, string | undefined> = process.env): string {
-  return path.resolve(env.DPS_DATA_DIR ?? '.data');
+  return path.resolve(env.DPS_DATA_DIR || '.data');
 }
 
 function isAlive(pid: number): boolean {
