@@ -37,7 +37,8 @@ describe('rate limiter configuration', () => {
       RATE_LIMIT_INBOUND_PER_MIN: '-1',
       RATE_LIMIT_STATUS_PER_MIN: 'lots',
       OPENAI_REQUESTS_PER_MIN: '1.5',
-      OPENAI_TOKENS_PER_MIN: '',
+      // (An empty value means the default, as for every setting: test/unit/config.test.ts.)
+      OPENAI_TOKENS_PER_MIN: '0',
       TWILIO_MESSAGES_PER_SECOND: '5000',
       TWILIO_MESSAGES_PER_DAY: '0',
       RATE_LIMIT_STORE: 'dynamo',
