@@ -82,18 +82,7 @@ export async function finishClaim(
  * happens next (an answer lost, a crash), reconciliation can tell our message from another text to the same
  * number, and price it if it went out. Only a `sending` row.
  */
-export async function recordAttempt(
-  db: DbOrTrx,
-  id: string,
-  attempt: {
-    body: string;
-    segments: number;
-    model: string | null;
-    fallback: boolean;
-    tokensIn: number;
-    tokensOut: number;
-  },
-): Promise<boolean> {
+export async function recordAttempt(db: DbOrTrx, id: string, attempt: Attempt): Promise<boolean> {
   const res = await db
     .updateTable('deliveries')
     .set({
@@ -110,16 +99,20 @@ export async function recordAttempt(
   return res.numUpdatedRows > 0n;
 }
 
-export interface SentRecord {
-  messageSid: string;
-  status: string;
-  sentAt: Date;
+/** The text handed to Twilio and what writing it used. */
+export interface Attempt {
   body: string;
   segments: number;
   model: string | null;
   fallback: boolean;
   tokensIn: number;
   tokensOut: number;
+}
+
+export interface SentRecord extends Attempt {
+  messageSid: string;
+  status: string;
+  sentAt: Date;
   costUsd: number;
   /** Why the drafts before this body were discarded; null when the writer does not say. */
   replacementReasons?: readonly string[] | null;
