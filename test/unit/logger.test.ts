@@ -1,6 +1,6 @@
 // The logger masks phone numbers and removes secrets on every line, whatever the caller passes.
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   appendCorrelationKeys,
   correlated,
@@ -11,19 +11,10 @@ import {
   REDACTED,
   withCorrelation,
 } from '../../src/logger.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { formattedPhone, holdsDigitsInSequence } from '../support/formatted-phones.js';
 
-let lines: string[] = [];
-beforeEach(() => {
-  lines = [];
-  const capture = (chunk: unknown) => {
-    lines.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture as never);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture as never);
-});
-afterEach(() => vi.restoreAllMocks());
+const lines = captureStdout({ stderr: true });
 
 const output = () => lines.join('');
 const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -101,7 +92,7 @@ describe('phone masking', () => {
         fc.stringMatching(/^\d{6,14}$/),
         fc.string(),
         (first, rest, noise) => {
-          lines = [];
+          lines.length = 0;
           const phone = `+${first}${rest}`;
           log.info(`${noise}${phone}`, { detail: `x${phone}` });
           const text = output();
@@ -116,7 +107,7 @@ describe('phone masking', () => {
     const log = createLogger({ level: 'INFO' });
     fc.assert(
       fc.property(formattedPhone, fc.stringMatching(/^[a-z/=:]{0,12}$/), (phone, noise) => {
-        lines = [];
+        lines.length = 0;
         log.warn(`${noise}${phone.encoded}`, { path: `/api/subscribers/${phone.encoded}/send-now` });
         const text = output();
         expect(holdsDigitsInSequence(text, phone.national), text).toBe(false);
@@ -165,7 +156,7 @@ describe('inbound text', () => {
     expect(output()).not.toContain('my secret feelings');
     expect(records()[0]).toMatchObject({ Body: DEBUG_ONLY, inboundText: DEBUG_ONLY });
 
-    lines = [];
+    lines.length = 0;
     const debug = createLogger({ level: 'DEBUG' });
     logInboundText('hello from +14155550123', { messageSid: 'SM1' }, debug);
     expect(records()[0]).toMatchObject({

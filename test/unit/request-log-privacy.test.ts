@@ -7,10 +7,11 @@ import fc from 'fast-check';
 import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
 import { Kysely, PostgresDialect } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/schema.js';
 import { logger } from '../../src/logger.js';
+import { captureStdout } from '../support/capture-stdout.js';
 import { type FormattedPhone, formattedPhone, holdsDigitsInSequence } from '../support/formatted-phones.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import { API_TOKEN, CountingLimiter, testApp } from '../support/webhook-doubles.js';
@@ -41,21 +42,9 @@ const SITES: { message: string; status: number; app: () => Hono }[] = [
   { message: 'unhandled error', status: 500, app: () => testApp({ db: failingDb(broken), starter }) },
 ];
 
-let written: string[] = [];
-beforeEach(() => {
-  written = [];
-  const capture = (chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture as never);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture as never);
-  logger.setLogLevel('DEBUG');
-});
-afterEach(() => {
-  logger.setLogLevel('SILENT');
-  vi.restoreAllMocks();
-});
+const written = captureStdout({ stderr: true });
+beforeEach(() => logger.setLogLevel('DEBUG'));
+afterEach(() => logger.setLogLevel('SILENT'));
 
 type Transport = 'in-process' | 'lambda';
 
@@ -80,7 +69,7 @@ describe('request logs and phone numbers in the path', () => {
           fc.constantFrom<Transport>('in-process', 'lambda'),
           fc.constantFrom('GET', 'DELETE'),
           async (phone: FormattedPhone, via, method) => {
-            written = [];
+            written.length = 0;
             const status = await request(app, via, method, `/api/subscribers/${phone.encoded}`);
             const logs = written.join('');
             expect(status, `${via} ${method} ${phone.encoded}`).toBe(site.status);
@@ -95,7 +84,7 @@ describe('request logs and phone numbers in the path', () => {
 
   it('names the route pattern the request matched, not its path', async () => {
     for (const site of SITES) {
-      written = [];
+      written.length = 0;
       await site.app().request('/api/subscribers/%2B1%20415%20555%200117/send-now', {
         method: 'POST',
         headers: AUTH,
