@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import type { Credentials, SecretKind, SecretValues } from './adapters/credentials.js';
 import { DeployedCapacitySchema } from './domain/capacity.js';
+import { gsmLength, isGsm7 } from './domain/gsm.js';
 import { E164_SHAPE } from './domain/phone.js';
 import { canonicalTimeZone, isValidTimeZone } from './domain/time-zone.js';
 
@@ -23,6 +24,30 @@ const clockTime = z
     return h * 60 + m;
   });
 const bool = z.stringbool();
+/**
+ * Text that goes into every reply we send (src/domain/replies.ts): GSM-7 only, because one other character
+ * (a curly apostrophe, an emoji) makes the whole reply UCS-2 at 70 characters a segment, and at most
+ * `septets` long (€ [ ] { } ^ ~ | \\ take two), so the replies keep to one segment.
+ */
+const replyText = (minLength: number, septets: number) =>
+  z
+    .string()
+    .min(minLength)
+    .superRefine((text, ctx) => {
+      const outside = [...text].find((ch) => !isGsm7(ch));
+      if (outside !== undefined) {
+        const code = `U+${(outside.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected GSM-7 text (it goes into every reply, and one other character makes each reply UCS-2): ${JSON.stringify(outside)} (${code}) is not GSM-7`,
+        });
+      } else if (gsmLength(text) > septets) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected at most ${septets} GSM-7 characters (€ [ ] { } ^ ~ | \\ count twice), so replies fit one SMS segment`,
+        });
+      }
+    });
 const e164 = z.string().regex(E164_SHAPE, 'expected an E.164 number such as +14155550100');
 const secretArn = z.string().startsWith('arn:', 'expected a Secrets Manager secret ARN');
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -45,8 +70,8 @@ const SettingsSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
-    SERVICE_NAME: z.string().min(1).max(40).default('Daily Positivity'),
-    HELP_CONTACT: z.string().min(3).max(80).default('support@example.com'),
+    SERVICE_NAME: replyText(1, 40).default('Daily Positivity'),
+    HELP_CONTACT: replyText(3, 80).default('support@example.com'),
 
     DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/ })),
     DATABASE_SSL: bool.default(false),

@@ -1,38 +1,21 @@
 // The texts we send ourselves: opt-in confirmation, opt-out confirmation, HELP, and the double opt-in
 // request. CTIA's handbook asks for the program name, frequency, "Msg & data rates may apply", and how to
 // get help and stop. Each is kept to one GSM-7 segment (160 characters) when the configured service name
-// and contact allow it, falling back to shorter wording before going over.
+// and contact allow it (src/config.ts lets only GSM-7 text into them), falling back to shorter wording before going over.
+
+import { countSegments } from './gsm.js';
 
 export interface ReplySettings {
   serviceName: string;
   helpContact: string;
 }
 
-// GSM 03.38 basic character set, and the extension table whose characters take two septets.
-const GSM7_BASIC =
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
-const GSM7_EXTENDED = '^{}\\[~]|€\f';
-
-/** Septets the text needs in GSM-7, or null when it has a character outside GSM-7 (it would go as UCS-2). */
-export function gsm7Length(text: string): number | null {
-  let length = 0;
-  for (const ch of text) {
-    if (GSM7_BASIC.includes(ch)) length += 1;
-    else if (GSM7_EXTENDED.includes(ch)) length += 2;
-    else return null;
-  }
-  return length;
-}
-
-/** True when the text goes as one SMS segment: ≤160 GSM-7 septets, or ≤70 UTF-16 code units (UCS-2). */
-export function fitsOneSegment(text: string): boolean {
-  const septets = gsm7Length(text);
-  return septets === null ? text.length <= 70 : septets <= 160;
-}
-
 /** The first candidate that fits one segment, else the shortest. */
 function firstFitting(candidates: string[]): string {
-  return candidates.find(fitsOneSegment) ?? candidates.reduce((a, b) => (a.length <= b.length ? a : b));
+  return (
+    candidates.find((text) => countSegments(text).segments === 1) ??
+    candidates.reduce((a, b) => (a.length <= b.length ? a : b))
+  );
 }
 
 export function optInConfirmation({ serviceName }: ReplySettings): string {
