@@ -1,12 +1,15 @@
 // A subscriber who changes time zone (API PATCH, `set-timezone`, dev page: all patchSubscriber) still gets at
-// most one text a local date, between 12:00 and 17:00, in the zone they have when it is sent. Real Postgres,
-// the real planDay, patchSubscriber and sendDailyMessage; a scheduler that fires each schedule at its
-// instant unless it was cancelled, as EventBridge Scheduler does.
+// most one text a local date, between 12:00 and 17:00, in the zone they have when it is sent, and loses no
+// day whose planned instant still fits the new zone. Real Postgres, the real planDay, patchSubscriber and
+// sendDailyMessage; a scheduler that fires each schedule at its instant unless it was cancelled, as
+// EventBridge Scheduler does.
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
+import { sendWindow } from '../../src/config.js';
+import type { Delivery } from '../../src/db/schema.js';
 import type { E164 } from '../../src/domain/phone.js';
 import { seededRandom } from '../../src/domain/slots.js';
 import type { TimeZone } from '../../src/domain/time-zone.js';
@@ -25,6 +28,8 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 const settings = PLANNER_TEST_SETTINGS;
+/** The planner's window (12:00–17:00): what patchSubscriber must judge a kept delivery by. */
+const WINDOW = sendWindow(settings);
 
 /** What the subscriber's phone received: when, and the zone they had at that moment. */
 interface Text {
@@ -49,12 +54,25 @@ class ArmedSchedules implements DeliveryScheduler {
   }
 }
 
+/** What one zone change did to the deliveries that were planned when it happened. */
+interface ZoneChange {
+  zone: string;
+  before: Delivery[];
+  /** The same rows (by id) just after the change. */
+  after: Delivery[];
+  /** Deliveries whose schedules the change removed. */
+  unscheduled: string[];
+}
+
+const patchDeps = (scheduler: DeliveryScheduler) => ({ db: db(), scheduler, window: WINDOW });
+
 /** One subscriber's days: planner runs and zone changes at given instants, each schedule firing the sender. */
 function world(start: string) {
   const clock = fixedClock(start);
   const scheduler = new ArmedSchedules();
   const texts: Text[] = [];
   const outcomes: SendOutcome[] = [];
+  const changes: ZoneChange[] = [];
   const sms: SmsSender = {
     async send(message: OutboundSms): Promise<SmsReceipt> {
       const { time_zone } = await db()
@@ -87,6 +105,7 @@ function world(start: string) {
     scheduler,
     texts,
     outcomes,
+    changes,
     clock,
     plan(at: string | Date) {
       const s = seed++;
@@ -99,7 +118,21 @@ function world(start: string) {
     moveTo(at: string | Date, zone: string) {
       steps.push({
         at: new Date(at),
-        act: () => patchSubscriber({ db: db(), scheduler }, PHONE, { timeZone: zone as TimeZone }),
+        act: async () => {
+          const before = await db()
+            .selectFrom('deliveries')
+            .selectAll()
+            .where('state', '=', 'planned')
+            .execute();
+          const cancelledBefore = scheduler.cancelled.length;
+          await patchSubscriber(patchDeps(scheduler), PHONE, { timeZone: zone as TimeZone });
+          const ids = before.map((d) => d.id);
+          const after =
+            ids.length === 0
+              ? []
+              : await db().selectFrom('deliveries').selectAll().where('id', 'in', ids).execute();
+          changes.push({ zone, before, after, unscheduled: scheduler.cancelled.slice(cancelledBefore) });
+        },
       });
       return this;
     },
@@ -139,6 +172,47 @@ function outsideWindow(texts: Text[]): string[] {
 }
 
 /**
+ * Whether `at` is inside 12:00–17:00 of `localDate` in `zone`, read off the zone's clock (luxon), not
+ * computed the way the service computes windows.
+ */
+function fitsWindowOn(zone: string, localDate: string, at: Date): boolean {
+  const local = DateTime.fromJSDate(at, { zone });
+  const minute = local.hour * 60 + local.minute;
+  return local.toISODate() === localDate && minute >= WINDOW.startMinute && minute < WINDOW.endMinute;
+}
+
+const wallClock = (zone: string, at: Date) => DateTime.fromJSDate(at, { zone }).toFormat('yyyy-MM-dd HH:mm');
+
+/**
+ * What a zone change got wrong: a planned delivery whose instant still fits the new zone's window on its
+ * local date must be kept at that instant, stamped with the new zone and its window, its schedule left
+ * alone; every other one cancelled with its schedule removed.
+ */
+function zoneChangeProblems(change: ZoneChange): string[] {
+  const problems: string[] = [];
+  for (const was of change.before) {
+    const now = change.after.find((d) => d.id === was.id);
+    const at = was.planned_at as Date;
+    const label = `${was.local_date} at ${at.toISOString()} (${was.time_zone} → ${change.zone})`;
+    if (!now) problems.push(`${label}: row gone`);
+    else if (fitsWindowOn(change.zone, was.local_date, at)) {
+      const window = `${wallClock(change.zone, now.window_start)}–${wallClock(change.zone, now.window_end)}`;
+      const expected = `${was.local_date} 12:00–${was.local_date} 17:00`;
+      if (now.state !== 'planned') problems.push(`${label}: fits the new zone but is ${now.state}`);
+      else if (now.time_zone !== change.zone) problems.push(`${label}: kept, still stamped ${now.time_zone}`);
+      else if (window !== expected) problems.push(`${label}: kept with window ${window}`);
+      else if ((now.planned_at as Date).getTime() !== at.getTime()) problems.push(`${label}: moved`);
+      if (change.unscheduled.includes(was.id)) problems.push(`${label}: kept, but its schedule was removed`);
+    } else {
+      if (now.state !== 'cancelled' || now.reason !== 'time_zone_changed')
+        problems.push(`${label}: does not fit the new zone but is ${now.state} (${now.reason})`);
+      if (!change.unscheduled.includes(was.id)) problems.push(`${label}: cancelled, schedule left armed`);
+    }
+  }
+  return problems;
+}
+
+/**
  * Texts that arrived on a local date that had already had one, in the zone the subscriber had when the
  * later one was sent (what the subscriber lives: "I already got today's message").
  */
@@ -169,6 +243,31 @@ describe('changing time zone: texts follow the new zone', () => {
     expect(outsideWindow(texts)).toEqual([]);
     expect(secondsOnOneDate(texts)).toEqual([]);
     expect(texts.length).toBeGreaterThanOrEqual(2); // the move costs a day at most, not the subscription
+  });
+
+  it('London → Dublin: the same clock, so the days already planned are kept and each is texted', async () => {
+    // Prepare: 9 and 10 June planned in London at 06:00 UTC (12:00–17:00 BST = 11:00–16:00 UTC, as in
+    // Dublin), then a move before either window opens.
+    await subscriberIn('Europe/London');
+    const w = world('2026-06-09T06:00:00Z')
+      .plan('2026-06-09T06:00:00Z')
+      .moveTo('2026-06-09T08:00:00Z', 'Europe/Dublin')
+      .plan('2026-06-10T06:00:00Z')
+      .plan('2026-06-11T06:00:00Z');
+    // Act
+    const texts = await w.live('2026-06-12T00:00:00Z');
+    // Assess: both planned days survive the move, re-stamped Dublin, and every date gets its one text.
+    expect(w.changes.map((c) => c.before.map((d) => d.local_date).sort())).toEqual([
+      ['2026-06-09', '2026-06-10'],
+    ]);
+    expect(w.changes.flatMap(zoneChangeProblems)).toEqual([]);
+    expect(w.scheduler.cancelled).toEqual([]);
+    expect(texts.map((t) => [localTime(t).toISODate(), t.zone])).toEqual([
+      ['2026-06-09', 'Europe/Dublin'],
+      ['2026-06-10', 'Europe/Dublin'],
+      ['2026-06-11', 'Europe/Dublin'],
+    ]);
+    expect(outsideWindow(texts)).toEqual([]);
   });
 
   it('Pago Pago → Kiritimati: never two texts on one Kiritimati date', async () => {
@@ -218,7 +317,7 @@ describe('changing time zone: texts follow the new zone', () => {
       .where('id', '=', inFlight?.id ?? '')
       .execute();
     // Act
-    const view = await patchSubscriber({ db: db(), scheduler: w.scheduler }, PHONE, {
+    const view = await patchSubscriber(patchDeps(w.scheduler), PHONE, {
       timeZone: 'Asia/Tokyo' as TimeZone,
     });
     // Assess
@@ -237,7 +336,7 @@ describe('changing time zone: texts follow the new zone', () => {
     await subscriberIn('America/New_York');
     const w = world('2026-06-09T12:00:00Z').plan('2026-06-09T12:00:00Z');
     await w.live('2026-06-09T12:00:00Z');
-    await patchSubscriber({ db: db(), scheduler: w.scheduler }, PHONE, {
+    await patchSubscriber(patchDeps(w.scheduler), PHONE, {
       timeZone: 'America/New_York' as TimeZone,
       name: 'Ana',
     });
@@ -308,9 +407,68 @@ describe('changing time zone, any zones, any moment', () => {
           // Assess
           expect(outsideWindow(texts)).toEqual([]);
           expect(secondsOnOneDate(texts)).toEqual([]);
+          expect(w.changes.flatMap(zoneChangeProblems)).toEqual([]);
         },
       ),
       { numRuns: 60 },
+    );
+  }, 300_000);
+
+  /** Zones whose windows meet on the same local date (on some days of the year at least), and two that never do. */
+  const NEIGHBOURS: readonly (readonly [string, string])[] = [
+    ['Europe/London', 'Europe/Dublin'], // the same clock all year
+    ['Europe/London', 'Europe/Lisbon'],
+    ['America/New_York', 'America/Toronto'],
+    ['Asia/Tokyo', 'Asia/Seoul'],
+    ['America/New_York', 'America/Chicago'], // an hour apart: 13–17 New York is 12–16 Chicago
+    ['Europe/London', 'Europe/Paris'],
+    ['Australia/Lord_Howe', 'Australia/Sydney'], // one clock in the southern summer, 30 minutes in winter
+    ['America/St_Johns', 'America/Halifax'], // 30 minutes apart
+    ['Asia/Kolkata', 'Asia/Kathmandu'], // 15 minutes apart
+    ['America/Phoenix', 'America/Denver'], // one clock in winter, an hour apart in summer
+    ['Pacific/Honolulu', 'Pacific/Kiritimati'], // the same clock a day apart: nothing fits
+    ['Pacific/Pago_Pago', 'Pacific/Apia'],
+  ];
+  const zonePair = fc.oneof(
+    fc.tuple(fc.constantFrom(...NEIGHBOURS), fc.boolean()).map(([[a, b], swap]) => (swap ? [b, a] : [a, b])),
+    fc.tuple(fc.constantFrom(...ZONES), fc.constantFrom(...ZONES)),
+  );
+
+  it('a move keeps every planned day that still fits the new window, texts it there, and no date gets two', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        zonePair,
+        fc.integer({ min: 0, max: 2 * DAY_MS }),
+        fc.integer({ min: 0, max: 364 }),
+        fc.integer({ min: 0, max: 24 * 60 - 1 }),
+        fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+        async ([from, to], afterMs, dayOfYear, runMinute, missedRun) => {
+          // Prepare: daily planner runs at one UTC minute (one of them possibly failed), one move at any instant.
+          await sql`TRUNCATE subscribers, deliveries, planned_dates, sms_quota_days, usage_daily, message_statuses
+            RESTART IDENTITY CASCADE`.execute(db());
+          await subscriberIn(from);
+          const firstRun = new Date(Date.UTC(2026, 0, 1) + dayOfYear * DAY_MS + runMinute * 60_000);
+          const w = world(firstRun.toISOString());
+          for (let day = 0; day < 5; day++)
+            if (day !== missedRun) w.plan(new Date(firstRun.getTime() + day * DAY_MS));
+          w.moveTo(new Date(firstRun.getTime() + HOUR_MS + afterMs), to);
+          // Act
+          const texts = await w.live(new Date(firstRun.getTime() + 5 * DAY_MS));
+          // Assess: the move decided each planned day by the new clock; what it kept went out, once a date.
+          expect(w.changes.flatMap(zoneChangeProblems)).toEqual([]);
+          const kept = w.changes.flatMap((c) =>
+            c.after.filter((d) => d.state === 'planned').map((d) => d.id),
+          );
+          const ended =
+            kept.length === 0
+              ? []
+              : await db().selectFrom('deliveries').select('state').where('id', 'in', kept).execute();
+          expect(ended.map((d) => d.state)).toEqual(kept.map(() => 'sent'));
+          expect(outsideWindow(texts)).toEqual([]);
+          expect(secondsOnOneDate(texts)).toEqual([]);
+        },
+      ),
+      { numRuns: 40 },
     );
   }, 300_000);
 });
