@@ -275,6 +275,7 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
       sms,
       scheduler,
       clock,
+      window: sendWindow(config),
       // The CLI and the dev page are an operator acting on this machine, not an API client.
       consentSource: 'operator',
       settings: {

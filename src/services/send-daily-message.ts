@@ -202,8 +202,9 @@ async function checkEligibility(
   const subscriber = await findSubscriber(db, delivery.subscriber_id);
   const unwanted = whyNotWanted(subscriber);
   if (unwanted || !subscriber) return { skip: unwanted ?? 'not_active' };
-  // Changing zone cancels planned deliveries; one planned or claimed around the change still has the old
-  // zone's window, which may be night where the subscriber is now.
+  // A zone change re-stamps the planned deliveries that fit the new zone and cancels the others; one
+  // planned or claimed around the change still has the old zone's window, which may be night where the
+  // subscriber is now.
   if (delivery.time_zone !== subscriber.time_zone) return { skip: 'time_zone_changed' };
 
   const now = clock.now();

@@ -1,19 +1,25 @@
 // The subscriber config API's use cases: sign up (pending + double opt-in SMS), read, change time zone /
 // name / pause, and remove (opt out, erase the name, keep the consent ledger).
-import type { Db } from '../db/connection.js';
+import type { Db, DbOrTrx } from '../db/connection.js';
 import { recordConsentEvent } from '../db/repositories/consent.js';
-import { cancelPlannedDeliveries } from '../db/repositories/deliveries/callbacks.js';
+import {
+  cancelDeliveries,
+  cancelPlannedDeliveries,
+  lockPlannedDeliveries,
+  restampDeliveries,
+} from '../db/repositories/deliveries/callbacks.js';
 import {
   findSubscriberByPhone,
   insertSubscriberIfNew,
   updateSubscriber,
 } from '../db/repositories/subscribers.js';
 import type { Subscriber } from '../db/schema.js';
-import type { CancelReason } from '../domain/delivery.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
+import type { WindowMinutes } from '../domain/send-window.js';
 import type { SubscriberStatus } from '../domain/subscriber.js';
 import type { TimeZone } from '../domain/time-zone.js';
+import { sortByZoneChange } from '../domain/zone-change.js';
 import { logger } from '../logger.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
 import type { Clock, DeliveryScheduler, SmsSender } from './ports.js';
@@ -69,6 +75,11 @@ export interface SubscriberDeps {
   scheduler: DeliveryScheduler;
   clock: Clock;
   settings: ReplySettings & { defaultTimeZone: string; statusCallbackUrl: string };
+  /**
+   * The local send window the planner plans in (SEND_WINDOW_START/END): a zone change keeps the deliveries
+   * that fit it; the API's send-now applies its rules.
+   */
+  window: WindowMinutes;
   /** Who is acting, for the consent ledger: the API (default) or an operator (CLI, dev page). */
   consentSource?: 'api' | 'operator';
 }
@@ -131,12 +142,14 @@ export interface SubscriberPatch {
 }
 
 /**
- * Changes time zone, name or pause. Pausing cancels the planned deliveries; so does a new time zone, whose
- * windows they were not planned in (the planner plans the dates still free in the new zone; a date already
- * planned in the old one is skipped). A delivery the sender has claimed is left to finish in its window.
+ * Changes time zone, name or pause. Pausing cancels the planned deliveries. A new time zone keeps each
+ * planned delivery whose instant is inside the new zone's window on the same local date, stamped with that
+ * zone and window, and cancels the others (a London → Dublin move loses no day; Tokyo → New York would send
+ * at night, so its days already planned are lost). A delivery the sender has claimed is left to finish in
+ * its window.
  */
 export async function patchSubscriber(
-  deps: Pick<SubscriberDeps, 'db' | 'scheduler'>,
+  deps: Pick<SubscriberDeps, 'db' | 'scheduler' | 'window'>,
   phone: E164,
   patch: SubscriberPatch,
 ): Promise<SubscriberView> {
@@ -154,18 +167,38 @@ export async function patchSubscriber(
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
     });
-    const reason = whyCancelPlanned(current, patch);
-    const cancelled = reason ? await cancelPlannedDeliveries(trx, current.id, reason) : [];
-    return { subscriber: updated, cancelled };
+    return { subscriber: updated, cancelled: await settlePlanned(trx, current, patch, deps.window) };
   });
   await removeSchedules(deps.scheduler, cancelled);
   return toView(subscriber);
 }
 
-function whyCancelPlanned(current: Subscriber, patch: SubscriberPatch): CancelReason | null {
-  if (patch.paused === true && !current.paused) return 'paused';
-  if (patch.timeZone !== undefined && patch.timeZone !== current.time_zone) return 'time_zone_changed';
-  return null;
+/** What the patch does to the subscriber's planned deliveries; returns the ids it cancelled. */
+async function settlePlanned(
+  trx: DbOrTrx,
+  current: Subscriber,
+  patch: SubscriberPatch,
+  window: WindowMinutes,
+): Promise<string[]> {
+  if (patch.paused === true && !current.paused) return cancelPlannedDeliveries(trx, current.id, 'paused');
+  if (patch.timeZone === undefined || patch.timeZone === current.time_zone) return [];
+  const planned = await lockPlannedDeliveries(trx, current.id);
+  const { keep, cancel } = sortByZoneChange(planned, patch.timeZone, window);
+  await restampDeliveries(
+    trx,
+    keep.map((k) => ({ id: k.delivery.id, ...k.window })),
+  );
+  const cancelled = await cancelDeliveries(
+    trx,
+    cancel.map((d) => d.id),
+    'time_zone_changed',
+  );
+  logger.info('time zone changed', {
+    phone: maskPhone(current.phone),
+    kept: keep.length,
+    cancelled: cancelled.length,
+  });
+  return cancelled;
 }
 
 /** DELETE: opts the subscriber out and erases the name; the row and the consent ledger stay as proof. */

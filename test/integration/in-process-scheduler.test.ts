@@ -4,11 +4,13 @@
 // "not yet" was checked). Polls still read the real table; a test waits for one to finish, not for a while.
 import type { KyselyPlugin } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sendWindow } from '../../src/config.js';
 import type { E164 } from '../../src/domain/phone.js';
 import type { TimeZone } from '../../src/domain/time-zone.js';
 import { createInProcessScheduler, type InProcessScheduler } from '../../src/local/in-process-scheduler.js';
 import { patchSubscriber } from '../../src/services/subscribers.js';
 import { useTestDb } from '../support/db.js';
+import { PLANNER_TEST_SETTINGS } from '../support/planner-settings.js';
 
 const { db } = useTestDb();
 const started: InProcessScheduler[] = [];
@@ -175,7 +177,13 @@ describe('in-process scheduler', () => {
     expect(s.armed()).toEqual([d.id]);
 
     // Act: the subscriber moves (patchSubscriber with this scheduler, as the local server wires it).
-    await patchSubscriber({ db: db(), scheduler: s }, phone as E164, { timeZone: 'Asia/Tokyo' as TimeZone });
+    await patchSubscriber(
+      { db: db(), scheduler: s, window: sendWindow(PLANNER_TEST_SETTINGS) },
+      phone as E164,
+      {
+        timeZone: 'Asia/Tokyo' as TimeZone,
+      },
+    );
 
     // Assess: disarmed, cancelled in the table, and neither later polls nor a restarted scheduler send it.
     expect(s.armed()).toEqual([]);

@@ -14,6 +14,7 @@ function deps(consentSource?: 'api' | 'operator'): SubscriberDeps {
     sms: new RecordingSms(),
     scheduler: new RecordingScheduler(),
     clock: { now: () => new Date('2026-11-25T15:00:00Z') },
+    window: { startMinute: 12 * 60, endMinute: 17 * 60 },
     consentSource,
     settings: {
       serviceName: 'Daily Positivity',

@@ -9,8 +9,11 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { createCuratedWriter } from '../../src/adapters/curated-writer.js';
 import { sendWindow } from '../../src/config.js';
+import { lockPlannedDeliveries, restampDeliveries } from '../../src/db/repositories/deliveries/callbacks.js';
+import { claimDelivery } from '../../src/db/repositories/deliveries/sending.js';
 import type { Delivery } from '../../src/db/schema.js';
 import type { E164 } from '../../src/domain/phone.js';
+import { sendWindowOn } from '../../src/domain/send-window.js';
 import { seededRandom } from '../../src/domain/slots.js';
 import type { TimeZone } from '../../src/domain/time-zone.js';
 import { planDay } from '../../src/services/plan-day.js';
@@ -330,6 +333,37 @@ describe('changing time zone: texts follow the new zone', () => {
         reason: 'time_zone_changed',
       });
     expect(w.scheduler.cancelled.sort()).toEqual(later.map((r) => r.id).sort());
+  });
+
+  it('a sender claiming a kept delivery during the change waits, then gets it as the change left it', async () => {
+    // Prepare: 9 June planned in London.
+    await subscriberIn('Europe/London');
+    const w = world('2026-06-09T06:00:00Z').plan('2026-06-09T06:00:00Z');
+    await w.live('2026-06-09T06:00:00Z');
+    const first = await db()
+      .selectFrom('deliveries')
+      .selectAll()
+      .orderBy('local_date')
+      .executeTakeFirstOrThrow();
+    // Act: the change's transaction has locked the planned rows when the sender's claim arrives.
+    let claim: Promise<Delivery | undefined> | undefined;
+    let claimedDuringChange: unknown;
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        await lockPlannedDeliveries(trx, first.subscriber_id);
+        claim = claimDelivery(db(), first.id, new Date('2026-06-09T14:00:00Z'));
+        claimedDuringChange = await Promise.race([
+          claim,
+          new Promise((r) => setTimeout(() => r('waiting'), 300)),
+        ]);
+        await trx.updateTable('subscribers').set({ time_zone: 'Europe/Dublin' }).execute();
+        const window = sendWindowOn('Europe/Dublin', first.local_date, WINDOW);
+        await restampDeliveries(trx, [{ id: first.id, ...window }]);
+      });
+    // Assess: the claim waited for the commit and took the re-stamped row, which the sender checks against Dublin.
+    expect(claimedDuringChange).toBe('waiting');
+    expect(await claim).toMatchObject({ id: first.id, state: 'sending', time_zone: 'Europe/Dublin' });
   });
 
   it('keeps planned deliveries when the patch names the zone the subscriber already has', async () => {

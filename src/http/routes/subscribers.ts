@@ -4,7 +4,6 @@
 import { type Context, Hono } from 'hono';
 import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
 import { type E164, parseE164 } from '../../domain/phone.js';
-import type { WindowMinutes } from '../../domain/send-window.js';
 import { FIELD_RULES } from '../../domain/subscriber-fields.js';
 import {
   listSubscriberPage,
@@ -81,8 +80,6 @@ export interface SubscriberRouteDeps extends SubscriberDeps {
   limiter?: RateLimiter;
   /** Hands a test send to the sender; without one, send-now answers 503. */
   starter?: SendStarter;
-  /** The local send window (SEND_WINDOW_START/END), for send-now's rules. */
-  window: WindowMinutes;
 }
 
 export function subscriberRoutes(deps: SubscriberRouteDeps) {

@@ -1,7 +1,8 @@
 // Deliveries as seen from webhooks: status callbacks (stored, then applied forward-only, in one SQL
-// function call) and cancellation of planned deliveries when a subscriber is paused or changes time zone
-// (an opt-out cancels them inside opt_out_subscriber).
+// function call), cancellation of planned deliveries when a subscriber is paused, and the keep-or-cancel
+// of a time zone change (an opt-out cancels them inside opt_out_subscriber).
 
+import { sql } from 'kysely';
 import type { CancelReason } from '../../../domain/delivery.js';
 import type { DbOrTrx } from '../../connection.js';
 import { preparedStatement } from '../../prepared.js';
@@ -85,6 +86,65 @@ export async function cancelPlannedDeliveries(
     .updateTable('deliveries')
     .set({ state: 'cancelled', reason })
     .where('subscriber_id', '=', subscriberId)
+    .where('state', '=', 'planned')
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** A planned delivery as a time zone change judges it. */
+export interface PlannedDelivery {
+  id: string;
+  localDate: string;
+  plannedAt: Date;
+}
+
+/**
+ * The subscriber's deliveries that are planned but not yet claimed, locked until the transaction ends: a
+ * sender claiming one meanwhile waits, then claims the row as this transaction left it (re-stamped or
+ * cancelled), never the one that was read here.
+ */
+export async function lockPlannedDeliveries(db: DbOrTrx, subscriberId: number): Promise<PlannedDelivery[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['id', 'local_date as localDate', 'planned_at as plannedAt'])
+    .where('subscriber_id', '=', subscriberId)
+    .where('state', '=', 'planned')
+    .orderBy('local_date')
+    .forNoKeyUpdate()
+    .execute();
+  // A planned row always has its time (CHECK state <> 'planned' OR planned_at IS NOT NULL).
+  return rows.map((r) => ({ ...r, plannedAt: r.plannedAt as Date }));
+}
+
+/** Gives planned deliveries the zone and window of their local date there; their instant stays. */
+export async function restampDeliveries(
+  db: DbOrTrx,
+  rows: readonly { id: string; timeZone: string; start: Date; end: Date }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    UPDATE deliveries d SET time_zone = v.zone, window_start = v.start, window_end = v.end
+    FROM unnest(
+      ${rows.map((r) => r.id)}::uuid[],
+      ${rows.map((r) => r.timeZone)}::text[],
+      ${rows.map((r) => r.start.toISOString())}::timestamptz[],
+      ${rows.map((r) => r.end.toISOString())}::timestamptz[]
+    ) AS v(id, zone, start, "end")
+    WHERE d.id = v.id AND d.state = 'planned'`.execute(db);
+}
+
+/** Cancels these deliveries if still planned; returns the ids cancelled, whose schedules must go. */
+export async function cancelDeliveries(
+  db: DbOrTrx,
+  ids: readonly string[],
+  reason: CancelReason,
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .updateTable('deliveries')
+    .set({ state: 'cancelled', reason })
+    .where('id', 'in', ids)
     .where('state', '=', 'planned')
     .returning('id')
     .execute();
