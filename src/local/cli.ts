@@ -284,7 +284,7 @@ function buildProgram(io: CliIo): Command {
     });
 
   jsonOption(subscribers.command('set-timezone <phone> <zone>'))
-    .description("change a subscriber's time zone (days already planned are cancelled)")
+    .description("change a subscriber's time zone (planned days that no longer fit the window are cancelled)")
     .action(async (phoneText: string, zoneText: string, opts: JsonFlag, command: Command) => {
       const phone = phoneArg(phoneText);
       const timeZone = zoneArg(zoneText);
