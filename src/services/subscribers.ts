@@ -8,6 +8,7 @@ import {
   lockPlannedDeliveries,
   restampDeliveries,
 } from '../db/repositories/deliveries/callbacks.js';
+import { clearSubscriberBodies } from '../db/repositories/retention.js';
 import {
   findSubscriberByPhone,
   insertSubscriberIfNew,
@@ -201,7 +202,10 @@ async function settlePlanned(
   return cancelled;
 }
 
-/** DELETE: opts the subscriber out and erases the name; the row and the consent ledger stay as proof. */
+/**
+ * DELETE: opts the subscriber out and erases the name, also from the texts we sent them (they greet by
+ * it); the row and the consent ledger stay as proof.
+ */
 export async function removeSubscriber(
   deps: Pick<SubscriberDeps, 'db' | 'scheduler' | 'clock' | 'consentSource'>,
   phone: E164,
@@ -214,6 +218,7 @@ export async function removeSubscriber(
       now: deps.clock.now(),
       eraseName: true,
     });
+    await clearSubscriberBodies(trx, current.id);
     const subscriber = await findSubscriberByPhone(trx, phone);
     if (!subscriber) throw new SubscriberNotFound();
     return { ...out, subscriber };

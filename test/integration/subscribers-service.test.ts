@@ -46,3 +46,60 @@ describe('consent source of subscriber changes', () => {
     ]);
   });
 });
+
+describe('removing a subscriber', () => {
+  async function delivery(subscriberId: number, localDate: string, fields: Record<string, unknown>) {
+    const start = new Date(`${localDate}T17:00:00Z`);
+    return db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: subscriberId,
+        local_date: localDate,
+        time_zone: 'America/New_York',
+        window_start: start,
+        window_end: new Date(start.getTime() + 5 * 3_600_000),
+        planned_at: start,
+        claimed_at: start,
+        body: 'Hi Ana! You matter.',
+        ...fields,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+  }
+
+  it('erases the name from the texts that greeted them by it, except one reconciliation still has to match', async () => {
+    // Prepare: sent and unknown-with-SID messages, and one whose send timed out before Twilio gave a SID.
+    const { id } = await db()
+      .insertInto('subscribers')
+      .values({
+        phone: PHONE,
+        status: 'active',
+        time_zone: 'America/New_York',
+        name: 'Ana',
+        confirmed_at: new Date(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const sent = await delivery(id, '2026-11-22', { state: 'sent', message_sid: `SM${'1'.repeat(32)}` });
+    const unknownWithSid = await delivery(id, '2026-11-23', {
+      state: 'unknown',
+      message_sid: `SM${'2'.repeat(32)}`,
+    });
+    const noSid = await delivery(id, '2026-11-24', { state: 'unknown', message_sid: null });
+
+    // Act
+    const view = await removeSubscriber(deps(), PHONE);
+
+    // Assess
+    expect(view).toMatchObject({ status: 'opted_out', name: null });
+    const bodies = Object.fromEntries(
+      (await db().selectFrom('deliveries').select(['id', 'body']).execute()).map((d) => [d.id, d.body]),
+    );
+    expect(bodies).toEqual({
+      [sent.id]: null,
+      [unknownWithSid.id]: null,
+      // Reconciliation matches a send without a SID by its text alone; retention clears it later.
+      [noSid.id]: 'Hi Ana! You matter.',
+    });
+  });
+});

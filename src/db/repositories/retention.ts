@@ -21,6 +21,21 @@ export function clearDeliveryBodies(db: DbOrTrx, cutoff: Date, limit: number): P
   );
 }
 
+/**
+ * Sets deliveries.body to NULL on every delivery of one subscriber (DELETE /api/subscribers/:phone: the
+ * writer greets by first name, so the texts hold the name being erased). Not on a send that went out
+ * without a SID (`sending`/`unknown`, no message_sid): reconciliation can only match that one by its text;
+ * retention clears it later.
+ */
+export function clearSubscriberBodies(db: DbOrTrx, subscriberId: number): Promise<number> {
+  return affected(
+    db,
+    sql`UPDATE deliveries SET body = NULL
+        WHERE subscriber_id = ${subscriberId} AND body IS NOT NULL
+          AND NOT (state IN ('sending', 'unknown') AND message_sid IS NULL)`,
+  );
+}
+
 /** Deletes up to `limit` inbound messages (text and sender number) received before `cutoff`. */
 export function deleteInboundMessages(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
   return affected(
