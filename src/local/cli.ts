@@ -440,7 +440,7 @@ function buildProgram(io: CliIo): Command {
           text:
             `cleared ${result.deliveryBodiesCleared} message bodies, deleted ${result.inboundMessagesDeleted} ` +
             `inbound texts, ${result.statusEventsDeleted} status events, ${result.consentEventsDeleted} consent ` +
-            `events (${result.complete ? 'complete' : 'stopped early'})`,
+            `events, ${result.outboxMessagesDeleted} outbox texts (${result.complete ? 'complete' : 'stopped early'})`,
         };
       });
     });

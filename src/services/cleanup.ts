@@ -1,5 +1,5 @@
-// Daily retention: forget message text and delivery chatter after RETENTION_DAYS, the consent ledger
-// after CONSENT_RETENTION_DAYS; keep usage_daily and the delivery rows themselves (history, cost, the
+// Daily retention: forget message text and delivery chatter (and the local outbox's texts) after
+// RETENTION_DAYS, the consent ledger after CONSENT_RETENTION_DAYS; keep usage_daily and the delivery rows themselves (history, cost, the
 // one-per-day uniqueness). Works in bounded batches and stops cleanly at a deadline; tomorrow's run
 // continues where it stopped.
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -10,6 +10,7 @@ import {
   databaseSizeBytes,
   deleteConsentEvents,
   deleteInboundMessages,
+  deleteOutboxMessages,
   deleteStatusEvents,
 } from '../db/repositories/retention.js';
 import { logger as defaultLogger } from '../logger.js';
@@ -24,6 +25,8 @@ export interface CleanupResult {
   inboundMessagesDeleted: number;
   statusEventsDeleted: number;
   consentEventsDeleted: number;
+  /** One-machine mode's outbox texts (always 0 in AWS, where Twilio keeps its own log). */
+  outboxMessagesDeleted: number;
   /** False when the deadline stopped the run before every table was done. */
   complete: boolean;
   batches: number;
@@ -78,6 +81,7 @@ export async function runCleanup(
   const inboundMessagesDeleted = await drain((n) => deleteInboundMessages(deps.db, retentionCutoff, n));
   const statusEventsDeleted = await drain((n) => deleteStatusEvents(deps.db, retentionCutoff, n));
   const consentEventsDeleted = await drain((n) => deleteConsentEvents(deps.db, consentCutoff, n));
+  const outboxMessagesDeleted = await drain((n) => deleteOutboxMessages(deps.db, retentionCutoff, n));
   const sizeBytes = await databaseSizeBytes(deps.db);
   deps.metrics.count(MetricName.DatabaseSizeBytes, sizeBytes);
 
@@ -86,6 +90,7 @@ export async function runCleanup(
     inboundMessagesDeleted,
     statusEventsDeleted,
     consentEventsDeleted,
+    outboxMessagesDeleted,
     complete,
     batches,
     databaseSizeBytes: sizeBytes,

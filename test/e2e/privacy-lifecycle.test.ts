@@ -10,6 +10,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
+import { runCli } from '../../src/local/cli.js';
 import { freePort } from '../../src/local/embedded-postgres.js';
 import { textAsSubscriber } from '../../src/local/phone-simulator.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
@@ -133,6 +134,34 @@ describe("a subscriber's data through its whole life", () => {
     return { messageBody: delivery.body as string };
   }
 
+  /** Moves every stored moment `days` into the past, as if that much time had gone by. */
+  async function letDaysPass(days: number): Promise<void> {
+    const { rows } = await sql<{ table_name: string; column_name: string }>`
+      SELECT table_name, column_name FROM information_schema.columns
+      WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'
+        AND data_type = 'timestamp with time zone'`.execute(db());
+    // Triggers (updated_at, the consent ledger's append-only guard) would refuse or undo the move.
+    await db()
+      .connection()
+      .execute(async (conn) => {
+        await sql`SET session_replication_role = replica`.execute(conn);
+        try {
+          // One statement per table: its CHECKs compare its moments with each other.
+          const byTable = new Map<string, typeof rows>();
+          for (const row of rows) byTable.set(row.table_name, [...(byTable.get(row.table_name) ?? []), row]);
+          for (const [table, columns] of byTable) {
+            const moved = columns.map(
+              (c) =>
+                sql`${sql.ref(c.column_name)} = ${sql.ref(c.column_name)} - make_interval(days => ${days})`,
+            );
+            await sql`UPDATE ${sql.table(table)} SET ${sql.join(moved)}`.execute(conn);
+          }
+        } finally {
+          await sql`SET session_replication_role = DEFAULT`.execute(conn);
+        }
+      });
+  }
+
   it('after DELETE the name is erased wherever the service put it; the number stays only as consent proof', async () => {
     await liveALife();
 
@@ -148,6 +177,42 @@ describe("a subscriber's data through its whole life", () => {
         'subscribers.phone',
       ].sort(),
     );
+  });
+
+  it('after RETENTION_DAYS only the consent proof and the opted-out row hold the number, and no text is left', async () => {
+    const { messageBody } = await liveALife();
+
+    // Act: 91 days go by, the operator runs the retention job from the command line.
+    await letDaysPass(91);
+    const out: string[] = [];
+    const code = await runCli(['node', 'positivity', 'cleanup', '--json'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: url(),
+        DPS_DATA_DIR: dataDir,
+        PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+      },
+      out: (line) => out.push(line),
+      err: (line) => out.push(line),
+    });
+    expect(code, out.join('\n')).toBe(0);
+
+    // Assess: the number only where the docs keep it, as consent proof; no text anyone wrote or was sent.
+    expect((await placesOf(db(), PHONE)).sort()).toEqual(['consent_events.phone', 'subscribers.phone']);
+    expect(await whereIs(db(), STRANGER)).toEqual([]);
+    for (const words of [DIARY, WRONG_NUMBER, messageBody, NAME])
+      expect(await whereIs(db(), words)).toEqual([]);
+    // The ledger keeps the keywords that changed consent (what the subscriber texted), and nothing else.
+    const ledger = await db()
+      .selectFrom('consent_events')
+      .select(['kind', 'source', 'trigger_text'])
+      .execute();
+    expect(
+      ledger
+        .map((e) => e.trigger_text)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(['START', 'STOP', 'YES']);
   });
 
   it('writes no full number, name or text to the logs at INFO, nor to files in the data directory', async () => {

@@ -1,5 +1,5 @@
-// Retention on a real Postgres: exactly the rows past retention go, consent within its period and usage
-// rows stay.
+// Retention on a real Postgres: exactly the rows past retention go (the local outbox's texts too), consent
+// within its period and usage rows stay.
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
@@ -70,6 +70,20 @@ async function seed(db: Db) {
       } as never)
       .execute();
   }
+  // One-machine mode's outbox: the texts "sent" (number and body), as old as the deliveries above.
+  for (const [i, age] of [120, 91, 30].entries()) {
+    await db
+      .insertInto('outbox_messages')
+      .values({
+        sid: `SM${String(i).repeat(32)}`,
+        to_phone: '+14155550123',
+        from_phone: '+15005550006',
+        body: `kind words ${i}`,
+        status: 'delivered',
+        created_at: daysAgo(age),
+      } as never)
+      .execute();
+  }
   await db
     .insertInto('usage_daily')
     .values([{ day: '2024-01-01', sms_sent: 3, estimated_cost_usd: 0.5 }, { day: '2026-11-24' }])
@@ -90,6 +104,7 @@ describe('runCleanup', () => {
       inboundMessagesDeleted: 2,
       statusEventsDeleted: 2,
       consentEventsDeleted: 1,
+      outboxMessagesDeleted: 2,
       complete: true,
     });
     const deliveries = await db()
@@ -108,6 +123,9 @@ describe('runCleanup', () => {
     expect(await db().selectFrom('delivery_status_events').select('message_sid').execute()).toEqual([
       { message_sid: 'SM2' },
     ]);
+    expect(await db().selectFrom('outbox_messages').select('body').execute()).toEqual([
+      { body: 'kind words 2' },
+    ]);
     const consent = await db().selectFrom('consent_events').select('kind').orderBy('created_at').execute();
     expect(consent).toEqual([{ kind: 'confirm' }, { kind: 'confirm' }]);
     expect(await db().selectFrom('usage_daily').select('day').orderBy('day').execute()).toEqual([
@@ -115,7 +133,7 @@ describe('runCleanup', () => {
       { day: '2026-11-24' },
     ]);
     // Batches of one: each table drains in n + 1 statements (the last comes back short).
-    expect(result.batches).toBe(2 + 3 + 3 + 2);
+    expect(result.batches).toBe(2 + 3 + 3 + 2 + 3);
     expect(result.databaseSizeBytes).toBeGreaterThan(1_000_000);
     expect(metrics.total(MetricName.DatabaseSizeBytes)).toBe(result.databaseSizeBytes);
   });
@@ -130,7 +148,8 @@ describe('runCleanup', () => {
       inboundMessagesDeleted: 0,
       statusEventsDeleted: 0,
       consentEventsDeleted: 0,
-      batches: 4,
+      outboxMessagesDeleted: 0,
+      batches: 5,
     });
   });
 

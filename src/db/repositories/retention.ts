@@ -66,6 +66,19 @@ export function deleteConsentEvents(db: DbOrTrx, cutoff: Date, limit: number): P
   );
 }
 
+/**
+ * Deletes up to `limit` texts one-machine mode's outbox "sent" (number and body) before `cutoff`. In AWS
+ * the table is empty: Twilio keeps its own log of what it sent.
+ */
+export function deleteOutboxMessages(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
+  return affected(
+    db,
+    sql`DELETE FROM outbox_messages WHERE sid IN (
+          SELECT sid FROM outbox_messages WHERE created_at < ${cutoff}
+          ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+  );
+}
+
 /** Size of the current database in bytes. */
 export async function databaseSizeBytes(db: DbOrTrx): Promise<number> {
   const { rows } = await sql<{ bytes: number }>`SELECT pg_database_size(current_database()) AS bytes`.execute(
