@@ -1,9 +1,11 @@
 // The one-machine server: the webhooks app and the dev-phone page over @hono/node-server, the in-process
-// scheduler, an hourly planner run (the daily EventBridge rule's stand-in) and the outbox's callbacks.
+// scheduler, an hourly planner run and a daily retention cleanup (the daily EventBridge rules' stand-ins)
+// and the outbox's callbacks.
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp, webhookDeps } from '../http/app.js';
 import { logger, withCorrelation } from '../logger.js';
+import { runCleanup } from '../services/cleanup.js';
 import { describeSendNowView, sendNowView } from '../services/operations.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
 import { sendNow } from '../services/send-now.js';
@@ -20,6 +22,8 @@ export interface LocalServerOptions extends Omit<LocalRuntimeOptions, 'migrate' 
   announce?: boolean;
   /** How often the planner runs after the first run at start (default hourly). */
   planEveryMs?: number;
+  /** How often retention runs after the first run at start (default daily, as the cleanup Lambda). */
+  cleanupEveryMs?: number;
   /** Interface to listen on (default 127.0.0.1: the dev page is for this machine only). */
   hostname?: string;
   /** How long stop() waits for work in progress, and then for requests being handled (default 10 s each). */
@@ -40,6 +44,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const { config } = runtime;
   let server: Server | undefined;
   let planner: NodeJS.Timeout | undefined;
+  let cleaner: NodeJS.Timeout | undefined;
   let drainer: ReturnType<typeof startSpoolDrainer> | undefined;
   try {
     const app = createApp({
@@ -77,14 +82,21 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     );
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;
-    // Planner runs in progress (hourly or the dev page's): stop() lets them finish before the pool closes.
-    const planning = new Set<Promise<unknown>>();
-    const planNow = () => {
-      const run = withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now()));
-      planning.add(run);
-      void run.finally(() => planning.delete(run)).catch(() => {});
+    // Planner and retention runs in progress: stop() lets them finish before the pool closes.
+    const running = new Set<Promise<unknown>>();
+    const track = <T>(run: Promise<T>): Promise<T> => {
+      running.add(run);
+      void run.finally(() => running.delete(run)).catch(() => {});
       return run;
     };
+    const planNow = () => track(withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now())));
+    // Without it nothing here would ever apply RETENTION_DAYS: in AWS a daily rule runs the cleanup Lambda.
+    const cleanNow = () =>
+      track(
+        withCorrelation({}, () =>
+          runCleanup({ db: runtime.db, clock: runtime.clock, metrics: runtime.metrics }, config),
+        ),
+      ).catch((error: unknown) => logger.error('local retention cleanup failed', { error }));
     app.route(
       '/',
       createDevPage({
@@ -120,6 +132,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     // Armed only once the server listens: a send's status callbacks come back to it.
     await runtime.scheduler.start();
     await runtime.outbox?.resume();
+    void cleanNow();
     const firstPlan = await planNow();
     planner = setInterval(() => {
       planNow().catch((error: unknown) =>
@@ -127,6 +140,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       );
     }, options.planEveryMs ?? 3_600_000);
     planner.unref();
+    cleaner = setInterval(() => void cleanNow(), options.cleanupEveryMs ?? 86_400_000);
+    cleaner.unref();
     if (options.announce ?? true) {
       await announceServer(
         {
@@ -141,9 +156,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
     const listening = server;
     const grace = options.shutdownGraceMs ?? 10_000;
-    /** Planner runs, sends and the outbox's callbacks in progress, until none is left. */
+    /** Planner and retention runs, sends and the outbox's callbacks in progress, until none is left. */
     const workInProgress = async () => {
-      while (planning.size > 0) await Promise.allSettled([...planning]);
+      while (running.size > 0) await Promise.allSettled([...running]);
       await runtime.inFlight();
       await runtime.outbox?.close();
     };
@@ -155,8 +170,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       // The order matters: work still running must never find its database closed under it.
       stop: () => {
         stopping ??= (async () => {
-          // 1. Start nothing new: no planner run, no timer-driven send, no spool round.
+          // 1. Start nothing new: no planner or retention run, no timer-driven send, no spool round.
           clearInterval(planner);
+          clearInterval(cleaner);
           runtime.scheduler.stop();
           await drainer?.stop();
           // 2. Finish what is running while the server still answers: a send's status callbacks come back
@@ -176,6 +192,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     };
   } catch (error) {
     clearInterval(planner);
+    clearInterval(cleaner);
     await drainer?.stop();
     server?.close();
     await runtime.close();

@@ -236,3 +236,83 @@ describe("a subscriber's data through its whole life", () => {
         expect(text, file).not.toContain(secret);
   });
 });
+
+describe('npm start applies retention', () => {
+  let server: LocalServer | undefined;
+  let dataDir: string;
+  afterEach(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('clears what is past RETENTION_DAYS when it starts, as the daily cleanup Lambda does in AWS', async () => {
+    // Prepare: a machine left with a text, a message and its outbox copy from 100 days ago.
+    const old = new Date(Date.now() - 100 * 86_400_000);
+    const { id } = await db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, status: 'active', time_zone: 'UTC', confirmed_at: old })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db()
+      .insertInto('inbound_messages')
+      .values({
+        message_sid: `SM${'a'.repeat(32)}`,
+        from_phone: PHONE,
+        body: DIARY,
+        classification: 'other',
+        subscriber_id: id,
+        received_at: old,
+      } as never)
+      .execute();
+    await db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: id,
+        local_date: old.toISOString().slice(0, 10),
+        time_zone: 'UTC',
+        window_start: old,
+        window_end: new Date(old.getTime() + 3_600_000),
+        planned_at: old,
+        state: 'sent',
+        claimed_at: old,
+        sent_at: old,
+        message_sid: `SM${'b'.repeat(32)}`,
+        body: `Hi ${NAME}! You matter.`,
+        created_at: old,
+      } as never)
+      .execute();
+    await db()
+      .insertInto('outbox_messages')
+      .values({
+        sid: `SM${'b'.repeat(32)}`,
+        to_phone: PHONE,
+        from_phone: '+15005550006',
+        body: `Hi ${NAME}! You matter.`,
+        status: 'delivered',
+        created_at: old,
+      } as never)
+      .execute();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'dps-privacy-'));
+
+    // Act
+    server = await startLocalServer({
+      env: { DATABASE_URL: url(), PORT: String(await freePort()), LOG_LEVEL: 'SILENT' },
+      dataDir,
+      announce: false,
+    });
+
+    // Assess: the texts are gone; the subscriber and the delivery row (history) stay.
+    await eventually(
+      'retention applied',
+      () => whereIs(db(), NAME),
+      (hits) => hits.length === 0,
+    );
+    expect(await whereIs(db(), DIARY)).toEqual([]);
+    expect(await placesOf(db(), PHONE)).toEqual(['subscribers.phone']);
+    const kept = db()
+      .selectFrom('deliveries')
+      .select(['state', 'body'])
+      .where('message_sid', '=', `SM${'b'.repeat(32)}`);
+    expect(await kept.execute()).toEqual([{ state: 'sent', body: null }]);
+  });
+});
