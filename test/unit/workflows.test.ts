@@ -166,6 +166,19 @@ describe('.github/workflows', () => {
     ).toBe(true);
   });
 
+  it('pins every action to a full commit SHA (a tag can be moved to other code)', () => {
+    const unpinned = allSteps()
+      .filter(({ step }) => step.uses && !/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(step.uses))
+      .map(({ file, step }) => `${file}: ${step.uses}`);
+    expect(unpinned).toEqual([]);
+    // …with the release it is, for the reader and for Dependabot.
+    for (const file of workflowFiles) {
+      const lines = readFileSync(path.join(WORKFLOW_DIR, file), 'utf8').split('\n');
+      for (const line of lines.filter((l) => /\buses:/.test(l)))
+        expect(line).toMatch(/@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    }
+  });
+
   describe('deploy.yml', () => {
     it('follows the workflow named ci, one deploy at a time, never cancelled midway, in the production environment', () => {
       expect(deploy().on.workflow_run).toMatchObject({ workflows: [ci().name], types: ['completed'] });
