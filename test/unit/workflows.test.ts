@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { SETTING_KEYS } from '../../lib/stack-settings.js';
 import {
   conditionExpression,
   contextPaths,
@@ -179,6 +180,13 @@ describe('.github/workflows', () => {
     }
   });
 
+  it('puts no expression inside a run script: values reach the shell as environment variables', () => {
+    const injected = allSteps()
+      .filter(({ step }) => typeof step.run === 'string' && embeddedExpressions(step.run).length > 0)
+      .map(({ file, job, step }) => `${file} ${job}: ${step.name ?? step.run}`);
+    expect(injected).toEqual([]);
+  });
+
   describe('deploy.yml', () => {
     it('follows the workflow named ci, one deploy at a time, never cancelled midway, in the production environment', () => {
       expect(deploy().on.workflow_run).toMatchObject({ workflows: [ci().name], types: ['completed'] });
@@ -242,6 +250,31 @@ describe('.github/workflows', () => {
       const [ref] = embeddedExpressions(checkout.with.ref);
       const github = { sha: 'b'.repeat(40), event: { workflow_run: { head_sha: 'a'.repeat(40) } } };
       expect(evaluate(ref as string, { github })).toBe('a'.repeat(40));
+    });
+
+    it('runs `cdk deploy` as DEPLOYMENT.md says, each variable a stack setting of the same name', () => {
+      const step = deployJob().steps.find((s: Yaml) => /cdk deploy/.test(s.run ?? ''));
+      const command: string = step.run;
+      expect(command).toMatch(/^npx cdk deploy --require-approval never /);
+      expect(ciCdSection).toContain('npx cdk deploy --require-approval never');
+      // -c key="$VAR": the key is a setting (or the stage) and VAR its SCREAMING_SNAKE name, set from vars.VAR.
+      const passed = [...command.matchAll(/-c (\w+)="\$(\w+)"/g)].map(
+        (m) => [m[1], m[2]] as [string, string],
+      );
+      expect(passed.length).toBe(command.match(/-c /g)?.length);
+      const screaming = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+      for (const [key, variable] of passed) {
+        expect([...SETTING_KEYS, 'stage'], key).toContain(key);
+        expect(variable).toBe(screaming(key));
+        expect(embeddedExpressions(step.env[variable]).flatMap(contextPaths)[0], variable).toEqual([
+          'vars',
+          variable,
+        ]);
+      }
+      const role = deployJob().steps.find((s: Yaml) =>
+        s.uses?.startsWith('aws-actions/configure-aws-credentials@'),
+      );
+      expect(embeddedExpressions(role.with['role-to-assume'])).toEqual(['vars.AWS_DEPLOY_ROLE_ARN']);
     });
   });
 });
