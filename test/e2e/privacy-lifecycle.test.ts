@@ -1,9 +1,9 @@
 // A subscriber's data through its whole life, driven from the outside: the one-machine server on real HTTP
 // and real Postgres, sign-up through the API, texts through the signed inbound route, a message sent and
 // delivered (the outbox's signed callbacks), a text from a stranger, STOP, START, DELETE, then retention.
-// After each step every column of every table (information_schema, not a list kept by hand) is searched for
-// the number, the name and the texts, and held to what the docs promise (docs/observability.md, "Privacy
-// and retention"); so are the log lines at INFO and the files in the data directory.
+// After DELETE and after retention every column of every table (information_schema, not a list kept by
+// hand) is searched for the number, the name and the texts, and held to what the docs promise
+// (docs/observability.md, "What is kept about a person"); so are the INFO log lines and the data directory.
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
