@@ -10,9 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, createPool, type Db, dbOnPool } from '../../src/db/connection.js';
-import { helpReply, optOutConfirmation } from '../../src/domain/replies.js';
+import { helpReply, optInConfirmation, optOutConfirmation } from '../../src/domain/replies.js';
 import { webhookDeps } from '../../src/http/app.js';
-import { drainSpool } from '../../src/services/webhook-spool.js';
+import { applySpooledBatch, drainSpool } from '../../src/services/webhook-spool.js';
 import { useTestDb } from '../support/db.js';
 import {
   inboundParams,
@@ -173,6 +173,82 @@ describe('webhooks while the database is unreachable', () => {
     ]);
     const consent = await t.db().selectFrom('consent_events').select('kind').orderBy('id').execute();
     expect(consent.map((c) => c.kind)).toEqual(['opt_in', 'opt_out']);
+  });
+
+  describe("one subscriber's texts in different SQS batches, the older START applied after the STOP", () => {
+    // SQS orders only within a batch: a START kept before a STOP can come back in a later batch than the STOP.
+    const START_AT = '2026-12-01T10:00:00.000Z';
+    const STOP_AT = '2026-12-01T10:00:05.000Z';
+    const batchOf = (body: string, receivedAt: string) => [
+      {
+        id: newSid('m'),
+        body: JSON.stringify({
+          type: 'inbound',
+          messageSid: newSid(),
+          from: PHONE,
+          to: null,
+          body,
+          optOutType: null,
+          receivedAt,
+        }),
+      },
+    ];
+    const config = testConfig({ TWILIO_ADVANCED_OPT_OUT: 'false' });
+    const replies = { serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT };
+    const depsWith = (sms: RecordingSms) =>
+      webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
+    const subscriberRow = () =>
+      t.db().selectFrom('subscribers').select(['status', 'opted_out_at']).executeTakeFirstOrThrow();
+    const consentKinds = async () =>
+      (await t.db().selectFrom('consent_events').select('kind').orderBy('id').execute()).map((c) => c.kind);
+
+    it('the stale START changes nothing and is not answered: the later STOP stands', async () => {
+      // Prepare
+      await seedSubscriber(t.db(), { phone: PHONE });
+      const sms = new RecordingSms();
+
+      // Act
+      expect(await applySpooledBatch(depsWith(sms), batchOf('STOP', STOP_AT))).toEqual([]);
+      expect(await applySpooledBatch(depsWith(sms), batchOf('START', START_AT))).toEqual([]);
+
+      // Assess
+      expect(await subscriberRow()).toEqual({ status: 'opted_out', opted_out_at: new Date(STOP_AT) });
+      expect(await consentKinds()).toEqual(['opt_out']);
+      expect(sms.sent.map((m) => m.body)).toEqual([optOutConfirmation(replies)]);
+      expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 2 });
+    });
+
+    it('also when the STOP found them already out: the latest opt-out request is what the START is dated against', async () => {
+      // Prepare: opted out the day before; the STOP in the later batch repeats it.
+      await seedSubscriber(t.db(), { phone: PHONE, status: 'opted_out' });
+      await t
+        .db()
+        .updateTable('subscribers')
+        .set({ opted_out_at: new Date('2026-11-30T10:00:00Z') })
+        .execute();
+      const sms = new RecordingSms();
+
+      // Act
+      await applySpooledBatch(depsWith(sms), batchOf('STOP', STOP_AT));
+      await applySpooledBatch(depsWith(sms), batchOf('START', START_AT));
+
+      // Assess
+      expect(await subscriberRow()).toEqual({ status: 'opted_out', opted_out_at: new Date(STOP_AT) });
+      expect(await consentKinds()).toEqual([]);
+      expect(sms.sent.map((m) => m.body)).toEqual([optOutConfirmation(replies)]);
+    });
+
+    it('a START newer than the STOP still subscribes them again, whichever batch comes first', async () => {
+      await seedSubscriber(t.db(), { phone: PHONE });
+      const sms = new RecordingSms();
+
+      await applySpooledBatch(depsWith(sms), batchOf('STOP', START_AT));
+      await applySpooledBatch(depsWith(sms), batchOf('START', STOP_AT));
+
+      expect(await subscriberRow()).toEqual({ status: 'active', opted_out_at: null });
+      expect(await consentKinds()).toEqual(['opt_out', 'opt_in']);
+      expect(sms.sent.map((m) => m.body)).toEqual([optOutConfirmation(replies), optInConfirmation(replies)]);
+    });
   });
 
   it('sends the reply a live request would have carried through the SmsSender, once, when the spool drains', async () => {
