@@ -14,6 +14,7 @@ import * as statusLimitPlan from './2026-12-01T1200_status_limit_plan.js';
 import * as messageStatuses from './2026-12-01T1500_message_statuses.js';
 import * as inboundDedupeByRow from './2026-12-01T1600_inbound_dedupe_by_row.js';
 import * as statusCallbackHotPath from './2026-12-01T1700_status_callback_hot_path.js';
+import * as inboundReplyToken from './2026-12-01T1800_inbound_reply_token.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T1500_message_statuses': messageStatuses,
   '2026-12-01T1600_inbound_dedupe_by_row': inboundDedupeByRow,
   '2026-12-01T1700_status_callback_hot_path': statusCallbackHotPath,
+  '2026-12-01T1800_inbound_reply_token': inboundReplyToken,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -100,6 +100,11 @@ interface InboundMessagesTable {
   classification: InboundKind;
   subscriber_id: number | null;
   received_at: CreatedAt;
+  /**
+   * The request that may still owe this text's reply (a uuid it made): it claims the reply when its commit's
+   * answer was lost (receive_inbound_sms, migration 2026-12-01T1800). Null when no reply can be owed.
+   */
+  reply_token: string | null;
 }
 
 interface UsageDailyTable {

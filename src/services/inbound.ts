@@ -2,6 +2,9 @@
 // one SQL function call (receive_inbound_sms), answered with at most one reply. While the database is
 // unreachable the call is retried inside the request; if it still fails, the validated text is kept in the
 // webhook spool (SQS in AWS, a directory locally) and applied when the database is back (src/services/webhook-spool.ts).
+// Each request makes one reply token and sends it with every attempt (and keeps it with the text), so a
+// retry whose earlier attempt committed, unheard, still answers: the reply is owed by that request alone.
+import { randomUUID } from 'node:crypto';
 import { type Db, isDbUnavailable } from '../db/connection.js';
 import { receiveInboundSms } from '../db/repositories/inbound.js';
 import { type InboundKind, matchInbound } from '../domain/inbound-keywords.js';
@@ -50,6 +53,12 @@ export interface InboundResult {
   limitedForMs?: number;
 }
 
+/** Who may claim a text's reply: this request (every attempt), and the live request that kept it, if any. */
+export interface ReplyTokens {
+  request: string;
+  kept: string | null;
+}
+
 /** The database could not take the webhook, so it was kept for later: answer 503, nothing is lost. */
 export class WebhookKept extends Error {
   constructor(readonly webhook: KeptWebhook) {
@@ -85,11 +94,15 @@ export async function keepOrRethrow(
   throw new WebhookKept(webhook);
 }
 
-/** Applies one inbound text (retrying briefly on a lost database); `receivedAt` dates its consent change. */
+/**
+ * Applies one inbound text (retrying briefly on a lost database, every attempt with the same `tokens`);
+ * `receivedAt` dates its consent change.
+ */
 export async function applyInboundSms(
   deps: Omit<InboundDeps, 'spool'>,
   sms: InboundSms,
   receivedAt: Date,
+  tokens: ReplyTokens,
 ): Promise<InboundResult> {
   const { kind, keyword } = matchInbound(sms.body);
   const applied = await withDbRetry(
@@ -103,6 +116,8 @@ export async function applyInboundSms(
         defaultTimeZone: deps.settings.defaultTimeZone,
         now: receivedAt,
         limitPerMinute: deps.settings.perSenderPerMinute ?? null,
+        requestToken: tokens.request,
+        keptToken: tokens.kept,
       }),
     deps.retry,
   );
@@ -110,13 +125,15 @@ export async function applyInboundSms(
     logger.warn('inbound sms over the per-sender limit', { from: maskPhone(sms.from), kind });
     return { kind, duplicate: false, reply: null, limitedForMs: applied.retryAfterMs };
   }
-  const cancelled = applied.outcome === 'applied' ? applied.cancelledDeliveryIds : [];
+  const cancelled = applied.outcome === 'duplicate' ? [] : applied.cancelledDeliveryIds;
   await removeSchedules(deps.scheduler, cancelled);
   const duplicate = applied.outcome === 'duplicate';
-  // A consent change (opt-out, opt-in, confirmation) is worth a line at INFO; the rest (repeats, HELP, other
-  // texts, a STOP from a number already out) are only DEBUG on this hot path.
+  const recovered = applied.outcome === 'recovered';
+  // A consent change (opt-out, opt-in, confirmation) is worth a line at INFO, and so is a text recovered
+  // after its answer was lost; the rest (repeats, HELP, other texts, a STOP from a number already out) are
+  // only DEBUG on this hot path.
   const log =
-    applied.outcome === 'applied' && applied.consentKind
+    recovered || (applied.outcome === 'applied' && applied.consentKind)
       ? logger.info.bind(logger)
       : logger.debug.bind(logger);
   log('inbound sms', {
@@ -124,6 +141,7 @@ export async function applyInboundSms(
     messageSid: sms.messageSid,
     kind,
     duplicate,
+    ...(recovered ? { recovered } : {}),
     cancelledDeliveries: cancelled.length,
   });
   return { kind, duplicate, reply: duplicate ? null : chooseReply(deps, sms, kind, keyword) };
@@ -131,12 +149,13 @@ export async function applyInboundSms(
 
 export async function handleInboundSms(deps: InboundDeps, sms: InboundSms): Promise<InboundResult> {
   const receivedAt = deps.clock.now();
+  const replyToken = randomUUID();
   try {
-    return await applyInboundSms(deps, sms, receivedAt);
+    return await applyInboundSms(deps, sms, receivedAt, { request: replyToken, kept: null });
   } catch (error) {
     return keepOrRethrow(
       deps.spool,
-      { type: 'inbound', ...sms, receivedAt: receivedAt.toISOString() },
+      { type: 'inbound', ...sms, receivedAt: receivedAt.toISOString(), replyToken },
       error,
     );
   }

@@ -76,6 +76,11 @@ export type KeptWebhook =
       optOutType: string | null;
       /** ISO time the request arrived: an opt-out counts from when it was asked for. */
       receivedAt: string;
+      /**
+       * The keeping request's reply token. Its commit may have landed with the answer lost; then the text is
+       * stored with this token and the spool claims the reply it owes. Absent in texts kept by older code.
+       */
+      replyToken?: string;
     }
   | {
       type: 'status';

@@ -2,6 +2,7 @@
 // it answers again: each subscriber's in the order they arrived, the subscribers who opted out (by SMS or
 // with the carrier) first, each through the same service call as a live request (idempotent by MessageSid, so applying one
 // twice — a spool redelivery, or Twilio's fallback URL — changes nothing the second time).
+import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { isDbUnavailable } from '../db/connection.js';
 import { classifyInbound } from '../domain/inbound-keywords.js';
@@ -27,6 +28,8 @@ const KeptWebhookSchema = z.discriminatedUnion('type', [
     body: text(1600),
     optOutType: text(20).nullable(),
     receivedAt: z.iso.datetime(),
+    // Absent in texts kept by code from before reply tokens (migration 2026-12-01T1800).
+    replyToken: z.uuid().optional(),
   }),
   z.object({
     type: z.literal('status'),
@@ -91,17 +94,20 @@ export interface ApplyKeptDeps {
 
 /**
  * Applies one kept webhook as a live request would have been. The reply a live text would have carried
- * in its TwiML (an opt-out confirmation for a phrase, HELP, START) goes out through the SmsSender instead;
- * a repeat is a duplicate and carries none, so a redelivery never texts twice. A reply that fails to send
- * is logged, not retried: the text is applied, and applying it again would not reply.
+ * in its TwiML (an opt-out confirmation for a phrase, HELP, START) goes out through the SmsSender instead,
+ * once: also when the request that kept the text had in fact applied it (its commit's answer lost), since
+ * the text carries that request's reply token. Each apply is a request of its own, with a fresh token, so a
+ * redelivery finds the reply claimed and never texts twice. A reply that fails to send is logged, not
+ * retried: the text is applied, and applying it again would not reply.
  */
 async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
   const receivedAt = new Date(webhook.receivedAt);
   // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
   if (webhook.type === 'inbound') {
-    const { type: _t, receivedAt: _r, ...sms } = webhook;
+    const { type: _t, receivedAt: _r, replyToken, ...sms } = webhook;
     const settings = { ...deps.inbound.settings, perSenderPerMinute: null };
-    const { reply, kind } = await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt);
+    const tokens = { request: randomUUID(), kept: replyToken ?? null };
+    const { reply, kind } = await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt, tokens);
     // The route checked From as E.164 before the text was kept; a stored file may have been edited since.
     const to = parseE164(sms.from);
     if (reply === null || to === null) return;

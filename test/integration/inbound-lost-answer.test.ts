@@ -7,6 +7,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, type Db } from '../../src/db/connection.js';
@@ -197,5 +198,33 @@ describe('a lost answer the request could not retry: kept, then applied from the
     expect(sms.sent.map((m) => m.body)).toEqual([helpReply(replies)]);
     expect(await applySpooledBatch(deps, [{ id: 'm1', body: kept }])).toEqual([]);
     expect(sms.sent).toHaveLength(1);
+  });
+});
+
+describe('code deployed before migration 2026-12-01T1800 (the old signature) next to the new', () => {
+  const call = (db: Db, sid: string, tokens: string) =>
+    sql<{ outcome: string }>`SELECT outcome FROM receive_inbound_sms(${sid}, ${PHONE}, NULL, 'STOP',
+      'opt_out', 'UTC', now(), NULL::integer${sql.raw(tokens)})`.execute(db);
+
+  it('still applies and dedupes a text; the row owes no one a reply, so no new request can claim it', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const sid = 'SM'.padEnd(34, '1');
+
+    expect((await call(t.db(), sid, '')).rows).toEqual([{ outcome: 'applied' }]);
+    expect((await call(t.db(), sid, '')).rows).toEqual([{ outcome: 'duplicate' }]);
+    expect(await t.db().selectFrom('inbound_messages').select('reply_token').execute()).toEqual([
+      { reply_token: null },
+    ]);
+    expect((await call(t.db(), sid, ', gen_random_uuid(), gen_random_uuid()')).rows).toEqual([
+      { outcome: 'duplicate' },
+    ]);
+    expect(await optedOut()).toBe('opted_out');
+  });
+
+  it('finds a text the new code applied a duplicate, as before', async () => {
+    await seedSubscriber(t.db(), { phone: PHONE });
+    const sid = 'SM'.padEnd(34, '2');
+    expect((await call(t.db(), sid, ', gen_random_uuid(), NULL')).rows).toEqual([{ outcome: 'applied' }]);
+    expect((await call(t.db(), sid, '')).rows).toEqual([{ outcome: 'duplicate' }]);
   });
 });

@@ -60,4 +60,12 @@ describe('parseKeptWebhook', () => {
     expect(parseKeptWebhook('{"type":"inbound"}')).toBeNull();
     expect(parseKeptWebhook('not json')).toBeNull();
   });
+
+  it('reads a kept text with the reply token of the request that kept it, and one kept without (older code)', () => {
+    const older = inbound('SMa', 'please stop texting me', at(0));
+    const kept = { ...older, replyToken: '3f2b8c1e-5d4a-4f6b-9c7d-2e1a0b9c8d7e' };
+    expect(parseKeptWebhook(JSON.stringify(kept))).toEqual(kept);
+    expect(parseKeptWebhook(JSON.stringify(older))).toEqual(older);
+    expect(parseKeptWebhook(JSON.stringify({ ...older, replyToken: 'not-a-uuid' }))).toBeNull();
+  });
 });

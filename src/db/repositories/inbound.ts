@@ -1,6 +1,6 @@
 // Inbound SMS as received (kept for RETENTION_DAYS). The whole state change of one inbound text is the SQL
-// function receive_inbound_sms (migrations 2026-12-01T0930_webhook_functions, 2026-12-01T1600_inbound_dedupe_by_row):
-// one round trip, one commit.
+// function receive_inbound_sms (migrations 2026-12-01T0930_webhook_functions, 2026-12-01T1600_inbound_dedupe_by_row,
+// and the overload with reply tokens of 2026-12-01T1800_inbound_reply_token): one round trip, one commit.
 import type { InboundKind } from '../../domain/inbound-keywords.js';
 import type { ConsentKind } from '../../domain/subscriber.js';
 import type { DbOrTrx } from '../connection.js';
@@ -17,11 +17,22 @@ export interface InboundRow {
   now: Date;
   /** Texts one sender may have stored per minute before the next is refused; null for no limit. */
   limitPerMinute: number | null;
+  /**
+   * A uuid the request made once and passes on every attempt: stored with the text it applies, it lets a
+   * retry after a lost commit answer recognise the text as its own.
+   */
+  requestToken: string;
+  /** The token of the live request that kept this text in the spool (a spool's apply only), or null. */
+  keptToken: string | null;
 }
 
 export type InboundApplied =
   | {
-      outcome: 'applied';
+      /**
+       * applied: by this call. recovered: by an earlier attempt of this request (or by the request that kept
+       * it), whose answer was lost; its reply is owed now, and claimed so that no one else sends it.
+       */
+      outcome: 'applied' | 'recovered';
       subscriberId: number | null;
       /** The consent event this text wrote, if it changed the subscriber's consent. */
       consentKind: ConsentKind | null;
@@ -32,7 +43,7 @@ export type InboundApplied =
   | { outcome: 'limited'; retryAfterMs: number };
 
 interface Row {
-  outcome: 'applied' | 'duplicate' | 'limited';
+  outcome: 'applied' | 'recovered' | 'duplicate' | 'limited';
   subscriber_id: number | null;
   consent_kind: ConsentKind | null;
   cancelled: string[];
@@ -41,7 +52,7 @@ interface Row {
 
 const receive = preparedStatement(
   'receive_inbound_sms',
-  'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer)',
+  'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer, $9::uuid, $10::uuid)',
 );
 
 /** Stores the text once per MessageSid and applies what it asks for, in one statement. */
@@ -56,6 +67,8 @@ export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<I
       row.defaultTimeZone,
       row.now,
       row.limitPerMinute,
+      row.requestToken,
+      row.keptToken,
     ]),
   );
   const r = rows[0];
@@ -63,7 +76,7 @@ export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<I
   if (r.outcome === 'duplicate') return { outcome: 'duplicate' };
   if (r.outcome === 'limited') return { outcome: 'limited', retryAfterMs: r.retry_after_ms ?? 60_000 };
   return {
-    outcome: 'applied',
+    outcome: r.outcome,
     subscriberId: r.subscriber_id,
     consentKind: r.consent_kind,
     cancelledDeliveryIds: r.cancelled,
