@@ -14,9 +14,126 @@
 //    (from the ledger), its subscriber, and that subscriber's opt-out-cancelled deliveries whose window is
 //    not over (removing a schedule twice is harmless). The applied path makes the same statements as
 //    before. The old signature stays, unchanged, for code deployed before this migration.
+// 3. An opt-in dated (p_now: when it was received) before the subscriber's latest opt-out request changes
+//    nothing and owes no reply (outcome 'superseded', token cleared): a START kept in the spool, applied
+//    after a newer STOP that came back in an earlier SQS batch, no longer subscribes them again.
+// 4. For 3 to hold, opted_out_at is the latest opt-out request, not the first: opt_out_subscriber moves it
+//    forward when an opt-out (SMS, API, carrier) finds the subscriber already out (one UPDATE where it
+//    made one SELECT … FOR NO KEY UPDATE, on the usual path); the consent ledger keeps when consent
+//    changed. It also no longer leaves a subscriber active whose START committed between its two
+//    statements: having locked the row, it opts them out.
 import { type Kysely, sql } from 'kysely';
 
+/** opt_out_subscriber as migration 2026-12-01T1600_inbound_dedupe_by_row left it. */
+const optOutSubscriberBefore = sql.raw(`
+  CREATE OR REPLACE FUNCTION opt_out_subscriber(
+    p_subscriber_id integer,
+    p_source text,
+    p_now timestamptz,
+    p_message_sid text DEFAULT NULL,
+    p_trigger_text text DEFAULT NULL,
+    p_erase_name boolean DEFAULT false,
+    OUT subscriber_id integer,
+    OUT changed boolean,
+    OUT cancelled text[]
+  ) LANGUAGE plpgsql AS $$
+  DECLARE
+    v_phone text;
+  BEGIN
+    cancelled := '{}';
+    -- The usual case in one write: the UPDATE takes the row lock and says whether the status changed.
+    UPDATE subscribers x
+       SET status = 'opted_out', opted_out_at = p_now, name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
+     WHERE x.id = p_subscriber_id AND x.status <> 'opted_out'
+    RETURNING x.id, x.phone INTO subscriber_id, v_phone;
+    changed := subscriber_id IS NOT NULL;
+    IF NOT changed THEN
+      -- Already out (or no such row): lock it all the same, so a concurrent START waits for us.
+      SELECT x.id, x.phone INTO subscriber_id, v_phone FROM subscribers x WHERE x.id = p_subscriber_id FOR NO KEY UPDATE;
+      IF subscriber_id IS NULL THEN
+        RETURN;
+      END IF;
+      IF p_erase_name THEN
+        UPDATE subscribers x SET name = NULL WHERE x.id = subscriber_id AND x.name IS NOT NULL;
+      END IF;
+    END IF;
+    WITH c AS (
+      UPDATE deliveries d SET state = 'cancelled', reason = 'opted_out'
+       WHERE d.subscriber_id = opt_out_subscriber.subscriber_id AND d.state = 'planned'
+      RETURNING d.id
+    )
+    SELECT coalesce(array_agg(c.id::text), '{}') INTO cancelled FROM c;
+    IF changed THEN
+      INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
+      VALUES (opt_out_subscriber.subscriber_id, v_phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
+    END IF;
+  END $$;
+`);
+
+/** opt_out_subscriber with opted_out_at the latest opt-out request (4 above). Same signature and result. */
+const optOutSubscriberLatest = sql.raw(`
+  CREATE OR REPLACE FUNCTION opt_out_subscriber(
+    p_subscriber_id integer,
+    p_source text,
+    p_now timestamptz,
+    p_message_sid text DEFAULT NULL,
+    p_trigger_text text DEFAULT NULL,
+    p_erase_name boolean DEFAULT false,
+    OUT subscriber_id integer,
+    OUT changed boolean,
+    OUT cancelled text[]
+  ) LANGUAGE plpgsql AS $$
+  DECLARE
+    v_phone text;
+    v_status text;
+  BEGIN
+    cancelled := '{}';
+    -- The usual case in one write: the UPDATE takes the row lock and says whether the status changed.
+    UPDATE subscribers x
+       SET status = 'opted_out', opted_out_at = p_now, name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
+     WHERE x.id = p_subscriber_id AND x.status <> 'opted_out'
+    RETURNING x.id, x.phone INTO subscriber_id, v_phone;
+    changed := subscriber_id IS NOT NULL;
+    IF NOT changed THEN
+      -- Already out: a later request becomes the latest opt-out request (an opt-in received before it must
+      -- not undo it; receive_inbound_sms), and the row lock is taken either way, so a concurrent START waits.
+      UPDATE subscribers x
+         SET opted_out_at = greatest(x.opted_out_at, p_now), name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
+       WHERE x.id = p_subscriber_id AND x.status = 'opted_out'
+         AND (x.opted_out_at < p_now OR (p_erase_name AND x.name IS NOT NULL))
+      RETURNING x.id, x.phone INTO subscriber_id, v_phone;
+      IF subscriber_id IS NULL THEN
+        -- Nothing to write (an older or equal request), no such row, or the row changed since the first
+        -- statement: lock it and look again.
+        SELECT x.id, x.phone, x.status INTO subscriber_id, v_phone, v_status
+          FROM subscribers x WHERE x.id = p_subscriber_id FOR NO KEY UPDATE;
+        IF subscriber_id IS NULL THEN
+          RETURN;
+        END IF;
+        IF v_status <> 'opted_out' THEN
+          -- Opted in again between our statements; the lock is ours now.
+          UPDATE subscribers x
+             SET status = 'opted_out', opted_out_at = p_now, name = CASE WHEN p_erase_name THEN NULL ELSE x.name END
+           WHERE x.id = subscriber_id;
+          changed := true;
+        END IF;
+      END IF;
+    END IF;
+    WITH c AS (
+      UPDATE deliveries d SET state = 'cancelled', reason = 'opted_out'
+       WHERE d.subscriber_id = opt_out_subscriber.subscriber_id AND d.state = 'planned'
+      RETURNING d.id
+    )
+    SELECT coalesce(array_agg(c.id::text), '{}') INTO cancelled FROM c;
+    IF changed THEN
+      INSERT INTO consent_events (subscriber_id, phone, kind, source, trigger_text, message_sid)
+      VALUES (opt_out_subscriber.subscriber_id, v_phone, 'opt_out', p_source, left(p_trigger_text, 1600), p_message_sid);
+    END IF;
+  END $$;
+`);
+
 export async function up(db: Kysely<any>): Promise<void> {
+  await optOutSubscriberLatest.execute(db);
   await sql`
     CREATE FUNCTION receive_inbound_sms(
       p_message_sid text,
@@ -124,6 +241,14 @@ export async function up(db: Kysely<any>): Promise<void> {
           UPDATE inbound_messages i SET subscriber_id = s.id WHERE i.id = v_inbound;
         ELSE
           SELECT * INTO s FROM subscribers x WHERE x.phone = p_from FOR NO KEY UPDATE;
+          IF s.status = 'opted_out' AND s.opted_out_at > p_now THEN
+            -- Received before their latest opt-out request (kept in the spool and applied after it): their
+            -- later word stands. Stored, no consent change, and no reply owed.
+            outcome := 'superseded';
+            subscriber_id := s.id;
+            UPDATE inbound_messages i SET reply_token = NULL, subscriber_id = s.id WHERE i.id = v_inbound;
+            RETURN;
+          END IF;
           IF s.status <> 'active' THEN
             consent_kind := CASE WHEN s.status = 'pending' THEN 'confirm' ELSE 'opt_in' END;
             UPDATE subscribers SET status = 'active', confirmed_at = p_now, opted_out_at = NULL WHERE id = s.id;
@@ -148,5 +273,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`
     DROP FUNCTION receive_inbound_sms(text, text, text, text, text, text, timestamptz, integer, uuid, uuid)
   `.execute(db);
+  await optOutSubscriberBefore.execute(db);
   await sql`ALTER TABLE inbound_messages DROP COLUMN reply_token`.execute(db);
 }

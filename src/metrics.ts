@@ -187,12 +187,12 @@ export function countSendOutcome(sink: MetricsSink, outcome: SendOutcome): void 
   for (const reason of usage.replaced ?? []) sink.count(MetricName.DraftsReplaced, 1, { reason });
 }
 
-/** One inbound SMS: a repeated MessageSid counts nothing. */
+/** One inbound SMS: a repeated MessageSid counts nothing, nor does an opt-in superseded by a later opt-out. */
 export function countInboundResult(
   sink: MetricsSink,
-  result: Pick<InboundResult, 'kind' | 'duplicate'>,
+  result: Pick<InboundResult, 'kind' | 'duplicate' | 'superseded'>,
 ): void {
-  if (result.duplicate) return;
+  if (result.duplicate || result.superseded) return;
   if (result.kind === 'opt_out') sink.count(MetricName.OptOuts);
   else if (result.kind === 'opt_in') sink.count(MetricName.OptIns);
 }

@@ -18,6 +18,7 @@ interface SubscribersTable {
   time_zone: string;
   name: string | null;
   confirmed_at: Timestamp | null;
+  /** When the latest opt-out request was made (a repeat moves it forward); null unless opted out. */
   opted_out_at: Timestamp | null;
   last_quota_skip_date: LocalDate | null;
   /** Order among the subscribers skipped on last_quota_skip_date: higher is served first. */

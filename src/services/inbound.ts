@@ -51,6 +51,11 @@ export interface InboundResult {
   reply: string | null;
   /** Set when the sender is over RATE_LIMIT_INBOUND_PER_MIN: nothing was stored; retry after this long. */
   limitedForMs?: number;
+  /**
+   * True for an opt-in received before the subscriber's latest opt-out request (a START kept in the spool
+   * and applied after a newer STOP): stored, but it changed nothing and is not answered.
+   */
+  superseded?: boolean;
 }
 
 /** Who may claim a text's reply: this request (every attempt), and the live request that kept it, if any. */
@@ -124,6 +129,14 @@ export async function applyInboundSms(
   if (applied.outcome === 'limited') {
     logger.warn('inbound sms over the per-sender limit', { from: maskPhone(sms.from), kind });
     return { kind, duplicate: false, reply: null, limitedForMs: applied.retryAfterMs };
+  }
+  if (applied.outcome === 'superseded') {
+    logger.info('opt-in received before the subscriber’s latest opt-out; stored, not applied', {
+      from: maskPhone(sms.from),
+      messageSid: sms.messageSid,
+      receivedAt: receivedAt.toISOString(),
+    });
+    return { kind, duplicate: false, reply: null, superseded: true };
   }
   const cancelled = applied.outcome === 'duplicate' ? [] : applied.cancelledDeliveryIds;
   await removeSchedules(deps.scheduler, cancelled);

@@ -201,6 +201,39 @@ describe('a lost answer the request could not retry: kept, then applied from the
   });
 });
 
+describe('an opt-in superseded by a later opt-out', () => {
+  it('owes no reply, also when its answer is lost and its retry finds it stored', async () => {
+    // Prepare: opted out at 10:00:05; a START received at 10:00:00 comes back from the spool after it.
+    await seedSubscriber(t.db(), { phone: PHONE, status: 'opted_out' });
+    await t
+      .db()
+      .updateTable('subscribers')
+      .set({ opted_out_at: new Date('2026-12-01T10:00:05Z') })
+      .execute();
+    const start = {
+      type: 'inbound',
+      messageSid: 'SM'.padEnd(34, '3'),
+      from: PHONE,
+      to: null,
+      body: 'START',
+      optOutType: null,
+      receivedAt: '2026-12-01T10:00:00.000Z',
+    };
+    const sms = new RecordingSms();
+    const deps = webhookDeps({ config, db: proxied, scheduler: new RecordingScheduler(), sms, retry: RETRY });
+    const cut = proxy.loseAnswerOf(CALL);
+
+    // Act
+    expect(await applySpooledBatch(deps, [{ id: 'm1', body: JSON.stringify(start) }])).toEqual([]);
+
+    // Assess
+    await cut;
+    expect(sms.sent).toEqual([]);
+    expect(await optedOut()).toBe('opted_out');
+    expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 1, consent_events: 0 });
+  });
+});
+
 describe('code deployed before migration 2026-12-01T1800 (the old signature) next to the new', () => {
   const call = (db: Db, sid: string, tokens: string) =>
     sql<{ outcome: string }>`SELECT outcome FROM receive_inbound_sms(${sid}, ${PHONE}, NULL, 'STOP',

@@ -103,3 +103,38 @@ describe('removing a subscriber', () => {
     });
   });
 });
+
+describe('removing a subscriber who had already opted out', () => {
+  const row = () =>
+    db().selectFrom('subscribers').select(['status', 'opted_out_at', 'name']).executeTakeFirstOrThrow();
+  const optedOutOn = (at: string) =>
+    db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, status: 'opted_out', opted_out_at: at, time_zone: 'UTC', name: 'Ana' })
+      .execute();
+
+  it('dates the opt-out at the removal (their latest opt-out request) and erases the name, no ledger entry', async () => {
+    await optedOutOn('2026-11-20T10:00:00Z');
+
+    await removeSubscriber(deps(), PHONE);
+
+    expect(await row()).toEqual({
+      status: 'opted_out',
+      opted_out_at: new Date('2026-11-25T15:00:00Z'),
+      name: null,
+    });
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('keeps a later recorded opt-out as it is, and still erases the name', async () => {
+    await optedOutOn('2026-11-30T10:00:00Z');
+
+    await removeSubscriber(deps(), PHONE);
+
+    expect(await row()).toEqual({
+      status: 'opted_out',
+      opted_out_at: new Date('2026-11-30T10:00:00Z'),
+      name: null,
+    });
+  });
+});

@@ -104,10 +104,20 @@ describe('opt-out', () => {
     expect(await consent()).toMatchObject([{ kind: 'opt_out', source: 'sms', trigger_text: 'UNSUBSCRIBE' }]);
   });
 
-  it('a second STOP from an opted-out subscriber adds no ledger entry', async () => {
+  it('a second STOP from an opted-out subscriber adds no ledger entry, and dates their opt-out', async () => {
     await seedSubscriber(t.db(), { phone: PHONE, status: 'opted_out' });
+    await t
+      .db()
+      .updateTable('subscribers')
+      .set({ opted_out_at: new Date('2020-01-01T00:00:00Z') })
+      .execute();
+    const before = Date.now();
+
     await post(inboundParams(PHONE, 'STOP'));
+
     expect(await consent()).toEqual([]);
+    // opted_out_at is their latest opt-out request: a START received before it must not undo it.
+    expect((await subscriber())?.opted_out_at?.getTime()).toBeGreaterThanOrEqual(before);
   });
 
   it('"don\'t stop!" is kept as other and opts nobody out', async () => {

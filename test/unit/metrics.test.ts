@@ -1,6 +1,7 @@
 // Powertools EMF output: the right namespace, names, units, values and dimensions on stdout.
 import { expect, it } from 'vitest';
 import {
+  countInboundResult,
   countSendOutcome,
   InMemoryMetricsSink,
   METRICS_NAMESPACE,
@@ -115,4 +116,15 @@ it('a send whose drafts were replaced counts DraftsReplaced once per discarded d
     'DraftsReplaced{reason=moderation_flagged}': 1,
     FallbackMessages: 1,
   });
+});
+
+it.each([
+  [{ kind: 'opt_in', duplicate: false }, 1],
+  [{ kind: 'opt_in', duplicate: true }, 0],
+  // An opt-in received before the subscriber's latest opt-out changed nothing: not an opt-in.
+  [{ kind: 'opt_in', duplicate: false, superseded: true }, 0],
+] as const)('an inbound text %j counts %i opt-in', (result, optIns) => {
+  const sink = new InMemoryMetricsSink();
+  countInboundResult(sink, result);
+  expect(sink.total(MetricName.OptIns)).toBe(optIns);
 });

@@ -39,11 +39,13 @@ export type InboundApplied =
       /** Deliveries an opt-out cancelled; remove their schedules after this returns. */
       cancelledDeliveryIds: string[];
     }
+  /** An opt-in received before the subscriber's latest opt-out: stored, changed nothing, owes no reply. */
+  | { outcome: 'superseded'; subscriberId: number | null }
   | { outcome: 'duplicate' }
   | { outcome: 'limited'; retryAfterMs: number };
 
 interface Row {
-  outcome: 'applied' | 'recovered' | 'duplicate' | 'limited';
+  outcome: 'applied' | 'recovered' | 'superseded' | 'duplicate' | 'limited';
   subscriber_id: number | null;
   consent_kind: ConsentKind | null;
   cancelled: string[];
@@ -75,6 +77,7 @@ export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<I
   if (!r) throw new Error('receive_inbound_sms returned no row');
   if (r.outcome === 'duplicate') return { outcome: 'duplicate' };
   if (r.outcome === 'limited') return { outcome: 'limited', retryAfterMs: r.retry_after_ms ?? 60_000 };
+  if (r.outcome === 'superseded') return { outcome: 'superseded', subscriberId: r.subscriber_id };
   return {
     outcome: r.outcome,
     subscriberId: r.subscriber_id,
