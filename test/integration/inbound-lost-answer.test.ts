@@ -13,7 +13,7 @@ import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, type Db } from '../../src/db/connection.js';
 import { helpReply, optInConfirmation, optOutConfirmation } from '../../src/domain/replies.js';
 import { webhookDeps } from '../../src/http/app.js';
-import { applySpooledBatch } from '../../src/services/webhook-spool.js';
+import { applySpooledBatch, drainSpool } from '../../src/services/webhook-spool.js';
 import { useTestDb } from '../support/db.js';
 import { type PgFaultProxy, startPgFaultProxy } from '../support/pg-fault-proxy.js';
 import {
@@ -149,6 +149,31 @@ describe('a lost answer the request could not retry: kept, then applied from the
     expect(await applySpooledBatch(deps, [{ id: 'm1', body: kept }])).toEqual([]);
     expect(sms.sent).toHaveLength(1);
     expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 1, consent_events: 1 });
+  });
+
+  it('Twilio’s fallback URL keeping the same text again: both copies kept, the one reply sent once', async () => {
+    // Prepare: the lost-commit request is answered 503, so Twilio tries the fallback URL (this same app)
+    // while the database is still unreachable.
+    await seedSubscriber(t.db(), { phone: PHONE }, {});
+    const stop = inboundParams(PHONE, 'please stop texting me');
+    await keptAfterLostCommit(stop);
+    const fallback = testApp({
+      config,
+      db: proxied,
+      spool: createDirectorySpool(dir),
+      retry: { budgetMs: 0 },
+    });
+    expect((await post(fallback, stop)).status).toBe(503);
+    expect(await readdir(dir)).toHaveLength(2);
+    const sms = new RecordingSms();
+    const deps = webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
+
+    // Act
+    const drained = await drainSpool(deps, createDirectorySpool(dir));
+
+    // Assess
+    expect(drained).toEqual({ applied: 2, left: 0 });
+    expect(sms.sent.map((m) => m.body)).toEqual([optOutConfirmation(replies)]);
   });
 
   it('the spool’s own lost answer is recovered by its retry: still one reply', async () => {

@@ -74,7 +74,7 @@ describe('webhooks while the database is unreachable', () => {
       await post(outage, '/twilio/inbound', hello),
       await post(outage, '/twilio/status', statusParams(sid, 'failed', { ErrorCode: '21610', To: OTHER })),
       await post(outage, '/twilio/inbound', stop),
-      // Twilio's fallback URL, or a repeat: kept once.
+      // Twilio's fallback URL, or a repeat: kept again by its own request, applied as a duplicate.
       await post(outage, '/twilio/inbound', stop),
     ];
     for (const res of answers) {
@@ -82,13 +82,13 @@ describe('webhooks while the database is unreachable', () => {
       expect(res.headers.get('retry-after')).toBe('5');
       expect(await res.text()).toBe(EMPTY);
     }
-    expect(await readdir(dir)).toHaveLength(3);
+    expect(await readdir(dir)).toHaveLength(4);
     expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 0, consent_events: 0 });
 
     const scheduler = new RecordingScheduler();
     const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler, sms: new RecordingSms() });
     const spool = createDirectorySpool(dir);
-    expect(await drainSpool(deps, spool)).toEqual({ applied: 3, left: 0 });
+    expect(await drainSpool(deps, spool)).toEqual({ applied: 4, left: 0 });
 
     expect(
       await t.db().selectFrom('subscribers').select(['phone', 'status']).orderBy('phone').execute(),
