@@ -3,6 +3,7 @@
 // real app adds on top is signature checking, validation, classification, dedupe, consent bookkeeping and
 // a transaction. `startBareCallServer` makes the app's own SQL function call instead, so the app measured
 // against it shows what the application costs over its database work.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -77,7 +78,7 @@ export async function startBareCallServer(
       path === '/twilio/inbound'
         ? pool.query({
             name: 'bench_receive_inbound_sms',
-            text: 'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer)',
+            text: 'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer, $9::uuid, $10::uuid)',
             values: [
               form.get('MessageSid'),
               form.get('From'),
@@ -87,6 +88,9 @@ export async function startBareCallServer(
               settings.defaultTimeZone,
               now,
               settings.limitPerMinute,
+              // The app's overload: a reply token per request, none kept (migration 2026-12-01T1800).
+              randomUUID(),
+              null,
             ],
           })
         : pool.query({
