@@ -1,6 +1,7 @@
 // Retrying a webhook's one statement while the database is briefly unreachable (a failover, a restart, a
 // killed backend): each attempt gets a fresh pooled connection, and the statement is idempotent (keyed by
-// MessageSid), so a retry after an attempt whose commit did happen is a harmless duplicate.
+// MessageSid), so a retry after an attempt whose commit did happen changes nothing. An inbound text's retry
+// still learns what that attempt did, by the request's reply token (src/services/inbound.ts).
 import { isDbUnavailable } from '../db/connection.js';
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
 import { WEBHOOK_DB_BUDGET } from '../domain/webhook-budget.js';
