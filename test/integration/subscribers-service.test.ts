@@ -1,11 +1,13 @@
 // The consent ledger says who acted: the API by default, an operator for the CLI and the dev page.
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/connection.js';
 import type { E164 } from '../../src/domain/phone.js';
 import { createSubscriber, removeSubscriber, type SubscriberDeps } from '../../src/services/subscribers.js';
 import { useTestDb } from '../support/db.js';
 import { PUBLIC_BASE_URL, RecordingScheduler, RecordingSms } from '../support/webhook-doubles.js';
 
-const { db } = useTestDb();
+const { db, url } = useTestDb();
 const PHONE = '+14155550123' as E164;
 
 function deps(consentSource?: 'api' | 'operator'): SubscriberDeps {
@@ -126,6 +128,38 @@ describe('removing a subscriber who had already opted out', () => {
     expect(await ledger()).toEqual([]);
   });
 
+  it('opts them out even when a START reactivates them between its first look and its lock', async () => {
+    // Prepare: a START's transaction has reactivated them but not committed yet, so the removal's first
+    // UPDATE (not opted out yet?) sees them out and passes, and its next statement waits for the row.
+    await optedOutOn('2026-11-20T10:00:00Z');
+    const start = new pg.Client({ connectionString: url() });
+    await start.connect();
+    const removing = createDb({ connectionString: url(), max: 1, applicationName: 'dps-removal' });
+    try {
+      await start.query('BEGIN');
+      await start.query(
+        `UPDATE subscribers SET status = 'active', opted_out_at = NULL, confirmed_at = now()`,
+      );
+      const removal = removeSubscriber({ ...deps(), db: removing }, PHONE);
+      await waitForLock(start, 'dps-removal');
+
+      // Act
+      await start.query('COMMIT');
+      const view = await removal;
+
+      // Assess
+      expect(view.status).toBe('opted_out');
+      expect(await row()).toMatchObject({
+        status: 'opted_out',
+        opted_out_at: new Date('2026-11-25T15:00:00Z'),
+      });
+      expect(await ledger()).toEqual([{ kind: 'opt_out', source: 'api' }]);
+    } finally {
+      await start.end();
+      await removing.destroy();
+    }
+  });
+
   it('keeps a later recorded opt-out as it is, and still erases the name', async () => {
     await optedOutOn('2026-11-30T10:00:00Z');
 
@@ -138,3 +172,19 @@ describe('removing a subscriber who had already opted out', () => {
     });
   });
 });
+
+/** Waits until a backend of `appName` waits on a lock. */
+async function waitForLock(client: pg.Client, appName: string): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    // Activity statistics are a snapshot per transaction, and the caller holds one open.
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rowCount } = await client.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [appName],
+    );
+    if (rowCount) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`no backend of ${appName} waited on a lock`);
+}
