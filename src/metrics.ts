@@ -7,6 +7,7 @@ import type { PlanSummary } from './services/plan-day.js';
 import type { MetricsSink } from './services/ports.js';
 import type { SendOutcome } from './services/send-daily-message.js';
 import type { StatusCallbackResult } from './services/status-callbacks.js';
+import type { KeptWebhookOutcome } from './services/webhook-spool.js';
 
 /** The one CloudWatch namespace for every metric this service publishes. */
 export const METRICS_NAMESPACE = 'DailyPositivity';
@@ -212,4 +213,10 @@ export function countStatusCallback(sink: MetricsSink, status: string, result: S
   const metric = FINAL_STATUS_METRIC[status];
   if (metric && result.advanced) sink.count(metric);
   if (result.optedOut) sink.count(MetricName.OptOuts);
+}
+
+/** A webhook kept while the database was unreachable, once applied: counted as the live request would be. */
+export function countKeptWebhook(sink: MetricsSink, outcome: KeptWebhookOutcome): void {
+  if (outcome.type === 'inbound') countInboundResult(sink, outcome.result);
+  else countStatusCallback(sink, outcome.status, outcome.result);
 }

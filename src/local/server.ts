@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp, webhookDeps } from '../http/app.js';
 import { logger, withCorrelation } from '../logger.js';
+import { countKeptWebhook } from '../metrics.js';
 import { runCleanup } from '../services/cleanup.js';
 import { describeSendNowView, sendNowView } from '../services/operations.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
@@ -79,6 +80,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         replies: spoolDeps.replies,
       },
       runtime.spool,
+      // Counted like the live requests the app counts, so the CLI report sees them.
+      {
+        onDrained: ({ outcomes }) => {
+          for (const outcome of outcomes) countKeptWebhook(runtime.metrics, outcome);
+        },
+      },
     );
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;

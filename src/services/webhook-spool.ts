@@ -8,9 +8,13 @@ import { isDbUnavailable } from '../db/connection.js';
 import { classifyInbound } from '../domain/inbound-keywords.js';
 import { maskPhone, parseE164 } from '../domain/phone.js';
 import { logger } from '../logger.js';
-import { applyInboundSms, type InboundDeps } from './inbound.js';
+import { applyInboundSms, type InboundDeps, type InboundResult } from './inbound.js';
 import type { KeptWebhook, SmsSender, WebhookSpool } from './ports.js';
-import { applyStatusCallback, type StatusCallbackDeps } from './status-callbacks.js';
+import {
+  applyStatusCallback,
+  type StatusCallbackDeps,
+  type StatusCallbackResult,
+} from './status-callbacks.js';
 
 /** A spool the process itself drains (one-machine mode); in AWS, SQS delivers to a Lambda instead. */
 export interface DrainableSpool extends WebhookSpool {
@@ -93,6 +97,14 @@ export interface ApplyKeptDeps {
 }
 
 /**
+ * What applying one kept webhook did: the same result a live request gets, so the caller counts it as the
+ * route counts a live one (src/metrics.ts countKeptWebhook).
+ */
+export type KeptWebhookOutcome =
+  | { type: 'inbound'; result: InboundResult }
+  | { type: 'status'; status: string; result: StatusCallbackResult };
+
+/**
  * Applies one kept webhook as a live request would have been. The reply a live text would have carried
  * in its TwiML (an opt-out confirmation for a phrase, HELP, START) goes out through the SmsSender instead,
  * once: also when the request that kept the text had in fact applied it (its commit's answer lost), since
@@ -100,17 +112,18 @@ export interface ApplyKeptDeps {
  * redelivery finds the reply claimed and never texts twice. A reply that fails to send is logged, not
  * retried: the text is applied, and applying it again would not reply.
  */
-async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<void> {
+async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<KeptWebhookOutcome> {
   const receivedAt = new Date(webhook.receivedAt);
   // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
   if (webhook.type === 'inbound') {
     const { type: _t, receivedAt: _r, replyToken, ...sms } = webhook;
     const settings = { ...deps.inbound.settings, perSenderPerMinute: null };
     const tokens = { request: randomUUID(), kept: replyToken ?? null };
-    const { reply, kind } = await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt, tokens);
+    const result = await applyInboundSms({ ...deps.inbound, settings }, sms, receivedAt, tokens);
+    const { reply, kind } = result;
     // The route checked From as E.164 before the text was kept; a stored file may have been edited since.
     const to = parseE164(sms.from);
-    if (reply === null || to === null) return;
+    if (reply === null || to === null) return { type: 'inbound', result };
     try {
       const receipt = await deps.replies.sms.send({
         to,
@@ -126,10 +139,22 @@ async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Prom
         error,
       });
     }
-  } else {
-    const { type: _t, receivedAt: _r, ...callback } = webhook;
-    await applyStatusCallback({ ...deps.status, perMessagePerMinute: null }, callback, receivedAt);
+    return { type: 'inbound', result };
   }
+  const { type: _t, receivedAt: _r, ...callback } = webhook;
+  const result = await applyStatusCallback(
+    { ...deps.status, perMessagePerMinute: null },
+    callback,
+    receivedAt,
+  );
+  return { type: 'status', status: callback.status, result };
+}
+
+/** One drain round: how many were applied and are left, and what each applied one did. */
+export interface DrainResult {
+  applied: number;
+  left: number;
+  outcomes: KeptWebhookOutcome[];
 }
 
 /**
@@ -137,15 +162,12 @@ async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Prom
  * database cannot take (still down: the rest wait for the next round); a webhook that fails otherwise is
  * logged and left for the operator.
  */
-export async function drainSpool(
-  deps: ApplyKeptDeps,
-  spool: DrainableSpool,
-): Promise<{ applied: number; left: number }> {
+export async function drainSpool(deps: ApplyKeptDeps, spool: DrainableSpool): Promise<DrainResult> {
   const ordered = drainOrder(await spool.pending());
-  let applied = 0;
+  const outcomes: KeptWebhookOutcome[] = [];
   for (const webhook of ordered) {
     try {
-      await applyKeptWebhook(deps, webhook);
+      outcomes.push(await applyKeptWebhook(deps, webhook));
     } catch (error) {
       if (isDbUnavailable(error)) break;
       logger.error('a spooled webhook could not be applied; left in the spool', {
@@ -156,10 +178,10 @@ export async function drainSpool(
       continue;
     }
     await spool.remove(webhook);
-    applied++;
   }
+  const applied = outcomes.length;
   if (applied > 0) logger.info('spooled webhooks applied', { applied, left: ordered.length - applied });
-  return { applied, left: ordered.length - applied };
+  return { applied, left: ordered.length - applied, outcomes };
 }
 
 /** One message of a queue-based spool (an SQS record): its id and its body. */
@@ -169,13 +191,17 @@ export interface SpooledMessage {
 }
 
 /**
- * Applies a batch from a queue-based spool in drain order and returns the ids that failed, for the queue
- * to deliver again (SQS partial batch response). Once the database is found unreachable, the rest of the
- * batch is not tried; a body that is not a kept webhook fails every time and so ends in the dead-letter
- * queue for the operator.
+ * Applies a batch from a queue-based spool in drain order. Returns the ids that failed, for the queue to
+ * deliver again (SQS partial batch response), and what each applied one did. Once the database is found
+ * unreachable, the rest of the batch is not tried; a body that is not a kept webhook fails every time and
+ * so ends in the dead-letter queue for the operator.
  */
-export async function applySpooledBatch(deps: ApplyKeptDeps, messages: SpooledMessage[]): Promise<string[]> {
+export async function applySpooledBatch(
+  deps: ApplyKeptDeps,
+  messages: SpooledMessage[],
+): Promise<{ failed: string[]; outcomes: KeptWebhookOutcome[] }> {
   const failed: string[] = [];
+  const outcomes: KeptWebhookOutcome[] = [];
   const parsed: { id: string; webhook: KeptWebhook }[] = [];
   for (const message of messages) {
     const webhook = parseKeptWebhook(message.body);
@@ -191,7 +217,7 @@ export async function applySpooledBatch(deps: ApplyKeptDeps, messages: SpooledMe
       continue;
     }
     try {
-      await applyKeptWebhook(deps, webhook);
+      outcomes.push(await applyKeptWebhook(deps, webhook));
     } catch (error) {
       databaseDown = isDbUnavailable(error);
       logger.warn('a spooled webhook could not be applied; the queue will deliver it again', {
@@ -202,17 +228,26 @@ export async function applySpooledBatch(deps: ApplyKeptDeps, messages: SpooledMe
       failed.push(id);
     }
   }
-  return failed;
+  return { failed, outcomes };
 }
 
-/** Drains every `everyMs` (never two rounds at once) until stopped; stop() waits for a round in progress. */
-export function startSpoolDrainer(deps: ApplyKeptDeps, spool: DrainableSpool, everyMs = 2_000) {
+/**
+ * Drains every `everyMs` (never two rounds at once) until stopped, handing each round's result to
+ * `onDrained` (one-machine mode counts it); stop() waits for a round in progress.
+ */
+export function startSpoolDrainer(
+  deps: ApplyKeptDeps,
+  spool: DrainableSpool,
+  options: { everyMs?: number; onDrained?: (result: DrainResult) => void } = {},
+) {
+  const everyMs = options.everyMs ?? 2_000;
   let running: Promise<unknown> = Promise.resolve();
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
     running = drainSpool(deps, spool)
+      .then((result) => options.onDrained?.(result))
       .catch((error: unknown) => logger.warn('spool drain round failed', { error }))
       .finally(() => {
         busy = false;

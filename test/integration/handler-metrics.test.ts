@@ -15,9 +15,11 @@ import {
   ACCOUNT_SID,
   AUTH_TOKEN,
   inboundParams,
+  newSid,
   PUBLIC_BASE_URL,
   RecordingScheduler,
   RecordingSms,
+  seedSubscriber,
   signedForm,
 } from '../support/webhook-doubles.js';
 import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
@@ -197,20 +199,76 @@ describe('sender handler EMF', () => {
 });
 
 describe('webhooks handler EMF', () => {
-  it('an inbound STOP: one OptOuts count, flushed once by the invocation', async () => {
-    const env = {
-      NODE_ENV: 'test',
-      DATABASE_URL: t.url(),
-      PUBLIC_BASE_URL,
-      ...WEBHOOKS_ENV,
-      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      API_TOKEN: 'test-api-token-0123456789abcdefghij',
-      LOG_LEVEL: 'INFO',
-    };
+  /** The webhooks Lambda's environment; DATABASE_URL is the worker's, known only inside a test. */
+  const env = () => ({
+    NODE_ENV: 'test',
+    DATABASE_URL: t.url(),
+    PUBLIC_BASE_URL,
+    ...WEBHOOKS_ENV,
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    API_TOKEN: 'test-api-token-0123456789abcdefghij',
+    LOG_LEVEL: 'INFO',
+  });
+
+  it('webhooks kept while the database was down and applied from the spool count like live ones', async () => {
+    // Prepare: a sent delivery whose "undelivered" callback, and another subscriber's STOP, arrived while
+    // Postgres was unreachable; SQS now delivers them back to the same Lambda.
+    const messageSid = newSid();
+    await seedSubscriber(db(), { phone: '+12125550123' }, { state: 'sent', messageSid });
+    await seedSubscriber(db(), { phone: '+12125550199' });
     const handler = createWebhooksHandler(
       () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
-      env,
+      env(),
+      new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),
+    );
+    const kept = [
+      {
+        type: 'status',
+        messageSid,
+        status: 'undelivered',
+        errorCode: 30003,
+        recipientOptedOut: false,
+        to: '+12125550123',
+        receivedAt: '2026-11-25T18:05:00.000Z',
+      },
+      {
+        type: 'inbound',
+        messageSid: newSid(),
+        from: '+12125550199',
+        to: '+14155550100',
+        body: 'STOP',
+        optOutType: null,
+        receivedAt: '2026-11-25T18:06:00.000Z',
+      },
+    ];
+    const batch = {
+      Records: kept.map((w, i) => ({ messageId: `m${i}`, body: JSON.stringify(w), eventSource: 'aws:sqs' })),
+    };
+    const replay = handler as unknown as (event: unknown, context: unknown) => Promise<unknown>;
+
+    // Act
+    expect(await replay(batch, lambdaContext)).toEqual({ batchItemFailures: [] });
+
+    // Assess: the same counts, with the same service dimension, as had they arrived live.
+    const docs = emf();
+    expect(docs).toHaveLength(1);
+    expect(docs[0]?._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      Dimensions: [['service']],
+    });
+    expect(metricNames(docs[0] as Emf).sort()).toEqual(['MessagesUndelivered', 'OptOuts']);
+    expect(docs[0]).toMatchObject({ service: 'webhooks', MessagesUndelivered: 1, OptOuts: 1 });
+    // SQS delivers the batch again (at-least-once): nothing new happened, nothing is counted.
+    stdout.length = 0;
+    expect(await replay(batch, lambdaContext)).toEqual({ batchItemFailures: [] });
+    expect(emf()).toEqual([]);
+  });
+
+  it('an inbound STOP: one OptOuts count, flushed once by the invocation', async () => {
+    const handler = createWebhooksHandler(
+      () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
+      env(),
       new PowertoolsMetricsSink({ serviceName: MetricService.webhooks }),
     );
     const params = inboundParams('+12125550123', 'STOP');

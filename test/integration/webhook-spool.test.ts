@@ -12,6 +12,7 @@ import { createDirectorySpool } from '../../src/adapters/directory-spool.js';
 import { createDb, createPool, type Db, dbOnPool } from '../../src/db/connection.js';
 import { helpReply, optInConfirmation, optOutConfirmation } from '../../src/domain/replies.js';
 import { webhookDeps } from '../../src/http/app.js';
+import { countKeptWebhook, InMemoryMetricsSink } from '../../src/metrics.js';
 import { applySpooledBatch, drainSpool } from '../../src/services/webhook-spool.js';
 import { useTestDb } from '../support/db.js';
 import {
@@ -88,7 +89,12 @@ describe('webhooks while the database is unreachable', () => {
     const scheduler = new RecordingScheduler();
     const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler, sms: new RecordingSms() });
     const spool = createDirectorySpool(dir);
-    expect(await drainSpool(deps, spool)).toEqual({ applied: 4, left: 0 });
+    const drained = await drainSpool(deps, spool);
+    expect(drained).toMatchObject({ applied: 4, left: 0 });
+    // What was applied is counted as the live requests would have been (the CLI report; the Lambda's EMF).
+    const counted = new InMemoryMetricsSink();
+    for (const outcome of drained.outcomes) countKeptWebhook(counted, outcome);
+    expect(counted.totals()).toEqual({ OptOuts: 2, MessagesFailed: 1 });
 
     expect(
       await t.db().selectFrom('subscribers').select(['phone', 'status']).orderBy('phone').execute(),
@@ -165,7 +171,7 @@ describe('webhooks while the database is unreachable', () => {
     });
 
     // Act
-    expect(await drainSpool(deps, spool)).toEqual({ applied: 2, left: 0 });
+    expect(await drainSpool(deps, spool)).toMatchObject({ applied: 2, left: 0 });
 
     // Assess
     expect(await t.db().selectFrom('subscribers').select(['status', 'opted_out_at']).execute()).toEqual([
@@ -208,8 +214,8 @@ describe('webhooks while the database is unreachable', () => {
       const sms = new RecordingSms();
 
       // Act
-      expect(await applySpooledBatch(depsWith(sms), batchOf('STOP', STOP_AT))).toEqual([]);
-      expect(await applySpooledBatch(depsWith(sms), batchOf('START', START_AT))).toEqual([]);
+      expect(await applySpooledBatch(depsWith(sms), batchOf('STOP', STOP_AT))).toMatchObject({ failed: [] });
+      expect(await applySpooledBatch(depsWith(sms), batchOf('START', START_AT))).toMatchObject({ failed: [] });
 
       // Assess
       expect(await subscriberRow()).toEqual({ status: 'opted_out', opted_out_at: new Date(STOP_AT) });
@@ -264,7 +270,7 @@ describe('webhooks while the database is unreachable', () => {
     // Without Twilio's Advanced Opt-Out our app answers the keywords too.
     const config = testConfig({ TWILIO_ADVANCED_OPT_OUT: 'false' });
     const deps = webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
-    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 3, left: 0 });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toMatchObject({ applied: 3, left: 0 });
 
     const replies = { serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT };
     const statusCallback = `${config.PUBLIC_BASE_URL}/twilio/status`;
@@ -278,7 +284,7 @@ describe('webhooks while the database is unreachable', () => {
     for (const params of [stop, help]) {
       expect((await post(appOn(down), '/twilio/inbound', params)).status).toBe(503);
     }
-    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 2, left: 0 });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toMatchObject({ applied: 2, left: 0 });
     expect(sms.sent).toHaveLength(2);
   });
 
@@ -289,7 +295,7 @@ describe('webhooks while the database is unreachable', () => {
     const sms = new RecordingSms();
     const config = testConfig();
     const deps = webhookDeps({ config, db: t.db(), scheduler: new RecordingScheduler(), sms });
-    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 2, left: 0 });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toMatchObject({ applied: 2, left: 0 });
     expect(sms.sent.map((m) => [m.to, m.body])).toEqual([
       [PHONE, optOutConfirmation({ serviceName: config.SERVICE_NAME, helpContact: config.HELP_CONTACT })],
     ]);
@@ -301,7 +307,7 @@ describe('webhooks while the database is unreachable', () => {
     const sms = new RecordingSms();
     sms.failWith = new Error('Twilio is down too');
     const deps = webhookDeps({ config: testConfig(), db: t.db(), scheduler: new RecordingScheduler(), sms });
-    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 1, left: 0 });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toMatchObject({ applied: 1, left: 0 });
     expect(await rowCounts(t.db())).toMatchObject({ inbound_messages: 1 });
   });
 
@@ -315,7 +321,7 @@ describe('webhooks while the database is unreachable', () => {
       sms: new RecordingSms(),
       retry: { budgetMs: 0 },
     });
-    expect(await drainSpool(deps, createDirectorySpool(dir))).toEqual({ applied: 0, left: 1 });
+    expect(await drainSpool(deps, createDirectorySpool(dir))).toMatchObject({ applied: 0, left: 1 });
     expect(await readdir(dir)).toHaveLength(1);
   });
 
