@@ -1,6 +1,7 @@
 // EventBridge Scheduler: one one-shot schedule per delivery that invokes the sender Lambda at the planned
 // second. Creation is idempotent (deterministic name + ClientToken; ConflictException means "exists"), and
-// calls go through an adaptive gate that halves concurrency and backs off when AWS throttles.
+// calls go through an adaptive gate that halves concurrency and backs off when AWS throttles. A full
+// "Number of schedules" quota is not throttling: it is reported at once as ScheduleQuotaExceeded.
 import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
@@ -8,7 +9,7 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { logger } from '../logger.js';
-import type { DeliveryScheduler, ScheduleRequest } from '../services/ports.js';
+import { type DeliveryScheduler, ScheduleQuotaExceeded, type ScheduleRequest } from '../services/ports.js';
 
 export interface EventBridgeSchedulerOptions {
   client: Pick<SchedulerClient, 'send'>;
@@ -54,7 +55,11 @@ export function maximumEventAgeSeconds(at: Date, windowEnd: Date): number {
 const isNamed = (error: unknown, ...names: string[]) =>
   error instanceof Error && names.includes((error as { name: string }).name);
 
-const THROTTLED = ['ThrottlingException', 'TooManyRequestsException', 'ServiceQuotaExceededException'];
+/**
+ * Request-rate refusals, worth backing off and retrying. Not ServiceQuotaExceededException: on
+ * CreateSchedule that is the account's count of schedules, which only falls as schedules fire.
+ */
+const THROTTLED = ['ThrottlingException', 'TooManyRequestsException'];
 
 /** Additive-increase / multiplicative-decrease limit on calls in flight. */
 class AdaptiveGate {
@@ -156,6 +161,13 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
       try {
         await call(() => options.client.send(new CreateScheduleCommand(input)));
       } catch (error) {
+        if (isNamed(error, 'ServiceQuotaExceededException')) {
+          const reason = (error as Error).message;
+          throw new ScheduleQuotaExceeded(
+            `EventBridge Scheduler holds as many schedules as the account's "Number of schedules" quota allows (${reason})`,
+            { cause: error },
+          );
+        }
         // Same name already in the group: an earlier (perhaps timed-out) run created it.
         if (!isNamed(error, 'ConflictException')) throw error;
         logger.debug('schedule already exists', { name });

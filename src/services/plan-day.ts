@@ -31,7 +31,7 @@ import { decideDate, PLANNED, SKIP_QUOTA } from '../domain/quota.js';
 import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
 import { CapacityLedger, openAiMessagesPerMinute, type Random } from '../domain/slots.js';
 import { logger } from '../logger.js';
-import type { DeliveryScheduler } from './ports.js';
+import { type DeliveryScheduler, ScheduleQuotaExceeded } from './ports.js';
 
 export type PlannerSettings = Pick<
   Settings,
@@ -80,7 +80,10 @@ export interface PlanSummary {
   missed: number;
   /** Of the missed, those moved to a later second of their still-open window (and scheduled there). */
   replanned: number;
-  /** Planned deliveries left unscheduled because the deadline came first; the next run resumes them. */
+  /**
+   * Planned deliveries left unscheduled because the deadline came first, or because the account's schedule
+   * quota was found full (no call could succeed); the next run resumes them.
+   */
   remaining: number;
 }
 
@@ -441,6 +444,10 @@ async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSum
     summary.remaining = await countUnscheduledDeliveries(db, notBefore);
     return;
   }
+  // Once the account's schedule quota is found full, every further call would fail the same way.
+  let quotaFull = false;
+  const stopCalling = () =>
+    quotaFull || (deps.deadline !== undefined && Date.now() >= deps.deadline.getTime());
 
   let after: { plannedAt: Date; id: string } | null = null;
   for (;;) {
@@ -449,7 +456,7 @@ async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSum
     const last = page[page.length - 1] as (typeof page)[number];
     after = { plannedAt: last.plannedAt, id: last.id };
 
-    if (deps.deadline && Date.now() >= deps.deadline.getTime()) {
+    if (stopCalling()) {
       summary.remaining += page.length;
       continue;
     }
@@ -457,7 +464,7 @@ async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSum
       page,
       deps.scheduleConcurrency ?? 16,
       async (d): Promise<ScheduleOutcome | null> => {
-        if (deps.deadline && Date.now() >= deps.deadline.getTime()) return null;
+        if (stopCalling()) return null;
         try {
           const name = await scheduler.schedule({
             deliveryId: d.id,
@@ -467,7 +474,16 @@ async function scheduleDeliveries(deps: PlanDayDeps, now: Date, summary: PlanSum
           return { id: d.id, scheduleName: name };
         } catch (error) {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          logger.warn('could not create schedule; the next run retries', { deliveryId: d.id, error });
+          if (error instanceof ScheduleQuotaExceeded) {
+            if (!quotaFull)
+              logger.error(
+                'the schedule quota is full: this run creates no more schedules, the rest wait for a later run (raise "Number of schedules" in Service Quotas, DEPLOYMENT.md)',
+                { deliveryId: d.id, error },
+              );
+            quotaFull = true;
+          } else {
+            logger.warn('could not create schedule; the next run retries', { deliveryId: d.id, error });
+          }
           return { id: d.id, error: message };
         }
       },

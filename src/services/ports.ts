@@ -135,10 +135,24 @@ export interface ScheduleRequest {
 }
 
 export interface DeliveryScheduler {
-  /** Idempotent: scheduling an already scheduled delivery succeeds. Returns the schedule's name. */
+  /**
+   * Idempotent: scheduling an already scheduled delivery succeeds. Returns the schedule's name. Throws
+   * ScheduleQuotaExceeded when no new schedule can exist until pending ones fire or the quota is raised.
+   */
   schedule(request: ScheduleRequest): Promise<string>;
   /** Removes a pending schedule; a missing one is not an error. */
   cancel(deliveryId: string): Promise<void>;
+}
+
+/**
+ * The account holds as many pending schedules as its quota allows (EventBridge Scheduler's "Number of
+ * schedules"): retrying cannot help until schedules fire or the quota is raised.
+ */
+export class ScheduleQuotaExceeded extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ScheduleQuotaExceeded';
+  }
 }
 
 /**

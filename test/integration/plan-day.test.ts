@@ -1,7 +1,14 @@
 // planDay on real Postgres: idempotent re-runs, caps and quota with fair rotation, bad zones, schedule
 // progress stored per delivery, and 10,000 subscribers in one run.
+import {
+  CreateScheduleCommand,
+  SchedulerClient,
+  ServiceQuotaExceededException,
+} from '@aws-sdk/client-scheduler';
+import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { createEventBridgeScheduler } from '../../src/adapters/eventbridge-scheduler.js';
 import type { Db } from '../../src/db/connection.js';
 import { seededRandom } from '../../src/domain/slots.js';
 import { planDay, SEND_TAIL_MARGIN_MS } from '../../src/services/plan-day.js';
@@ -214,6 +221,41 @@ describe('planDay', () => {
     expect(retry.requests.map((r) => r.deliveryId).sort()).toEqual(ids.slice(0, 2).sort());
     const left = await db().selectFrom('deliveries').select('id').where('scheduled_at', 'is', null).execute();
     expect(left).toEqual([]);
+  });
+
+  it('stops creating schedules once the account’s schedule quota is full, and leaves the rest for a later run', async () => {
+    // Prepare: 40 deliveries to schedule; EventBridge Scheduler refuses every CreateSchedule because the
+    // account holds its "Number of schedules" quota already.
+    await addSubscribers(db(), 20, ['Europe/London']);
+    const sdk = mockClient(SchedulerClient);
+    sdk.on(CreateScheduleCommand).rejects(
+      new ServiceQuotaExceededException({
+        message: 'You have exceeded the number of schedules',
+        Message: 'You have exceeded the number of schedules',
+        $metadata: {},
+      }),
+    );
+    const scheduler = createEventBridgeScheduler({
+      client: new SchedulerClient({ region: 'us-east-1' }),
+      groupName: 'daily-positivity-dev',
+      target: { arn: 'arn:sender', roleArn: 'arn:role', deadLetterArn: 'arn:dlq' },
+      sleep: async () => {},
+    });
+
+    // Act
+    const run = await planDay({ db: db(), scheduler, settings, scheduleConcurrency: 4 }, now);
+    sdk.restore();
+
+    // Assess: the calls already in flight when the quota was found full, and no more; every delivery is
+    // still planned and unscheduled, counted as work left (PlannerWorkLeft pages when no run gets further).
+    const calls = sdk.commandCalls(CreateScheduleCommand).length;
+    expect(run.planned).toBeGreaterThan(4);
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(4);
+    expect(run).toMatchObject({ scheduled: 0, failed: calls, remaining: run.planned - calls });
+    const errors = await db().selectFrom('deliveries').select('schedule_error').execute();
+    expect(errors.filter((r) => r.schedule_error !== null)).toHaveLength(calls);
+    expect(errors.find((r) => r.schedule_error)?.schedule_error).toMatch(/^ScheduleQuotaExceeded: /);
   });
 
   it('reports the deliveries left when the deadline comes first, and resumes them next run', async () => {

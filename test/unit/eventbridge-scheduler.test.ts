@@ -6,6 +6,7 @@ import {
   DeleteScheduleCommand,
   ResourceNotFoundException,
   SchedulerClient,
+  ServiceQuotaExceededException,
   ThrottlingException,
   ValidationException,
 } from '@aws-sdk/client-scheduler';
@@ -129,6 +130,31 @@ describe('EventBridge scheduler adapter', () => {
     ).rejects.toThrow(ThrottlingException);
     expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(3);
     expect(sleeps).toHaveLength(2);
+  });
+
+  it('a full "Number of schedules" quota is not throttling: one call, no back-off, concurrency kept', async () => {
+    // Retrying cannot help (schedules leave the quota only as they fire), and halving the gate would slow
+    // every other call of the run.
+    sdk.on(CreateScheduleCommand).rejects(
+      new ServiceQuotaExceededException({
+        message: 'You have exceeded the number of schedules',
+        Message: 'You have exceeded the number of schedules',
+        ...meta,
+      }),
+    );
+    const { scheduler, sleeps } = adapter({ maxConcurrency: 8 });
+    const created = scheduler.schedule({
+      deliveryId,
+      at: new Date('2026-03-08T18:00:00Z'),
+      windowEnd: new Date('2026-03-08T21:00:00Z'),
+    });
+    await expect(created).rejects.toMatchObject({
+      name: 'ScheduleQuotaExceeded',
+      cause: expect.objectContaining({ name: 'ServiceQuotaExceededException' }),
+    });
+    expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(scheduler.stats()).toEqual({ throttles: 0, concurrencyLimit: 8 });
   });
 
   it('treats ConflictException as already created (a re-run is safe)', async () => {
