@@ -109,8 +109,18 @@ async function reserveSendNow(
     }
     return { deliveryId: existing.id, wasPlanned: true };
   });
-  // The timer armed for the planned time is no longer needed; the claim would make it harmless anyway.
-  if (wasPlanned) await deps.scheduler.cancel(deliveryId);
+  // The timer armed for the planned time is no longer needed; the claim makes it harmless if it stays, so a
+  // delete that fails does not stop the send.
+  if (wasPlanned) {
+    try {
+      await deps.scheduler.cancel(deliveryId);
+    } catch (error) {
+      logger.warn('could not remove the planned schedule of a delivery sent now; it will find it claimed', {
+        deliveryId,
+        error,
+      });
+    }
+  }
   return { deliveryId, localDate, demoWindow, windowEnd: window.end };
 }
 

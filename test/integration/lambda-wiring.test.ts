@@ -1,9 +1,11 @@
 // The deployed handler exports, built as in AWS (settings from env, the shared limiter on the Postgres
 // pool, Twilio and EventBridge Scheduler adapters), not with test doubles.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteScheduleCommand, InternalServerException, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SendEvent } from '../../src/handlers/sender.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
@@ -13,6 +15,41 @@ import { SENDER_FUNCTION_ARN, WEBHOOKS_ENV } from '../support/webhooks-env.js';
 const t = useTestDb();
 const saved = { ...process.env };
 const lambda = mockClient(LambdaClient);
+const scheduler = mockClient(SchedulerClient);
+const PHONE = '+12125550123';
+
+/** A New York subscriber whose delivery for today is planned and has its schedule. */
+async function subscriberWithScheduledDelivery(): Promise<string> {
+  const zone = 'America/New_York';
+  const s = await t
+    .db()
+    .insertInto('subscribers')
+    .values({ phone: PHONE, time_zone: zone, status: 'active' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const today = DateTime.now().setZone(zone);
+  const d = await t
+    .db()
+    .insertInto('deliveries')
+    .values({
+      subscriber_id: s.id,
+      local_date: today.toISODate() as string,
+      time_zone: zone,
+      window_start: today.startOf('day').plus({ hours: 12 }).toJSDate(),
+      window_end: today.startOf('day').plus({ hours: 17 }).toJSDate(),
+      planned_at: today.startOf('day').plus({ hours: 15 }).toJSDate(),
+      state: 'planned',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await t
+    .db()
+    .updateTable('deliveries')
+    .set({ schedule_name: `delivery-${d.id}`, scheduled_at: new Date() })
+    .where('id', '=', d.id)
+    .execute();
+  return d.id;
+}
 
 describe('deployed Lambda handlers', () => {
   beforeAll(() => {
@@ -29,6 +66,10 @@ describe('deployed Lambda handlers', () => {
   });
   afterAll(() => {
     process.env = saved;
+  });
+  beforeEach(() => {
+    lambda.reset();
+    scheduler.reset();
   });
 
   it('webhooks: builds from the environment and serves health and a signed HELP', async () => {
@@ -58,7 +99,6 @@ describe('deployed Lambda handlers', () => {
   it('webhooks: a test send invokes the sender Lambda asynchronously with the event its schedules send', async () => {
     // Prepare: an active subscriber; Lambda queues the invocation (202), as for InvocationType Event.
     process.env.DATABASE_URL = t.url();
-    lambda.reset();
     lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
     await t
       .db()
@@ -85,6 +125,40 @@ describe('deployed Lambda handlers', () => {
     expect(input).toMatchObject({ FunctionName: SENDER_FUNCTION_ARN, InvocationType: 'Event' });
     const event = JSON.parse(new TextDecoder().decode(input?.Payload as Uint8Array));
     expect(SendEvent.parse(event)).toEqual({ deliveryId: view.deliveryId });
+  });
+
+  it('webhooks: a test send starts even when its planned schedule cannot be deleted (it would fire harmlessly)', async () => {
+    // Prepare: today's delivery is planned and scheduled; DeleteSchedule fails (a 5xx from Scheduler).
+    process.env.DATABASE_URL = t.url();
+    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+    scheduler.on(DeleteScheduleCommand).rejects(
+      new InternalServerException({
+        message: 'Unexpected error',
+        Message: 'Unexpected error',
+        $metadata: {},
+      }),
+    );
+    const deliveryId = await subscriberWithScheduledDelivery();
+    const { handler } = await import('../../src/handlers/webhooks.js');
+
+    // Act
+    const res = (await handler(
+      httpApiEvent('POST', `/api/subscribers/${encodeURIComponent(PHONE)}/send-now`, {
+        headers: { authorization: `Bearer ${process.env.API_TOKEN}` },
+      }),
+      lambdaContext,
+    )) as { statusCode: number; body: string };
+
+    // Assess: the delete was tried; the send was handed to the sender all the same (the old schedule, if it
+    // fires, finds the delivery claimed or sent and does nothing).
+    expect(scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input.Name)).toEqual([
+      `delivery-${deliveryId}`,
+    ]);
+    expect(res.statusCode).toBe(202);
+    const invoked = lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input.Payload);
+    expect(invoked.map((p) => JSON.parse(new TextDecoder().decode(p as Uint8Array)))).toEqual([
+      { deliveryId },
+    ]);
   });
 
   it('sender: rejects a malformed event without throwing and answers not_found for an unknown id', async () => {
