@@ -23,7 +23,11 @@ export interface EventBridgeSchedulerOptions {
   target?: { arn: string; roleArn: string; deadLetterArn: string };
   /** Upper bound on calls in flight (default 20). */
   maxConcurrency?: number;
-  /** Throttled attempts per call before giving up (default 8); the planner's next run retries. */
+  /**
+   * Throttled attempts per CreateSchedule before giving up (default 8); the planner's next run retries. A
+   * cancel makes one: it runs inside a request (an opt-out, a test send) and a schedule left behind is
+   * harmless, since the sender ignores a delivery no longer planned.
+   */
   maxAttempts?: number;
   /** Back-off base and cap in ms (defaults 100 and 5,000). */
   baseDelayMs?: number;
@@ -114,7 +118,7 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
   const random = options.random ?? Math.random;
   let throttles = 0;
 
-  async function call<T>(send: () => Promise<T>): Promise<T> {
+  async function call<T>(send: () => Promise<T>, attempts = maxAttempts): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       await gate.acquire();
       try {
@@ -122,7 +126,7 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
         gate.succeeded();
         return result;
       } catch (error) {
-        if (!isNamed(error, ...THROTTLED) || attempt >= maxAttempts) throw error;
+        if (!isNamed(error, ...THROTTLED) || attempt >= attempts) throw error;
         throttles++;
         gate.throttled();
       } finally {
@@ -178,8 +182,9 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
     async cancel(deliveryId: string): Promise<void> {
       const name = scheduleNameFor(deliveryId);
       try {
-        await call(() =>
-          options.client.send(new DeleteScheduleCommand({ Name: name, GroupName: options.groupName })),
+        await call(
+          () => options.client.send(new DeleteScheduleCommand({ Name: name, GroupName: options.groupName })),
+          1,
         );
       } catch (error) {
         // Already fired (ActionAfterCompletion DELETE) or never created: nothing to cancel.

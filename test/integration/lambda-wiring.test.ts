@@ -1,11 +1,17 @@
 // The deployed handler exports, built as in AWS (settings from env, the shared limiter on the Postgres
 // pool, Twilio and EventBridge Scheduler adapters), not with test doubles.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteScheduleCommand, InternalServerException, SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  DeleteScheduleCommand,
+  InternalServerException,
+  SchedulerClient,
+  ThrottlingException,
+} from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
 import { SendEvent } from '../../src/handlers/sender.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
@@ -159,6 +165,45 @@ describe('deployed Lambda handlers', () => {
     expect(invoked.map((p) => JSON.parse(new TextDecoder().decode(p as Uint8Array)))).toEqual([
       { deliveryId },
     ]);
+  });
+
+  it('webhooks: a STOP is answered in time when deleting its planned schedule is throttled', async () => {
+    // Prepare: Scheduler throttles every DeleteSchedule, and the back-off's jitter is at its longest.
+    process.env.DATABASE_URL = t.url();
+    scheduler
+      .on(DeleteScheduleCommand)
+      .rejects(
+        new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', $metadata: {} }),
+      );
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const deliveryId = await subscriberWithScheduledDelivery();
+    // A cold start of its own, so its adapters are built while the jitter is pinned.
+    vi.resetModules();
+    const { handler } = await import('../../src/handlers/webhooks.js');
+    const stop = signedForm('/twilio/inbound', inboundParams(PHONE, 'STOP'));
+
+    // Act
+    const started = Date.now();
+    const res = await handler(httpApiEvent('POST', '/twilio/inbound', stop), lambdaContext);
+    const tookMs = Date.now() - started;
+    vi.restoreAllMocks();
+
+    // Assess: opted out and answered within what the Lambda's 15 s leave after its worst-case database
+    // work (a request still running at the timeout is lost, and Twilio does not retry an inbound text).
+    // The schedule left behind is harmless: the delivery is cancelled, so the sender sends nothing.
+    expect(res).toMatchObject({ statusCode: 200 });
+    const afterDatabaseMs =
+      WEBHOOK_DB_BUDGET.lambdaTimeoutMs -
+      (WEBHOOK_DB_BUDGET.retryMs + 2 * WEBHOOK_DB_BUDGET.connectMs + WEBHOOK_DB_BUDGET.statementMs);
+    expect(tookMs).toBeLessThan(afterDatabaseMs);
+    expect(scheduler.commandCalls(DeleteScheduleCommand).length).toBeGreaterThan(0);
+    const after = await t
+      .db()
+      .selectFrom('deliveries')
+      .select('state')
+      .where('id', '=', deliveryId)
+      .execute();
+    expect(after).toEqual([{ state: 'cancelled' }]);
   });
 
   it('sender: rejects a malformed event without throwing and answers not_found for an unknown id', async () => {

@@ -203,6 +203,17 @@ describe('EventBridge scheduler adapter', () => {
     ]);
   });
 
+  it('cancels with one attempt: a throttled delete is passed on at once, without back-off', async () => {
+    // A cancel runs inside a request (an opt-out, a test send) and the schedule left behind is harmless.
+    sdk
+      .on(DeleteScheduleCommand)
+      .rejects(new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', ...meta }));
+    const { scheduler, sleeps } = adapter();
+    await expect(scheduler.cancel(deliveryId)).rejects.toThrow(ThrottlingException);
+    expect(sdk.commandCalls(DeleteScheduleCommand)).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
   it('keeps no more calls in flight than its concurrency limit', async () => {
     let inFlight = 0;
     let peak = 0;
