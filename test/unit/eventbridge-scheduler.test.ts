@@ -11,6 +11,7 @@ import {
   ValidationException,
 } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   atExpression,
@@ -240,5 +241,93 @@ describe('EventBridge scheduler adapter', () => {
     );
     expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(40);
     expect(peak).toBe(4);
+  });
+});
+
+// The CreateSchedule API's own limits (API reference, CreateSchedule / Target / RetryPolicy), checked on the
+// input the adapter sends for any delivery: a value outside them is a ValidationException for that
+// delivery in AWS, which no unit test with a fixed example would show.
+const SCHEDULE_NAME = /^[0-9a-zA-Z\-_.]{1,64}$/;
+const CLIENT_TOKEN = /^[a-zA-Z0-9\-_]{1,64}$/;
+const AT = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/;
+const HOUR_MS = 3_600_000;
+
+describe('CreateSchedule input, for any delivery', () => {
+  it('stays within every limit of the API and fires at the planned second, in UTC', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uuid(),
+        fc.date({
+          min: new Date('2026-01-01T00:00:00Z'),
+          max: new Date('2099-12-31T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        // Window end from just after the send to two days later (longer than the 24 h retry limit).
+        fc.integer({ min: 1, max: 48 * HOUR_MS }),
+        async (id, at, windowMs) => {
+          sdk.reset();
+          sdk.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn' });
+          const { scheduler } = adapter({ groupName: 'daily-positivity-dev' });
+
+          const name = await scheduler.schedule({
+            deliveryId: id,
+            at,
+            windowEnd: new Date(at.getTime() + windowMs),
+          });
+
+          const input = sdk.commandCalls(CreateScheduleCommand)[0]?.args[0].input;
+          expect(input?.Name).toBe(name);
+          expect(name).toMatch(SCHEDULE_NAME);
+          expect(input?.GroupName).toMatch(SCHEDULE_NAME);
+          expect(input?.ClientToken).toMatch(CLIENT_TOKEN);
+          // One-time schedules take no offset and no fraction; the time is read in ScheduleExpressionTimezone.
+          const when = AT.exec(input?.ScheduleExpression ?? '')?.[1];
+          expect(when, input?.ScheduleExpression).toBeDefined();
+          expect(input?.ScheduleExpressionTimezone).toBe('UTC');
+          expect(Date.parse(`${when}Z`)).toBe(Math.floor(at.getTime() / 1000) * 1000);
+          expect(input).toMatchObject({
+            FlexibleTimeWindow: { Mode: 'OFF' },
+            ActionAfterCompletion: 'DELETE',
+          });
+          const retry = input?.Target?.RetryPolicy;
+          expect(Number.isInteger(retry?.MaximumEventAgeInSeconds)).toBe(true);
+          expect(retry?.MaximumEventAgeInSeconds).toBeGreaterThanOrEqual(60);
+          expect(retry?.MaximumEventAgeInSeconds).toBeLessThanOrEqual(86_400);
+          expect(Number.isInteger(retry?.MaximumRetryAttempts)).toBe(true);
+          expect(retry?.MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+          expect(retry?.MaximumRetryAttempts).toBeLessThanOrEqual(185);
+          // Retries never outlive the window, except for the API's 60 s minimum.
+          expect((retry?.MaximumEventAgeInSeconds ?? 0) * 1000).toBeLessThanOrEqual(
+            Math.max(60_000, windowMs),
+          );
+          expect(input?.Target?.Input?.length).toBeLessThanOrEqual(8192);
+          expect(JSON.parse(input?.Target?.Input ?? 'null')).toEqual({ deliveryId: id });
+          expect(input?.Target).toMatchObject({
+            Arn: target.arn,
+            RoleArn: target.roleArn,
+            DeadLetterConfig: { Arn: target.deadLetterArn },
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('cancels by the same name in the same group', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uuid(), async (id) => {
+        sdk.reset();
+        sdk.on(CreateScheduleCommand).resolves({});
+        sdk.on(DeleteScheduleCommand).resolves({});
+        const { scheduler } = adapter();
+        const name = await scheduler.schedule({ deliveryId: id, at: new Date(), windowEnd: new Date() });
+        await scheduler.cancel(id);
+        expect(sdk.commandCalls(DeleteScheduleCommand)[0]?.args[0].input).toEqual({
+          Name: name,
+          GroupName: options.groupName,
+        });
+      }),
+      { numRuns: 50 },
+    );
   });
 });
