@@ -215,7 +215,9 @@ describe('webhooks while the database is unreachable', () => {
 
       // Act
       expect(await applySpooledBatch(depsWith(sms), batchOf('STOP', STOP_AT))).toMatchObject({ failed: [] });
-      expect(await applySpooledBatch(depsWith(sms), batchOf('START', START_AT))).toMatchObject({ failed: [] });
+      expect(await applySpooledBatch(depsWith(sms), batchOf('START', START_AT))).toMatchObject({
+        failed: [],
+      });
 
       // Assess
       expect(await subscriberRow()).toEqual({ status: 'opted_out', opted_out_at: new Date(STOP_AT) });
