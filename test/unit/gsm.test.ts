@@ -24,7 +24,7 @@ describe('countSegments', () => {
     ['á'.repeat(71), 'UCS-2', 71, 2],
     ['😀'.repeat(35), 'UCS-2', 70, 1],
     ['😀'.repeat(36), 'UCS-2', 72, 2],
-    ['a'.repeat(134) + '😀', 'UCS-2', 136, 3], // 67 + 67 leaves the pair no room in part 2
+    [`${'a'.repeat(134)}😀`, 'UCS-2', 136, 3], // 67 + 67 leaves the pair no room in part 2
   ])('counts %j as %s, %i units, %i segments', (text, encoding, units, segments) => {
     expect(countSegments(text)).toEqual({ encoding, units, segments });
   });
