@@ -1,6 +1,6 @@
 // Every migration, imported statically so bundlers (the Lambda build) include them. Append new ones here;
 // names sort in the order they run.
-import type { Migration, MigrationProvider } from 'kysely';
+import type { Migration } from 'kysely';
 import * as initialSchema from './2026-11-25T1200_initial_schema.js';
 import * as rateLimits from './2026-11-25T1310_rate_limits.js';
 import * as plannerOrderIndex from './2026-11-25T1320_planner_order_index.js';
@@ -31,8 +31,4 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T1600_inbound_dedupe_by_row': inboundDedupeByRow,
   '2026-12-01T1700_status_callback_hot_path': statusCallbackHotPath,
   '2026-12-01T1800_inbound_reply_token': inboundReplyToken,
-};
-
-export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => migrations,
 };

@@ -2,7 +2,7 @@
 // migrations applied to a real Postgres, a summary returned — and a failure thrown so the deploy fails.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { migrations } from '../../migrations/index.js';
@@ -69,6 +69,25 @@ describe('migrate Lambda', () => {
         db,
       );
       expect(rows.map((r) => r.name)).toEqual(names);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('succeeds on a database a later release migrated further (a rollback deploy), applying nothing', async () => {
+    const url = await createEmptyDatabase('migrate_handler_rollback');
+    const db = connect(url);
+    try {
+      const later = '2099-01-01T0000_a_later_release';
+      const laterRelease = { ...migrations, [later]: { up: async () => {} } };
+      const result = await new Migrator({
+        db,
+        provider: { getMigrations: async () => laterRelease },
+      }).migrateToLatest();
+      expect(result.error).toBeUndefined();
+      const handler = await loadHandler(url);
+
+      expect(await handler()).toMatchObject({ applied: [], latest: later });
     } finally {
       await db.destroy();
     }
