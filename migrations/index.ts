@@ -1,5 +1,6 @@
 // Every migration, imported statically so bundlers (the Lambda build) include them. Append new ones here;
-// names sort in the order they run.
+// names sort in the order they run. Landed ones are frozen, names included: record a new one's checksum in
+// test/fixtures/landed-migrations.json (test/unit/landed-migrations.test.ts).
 import type { Migration } from 'kysely';
 import * as initialSchema from './2026-11-25T1200_initial_schema.js';
 import * as rateLimits from './2026-11-25T1310_rate_limits.js';

@@ -1,11 +1,15 @@
 // The migrate step on databases other releases left (DEPLOYMENT.md, Upgrades and Rollback): a rollback deploys
-// this release onto a database a later release migrated further.
+// this release onto a database a later release migrated further; an upgrade finds a migration applied under
+// the name it had on main before it was renamed.
 import { Kysely, type Migration, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../migrations/index.js';
 import { migrateDown, migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
+import * as asyncCommit7f19bca from '../fixtures/renamed-migrations/2026-12-01T1700_status_callbacks_async_commit.7f19bca.js';
+import * as asyncCommit714ba88 from '../fixtures/renamed-migrations/2026-12-01T1700_status_callbacks_async_commit.714ba88.js';
 import { createEmptyDatabase } from '../support/db.js';
+import { schemaOf } from '../support/schema.js';
 
 const names = Object.keys(migrations);
 
@@ -86,4 +90,57 @@ describe('a database a later release migrated further (a rollback deploys this r
 
     await expect(migrateToLatest(db)).rejects.toThrow(`previously executed migration ${removed} is missing`);
   });
+});
+
+/**
+ * Every migration that was on main under another name than today's, as it was there (test/fixtures): a stage
+ * deployed at that commit recorded it under that name and ran that version of it.
+ */
+const RENAMED_ON_MAIN: [commit: string, name: string, migration: Migration, now: string][] = [
+  [
+    '7f19bca',
+    '2026-12-01T1700_status_callbacks_async_commit',
+    asyncCommit7f19bca,
+    '2026-12-01T1700_status_callback_hot_path',
+  ],
+  [
+    '714ba88',
+    '2026-12-01T1700_status_callbacks_async_commit',
+    asyncCommit714ba88,
+    '2026-12-01T1700_status_callback_hot_path',
+  ],
+];
+
+describe('a database migrated by a release that knew a migration by its earlier name', () => {
+  it.each(RENAMED_ON_MAIN)(
+    'upgrades from %s (%s) to the schema a fresh database gets',
+    async (commit, name, migration, now) => {
+      const fresh = await emptyDatabase('renamed_fresh');
+      await migrateToLatest(fresh);
+      const db = await emptyDatabase(`renamed_${commit}`);
+      const before = Object.fromEntries(Object.entries(migrations).filter(([n]) => n < now));
+      await migrateAsRelease(db, { ...before, [name]: migration });
+
+      expect(await migrateToLatest(db)).toEqual(names.filter((n) => n > now));
+
+      expect((await migrationStatus(db)).filter((m) => m.executedAt).map((m) => m.name)).toEqual(names);
+      expect(await schemaOf(db)).toEqual(await schemaOf(fresh));
+    },
+  );
+
+  it.each(RENAMED_ON_MAIN)(
+    'reverts the migration from %s by the name it has now',
+    async (commit, name, migration, now) => {
+      const db = await emptyDatabase(`renamed_down_${commit}`);
+      const before = Object.fromEntries(Object.entries(migrations).filter(([n]) => n < now));
+      await migrateAsRelease(db, { ...before, [name]: migration });
+      const previous = await emptyDatabase('renamed_previous');
+      await migrateAsRelease(previous, before);
+
+      for (const reverted of names.filter((n) => n >= now).reverse())
+        expect(await migrateDown(db)).toEqual([reverted]);
+
+      expect(await schemaOf(db)).toEqual(await schemaOf(previous));
+    },
+  );
 });
