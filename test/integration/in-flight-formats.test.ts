@@ -106,7 +106,7 @@ describe('webhooks an earlier release kept in the spool', () => {
       clock: fixedClock('2026-11-25T18:10:00Z'),
     });
 
-    const failed = await applySpooledBatch(deps, [
+    const { failed } = await applySpooledBatch(deps, [
       { id: 'stop', body: KEPT_STOP },
       { id: 'status', body: KEPT_STATUS },
     ]);

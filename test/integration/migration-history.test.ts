@@ -137,8 +137,8 @@ describe('a database migrated by a release that knew a migration by its earlier 
       const previous = await emptyDatabase('renamed_previous');
       await migrateAsRelease(previous, before);
 
-      for (const reverted of names.filter((n) => n >= now).reverse())
-        expect(await migrateDown(db)).toEqual([reverted]);
+      // The release it ran ended at the renamed migration; later ones were never applied there.
+      expect(await migrateDown(db)).toEqual([now]);
 
       expect(await schemaOf(db)).toEqual(await schemaOf(previous));
     },
