@@ -36,48 +36,44 @@ export function clearSubscriberBodies(db: DbOrTrx, subscriberId: number): Promis
   );
 }
 
-/** Deletes up to `limit` inbound messages (text and sender number) received before `cutoff`. */
-export function deleteInboundMessages(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
+/**
+ * Deletes up to `limit` rows of `table` whose `at` is before `cutoff`, oldest first, skipping rows another
+ * transaction holds (a concurrent run takes the next batch instead of waiting).
+ */
+function deleteBefore(
+  db: DbOrTrx,
+  table: 'inbound_messages' | 'delivery_status_events' | 'consent_events' | 'outbox_messages',
+  key: 'id' | 'sid',
+  at: 'received_at' | 'created_at',
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
   return affected(
     db,
-    sql`DELETE FROM inbound_messages WHERE id IN (
-          SELECT id FROM inbound_messages WHERE received_at < ${cutoff}
-          ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
+    sql`DELETE FROM ${sql.table(table)} WHERE ${sql.ref(key)} IN (
+          SELECT ${sql.ref(key)} FROM ${sql.table(table)} WHERE ${sql.ref(at)} < ${cutoff}
+          ORDER BY ${sql.ref(at)} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
   );
 }
+
+/** Deletes up to `limit` inbound messages (text and sender number) received before `cutoff`. */
+export const deleteInboundMessages = (db: DbOrTrx, cutoff: Date, limit: number) =>
+  deleteBefore(db, 'inbound_messages', 'id', 'received_at', cutoff, limit);
 
 /** Deletes up to `limit` delivery status events received before `cutoff`. */
-export function deleteStatusEvents(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
-  return affected(
-    db,
-    sql`DELETE FROM delivery_status_events WHERE id IN (
-          SELECT id FROM delivery_status_events WHERE received_at < ${cutoff}
-          ORDER BY received_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  );
-}
+export const deleteStatusEvents = (db: DbOrTrx, cutoff: Date, limit: number) =>
+  deleteBefore(db, 'delivery_status_events', 'id', 'received_at', cutoff, limit);
 
 /** Deletes up to `limit` consent events recorded before `cutoff` (the consent retention period). */
-export function deleteConsentEvents(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
-  return affected(
-    db,
-    sql`DELETE FROM consent_events WHERE id IN (
-          SELECT id FROM consent_events WHERE created_at < ${cutoff}
-          ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  );
-}
+export const deleteConsentEvents = (db: DbOrTrx, cutoff: Date, limit: number) =>
+  deleteBefore(db, 'consent_events', 'id', 'created_at', cutoff, limit);
 
 /**
  * Deletes up to `limit` texts one-machine mode's outbox "sent" (number and body) before `cutoff`. In AWS
  * the table is empty: Twilio keeps its own log of what it sent.
  */
-export function deleteOutboxMessages(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
-  return affected(
-    db,
-    sql`DELETE FROM outbox_messages WHERE sid IN (
-          SELECT sid FROM outbox_messages WHERE created_at < ${cutoff}
-          ORDER BY created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`,
-  );
-}
+export const deleteOutboxMessages = (db: DbOrTrx, cutoff: Date, limit: number) =>
+  deleteBefore(db, 'outbox_messages', 'sid', 'created_at', cutoff, limit);
 
 /** Size of the current database in bytes. */
 export async function databaseSizeBytes(db: DbOrTrx): Promise<number> {
