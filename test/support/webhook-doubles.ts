@@ -37,7 +37,7 @@ export function testConfig(env: Record<string, string> = {}): AppConfig {
   return {
     ...requireSettings(config, ['PUBLIC_BASE_URL']),
     credentials: {
-      twilio: fixedCredentials({ authToken: AUTH_TOKEN }),
+      twilio: fixedCredentials({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }),
       api: fixedCredentials({ apiToken: API_TOKEN }),
     },
   };
@@ -141,7 +141,7 @@ export function inboundParams(
     MessagingServiceSid: `MG${'9f8e'.repeat(8)}`,
     NumSegments: '1',
     MessageSid: sid,
-    AccountSid: `AC${'1234'.repeat(8)}`,
+    AccountSid: ACCOUNT_SID,
     From: from,
     ApiVersion: '2010-04-01',
     ...extra,
@@ -160,7 +160,7 @@ export function statusParams(
     To: '+12125550123',
     MessagingServiceSid: `MG${'9f8e'.repeat(8)}`,
     MessageSid: messageSid,
-    AccountSid: `AC${'1234'.repeat(8)}`,
+    AccountSid: ACCOUNT_SID,
     From: '+14155550100',
     ApiVersion: '2010-04-01',
     ...extra,
