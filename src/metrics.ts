@@ -55,6 +55,12 @@ export const MetricName = {
   DatabaseSizeBytes: 'DatabaseSizeBytes',
   /** Deliveries whose status the daily reconciliation corrected from Twilio's Messages API. */
   DeliveriesReconciled: 'DeliveriesReconciled',
+  /**
+   * Dimension `route` (`/twilio/inbound`, `/twilio/status`): a webhook from our own Twilio account (signed,
+   * our AccountSid) that the signature check refused after re-reading the auth token. Lost: Twilio does not
+   * send it again. Unsigned requests and other accounts' (scans) are not counted (src/http/twilio.ts).
+   */
+  WebhookSignatureRefused: 'WebhookSignatureRefused',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 

@@ -3,7 +3,7 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import type { ApiCredentials, Credentials, TwilioCredentials } from '../adapters/credentials.js';
+import type { ApiCredentials, Credentials } from '../adapters/credentials.js';
 import { type Requiring, sendWindow } from '../config.js';
 import { type Db, isDbUnavailable } from '../db/connection.js';
 import type { DeployedCapacity } from '../domain/capacity.js';
@@ -30,7 +30,7 @@ import { healthRoutes } from './routes/health.js';
 import { operatorRoutes } from './routes/operations.js';
 import { subscriberRoutes } from './routes/subscribers.js';
 import { twilioRoutes } from './routes/twilio.js';
-import { twiml } from './twilio.js';
+import { type TwilioSigningCredentials, twiml } from './twilio.js';
 
 /** Twilio bodies are a few kB; the API's are smaller still. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -38,7 +38,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** What the app needs to know: the URL Twilio signs against, and the two tokens it checks requests with. */
 export type AppConfig = Requiring<'PUBLIC_BASE_URL'> & {
   credentials: {
-    twilio: Credentials<Pick<TwilioCredentials, 'authToken'>>;
+    /** In AWS the whole Twilio secret; its account SID tells our refused webhooks from scans. */
+    twilio: Credentials<TwilioSigningCredentials>;
     /** Without it the subscriber API is off (401). */
     api?: Credentials<ApiCredentials>;
   };

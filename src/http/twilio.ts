@@ -5,9 +5,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 // Only Twilio's webhook module: the full client would add megabytes to the Lambda bundle.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import * as z from 'zod';
-import { type Credentials, freshValue, type TwilioCredentials } from '../adapters/credentials.js';
+import { type Credentials, freshValue } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
-import { matchedRoute } from './matched-route.js';
+import { MetricName } from '../metrics.js';
+import type { MetricsSink } from '../services/ports.js';
 
 /** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
 export type TwilioParams = Record<string, string | string[]>;
@@ -74,16 +75,31 @@ export function twiml(c: Context, message: string | null = null, status: Content
   });
 }
 
+/** The auth token that signs every webhook, and the account it belongs to when that is known. */
+export interface TwilioSigningCredentials {
+  authToken: string;
+  /**
+   * Our account (AC…): a refused request that names another one, or none, is internet noise, not a lost
+   * webhook. Undefined in one-machine mode without TWILIO_ACCOUNT_SID: then every signed refusal counts.
+   */
+  accountSid?: string;
+}
+
+/** The routes Twilio calls, as patterns: WebhookSignatureRefused's `route` is one of these, never a request's path. */
+export type TwilioWebhookRoute = '/twilio/inbound' | '/twilio/status';
+
 /**
  * Reads the form body and checks X-Twilio-Signature against `publicBaseUrl` + the path and query Twilio
  * called (behind API Gateway the request's own host is not the one Twilio signed). Missing or forged →
  * 403 before anything else runs, so nothing is written. A mismatch may also mean the auth token was rotated:
  * the token is read again (bounded by the credentials, so forgeries cannot hammer Secrets Manager) and the
- * signature checked once more before the request is refused.
+ * signature checked once more before the request is refused (refuseWebhook says who hears about it).
  */
 export function verifyTwilioSignature(options: {
-  credentials: Credentials<Pick<TwilioCredentials, 'authToken'>>;
+  credentials: Credentials<TwilioSigningCredentials>;
   publicBaseUrl: string;
+  route: TwilioWebhookRoute;
+  metrics: MetricsSink;
 }): MiddlewareHandler<TwilioEnv> {
   return async (c, next) => {
     const contentType = c.req.header('content-type') ?? '';
@@ -95,20 +111,84 @@ export function verifyTwilioSignature(options: {
     const signature = c.req.header('x-twilio-signature');
     const url = new URL(c.req.url);
     const signedUrl = `${options.publicBaseUrl}${url.pathname}${url.search}`;
-    const signedWith = (token: { authToken: string } | null) =>
-      token !== null && validateRequest(token.authToken, signature ?? '', signedUrl, params);
     const current = await options.credentials.get();
-    const valid =
-      signature !== undefined &&
-      (signedWith(current) || signedWith(await freshValue(options.credentials, current)));
+    // The value the last check used: the re-read one when the secret changed.
+    let checked = current;
+    let valid = signature !== undefined && validateRequest(current.authToken, signature, signedUrl, params);
+    if (signature !== undefined && !valid) {
+      const fresh = await freshValue(options.credentials, current);
+      if (fresh !== null) {
+        checked = fresh;
+        valid = validateRequest(fresh.authToken, signature, signedUrl, params);
+      }
+    }
     if (!valid) {
-      logger.warn('twilio signature rejected', {
-        route: matchedRoute(c),
-        reason: signature ? 'invalid' : 'missing',
-      });
+      refuseWebhook(c, options, { signature, params, current, checked });
       return twiml(c, null, 403);
     }
     c.set('twilioParams', params);
     await next();
   };
+}
+
+/**
+ * Who hears about a refused webhook. The public URL is scanned, so a request without a signature, or naming
+ * another Twilio account (or none: Twilio always sends AccountSid), is noise: an INFO line, no metric (the
+ * HTTP API's 4xx count has it anyway). One that claims to be ours was sent by Twilio, which does not send
+ * it again: the text or status callback is lost and the cause is our configuration. It counts
+ * WebhookSignatureRefused{route} (the webhook-signature-refused alarm) and says at WARN what to check.
+ */
+function refuseWebhook(
+  c: Context,
+  options: { publicBaseUrl: string; route: TwilioWebhookRoute; metrics: MetricsSink },
+  request: {
+    signature: string | undefined;
+    params: TwilioParams;
+    /** What the first check used, and the last (the re-read value when the secret had changed). */
+    current: TwilioSigningCredentials;
+    checked: TwilioSigningCredentials;
+  },
+): void {
+  const { signature, params, current, checked } = request;
+  const { route, publicBaseUrl } = options;
+  const accountSid = param(params, 'AccountSid');
+  const ours =
+    checked.accountSid === undefined ||
+    (accountSid !== undefined && [current.accountSid, checked.accountSid].includes(accountSid));
+  if (signature === undefined || !ours) {
+    logger.info('twilio webhook refused: unsigned or not our Twilio account (not counted)', {
+      route,
+      reason: signature === undefined ? 'unsigned' : 'other_account',
+    });
+    return;
+  }
+  options.metrics.count(MetricName.WebhookSignatureRefused, 1, { route });
+  // Signed for the URL the request came in on (a custom domain, a tunnel): PUBLIC_BASE_URL is not what
+  // Twilio calls. Otherwise the token is the likelier cause. Either way the request stays refused.
+  const calledUrl = urlTwilioSigned(c, checked.authToken, signature, params);
+  if (calledUrl !== null) {
+    logger.warn('twilio webhook refused: Twilio signed another URL than PUBLIC_BASE_URL', {
+      route,
+      cause: 'public_base_url',
+      publicBaseUrl,
+      calledUrl: `${calledUrl.origin}${route}`,
+      check: `Twilio calls ${calledUrl.origin}${route}: set PUBLIC_BASE_URL to ${calledUrl.origin}, or point the Twilio console (number or Messaging Service) at ${publicBaseUrl}${route}`,
+    });
+    return;
+  }
+  logger.warn('twilio webhook refused: the signature does not match our auth token', {
+    route,
+    cause: 'auth_token',
+    publicBaseUrl,
+    check: `TWILIO_AUTH_TOKEN (the Twilio secret in AWS, .env locally) must be the account's current primary auth token, and the URL in the Twilio console exactly ${publicBaseUrl}${route}`,
+  });
+}
+
+/** The URL this request reached, if Twilio's signature is over it (https too: a tunnel forwards plain http). */
+function urlTwilioSigned(c: Context, authToken: string, signature: string, params: TwilioParams): URL | null {
+  const reached = new URL(c.req.url);
+  const overHttps = new URL(reached);
+  overHttps.protocol = 'https:';
+  const candidates = reached.protocol === 'https:' ? [reached] : [reached, overHttps];
+  return candidates.find((u) => validateRequest(authToken, signature, u.href, params)) ?? null;
 }

@@ -14,6 +14,7 @@ import { createRateLimiter, type LimiterStore, type StoreRateLimiter } from '../
 import { type Config, loadConfig, sendWindow } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
 import { migrateToLatest, migrationStatus } from '../db/migrator.js';
+import type { TwilioSigningCredentials } from '../http/twilio.js';
 import { logger, withCorrelation } from '../logger.js';
 import { countSendOutcome, InMemoryMetricsSink } from '../metrics.js';
 import type { PlanDayDeps } from '../services/plan-day.js';
@@ -36,7 +37,7 @@ type LocalConfig = Config & {
   PUBLIC_BASE_URL: string;
   secrets: Config['secrets'] & { TWILIO_AUTH_TOKEN: string; API_TOKEN: string };
   /** The same tokens as the webhooks app takes them (fixed here: nothing rotates locally). */
-  credentials: { twilio: Credentials<{ authToken: string }>; api: Credentials<ApiCredentials> };
+  credentials: { twilio: Credentials<TwilioSigningCredentials>; api: Credentials<ApiCredentials> };
 };
 
 type Origin = 'env' | 'generated';
@@ -156,7 +157,11 @@ export async function buildLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ...loaded,
     PUBLIC_BASE_URL: publicBaseUrl,
     secrets: { ...loaded.secrets, TWILIO_AUTH_TOKEN: authToken, API_TOKEN: apiToken },
-    credentials: { twilio: fixedCredentials({ authToken }), api: fixedCredentials({ apiToken }) },
+    credentials: {
+      // Without TWILIO_ACCOUNT_SID any signed webhook that fails the check is warned about (src/http/twilio.ts).
+      twilio: fixedCredentials({ authToken, accountSid: loaded.secrets.TWILIO_ACCOUNT_SID }),
+      api: fixedCredentials({ apiToken }),
+    },
   };
 
   const database = await openLocalDatabase(config.DATABASE_URL, { dataDir, log: options.onPostgresLog });

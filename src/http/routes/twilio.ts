@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import * as z from 'zod';
-import type { Credentials, TwilioCredentials } from '../../adapters/credentials.js';
+import type { Credentials } from '../../adapters/credentials.js';
 import { TWILIO_UNSUBSCRIBED_RECIPIENT } from '../../adapters/twilio-api.js';
 import { E164_SHAPE } from '../../domain/phone.js';
 import { appendCorrelationKeys, logger } from '../../logger.js';
@@ -20,6 +20,8 @@ import {
   param,
   type TwilioEnv,
   type TwilioParams,
+  type TwilioSigningCredentials,
+  type TwilioWebhookRoute,
   twiml,
   verifyTwilioSignature,
 } from '../twilio.js';
@@ -54,8 +56,8 @@ function fields(params: TwilioParams, names: string[]): Record<string, string | 
 }
 
 export interface TwilioRouteDeps {
-  /** Twilio's auth token, which signs every webhook. */
-  credentials: Credentials<Pick<TwilioCredentials, 'authToken'>>;
+  /** Twilio's auth token, which signs every webhook, and our account SID. */
+  credentials: Credentials<TwilioSigningCredentials>;
   publicBaseUrl: string;
   inbound: InboundDeps;
   status: StatusCallbackDeps;
@@ -80,9 +82,15 @@ function kept(c: Context) {
 export function twilioRoutes(deps: TwilioRouteDeps) {
   const routes = new Hono<TwilioEnv>();
   const metrics = deps.metrics ?? noMetrics;
-  const verify = verifyTwilioSignature({ credentials: deps.credentials, publicBaseUrl: deps.publicBaseUrl });
+  const verify = (route: TwilioWebhookRoute) =>
+    verifyTwilioSignature({
+      credentials: deps.credentials,
+      publicBaseUrl: deps.publicBaseUrl,
+      route,
+      metrics,
+    });
 
-  routes.post('/inbound', verify, async (c) => {
+  routes.post('/inbound', verify('/twilio/inbound'), async (c) => {
     const parsed = InboundForm.safeParse(
       fields(c.get('twilioParams'), ['MessageSid', 'From', 'To', 'Body', 'OptOutType']),
     );
@@ -112,7 +120,7 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
     return twiml(c, result.reply);
   });
 
-  routes.post('/status', verify, async (c) => {
+  routes.post('/status', verify('/twilio/status'), async (c) => {
     const params = c.get('twilioParams');
     const raw = fields(params, ['MessageSid', 'MessageStatus', 'ErrorCode', 'To']);
     // Older callbacks carry only SmsStatus; an empty ErrorCode means none.
