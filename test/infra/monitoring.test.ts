@@ -240,6 +240,59 @@ describe('alarms', () => {
     expect(alarm('delivery-failure-rate').ComparisonOperator).toBe('GreaterThanThreshold');
   });
 
+  it('pages when Twilio’s own webhooks are refused (either route, the first one in 15 minutes) and says what to check', () => {
+    // Prepare
+    type Query = {
+      Id: string;
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: {
+        Period: number;
+        Stat: string;
+        Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
+      };
+    };
+    const refused = alarm('webhook-signature-refused');
+    const queries = refused.Metrics as Query[];
+
+    // Assess: the sum of both routes' WebhookSignatureRefused, as the webhooks Lambda prints it.
+    const inputs = queries.filter((q) => q.MetricStat);
+    expect(
+      inputs
+        .map((q) => {
+          const m = q.MetricStat?.Metric;
+          const dims = Object.fromEntries((m?.Dimensions ?? []).map((d) => [d.Name, d.Value]));
+          return `${m?.Namespace}/${m?.MetricName}{service=${dims.service},route=${dims.route}} ${q.MetricStat?.Stat}/${q.MetricStat?.Period}`;
+        })
+        .sort(),
+    ).toEqual([
+      `${METRICS_NAMESPACE}/WebhookSignatureRefused{service=webhooks,route=/twilio/inbound} Sum/900`,
+      `${METRICS_NAMESPACE}/WebhookSignatureRefused{service=webhooks,route=/twilio/status} Sum/900`,
+    ]);
+    const returned = queries.filter((q) => q.ReturnData !== false);
+    expect(returned).toHaveLength(1);
+    for (const input of inputs) expect(returned[0]?.Expression).toContain(`FILL(${input.Id}, 0)`);
+    // One lost webhook in 15 minutes is enough: scans are not counted, so nothing benign reaches the metric.
+    expect(refused).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+    });
+    // The email names what to compare: the URL Twilio calls against PUBLIC_BASE_URL, and the token.
+    const description = String(refused.AlarmDescription);
+    for (const words of [
+      'PUBLIC_BASE_URL',
+      'Twilio console',
+      'TwilioInboundWebhookUrl',
+      'TWILIO_AUTH_TOKEN',
+      'Twilio secret',
+      'twilio webhook refused',
+    ])
+      expect(description, words).toContain(words);
+  });
+
   it('takes every threshold that depends on the stage from its settings, and no other', () => {
     const fromSettings = {
       'daily-cost-cap': (s: typeof DEV_SETTINGS) => s.dailyCostLimitUsd,
@@ -308,6 +361,7 @@ describe('dashboard', () => {
       'RateLimitHits',
       'DatabaseSizeBytes',
       'DeliveriesReconciled',
+      'WebhookSignatureRefused',
       'FreeStorageSpace',
       'ApproximateNumberOfMessagesVisible',
       '5xx',

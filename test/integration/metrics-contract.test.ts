@@ -271,6 +271,16 @@ async function webhooks() {
     await seedSubscriber(t.db(), { phone }, { state: 'sent', messageSid: sid, localDate: '2026-11-24' });
     await post('/twilio/status', statusParams(sid, status, { To: phone }));
   }
+  // Our account's webhooks refused by the signature check (the auth token rotated in Twilio only):
+  // WebhookSignatureRefused{route} for each route.
+  const rotated = 'rotated-in-twilio-0123456789abcd';
+  for (const [path, params] of [
+    ['/twilio/inbound', inboundParams('+12125550203', 'please stop texting me')],
+    ['/twilio/status', statusParams(newSid(), 'delivered')],
+  ] as const) {
+    const form = signedForm(path, { ...params, AccountSid: TWILIO_ACCOUNT_SID }, { token: rotated });
+    await hook(httpApiEvent('POST', path, form), lambdaContext);
+  }
   // A callback kept while the database was down, applied when SQS delivers it back.
   const sid = newSid();
   await seedSubscriber(t.db(), { phone: '+12125550310' }, { state: 'sent', messageSid: sid });
