@@ -25,6 +25,13 @@ export const MetricService = {
 } as const;
 export type MetricService = (typeof MetricService)[keyof typeof MetricService];
 
+/**
+ * The `route` dimension of WebhookSignatureRefused: the routes Twilio calls, as patterns (never a request's
+ * path). The alarm and the dashboard read both values from here.
+ */
+export const TwilioWebhookRoute = { inbound: '/twilio/inbound', status: '/twilio/status' } as const;
+export type TwilioWebhookRoute = (typeof TwilioWebhookRoute)[keyof typeof TwilioWebhookRoute];
+
 export const MetricName = {
   DeliveriesPlanned: 'DeliveriesPlanned',
   /**

@@ -13,7 +13,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EGRESS_PROBE_MINUTES } from '../../src/domain/capacity.js';
-import { METRICS_NAMESPACE, MetricName, MetricService } from '../../src/metrics.js';
+import { METRICS_NAMESPACE, MetricName, MetricService, TwilioWebhookRoute } from '../../src/metrics.js';
 
 const GIB = 1024 ** 3;
 /** Window of the delivery failure rate: about one afternoon of sends in one time-zone band. */
@@ -22,6 +22,13 @@ const FAILURE_RATE_WINDOW = Duration.hours(6);
 export const PLANNER_SILENCE_HOURS = 25;
 /** Consecutive failed (or missing) egress probe runs before the alarm fires: 3 × 10 minutes. */
 export const EGRESS_FAILED_PROBES = 3;
+/**
+ * Period of the refused-webhook alarm, which pages at the first refusal in it: only webhooks from our own
+ * Twilio account are counted (scans are not), each one is lost, and a broken inbound URL may see a handful
+ * of texts a day, so waiting for several would wait for days.
+ */
+const WEBHOOK_REFUSED_WINDOW = Duration.minutes(15);
+const WEBHOOK_REFUSALS_TO_PAGE = 1;
 
 interface MonitoredFunction {
   /** Short name used in the alarm name and the dashboard, e.g. `sender`. */
@@ -53,12 +60,17 @@ export interface MonitoringProps {
 function businessMetric(
   name: MetricName,
   service: MetricService,
-  options: { period?: Duration; label?: string; statistic?: string } = {},
+  options: {
+    period?: Duration;
+    label?: string;
+    statistic?: string;
+    dimensions?: Record<string, string>;
+  } = {},
 ): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { service },
+    dimensionsMap: { ...options.dimensions, service },
     statistic: options.statistic ?? cloudwatch.Stats.SUM,
     period: options.period ?? Duration.hours(1),
     label: options.label,
@@ -203,6 +215,15 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    this.alarm('webhook-signature-refused', {
+      alarmDescription: `Twilio's own webhooks (signed, our AccountSid) failed the signature check: inbound texts (an opt-out phrase among them) or status callbacks are lost, and Twilio does not resend them. The webhooks Lambda's WARN line "twilio webhook refused" names the route and the check. cause public_base_url: the URL in the Twilio console (number or Messaging Service) is not PUBLIC_BASE_URL + route; it must be the TwilioInboundWebhookUrl output exactly (a custom domain means changing both). cause auth_token: TWILIO_AUTH_TOKEN in the Twilio secret is not the account's current primary auth token (rotated in Twilio only); put it in the secret, no deploy needed. docs/observability.md, "Refused Twilio webhooks".`,
+      metric: this.refusedWebhooks(WEBHOOK_REFUSED_WINDOW),
+      threshold: WEBHOOK_REFUSALS_TO_PAGE,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     this.alarm('daily-cost-cap', {
       alarmDescription: `Estimated spend today reached DAILY_COST_LIMIT_USD (${props.dailyCostLimitUsd} USD): the sender is skipping with cost_cap.`,
       metric: businessMetric(MetricName.EstimatedCostUSD, MetricService.sender, { period: Duration.days(1) }),
@@ -259,6 +280,21 @@ export class Monitoring extends Construct {
       },
       period,
       label: 'delivery failure rate (%)',
+    });
+  }
+
+  /** WebhookSignatureRefused of both routes, one series (an alarm cannot SEARCH). */
+  private refusedWebhooks(period: Duration): cloudwatch.MathExpression {
+    const route = (value: TwilioWebhookRoute) =>
+      businessMetric(MetricName.WebhookSignatureRefused, MetricService.webhooks, {
+        period,
+        dimensions: { route: value },
+      });
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(inbound, 0) + FILL(status, 0)',
+      usingMetrics: { inbound: route(TwilioWebhookRoute.inbound), status: route(TwilioWebhookRoute.status) },
+      period,
+      label: 'refused Twilio webhooks',
     });
   }
 
@@ -341,12 +377,24 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Skipped deliveries by reason (per hour)',
         left: [searchByDimension(MetricName.DeliveriesSkipped, 'reason', hour)],
-        width: 12,
+        width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Rate-limit hits by budget (per hour)',
         left: [searchByDimension(MetricName.RateLimitHits, 'budget', hour)],
-        width: 12,
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `Refused Twilio webhooks of our account (per ${WEBHOOK_REFUSED_WINDOW.toMinutes()} minutes)`,
+        left: Object.values(TwilioWebhookRoute).map((route) =>
+          businessMetric(MetricName.WebhookSignatureRefused, MetricService.webhooks, {
+            period: WEBHOOK_REFUSED_WINDOW,
+            dimensions: { route },
+            label: route,
+          }),
+        ),
+        leftAnnotations: [{ value: WEBHOOK_REFUSALS_TO_PAGE, label: 'alarm' }],
+        width: 8,
       }),
     );
     dashboard.addWidgets(

@@ -7,7 +7,7 @@ import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import * as z from 'zod';
 import { type Credentials, freshValue } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
-import { MetricName } from '../metrics.js';
+import { MetricName, type TwilioWebhookRoute } from '../metrics.js';
 import type { MetricsSink } from '../services/ports.js';
 
 /** Form parameters as Twilio sent them; a name repeated in the body becomes an array. */
@@ -84,9 +84,6 @@ export interface TwilioSigningCredentials {
    */
   accountSid?: string;
 }
-
-/** The routes Twilio calls, as patterns: WebhookSignatureRefused's `route` is one of these, never a request's path. */
-export type TwilioWebhookRoute = '/twilio/inbound' | '/twilio/status';
 
 /**
  * Reads the form body and checks X-Twilio-Signature against `publicBaseUrl` + the path and query Twilio

@@ -9,7 +9,7 @@ import type { Credentials } from '../../adapters/credentials.js';
 import { TWILIO_UNSUBSCRIBED_RECIPIENT } from '../../adapters/twilio-api.js';
 import { E164_SHAPE } from '../../domain/phone.js';
 import { appendCorrelationKeys, logger } from '../../logger.js';
-import { countInboundResult, countStatusCallback, MetricName } from '../../metrics.js';
+import { countInboundResult, countStatusCallback, MetricName, TwilioWebhookRoute } from '../../metrics.js';
 import { handleInboundSms, type InboundDeps, WebhookKept } from '../../services/inbound.js';
 import { type MetricsSink, noMetrics } from '../../services/ports.js';
 import { recordStatusCallback, type StatusCallbackDeps } from '../../services/status-callbacks.js';
@@ -21,7 +21,6 @@ import {
   type TwilioEnv,
   type TwilioParams,
   type TwilioSigningCredentials,
-  type TwilioWebhookRoute,
   twiml,
   verifyTwilioSignature,
 } from '../twilio.js';
@@ -90,7 +89,7 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
       metrics,
     });
 
-  routes.post('/inbound', verify('/twilio/inbound'), async (c) => {
+  routes.post('/inbound', verify(TwilioWebhookRoute.inbound), async (c) => {
     const parsed = InboundForm.safeParse(
       fields(c.get('twilioParams'), ['MessageSid', 'From', 'To', 'Body', 'OptOutType']),
     );
@@ -120,7 +119,7 @@ export function twilioRoutes(deps: TwilioRouteDeps) {
     return twiml(c, result.reply);
   });
 
-  routes.post('/status', verify('/twilio/status'), async (c) => {
+  routes.post('/status', verify(TwilioWebhookRoute.status), async (c) => {
     const params = c.get('twilioParams');
     const raw = fields(params, ['MessageSid', 'MessageStatus', 'ErrorCode', 'To']);
     // Older callbacks carry only SmsStatus; an empty ErrorCode means none.
