@@ -1,4 +1,5 @@
 // Alarms, dashboard, budget and the daily housekeeping Lambdas, asserted on the synthesized template.
+import { readFileSync } from 'node:fs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EGRESS_FAILED_PROBES, PLANNER_SILENCE_HOURS } from '../../lib/constructs/monitoring.js';
@@ -291,6 +292,22 @@ describe('alarms', () => {
       'twilio webhook refused',
     ])
       expect(description, words).toContain(words);
+  });
+
+  it('is each a row of the alarm table in docs/observability.md, which says what it watches and when it fires', () => {
+    const doc = readFileSync(new URL('../../docs/observability.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('| alarm ')).split('\n\n')[0] ?? '';
+    const documented = new Set(
+      table
+        .split('\n')
+        .slice(2)
+        .flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1])),
+    );
+    expect(
+      alarmsOf(template)
+        .map(nameOf)
+        .filter((name) => !documented.has(name)),
+    ).toEqual([]);
   });
 
   it('takes every threshold that depends on the stage from its settings, and no other', () => {
