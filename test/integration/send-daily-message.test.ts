@@ -8,8 +8,10 @@ import { createOpenAiWriter, SYSTEM_PROMPT } from '../../src/adapters/openai-wri
 import { createTwilioSms } from '../../src/adapters/twilio-sms.js';
 import { markStaleClaimsUnknown } from '../../src/db/repositories/deliveries/sending.js';
 import { addUsage } from '../../src/db/repositories/usage.js';
+import { SENDER_PACE_WAIT_MS } from '../../src/domain/call-budgets.js';
 import { CURATED_MESSAGES } from '../../src/domain/curated-messages.js';
 import { isSingleGsmSegment } from '../../src/domain/gsm.js';
+import type { BudgetName } from '../../src/services/ports.js';
 import {
   type SendDeps,
   type SenderSettings,
@@ -542,6 +544,30 @@ describe('sendDailyMessage', () => {
     expect(openaiSeen).toHaveLength(0);
     expect(twilioSeen).toHaveLength(0);
     expect(await delivery(deliveryId)).toMatchObject({ state: 'skipped', reason: 'late' });
+  });
+
+  it('waits for a pace turn no longer than the invocation can spare, then skips as late, sending nothing', async () => {
+    // Prepare: the window runs for hours, but no sms_per_second turn comes.
+    const { deliveryId } = await plannedDelivery();
+    server.use(openAiHandler(openaiSeen, [() => chatCompletion(GOOD)]), twilioHandler(twilioSeen));
+    const asked: { budget: string; deadline: Date }[] = [];
+    const paced = Object.assign(Object.create(limiter), {
+      waitForTurn: async (budget: BudgetName, key: string, deadline: Date, points?: number) => {
+        asked.push({ budget, deadline });
+        return budget === 'sms_per_second'
+          ? { allowed: false, retryAfterMs: 1_000 }
+          : limiter.waitForTurn(budget, key, deadline, points);
+      },
+    }) as CountingLimiter;
+
+    // Act
+    const outcome = await sendDailyMessage(deps({ limiter: paced }), deliveryId);
+
+    // Assess: the pace wait was bounded by SENDER_PACE_WAIT_MS, not by the window's end (17:00 local).
+    expect(outcome).toMatchObject({ outcome: 'skipped', reason: 'late' });
+    const pace = asked.filter((a) => a.budget === 'sms_per_second');
+    expect(pace.map((a) => a.deadline.getTime())).toEqual([clock.now().getTime() + SENDER_PACE_WAIT_MS]);
+    expect(twilioSeen).toHaveLength(0);
   });
 
   it('skips when the daily SMS quota of the delivery’s local date is used up (sms_quota_days)', async () => {

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   atExpression,
   createEventBridgeScheduler,
@@ -131,6 +131,37 @@ describe('EventBridge scheduler adapter', () => {
     ).rejects.toThrow(ThrottlingException);
     expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(3);
     expect(sleeps).toHaveLength(2);
+  });
+
+  it('starts no retry past its retry budget, so a call ends within the budget and one send', async () => {
+    // Prepare: every call throttled; the clock moves only by the back-off slept (50 ms, then 100 ms).
+    sdk
+      .on(CreateScheduleCommand)
+      .rejects(new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', ...meta }));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { scheduler, sleeps } = adapter({
+        retryBudgetMs: 120,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          vi.setSystemTime(Date.now() + ms);
+        },
+      });
+
+      // Act
+      const created = scheduler.schedule({
+        deliveryId,
+        at: new Date('2026-03-08T18:00:00Z'),
+        windowEnd: new Date('2026-03-08T21:00:00Z'),
+      });
+
+      // Assess: the second retry would start 150 ms in, past the budget: two calls, the throttling reported.
+      await expect(created).rejects.toThrow(ThrottlingException);
+      expect(sdk.commandCalls(CreateScheduleCommand)).toHaveLength(2);
+      expect(sleeps).toEqual([50]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a full "Number of schedules" quota is not throttling: one call, no back-off, concurrency kept', async () => {

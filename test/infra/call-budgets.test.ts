@@ -1,0 +1,103 @@
+// Every Lambda's outside calls, each at its bound, fit inside the timeout the stack deploys it with: a call
+// still waiting when the timeout hits is lost with what follows it (a webhook not kept, a reply, a send not
+// recorded). The bounds are the ones the wiring sets (src/domain/call-budgets.ts); docs/resilience.md.
+import { describe, expect, it } from 'vitest';
+import { EGRESS_PROBE_SOURCE } from '../../lib/constructs/egress-probe.js';
+import {
+  afterDeadlineWorstCaseMs,
+  DEADLINE_MARGIN_MS,
+  dailyReportWorstCaseMs,
+  EGRESS_PROBE_TIMEOUT_MS,
+  LAMBDA_TIMEOUT_MS,
+  marginMs,
+  migrateWorstCaseMs,
+  senderWorstCaseMs,
+  spooledWebhookWorstCaseMs,
+  WEBHOOK_DB_BUDGET,
+  webhookWorstCaseMs,
+} from '../../src/domain/call-budgets.js';
+import { logicalId, resources, synthesize } from './support.js';
+
+const template = synthesize().template();
+const functions = resources(template, 'AWS::Lambda::Function');
+
+/** The deployed timeout, in ms, of the one function whose logical id starts with `prefix`. */
+function timeoutOf(prefix: string): number {
+  const fn = functions[logicalId(template, 'AWS::Lambda::Function', prefix)];
+  return Number(fn?.Properties?.Timeout) * 1000;
+}
+
+const DEPLOYED = {
+  webhooks: 'WebhooksFunction',
+  sender: 'SenderFunction',
+  planner: 'PlannerFunction',
+  reconcile: 'JobsReconcileFunction',
+  cleanup: 'JobsCleanupFunction',
+  'daily-report': 'JobsDailyReportFunction',
+  migrate: 'MigrationsMigrateFunction',
+} as const;
+
+describe('outside-call budgets against the synthesized stack', () => {
+  it.each(Object.entries(DEPLOYED))(
+    'deploys %s with the timeout the budgets are counted against',
+    (name, id) => {
+      expect(timeoutOf(id)).toBe(LAMBDA_TIMEOUT_MS[name as keyof typeof LAMBDA_TIMEOUT_MS]);
+    },
+  );
+
+  it('answers a Twilio webhook before Twilio stops waiting, its database work and the keep included', () => {
+    // Twilio waits 15 s whatever the Lambda's timeout; a webhook answered later is lost (no retry).
+    expect(WEBHOOK_DB_BUDGET.twilioWaitMs).toBeLessThanOrEqual(timeoutOf(DEPLOYED.webhooks));
+    expect(webhookWorstCaseMs()).toBeLessThanOrEqual(
+      WEBHOOK_DB_BUDGET.twilioWaitMs - marginMs(WEBHOOK_DB_BUDGET.twilioWaitMs),
+    );
+    // A held row lock fails one attempt, not the whole request: there is time for another after it.
+    expect(WEBHOOK_DB_BUDGET.lockMs).toBeLessThan(WEBHOOK_DB_BUDGET.statementMs);
+    expect(WEBHOOK_DB_BUDGET.lockMs).toBeLessThan(WEBHOOK_DB_BUDGET.retryMs);
+    // Postgres cancels a slow statement before the client gives up on its connection.
+    expect(WEBHOOK_DB_BUDGET.statementMs).toBeLessThan(WEBHOOK_DB_BUDGET.queryMs);
+  });
+
+  it('applies a webhook from the spool, with its reply, inside one invocation of the webhooks Lambda', () => {
+    const timeout = timeoutOf(DEPLOYED.webhooks);
+    expect(spooledWebhookWorstCaseMs()).toBeLessThanOrEqual(timeout - marginMs(timeout));
+  });
+
+  it('sends and records one message inside one invocation of the sender', () => {
+    const timeout = timeoutOf(DEPLOYED.sender);
+    expect(senderWorstCaseMs()).toBeLessThanOrEqual(timeout - marginMs(timeout));
+  });
+
+  it.each(['planner', 'reconcile', 'cleanup'] as const)(
+    '%s: what is in flight at the deadline, and what ends the run, fits in the time it keeps',
+    (name) => {
+      const timeout = timeoutOf(DEPLOYED[name]);
+      const margin = DEADLINE_MARGIN_MS[name];
+      expect(afterDeadlineWorstCaseMs(name)).toBeLessThanOrEqual(margin - marginMs(margin));
+      expect(margin).toBeLessThan(timeout / 2);
+    },
+  );
+
+  it('runs the daily report and a migration statement inside their timeouts', () => {
+    const report = timeoutOf(DEPLOYED['daily-report']);
+    expect(dailyReportWorstCaseMs()).toBeLessThanOrEqual(report - marginMs(report));
+    const migrate = timeoutOf(DEPLOYED.migrate);
+    expect(migrateWorstCaseMs()).toBeLessThanOrEqual(migrate - marginMs(migrate));
+  });
+
+  it('lets the migrate function time out before the deploy trigger that waits for it', () => {
+    const provider = functions[logicalId(template, 'AWS::Lambda::Function', 'AWSCDKTrigger')];
+    expect(Number(provider?.Properties?.Timeout) * 1000).toBeGreaterThan(LAMBDA_TIMEOUT_MS.migrate);
+  });
+
+  it('bounds the egress probe’s requests (in parallel) inside its own timeout', () => {
+    const probe = functions[logicalId(template, 'AWS::Lambda::Function', 'EgressProbeFunction')];
+    const env = (probe?.Properties?.Environment as { Variables?: Record<string, string> } | undefined)
+      ?.Variables;
+    expect(env).toBeDefined();
+    expect(Number(env?.PROBE_TIMEOUT_MS)).toBe(EGRESS_PROBE_TIMEOUT_MS);
+    expect(EGRESS_PROBE_SOURCE).toContain('AbortSignal.timeout(timeoutMs)');
+    const timeout = Number(probe?.Properties?.Timeout) * 1000;
+    expect(EGRESS_PROBE_TIMEOUT_MS).toBeLessThanOrEqual(timeout - marginMs(timeout));
+  });
+});
