@@ -7,6 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { LAMBDA_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import type { DeliveryScheduling } from './delivery-scheduling.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
@@ -31,7 +32,7 @@ export class DailyPlanner extends Construct {
       name: 'planner',
       description: 'Plans each subscriber’s next message and creates its one-shot schedule',
       // 100,000 subscribers: bulk inserts plus throttled CreateSchedule calls; a timed-out run resumes.
-      timeout: Duration.minutes(15),
+      timeout: Duration.millis(LAMBDA_TIMEOUT_MS.planner),
       memorySize: 1024,
       environment: {
         SCHEDULER_GROUP_NAME: scheduling.group.scheduleGroupName,

@@ -5,6 +5,7 @@ import { CfnResource, CustomResourceProviderBase, Duration, RemovalPolicy, Stack
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import { LAMBDA_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
 export interface DatabaseMigrationsProps {
@@ -31,14 +32,14 @@ export class DatabaseMigrations extends Construct {
       shared: props.shared,
       name: 'migrate',
       description: 'Applies pending database migrations (run by the deploy)',
-      timeout: Duration.minutes(5),
+      timeout: Duration.millis(LAMBDA_TIMEOUT_MS.migrate),
       memorySize: 512,
     });
 
     this.trigger = new triggers.Trigger(this, 'OnDeploy', {
       handler: this.function.fn,
       invocationType: triggers.InvocationType.REQUEST_RESPONSE,
-      timeout: Duration.minutes(5),
+      timeout: Duration.millis(LAMBDA_TIMEOUT_MS.migrate),
       executeOnHandlerChange: true,
       executeAfter: props.executeAfter,
       executeBefore: props.executeBefore,

@@ -9,6 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { EGRESS_PROBE_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import { EGRESS_PROBE_MINUTES } from '../../src/domain/capacity.js';
 import { acknowledgeVpcLambda } from './service-function.js';
 
@@ -72,7 +73,7 @@ export class EgressProbe extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [props.securityGroup],
-      environment: { PROBE_URLS: urls.join(' '), PROBE_TIMEOUT_MS: '5000' },
+      environment: { PROBE_URLS: urls.join(' '), PROBE_TIMEOUT_MS: String(EGRESS_PROBE_TIMEOUT_MS) },
     });
     for (const dependency of props.egress) this.function.node.addDependency(dependency);
 

@@ -5,6 +5,7 @@
 import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { LAMBDA_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
 export interface MessageSenderProps {
@@ -20,8 +21,8 @@ export class MessageSender extends Construct {
       shared: props.shared,
       name: 'sender',
       description: 'Writes and texts one subscriber’s daily message',
-      // Waiting for a pace slot and OpenAI's deadline fit well inside this; a stuck call must not linger.
-      timeout: Duration.seconds(60),
+      // Every call of a send at its bound still fits (src/domain/call-budgets.ts, senderWorstCaseMs).
+      timeout: Duration.millis(LAMBDA_TIMEOUT_MS.sender),
       memorySize: 512,
     });
   }

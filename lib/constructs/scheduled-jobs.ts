@@ -4,6 +4,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
+import { LAMBDA_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import type { LambdaName } from '../lambda-bundling.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
@@ -26,20 +27,20 @@ export const SCHEDULED_JOBS: readonly ScheduledJobSpec[] = [
     description: 'Asks Twilio for the status of deliveries still open 24 h after sending',
     cron: 'cron(0 2 * * ? *)',
     // Twilio's API at a few requests a second; the service stops at the deadline and the next run resumes.
-    timeout: Duration.minutes(5),
+    timeout: Duration.millis(LAMBDA_TIMEOUT_MS.reconcile),
   },
   {
     name: 'cleanup',
     description: 'Clears message bodies, inbound texts and status events past RETENTION_DAYS',
     cron: 'cron(30 2 * * ? *)',
     // Bounded batches with a deadline: a large backlog is worked off over several nights.
-    timeout: Duration.minutes(15),
+    timeout: Duration.millis(LAMBDA_TIMEOUT_MS.cleanup),
   },
   {
     name: 'daily-report',
     description: 'Logs yesterday’s sends, delivery rate, opt-outs and cost as one line',
     cron: 'cron(0 3 * * ? *)',
-    timeout: Duration.minutes(1),
+    timeout: Duration.millis(LAMBDA_TIMEOUT_MS['daily-report']),
   },
 ];
 

@@ -6,8 +6,8 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_TIMEOUT_MS } from '../../src/domain/call-budgets.js';
 import type { DeployedCapacity } from '../../src/domain/capacity.js';
-import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
 import { ServiceFunction, type ServiceFunctionShared } from './service-function.js';
 
 const { GET, HEAD, POST, PATCH, DELETE } = apigwv2.HttpMethod;
@@ -55,7 +55,7 @@ export class WebhookApi extends Construct {
       name: 'webhooks',
       description: 'Twilio webhooks, health check and operator API',
       // API Gateway gives up after 30 s; Twilio after 15 s. The database work is budgeted inside it.
-      timeout: Duration.millis(WEBHOOK_DB_BUDGET.lambdaTimeoutMs),
+      timeout: Duration.millis(LAMBDA_TIMEOUT_MS.webhooks),
       memorySize: 512,
       // The stage's capacity inputs as synth checked them (about 600 bytes of the 4 KB environment).
       environment: { CAPACITY_SETTINGS: JSON.stringify(props.capacity) },

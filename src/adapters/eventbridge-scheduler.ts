@@ -29,6 +29,11 @@ export interface EventBridgeSchedulerOptions {
    * harmless, since the sender ignores a delivery no longer planned.
    */
   maxAttempts?: number;
+  /**
+   * No retry of a throttled call starts later than this after its first attempt (default: no limit), so one
+   * call, retries included, takes at most this plus one send (src/domain/call-budgets.ts).
+   */
+  retryBudgetMs?: number;
   /** Back-off base and cap in ms (defaults 100 and 5,000). */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -116,24 +121,35 @@ export function createEventBridgeScheduler(options: EventBridgeSchedulerOptions)
   const cap = options.maxDelayMs ?? 5_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
+  const retryBudgetMs = options.retryBudgetMs ?? Number.POSITIVE_INFINITY;
   let throttles = 0;
 
   async function call<T>(send: () => Promise<T>, attempts = maxAttempts): Promise<T> {
+    const started = Date.now();
+    let lastError: unknown;
     for (let attempt = 1; ; attempt++) {
       await gate.acquire();
+      // Waiting for a turn counts too: calls queued behind a halved limit must not outlast the budget.
+      if (Date.now() - started >= retryBudgetMs) {
+        gate.release();
+        throw lastError ?? new Error(`no turn to call EventBridge Scheduler within ${retryBudgetMs} ms`);
+      }
       try {
         const result = await send();
         gate.succeeded();
         return result;
       } catch (error) {
         if (!isNamed(error, ...THROTTLED) || attempt >= attempts) throw error;
+        lastError = error;
         throttles++;
         gate.throttled();
       } finally {
         gate.release();
       }
       // Full jitter: spreads retries of many concurrent callers.
-      await sleep(Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1))));
+      const delay = Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1)));
+      if (Date.now() + delay - started >= retryBudgetMs) throw lastError;
+      await sleep(delay);
     }
   }
 

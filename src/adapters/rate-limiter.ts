@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Settings } from '../config.js';
+import { REDIS_CALLS } from '../domain/call-budgets.js';
 import { logger } from '../logger.js';
 import {
   type BudgetName,
@@ -114,7 +115,7 @@ export async function createRateLimiter(options: RateLimiterOptions): Promise<St
   if (ownsRedis) {
     if (!config.REDIS_URL) throw new Error('RATE_LIMIT_STORE=redis needs REDIS_URL');
     redis = await createLimiterRedis(config.REDIS_URL);
-    await waitUntilReady(redis, 1_000);
+    await waitUntilReady(redis, REDIS_CALLS.readyMs);
   }
   const chain = STORE_CHAINS[store][pool ? 'withPool' : 'withoutPool'];
 

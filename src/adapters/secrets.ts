@@ -13,7 +13,9 @@ import {
   parseSecret,
   type SecretSource,
 } from '../config.js';
+import { SECRETS_READ } from '../domain/call-budgets.js';
 import { logger } from '../logger.js';
+import { boundedAwsClient } from './aws-clients.js';
 import { type Credentials, fixedCredentials, type SecretKind, type SecretValues } from './credentials.js';
 
 /** A forced re-read happens at most this often per secret: a flood of forged signatures costs one read. */
@@ -106,7 +108,10 @@ export async function loadLambdaConfig<N extends LambdaName>(
   const { settings, sources } = lambdaSettings(name, env);
   let provider: SecretsProvider | undefined;
   const sharedProvider = () => {
-    provider ??= new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({}) });
+    // Bounded: a read runs inside a request when the cache expires (src/domain/call-budgets.ts).
+    provider ??= new SecretsProvider({
+      awsSdkV3Client: options.client ?? boundedAwsClient(SecretsManagerClient, SECRETS_READ),
+    });
     return provider;
   };
   const readerOptions = {

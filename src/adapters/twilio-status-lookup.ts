@@ -1,6 +1,7 @@
 // Twilio Messages API, read side: the status of one message by SID, and messages sent to a number in a
 // time range. Used by the daily reconciliation.
 import { type BackoffPolicy, backoffDelay, parseRetryAfter } from '../domain/backoff.js';
+import { TWILIO_CALLS } from '../domain/call-budgets.js';
 import type { E164 } from '../domain/phone.js';
 import type { MessageStatusLookup, ProviderMessage } from '../services/ports.js';
 import type { Credentials } from './credentials.js';
@@ -69,10 +70,14 @@ export class TwilioStatusLookup implements MessageStatusLookup {
   ) {
     this.api = createTwilioApi(credentials, options.fetch);
     this.options = {
-      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-      maxRetries: options.maxRetries ?? 3,
-      maxRetryAfterMs: options.maxRetryAfterMs ?? 30_000,
-      backoff: options.backoff ?? { baseMs: 100, capMs: 3_000 },
+      // Reconciliation's bounds: a read in flight at the run's deadline ends inside the time it keeps.
+      requestTimeoutMs: options.requestTimeoutMs ?? TWILIO_CALLS.reconcileRead.attemptMs,
+      maxRetries: options.maxRetries ?? TWILIO_CALLS.reconcileRead.maxRetries,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? TWILIO_CALLS.reconcileRead.maxWaitMs,
+      backoff: options.backoff ?? {
+        baseMs: 100,
+        capMs: Math.min(3_000, TWILIO_CALLS.reconcileRead.maxWaitMs),
+      },
       random: options.random ?? Math.random,
       sleep: options.sleep ?? defaultSleep,
     };

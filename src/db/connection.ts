@@ -31,8 +31,19 @@ export interface DbOptions {
   max?: number;
   ssl?: boolean;
   statementTimeoutMs?: number;
+  /**
+   * How long the client waits for a statement's answer before it drops the connection (pg's query_timeout;
+   * default: statementTimeoutMs + 1 s). statement_timeout is enforced by the server, so it ends a slow
+   * statement but not a connection that hangs (a failover's dead socket): this does.
+   */
+  queryTimeoutMs?: number;
   /** lock_timeout: how long one statement may wait for one lock (default: no limit). */
   lockTimeoutMs?: number;
+  /**
+   * idle_in_transaction_session_timeout (default: none): a session left inside a transaction by a process
+   * that was stopped (a Lambda's timeout) gives its locks back after this long.
+   */
+  idleInTransactionMs?: number;
   /** How long opening a connection may take (default 5 s). */
   connectTimeoutMs?: number;
   applicationName?: string;
@@ -49,6 +60,30 @@ const isPasswordRejected = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === '28P01';
 
 type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;
+
+/** What node-postgres rejects a statement with once query_timeout has passed without its answer. */
+const QUERY_READ_TIMEOUT = 'Query read timeout';
+
+/**
+ * A client that drops its connection when a statement's answer does not come within query_timeout. pg
+ * gives the caller the timeout but keeps waiting on the socket for that answer, and queues every later
+ * statement of the client behind it: returned to the pool, a hung connection would fail each request that
+ * gets it. Dropped, the pool discards it on release and the next checkout opens a fresh one.
+ */
+class HangDroppingClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    const dropIfHung = (error: unknown) => {
+      if ((error as Error | null)?.message === QUERY_READ_TIMEOUT) this.connection.stream.destroy();
+    };
+    this.query = ((...args: unknown[]) => {
+      const result = query(...args);
+      if (result instanceof Promise) result.catch(dropIfHung);
+      return result;
+    }) as typeof this.query;
+  }
+}
 
 /** A pool that re-reads its credentials and connects once more when Postgres refuses the password. */
 class CredentialedPool extends pg.Pool {
@@ -82,13 +117,17 @@ class CredentialedPool extends pg.Pool {
 }
 
 export function createPool(options: DbOptions): pg.Pool {
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const config: pg.PoolConfig = {
     connectionString: options.connectionString,
     max: options.max ?? 10,
     ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
     types: types as pg.CustomTypesConfig,
-    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: options.queryTimeoutMs ?? statementTimeoutMs + 1_000,
     lock_timeout: options.lockTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionMs,
+    Client: HangDroppingClient,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'daily-positivity',
@@ -161,9 +200,12 @@ const UNAVAILABLE_CODES = new Set([
   '40P01',
 ]);
 
-/** What node-postgres and pg-pool say when the connection, not the statement, failed. */
+/**
+ * What node-postgres and pg-pool say when the connection, not the statement, failed (a statement without
+ * an answer past query_timeout: its connection is dropped, HangDroppingClient).
+ */
 const UNAVAILABLE_MESSAGES =
-  /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool/i;
+  /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool/i;
 
 /**
  * True when the error means "the database cannot be reached right now" (retry later) rather than a bug or

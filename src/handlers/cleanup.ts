@@ -20,5 +20,7 @@ const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.cleanup }
 export const handler = lambdaHandler(async (event, context) => {
   scheduledRun(event);
   const { config, db } = await deps();
-  return runCleanup({ db, clock: systemClock, metrics }, config, { deadline: deadlineFrom(context) });
+  return runCleanup({ db, clock: systemClock, metrics }, config, {
+    deadline: deadlineFrom(context, 'cleanup'),
+  });
 }, metrics);

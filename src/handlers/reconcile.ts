@@ -24,6 +24,6 @@ export const handler = lambdaHandler(async (event, context) => {
   const { db, lookup, prices } = await deps();
   return reconcileDeliveries(
     { db, lookup, prices, clock: systemClock, metrics },
-    { deadline: deadlineFrom(context) },
+    { deadline: deadlineFrom(context, 'reconcile') },
   );
 }, metrics);

@@ -2,6 +2,7 @@
 // accept, the run's correlation key, and the deadline derived from the Lambda's remaining time.
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
+import { DEADLINE_MARGIN_MS } from '../domain/call-budgets.js';
 import { appendCorrelationKeys } from '../logger.js';
 
 /** An EventBridge scheduled event, or {} when invoked by hand. Extra fields are ignored. */
@@ -24,14 +25,16 @@ export function scheduledRun<S extends typeof ScheduledEvent>(
   return parsed;
 }
 
-/** Stop starting new work this long before the Lambda would be killed; the next run resumes. */
-const SAFETY_MARGIN_MS = 30_000;
-
+/**
+ * When the run stops starting new work: its margin (DEADLINE_MARGIN_MS) before the Lambda would be stopped,
+ * room for what is in flight then and what ends the run. The next run resumes.
+ */
 export function deadlineFrom(
   context: Partial<Pick<Context, 'getRemainingTimeInMillis'>> | undefined,
+  lambda: keyof typeof DEADLINE_MARGIN_MS,
   now = Date.now(),
 ): Date | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();
   if (remaining === undefined) return undefined;
-  return new Date(now + Math.max(0, remaining - SAFETY_MARGIN_MS));
+  return new Date(now + Math.max(0, remaining - DEADLINE_MARGIN_MS[lambda]));
 }

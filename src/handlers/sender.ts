@@ -44,7 +44,7 @@ const metrics = new PowertoolsMetricsSink({ serviceName: MetricService.sender })
 export const handler = createSenderHandler(
   onColdStart(async () => {
     const config = await loadLambdaConfig('sender');
-    const { db, pool } = await lambdaDatabase(config, 'sender', { statementTimeoutMs: 15_000 });
+    const { db, pool } = await lambdaDatabase(config, 'sender');
     const limiter = await sharedLimiter(config, pool, metrics);
     return buildSenderDeps(config, {
       db,

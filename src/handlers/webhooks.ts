@@ -22,7 +22,7 @@ export function createWebhooksHandler(
   const built = onColdStart(() => buildWebhooksLambda(wire, env, metrics));
   return lambdaHandler(async (event, context) => {
     const { http, replay } = await built();
-    if (isSqsEvent(event)) return replay(event);
+    if (isSqsEvent(event)) return replay(event, context);
     return http(event as ApiGatewayEvent, context as ApiGatewayContext);
   }, metrics);
 }

@@ -4,7 +4,7 @@
 // still learns what that attempt did, by the request's reply token (src/services/inbound.ts).
 import { isDbUnavailable } from '../db/connection.js';
 import { type BackoffPolicy, backoffDelay } from '../domain/backoff.js';
-import { WEBHOOK_DB_BUDGET } from '../domain/webhook-budget.js';
+import { WEBHOOK_DB_BUDGET } from '../domain/call-budgets.js';
 
 export interface DbRetryPolicy {
   /** Longest time spent retrying, from the first attempt. */

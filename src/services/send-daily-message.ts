@@ -23,6 +23,7 @@ import {
   usageDay,
 } from '../db/repositories/usage.js';
 import type { Delivery, Subscriber } from '../db/schema.js';
+import { OPENAI_CALLS, SENDER_PACE_WAIT_MS } from '../domain/call-budgets.js';
 import { estimateCost, type Prices, pricesFromConfig } from '../domain/cost.js';
 import type { DeliveryState, SenderSkipReason as SkipReason } from '../domain/delivery.js';
 import { countSegments, isSingleGsmSegment } from '../domain/gsm.js';
@@ -88,6 +89,11 @@ export interface SenderSettings {
   prices: Prices;
   /** How long the writer (OpenAI with retries, then the fallback) may take. */
   writeTimeoutMs: number;
+  /**
+   * Longest wait for a turn on the sms_per_second pace (default SENDER_PACE_WAIT_MS); without one by then
+   * the send is skipped (late).
+   */
+  paceWaitMs?: number;
 }
 
 export function senderSettings(config: Settings & { PUBLIC_BASE_URL: string }): SenderSettings {
@@ -96,7 +102,7 @@ export function senderSettings(config: Settings & { PUBLIC_BASE_URL: string }): 
     messagesPerDay: config.TWILIO_MESSAGES_PER_DAY,
     dailyCostLimitUsd: config.DAILY_COST_LIMIT_USD,
     prices: pricesFromConfig(config),
-    writeTimeoutMs: 20_000,
+    writeTimeoutMs: OPENAI_CALLS.writeMs,
   };
 }
 
@@ -305,13 +311,18 @@ function dailyUsage({ message, usage }: Written, sent?: { segments: number; cost
  * Answers why the message must not go out after all, or null when it may go now.
  */
 async function waitUntilDeliverable(
-  { db, clock, limiter }: SendDeps,
+  { db, clock, limiter, settings }: SendDeps,
   held: HeldClaim,
 ): Promise<SkipReason | null> {
   const unwanted = whyNotWanted(await findSubscriber(db, held.subscriber.id));
   if (unwanted) return unwanted;
   const windowEnd = held.delivery.window_end;
-  const turn = await limiter.waitForTurn('sms_per_second', SMS_LIMIT_KEY, windowEnd, 1);
+  // Bounded by the invocation's budget too (src/domain/call-budgets.ts): a Lambda stopped while waiting
+  // would leave the claim for reconciliation instead of ending it.
+  const waitUntil = new Date(
+    Math.min(windowEnd.getTime(), clock.now().getTime() + (settings.paceWaitMs ?? SENDER_PACE_WAIT_MS)),
+  );
+  const turn = await limiter.waitForTurn('sms_per_second', SMS_LIMIT_KEY, waitUntil, 1);
   if (!turn.allowed || clock.now().getTime() >= windowEnd.getTime()) return 'late';
   return null;
 }

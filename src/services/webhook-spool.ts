@@ -194,11 +194,13 @@ export interface SpooledMessage {
  * Applies a batch from a queue-based spool in drain order. Returns the ids that failed, for the queue to
  * deliver again (SQS partial batch response), and what each applied one did. Once the database is found
  * unreachable, the rest of the batch is not tried; a body that is not a kept webhook fails every time and
- * so ends in the dead-letter queue for the operator.
+ * so ends in the dead-letter queue for the operator. `mayStart` is asked before each webhook: once it says
+ * no (too little of the invocation left to apply one whole), the rest fail untried, to be delivered again.
  */
 export async function applySpooledBatch(
   deps: ApplyKeptDeps,
   messages: SpooledMessage[],
+  options: { mayStart?: () => boolean } = {},
 ): Promise<{ failed: string[]; outcomes: KeptWebhookOutcome[] }> {
   const failed: string[] = [];
   const outcomes: KeptWebhookOutcome[] = [];
@@ -210,9 +212,11 @@ export async function applySpooledBatch(
   }
   const idOf = new Map(parsed.map((p) => [p.webhook, p.id]));
   let databaseDown = false;
+  let outOfTime = false;
   for (const webhook of drainOrder(parsed.map((p) => p.webhook))) {
     const id = idOf.get(webhook) as string;
-    if (databaseDown) {
+    outOfTime ||= !(options.mayStart?.() ?? true);
+    if (databaseDown || outOfTime) {
       failed.push(id);
       continue;
     }
@@ -228,6 +232,13 @@ export async function applySpooledBatch(
       failed.push(id);
     }
   }
+  if (outOfTime)
+    logger.info(
+      'too little of the invocation left to apply more spooled webhooks; the queue delivers the rest again',
+      {
+        left: failed.length,
+      },
+    );
   return { failed, outcomes };
 }
 

@@ -4,29 +4,24 @@ import type pg from 'pg';
 import type { Credentials, DatabaseCredentials } from '../adapters/credentials.js';
 import type { LambdaName, Settings } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
+import { DB_BOUNDS, LAMBDA_TIMEOUT_MS } from '../domain/call-budgets.js';
 import { DB_POOL_SIZE } from '../domain/database-pools.js';
-
-export interface LambdaDatabaseOptions {
-  /** Default 30 s. */
-  statementTimeoutMs?: number;
-  /** Default: no limit. */
-  lockTimeoutMs?: number;
-  /** Default 5 s. */
-  connectTimeoutMs?: number;
-}
 
 /**
  * A pool on the database the credentials name (at DATABASE_HOST when set: RDS Proxy), DB_POOL_SIZE
  * connections per container, the figure the stack's capacity check counts. The password is re-read as it
- * rotates.
+ * rotates. Its timeouts are the Lambda's (DB_BOUNDS, src/domain/call-budgets.ts): connecting, a statement
+ * (cancelled by Postgres), its answer (past which the client drops a connection that hangs), a lock wait
+ * where one is set, and a transaction left idle by a Lambda stopped at its timeout.
  */
 export async function lambdaDatabase(
   config: Pick<Settings, 'DATABASE_SSL' | 'DATABASE_HOST'> & {
     credentials: { db: Credentials<DatabaseCredentials> };
   },
   component: LambdaName,
-  options: LambdaDatabaseOptions = {},
 ): Promise<{ db: Db; pool: pg.Pool }> {
+  const bounds: { connectMs: number; statementMs: number; queryMs: number; lockMs?: number } =
+    DB_BOUNDS[component];
   const { db: credentials } = config.credentials;
   const { url, password } = await credentials.get();
   const pool = createPool({
@@ -35,9 +30,11 @@ export async function lambdaDatabase(
     credentials: password === undefined ? undefined : credentials,
     ssl: config.DATABASE_SSL,
     max: DB_POOL_SIZE[component],
-    statementTimeoutMs: options.statementTimeoutMs,
-    lockTimeoutMs: options.lockTimeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs,
+    statementTimeoutMs: bounds.statementMs,
+    queryTimeoutMs: bounds.queryMs,
+    lockTimeoutMs: bounds.lockMs,
+    connectTimeoutMs: bounds.connectMs,
+    idleInTransactionMs: LAMBDA_TIMEOUT_MS[component],
     applicationName: `daily-positivity-${component}`,
   });
   // Named prepared statements are session state: RDS Proxy would pin each client to one database

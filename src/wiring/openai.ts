@@ -4,6 +4,7 @@ import { type Credentials, freshValue, type OpenAiCredentials } from '../adapter
 import { createCuratedWriter } from '../adapters/curated-writer.js';
 import { createOpenAiWriter } from '../adapters/openai-writer.js';
 import type { Settings } from '../config.js';
+import { OPENAI_CALLS } from '../domain/call-budgets.js';
 import type { Clock, MessageWriter, RateLimiter } from '../services/ports.js';
 
 /**
@@ -36,7 +37,8 @@ export function openAiClient(
     fetch: refreshingFetch(credentials, fetchImpl),
     // Retries are the writer's (bounded by the deadline, honouring Retry-After), not the SDK's.
     maxRetries: 0,
-    timeout: 10_000,
+    // Each call passes its own (the writer's, never past its deadline); this is the ceiling.
+    timeout: OPENAI_CALLS.requestMs,
   });
 }
 
@@ -51,6 +53,7 @@ export function openAiWriter(
     model: config.OPENAI_MODEL,
     limiter: deps.limiter,
     fallback: createCuratedWriter(),
+    requestTimeoutMs: OPENAI_CALLS.requestMs,
     clock: deps.clock,
     moderation: config.OPENAI_MODERATION,
   });

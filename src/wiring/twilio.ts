@@ -2,6 +2,7 @@
 import type { Credentials, TwilioCredentials } from '../adapters/credentials.js';
 import { createTwilioSms, type TwilioSender } from '../adapters/twilio-sms.js';
 import { ConfigError, type Settings } from '../config.js';
+import { TWILIO_CALLS, type TwilioSendBound } from '../domain/call-budgets.js';
 import type { SmsSender } from '../services/ports.js';
 
 type SenderSettings = Pick<Settings, 'TWILIO_MESSAGING_SERVICE_SID' | 'TWILIO_FROM_NUMBER'>;
@@ -16,9 +17,17 @@ export function twilioSenderFrom(config: SenderSettings): TwilioSender {
   ]);
 }
 
+/** `bound`: the caller's (src/domain/call-budgets.ts); the sender's by default. */
 export function twilioSms(
   config: SenderSettings,
   credentials: TwilioCredentials | Credentials<TwilioCredentials>,
+  bound: TwilioSendBound = TWILIO_CALLS.senderSend,
 ): SmsSender {
-  return createTwilioSms({ credentials, sender: twilioSenderFrom(config) });
+  return createTwilioSms({
+    credentials,
+    sender: twilioSenderFrom(config),
+    requestTimeoutMs: bound.attemptMs,
+    retryWindowMs: bound.retryWindowMs,
+    maxRetries: bound.maxRetries,
+  });
 }

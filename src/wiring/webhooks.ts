@@ -1,10 +1,17 @@
 // What the webhooks Lambda runs on: the HTTP app API Gateway hands requests to, and the replay of webhooks
 // the SQS spool kept while Postgres was unreachable, both over one database pool and one set of adapters.
+import type { Context } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import type pg from 'pg';
 import { loadLambdaConfig } from '../adapters/secrets.js';
 import type { LambdaConfig } from '../config.js';
-import { WEBHOOK_DB_BUDGET } from '../domain/webhook-budget.js';
+import {
+  LAMBDA_TIMEOUT_MS,
+  marginMs,
+  spooledWebhookWorstCaseMs,
+  TWILIO_CALLS,
+  WEBHOOK_DB_BUDGET,
+} from '../domain/call-budgets.js';
 import { type AppDeps, createApp, webhookDeps } from '../http/app.js';
 import { countKeptWebhook } from '../metrics.js';
 import { type MetricsSink, noMetrics } from '../services/ports.js';
@@ -41,12 +48,29 @@ export const isSqsEvent = (event: unknown): event is SqsEvent =>
  * to keep webhooks while Postgres is unreachable, the sender Lambda for an operator's test send.
  */
 export const deployedWebhookAdapters: WireAdapters = async (config, pool, metrics) => ({
-  sms: twilioSms(config, config.credentials.twilio),
+  sms: twilioSms(config, config.credentials.twilio, TWILIO_CALLS.webhooksSend),
   scheduler: eventBridgeScheduler(config),
   limiter: await sharedLimiter(config, pool, metrics),
   spool: sqsSpool(config),
   starter: lambdaSendStarter(config),
 });
+
+type RemainingTime = Partial<Pick<Context, 'getRemainingTimeInMillis'>>;
+
+/** Retries of a spooled webhook's statement: brief, as SQS delivers it again (2 minutes later) if it fails. */
+const SPOOLED_RETRY = { budgetMs: WEBHOOK_DB_BUDGET.spooledRetryMs };
+
+/**
+ * Whether a spooled webhook may still be started in this invocation: only when one at its worst (database,
+ * schedules, reply; src/domain/call-budgets.ts) still ends before the Lambda's timeout, so none is stopped
+ * halfway (its reply claimed and never sent). Without a context (a test, a manual run) there is time.
+ */
+function hasTimeForOneMore(context?: RemainingTime): boolean {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return (
+    remaining === undefined || remaining >= spooledWebhookWorstCaseMs() + marginMs(LAMBDA_TIMEOUT_MS.webhooks)
+  );
+}
 
 export async function buildWebhooksLambda(
   wire: WireAdapters,
@@ -54,21 +78,25 @@ export async function buildWebhooksLambda(
   metrics: MetricsSink | undefined,
 ) {
   const config = await loadLambdaConfig('webhooks', env);
-  // Well inside the Lambda's timeout, so a request stuck on the database is kept before the Lambda is stopped.
-  const { db, pool } = await lambdaDatabase(config, 'webhooks', {
-    statementTimeoutMs: WEBHOOK_DB_BUDGET.statementMs,
-    lockTimeoutMs: WEBHOOK_DB_BUDGET.lockMs,
-    connectTimeoutMs: WEBHOOK_DB_BUDGET.connectMs,
-  });
+  // Timeouts from WEBHOOK_DB_BUDGET: a request stuck on the database is kept before Twilio stops waiting.
+  const { db, pool } = await lambdaDatabase(config, 'webhooks');
   const adapters = await wire(config, pool, metrics ?? noMetrics);
-  // Spooled webhooks are applied with the same settings as live ones; one that fails again is
-  // redelivered by SQS, not kept twice.
-  const services = webhookDeps({ config, db, scheduler: adapters.scheduler, sms: adapters.sms });
+  // Spooled webhooks are applied with the same settings as live ones, retried more briefly: one that fails
+  // again is redelivered by SQS, not kept twice.
+  const services = webhookDeps({
+    config,
+    db,
+    scheduler: adapters.scheduler,
+    sms: adapters.sms,
+    retry: SPOOLED_RETRY,
+  });
   return {
     http: handle(createApp({ config, db, metrics, capacity: config.CAPACITY_SETTINGS, ...adapters })),
-    replay: async (event: SqsEvent) => {
+    replay: async (event: SqsEvent, context?: RemainingTime) => {
       const messages = event.Records.map((r) => ({ id: r.messageId, body: r.body }));
-      const { failed, outcomes } = await applySpooledBatch(services, messages);
+      const { failed, outcomes } = await applySpooledBatch(services, messages, {
+        mayStart: () => hasTimeForOneMore(context),
+      });
       // Counted as the live requests would have been: an opt-out or a failed message kept while the database
       // was down still reaches the alarms.
       if (metrics) for (const outcome of outcomes) countKeptWebhook(metrics, outcome);

@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
+import { WEBHOOK_DB_BUDGET } from '../../src/domain/call-budgets.js';
 import { SendEvent } from '../../src/handlers/sender.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
@@ -188,13 +188,13 @@ describe('deployed Lambda handlers', () => {
     const tookMs = Date.now() - started;
     vi.restoreAllMocks();
 
-    // Assess: opted out and answered within what the Lambda's 15 s leave after its worst-case database
-    // work (a request still running at the timeout is lost, and Twilio does not retry an inbound text).
-    // The schedule left behind is harmless: the delivery is cancelled, so the sender sends nothing.
+    // Assess: opted out and answered within what Twilio's 15 s wait leaves after the worst-case database
+    // work (a request answered later is lost, and Twilio does not retry an inbound text). The schedule
+    // left behind is harmless: the delivery is cancelled, so the sender sends nothing.
     expect(res).toMatchObject({ statusCode: 200 });
     const afterDatabaseMs =
-      WEBHOOK_DB_BUDGET.lambdaTimeoutMs -
-      (WEBHOOK_DB_BUDGET.retryMs + 2 * WEBHOOK_DB_BUDGET.connectMs + WEBHOOK_DB_BUDGET.statementMs);
+      WEBHOOK_DB_BUDGET.twilioWaitMs -
+      (WEBHOOK_DB_BUDGET.retryMs + 2 * WEBHOOK_DB_BUDGET.connectMs + WEBHOOK_DB_BUDGET.queryMs);
     expect(tookMs).toBeLessThan(afterDatabaseMs);
     expect(scheduler.commandCalls(DeleteScheduleCommand).length).toBeGreaterThan(0);
     const after = await t

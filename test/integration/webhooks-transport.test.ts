@@ -8,7 +8,7 @@ import { handle } from 'hono/aws-lambda';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDb } from '../../src/db/connection.js';
-import { WEBHOOK_DB_BUDGET } from '../../src/domain/webhook-budget.js';
+import { WEBHOOK_DB_BUDGET } from '../../src/domain/call-budgets.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { InMemoryMetricsSink } from '../../src/metrics.js';
 import type { KeptWebhook } from '../../src/services/ports.js';
@@ -218,7 +218,7 @@ describe('the Lambda handler', () => {
       // Assess: kept and answered inside the budget the webhooks Lambda leaves its database work.
       expect(answer).toMatchObject({ statusCode: 503 });
       expect(kept.map((w) => w.type === 'inbound' && w.body)).toEqual(['STOP']);
-      expect(tookMs).toBeLessThan(WEBHOOK_DB_BUDGET.lambdaTimeoutMs - WEBHOOK_DB_BUDGET.keepMs);
+      expect(tookMs).toBeLessThan(WEBHOOK_DB_BUDGET.twilioWaitMs - WEBHOOK_DB_BUDGET.keepMs);
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();

@@ -70,8 +70,10 @@ it.each([
   [null, false],
 ])('isFinalStatus(%j) = %s', (status, final) => expect(isFinalStatus(status)).toBe(final));
 
-it('deadlineFrom leaves a 30 s margin before the Lambda times out', () => {
-  expect(deadlineFrom({ getRemainingTimeInMillis: () => 900_000 }, 0)?.getTime()).toBe(870_000);
-  expect(deadlineFrom({ getRemainingTimeInMillis: () => 10_000 }, 0)?.getTime()).toBe(0);
-  expect(deadlineFrom(undefined)).toBeUndefined();
+it('deadlineFrom leaves each scheduled Lambda its margin before it times out', () => {
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 900_000 }, 'planner', 0)?.getTime()).toBe(870_000);
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 300_000 }, 'reconcile', 0)?.getTime()).toBe(210_000);
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 900_000 }, 'cleanup', 0)?.getTime()).toBe(810_000);
+  expect(deadlineFrom({ getRemainingTimeInMillis: () => 10_000 }, 'planner', 0)?.getTime()).toBe(0);
+  expect(deadlineFrom(undefined, 'planner')).toBeUndefined();
 });

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { REDIS_CALLS } from '../../domain/call-budgets.js';
 import { throttledWarn } from './throttled-warn.js';
 
 /**
@@ -15,8 +16,8 @@ export async function createLimiterRedis(url: string): Promise<Redis> {
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    commandTimeout: 500,
+    connectTimeout: REDIS_CALLS.connectMs,
+    commandTimeout: REDIS_CALLS.commandMs,
     retryStrategy: (attempt) => Math.min(attempt * 250, 5_000),
   });
   const warn = throttledWarn('Redis for the rate limiter is unreachable; the next store answers', {

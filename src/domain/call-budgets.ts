@@ -1,0 +1,282 @@
+// How long each Lambda may wait on each outside system, and what that adds up to. Every outside call —
+// AWS (Scheduler, SQS, Secrets Manager, Lambda), Twilio, OpenAI, Redis, Postgres — has its bound here; the
+// stack sets each Lambda's timeout from LAMBDA_TIMEOUT_MS, the wiring sets each client from its bound, and
+// test/infra/call-budgets.test.ts checks that what one invocation can spend, call by call, fits inside the
+// synthesized timeout with a margin. A call still waiting when the timeout hits is lost with everything
+// after it: a webhook not yet kept (Twilio does not retry an inbound text), a reply, a send not yet recorded.
+// Pure data and arithmetic; docs/resilience.md ("Outside calls") has the table.
+
+/** One outside call's bounds. */
+export interface CallBound {
+  /** Opening the connection (TCP and TLS). */
+  connectMs: number;
+  /** One attempt, from sending the request to its answer; past it the attempt is abandoned. */
+  attemptMs: number;
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** The whole call, retries and back-off included. Enforced, so it is the call's worst case. */
+  totalMs: number;
+}
+
+/** Each Lambda's timeout (the stack's constructs set them from here). */
+export const LAMBDA_TIMEOUT_MS = {
+  // Twilio waits 15 s for an answer (WEBHOOK_DB_BUDGET.twilioWaitMs); the spool's SQS batches get longer.
+  webhooks: 20_000,
+  sender: 150_000,
+  planner: 900_000,
+  reconcile: 300_000,
+  cleanup: 900_000,
+  'daily-report': 60_000,
+  migrate: 300_000,
+} as const;
+
+/** Room every invocation keeps below its timeout: for what no bound counts (answering, runtime, GC). */
+export function marginMs(timeoutMs: number): number {
+  return Math.max(1_000, timeoutMs * 0.05);
+}
+
+/**
+ * The webhooks' database work, shared out so that a webhook the database cannot take in time (a row lock
+ * held by an operator remove or the sender, a failover, a refused password, a connection that hangs) is kept
+ * in the spool and answered 503 before Twilio stops waiting: Twilio waits 15 s and does not retry an
+ * inbound text. The Lambda's pool takes its timeouts from here (src/wiring/webhooks.ts), the webhook
+ * retries their budget (src/services/db-retry.ts).
+ */
+export const WEBHOOK_DB_BUDGET = {
+  /** How long Twilio waits for an answer to a webhook. */
+  twilioWaitMs: 15_000,
+  /** Retries start only within this long of the first attempt (WEBHOOK_RETRY). */
+  retryMs: 3_000,
+  /** Opening one connection (pg's connectionTimeoutMillis). */
+  connectMs: 1_500,
+  /** One statement, lock waits included (statement_timeout: Postgres cancels it). */
+  statementMs: 3_500,
+  /**
+   * One statement as the client waits for it (pg's query_timeout): past it the connection is dropped. Longer
+   * than statementMs, so a slow statement is cancelled by Postgres; this one ends a connection that hangs.
+   */
+  queryMs: 4_000,
+  /** One lock wait (lock_timeout): shorter than a statement, so a held row lock leaves time to retry. */
+  lockMs: 2_000,
+  /** Left after the database: keeping the webhook (SQS SendMessage) or removing schedules (DeleteSchedule). */
+  keepMs: 2_000,
+  /**
+   * The retry budget of a webhook applied from the spool: shorter, as SQS delivers it again, but long enough
+   * to retry once on a fresh connection (what recovers a commit whose answer was lost, by reply token).
+   */
+  spooledRetryMs: 1_000,
+} as const;
+
+/** Postgres as one Lambda's pool sees it. `queryMs` is the client's own bound (see WEBHOOK_DB_BUDGET). */
+export interface DbBound {
+  connectMs: number;
+  statementMs: number;
+  queryMs: number;
+  lockMs?: number;
+}
+
+export const DB_BOUNDS = {
+  webhooks: {
+    connectMs: WEBHOOK_DB_BUDGET.connectMs,
+    statementMs: WEBHOOK_DB_BUDGET.statementMs,
+    queryMs: WEBHOOK_DB_BUDGET.queryMs,
+    lockMs: WEBHOOK_DB_BUDGET.lockMs,
+  },
+  // Point reads and writes of one delivery; a send has ~20 of them (SENDER_STATEMENTS).
+  sender: { connectMs: 2_000, statementMs: 3_500, queryMs: 4_000 },
+  // The plan phase's bulk statements take seconds under load (docs/planner.md).
+  planner: { connectMs: 5_000, statementMs: 120_000, queryMs: 121_000 },
+  reconcile: { connectMs: 2_000, statementMs: 5_000, queryMs: 5_500 },
+  // Bounded batches of deletes; a large backlog is worked off over several nights.
+  cleanup: { connectMs: 5_000, statementMs: 30_000, queryMs: 31_000 },
+  'daily-report': { connectMs: 2_000, statementMs: 8_000, queryMs: 8_500 },
+  // A migration may rewrite a table.
+  migrate: { connectMs: 5_000, statementMs: 270_000, queryMs: 271_000 },
+} as const satisfies Record<keyof typeof LAMBDA_TIMEOUT_MS, DbBound>;
+
+/** An AWS call inside a request that answers a person or Twilio: one quick retry at most. */
+const IN_REQUEST_AWS: CallBound = { connectMs: 500, attemptMs: 900, attempts: 2, totalMs: 2_000 };
+
+/**
+ * Secrets Manager GetSecretValue: every Lambda at its cold start, then whenever the cache expires
+ * (SECRETS_MAX_AGE_SECONDS) or a provider refuses a value — inside a request, before the call that needs it.
+ */
+export const SECRETS_READ: CallBound = { connectMs: 500, attemptMs: 800, attempts: 2, totalMs: 1_000 };
+
+/** The AWS calls each Lambda makes, besides SECRETS_READ. */
+export const AWS_CALLS = {
+  /** SQS SendMessage of a webhook the database could not take: it must fit WEBHOOK_DB_BUDGET.keepMs. */
+  spoolKeep: { ...IN_REQUEST_AWS, totalMs: WEBHOOK_DB_BUDGET.keepMs },
+  /** DeleteSchedule after an opt-out or a test send (webhooks, sender): likewise after the database. */
+  scheduleCancel: { ...IN_REQUEST_AWS, totalMs: WEBHOOK_DB_BUDGET.keepMs },
+  /** The webhooks Lambda starting a test send: an asynchronous Invoke of the sender. */
+  sendStart: IN_REQUEST_AWS,
+  /** The planner's CreateSchedule, one send (the adapter retries throttling around it: SCHEDULE_CREATE). */
+  scheduleCreate: { connectMs: 1_000, attemptMs: 2_000, attempts: 2, totalMs: 4_000 },
+  /** The planner starting its next run: an asynchronous Invoke of itself. */
+  plannerContinuation: { connectMs: 1_000, attemptMs: 2_000, attempts: 2, totalMs: 4_000 },
+} as const satisfies Record<string, CallBound>;
+
+/** The Scheduler adapter's own retries of a throttled CreateSchedule (src/adapters/eventbridge-scheduler.ts). */
+export const SCHEDULE_CREATE = {
+  maxAttempts: 8,
+  /** No retry starts later than this after the first attempt. */
+  retryBudgetMs: 12_000,
+} as const;
+
+/** The longest one schedule() takes: the last retry starts within the budget and takes one whole send. */
+const scheduleCreateWorstMs = SCHEDULE_CREATE.retryBudgetMs + AWS_CALLS.scheduleCreate.totalMs;
+
+/** Twilio's REST API over fetch (src/adapters/twilio-api.ts): one AbortSignal bounds each request. */
+export interface TwilioSendBound {
+  /** One request, connecting included. */
+  attemptMs: number;
+  /** Retries (only of what Twilio provably did not process) start within this long of the first attempt. */
+  retryWindowMs: number;
+  maxRetries: number;
+}
+
+/** Twilio reads: a number of retries of a 429, each after its back-off or Retry-After, whichever is longer. */
+export interface TwilioReadBound {
+  attemptMs: number;
+  maxRetries: number;
+  /** Longest wait between attempts: the back-off's cap, and the longest Retry-After honoured (longer ends the retries). */
+  maxWaitMs: number;
+}
+
+export const TWILIO_CALLS = {
+  /** Texts from the webhooks Lambda: the double opt-in request, and the reply to a text kept in the spool. */
+  webhooksSend: { attemptMs: 2_500, retryWindowMs: 1_000, maxRetries: 1 },
+  /** The daily message. Its validity period ends with the send window; a timeout is never retried. */
+  senderSend: { attemptMs: 5_000, retryWindowMs: 10_000, maxRetries: 4 },
+  /** Reconciliation's reads (fetch by SID, list by number): the next night's run asks again. */
+  reconcileRead: { attemptMs: 4_000, maxRetries: 1, maxWaitMs: 4_000 },
+} as const satisfies Record<string, TwilioSendBound | TwilioReadBound>;
+
+/**
+ * One Twilio call of the adapters, worst case: its attempts and the waits between them, and when Twilio
+ * refuses the auth token one re-read of the secret and one more attempt (withFreshCredentials).
+ */
+function twilioWorstMs(bound: TwilioSendBound | TwilioReadBound): number {
+  const refused = SECRETS_READ.totalMs + bound.attemptMs;
+  if ('retryWindowMs' in bound) return bound.retryWindowMs + bound.attemptMs + refused;
+  return (bound.maxRetries + 1) * bound.attemptMs + bound.maxRetries * bound.maxWaitMs + refused;
+}
+
+/** OpenAI (src/adapters/openai-writer.ts): every call ends by the writer's deadline. */
+export const OPENAI_CALLS = {
+  /** One HTTP call (the SDK's timeout; its own retries are off: the writer retries within the deadline). */
+  requestMs: 8_000,
+  /** The writer's deadline: past it the curated library writes the message. */
+  writeMs: 20_000,
+} as const;
+
+/** Redis for the rate limiter (not deployed by the stack; npm start and self-hosting). */
+export const REDIS_CALLS = {
+  connectMs: 2_000,
+  commandMs: 500,
+  /** How long a cold start waits for Redis before the next store in the chain answers. */
+  readyMs: 1_000,
+} as const;
+
+/** The sender's longest wait for a turn on the global sms_per_second pace; past it the send is skipped (late). */
+export const SENDER_PACE_WAIT_MS = 10_000;
+
+/** Each of the egress probe's HEAD requests (lib/constructs/egress-probe.ts, in parallel). */
+export const EGRESS_PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Stop starting new work this long before a scheduled Lambda's timeout (deadlineFrom): what is in flight
+ * at the deadline, and what follows it, fit in here.
+ */
+export const DEADLINE_MARGIN_MS = {
+  planner: 30_000,
+  reconcile: 90_000,
+  cleanup: 90_000,
+} as const;
+
+/** A statement on a pool that may have to open its connection first. */
+const statement = (db: DbBound) => db.connectMs + db.queryMs;
+
+/**
+ * A webhook (inbound text or status callback) from Twilio's request to the answer: the Twilio auth token read
+ * when its cache expired (the signature), the database work (the last retry starts within retryMs, may
+ * connect twice with a re-read of the database password between, and runs one statement), then keeping it
+ * (SQS) or, once it committed, removing the schedules an opt-out cancelled (DeleteSchedule, in parallel).
+ */
+export function webhookWorstCaseMs(budget = WEBHOOK_DB_BUDGET): number {
+  const database = budget.retryMs + 2 * budget.connectMs + SECRETS_READ.totalMs + budget.queryMs;
+  const after = Math.max(AWS_CALLS.spoolKeep.totalMs, AWS_CALLS.scheduleCancel.totalMs);
+  return SECRETS_READ.totalMs + database + after;
+}
+
+/**
+ * One webhook kept in the spool, applied from an SQS batch: its database work (a shorter retry budget: SQS
+ * delivers it again), the schedules an opt-out cancelled, and the reply a live request would have carried.
+ * The consumer starts one only while this much of the invocation is left (src/wiring/webhooks.ts).
+ */
+export function spooledWebhookWorstCaseMs(budget = WEBHOOK_DB_BUDGET): number {
+  const database = budget.spooledRetryMs + 2 * budget.connectMs + SECRETS_READ.totalMs + budget.queryMs;
+  return database + AWS_CALLS.scheduleCancel.totalMs + twilioWorstMs(TWILIO_CALLS.webhooksSend);
+}
+
+/** Statements of one send, on its longest path (src/services/send-daily-message.ts). */
+const SENDER_STATEMENTS = {
+  /** Claim; eligibility (subscriber, texts that day, quota, usage, the day's limiter point); recent bodies. */
+  beforeWriting: 7,
+  /** Limiter statements the writer may start just before its deadline (turn, token reservation, settle). */
+  writerOverrun: 3,
+  /** The opt-out re-check, the pace turn's last try, the attempt recorded before Twilio hears of it. */
+  beforeSending: 3,
+  /** After Twilio: the record transaction (BEGIN, sent, usage, quota, COMMIT) or, after a 21610, the opt-out one. */
+  after: 5,
+  /** After a 21610: the day's limiter point given back (read, reward). */
+  refund: 2,
+} as const;
+
+/**
+ * One send from its schedule's invocation to its record, every call at its bound: the cold start's secrets,
+ * the statements before writing, the writer (its deadline, the limiter statements started just before it,
+ * and re-reads of the OpenAI key), the pace turn, Twilio, then the longer of recording the send (retried on
+ * a fresh connection within the webhook retry budget) and the 21610 opt-out (transaction, DeleteSchedule,
+ * limiter refund).
+ */
+export function senderWorstCaseMs(): number {
+  const db = DB_BOUNDS.sender;
+  const q = db.queryMs;
+  const before = SECRETS_READ.totalMs + db.connectMs + SENDER_STATEMENTS.beforeWriting * q;
+  const writing = OPENAI_CALLS.writeMs + SENDER_STATEMENTS.writerOverrun * q + 2 * SECRETS_READ.totalMs;
+  const sending =
+    SENDER_PACE_WAIT_MS + SENDER_STATEMENTS.beforeSending * q + twilioWorstMs(TWILIO_CALLS.senderSend);
+  const record = WEBHOOK_DB_BUDGET.retryMs + db.connectMs + SENDER_STATEMENTS.after * q;
+  const optOut =
+    SENDER_STATEMENTS.after * q + AWS_CALLS.scheduleCancel.totalMs + SENDER_STATEMENTS.refund * q;
+  return before + writing + sending + Math.max(record, optOut);
+}
+
+/**
+ * What a scheduled Lambda may still spend once its deadline has passed: the work in flight and what ends the
+ * run. Reconcile: one delivery (a Twilio read, then its transaction: BEGIN, lock, status, cost, usage,
+ * quota, COMMIT). Cleanup: one batch, then the database size. Planner: the schedule calls in flight, then the continuation's Invoke — its statements are not
+ * counted (see the planner entry in docs/resilience.md).
+ */
+export function afterDeadlineWorstCaseMs(name: keyof typeof DEADLINE_MARGIN_MS): number {
+  if (name === 'reconcile')
+    return (
+      twilioWorstMs(TWILIO_CALLS.reconcileRead) +
+      DB_BOUNDS.reconcile.connectMs +
+      7 * DB_BOUNDS.reconcile.queryMs
+    );
+  if (name === 'cleanup') return statement(DB_BOUNDS.cleanup) + DB_BOUNDS.cleanup.queryMs;
+  return scheduleCreateWorstMs + AWS_CALLS.plannerContinuation.totalMs;
+}
+
+/** Daily report: its secrets and five report queries, one after another on its one connection. */
+export function dailyReportWorstCaseMs(): number {
+  return SECRETS_READ.totalMs + DB_BOUNDS['daily-report'].connectMs + 5 * DB_BOUNDS['daily-report'].queryMs;
+}
+
+/** Migrate: its secrets and the longest statement a migration may run (each statement has this bound). */
+export function migrateWorstCaseMs(): number {
+  return SECRETS_READ.totalMs + statement(DB_BOUNDS.migrate);
+}
