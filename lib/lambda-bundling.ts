@@ -42,6 +42,10 @@ export const BUNDLE_OPTIONS = {
    * pg-native is pg's optional native binding, required only when NODE_PG_FORCE_NATIVE is set.
    * The AWS SDK is bundled rather than taken from the runtime, so the version that runs is the one
    * in package-lock.json that the tests ran against.
+   * ioredis serves only the rate limiter's Redis store, which no deployed Lambda can choose: the stack never
+   * gives one REDIS_URL or RATE_LIMIT_STORE=redis (test/infra/bundling.test.ts), so its Postgres store
+   * answers and the Redis store's `await import('ioredis')` is never reached. Left out, ioredis and its
+   * command table no longer weigh ≈ 170 KB in the webhooks and sender bundles.
    */
-  external: ['pg-native'],
+  external: ['pg-native', 'ioredis'],
 } as const;

@@ -1,6 +1,6 @@
 // The Redis store of the rate limiter. ioredis is loaded only here, on demand: the deployed stack uses
-// Postgres, and loading ioredis costs every cold start of the webhooks and sender Lambdas about 170 KB and
-// its command table setup.
+// Postgres, so the Lambda bundles leave ioredis out (lib/lambda-bundling.ts) and its ≈ 170 KB and command
+// table setup cost no cold start; one-machine mode and the tests load it from node_modules.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
