@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp, webhookDeps } from '../http/app.js';
 import { logger, withCorrelation } from '../logger.js';
-import { countKeptWebhook } from '../metrics.js';
 import { runCleanup } from '../services/cleanup.js';
 import { describeSendNowView, sendNowView } from '../services/operations.js';
 import { type PlanSummary, planDay } from '../services/plan-day.js';
@@ -78,14 +77,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         inbound: { ...spoolDeps.inbound, retry: { budgetMs: 0 } },
         status: { ...spoolDeps.status, retry: { budgetMs: 0 } },
         replies: spoolDeps.replies,
+        metrics: runtime.metrics,
       },
       runtime.spool,
-      // Counted like the live requests the app counts, so the CLI report sees them.
-      {
-        onDrained: ({ outcomes }) => {
-          for (const outcome of outcomes) countKeptWebhook(runtime.metrics, outcome);
-        },
-      },
     );
     const hostname = options.hostname ?? '127.0.0.1';
     const serverUrl = `http://${hostname}:${config.PORT}`;

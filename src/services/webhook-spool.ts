@@ -8,8 +8,9 @@ import { isDbUnavailable } from '../db/connection.js';
 import { classifyInbound } from '../domain/inbound-keywords.js';
 import { maskPhone, parseE164 } from '../domain/phone.js';
 import { logger } from '../logger.js';
+import { countKeptWebhook } from '../metrics.js';
 import { applyInboundSms, type InboundDeps, type InboundResult } from './inbound.js';
-import type { KeptWebhook, SmsSender, WebhookSpool } from './ports.js';
+import type { KeptWebhook, MetricsSink, SmsSender, WebhookSpool } from './ports.js';
 import {
   applyStatusCallback,
   type StatusCallbackDeps,
@@ -94,12 +95,14 @@ export interface ApplyKeptDeps {
   inbound: Omit<InboundDeps, 'spool'>;
   status: Omit<StatusCallbackDeps, 'spool'>;
   replies: KeptReplies;
+  /**
+   * Where each applied webhook is counted, as the route counts a live one (countKeptWebhook): an opt-out or
+   * a failed message kept while the database was down still reaches the alarms and the CLI report.
+   */
+  metrics?: MetricsSink;
 }
 
-/**
- * What applying one kept webhook did: the same result a live request gets, so the caller counts it as the
- * route counts a live one (src/metrics.ts countKeptWebhook).
- */
+/** What applying one kept webhook did: the same result a live request gets (counted in deps.metrics). */
 export type KeptWebhookOutcome =
   | { type: 'inbound'; result: InboundResult }
   | { type: 'status'; status: string; result: StatusCallbackResult };
@@ -113,6 +116,12 @@ export type KeptWebhookOutcome =
  * retried: the text is applied, and applying it again would not reply.
  */
 async function applyKeptWebhook(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<KeptWebhookOutcome> {
+  const outcome = await applyKept(deps, webhook);
+  if (deps.metrics) countKeptWebhook(deps.metrics, outcome);
+  return outcome;
+}
+
+async function applyKept(deps: ApplyKeptDeps, webhook: KeptWebhook): Promise<KeptWebhookOutcome> {
   const receivedAt = new Date(webhook.receivedAt);
   // Kept webhooks are never refused by the per-minute limits: they were accepted when they arrived.
   if (webhook.type === 'inbound') {
@@ -242,23 +251,14 @@ export async function applySpooledBatch(
   return { failed, outcomes };
 }
 
-/**
- * Drains every `everyMs` (never two rounds at once) until stopped, handing each round's result to
- * `onDrained` (one-machine mode counts it); stop() waits for a round in progress.
- */
-export function startSpoolDrainer(
-  deps: ApplyKeptDeps,
-  spool: DrainableSpool,
-  options: { everyMs?: number; onDrained?: (result: DrainResult) => void } = {},
-) {
-  const everyMs = options.everyMs ?? 2_000;
+/** Drains every `everyMs` (never two rounds at once) until stopped; stop() waits for a round in progress. */
+export function startSpoolDrainer(deps: ApplyKeptDeps, spool: DrainableSpool, everyMs = 2_000) {
   let running: Promise<unknown> = Promise.resolve();
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
     running = drainSpool(deps, spool)
-      .then((result) => options.onDrained?.(result))
       .catch((error: unknown) => logger.warn('spool drain round failed', { error }))
       .finally(() => {
         busy = false;

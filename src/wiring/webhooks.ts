@@ -13,7 +13,6 @@ import {
   WEBHOOK_DB_BUDGET,
 } from '../domain/call-budgets.js';
 import { type AppDeps, createApp, webhookDeps } from '../http/app.js';
-import { countKeptWebhook } from '../metrics.js';
 import { type MetricsSink, noMetrics } from '../services/ports.js';
 import { applySpooledBatch } from '../services/webhook-spool.js';
 import { lambdaDatabase } from './database.js';
@@ -94,12 +93,9 @@ export async function buildWebhooksLambda(
     http: handle(createApp({ config, db, metrics, capacity: config.CAPACITY_SETTINGS, ...adapters })),
     replay: async (event: SqsEvent, context?: RemainingTime) => {
       const messages = event.Records.map((r) => ({ id: r.messageId, body: r.body }));
-      const { failed, outcomes } = await applySpooledBatch(services, messages, {
+      const { failed } = await applySpooledBatch({ ...services, metrics }, messages, {
         mayStart: () => hasTimeForOneMore(context),
       });
-      // Counted as the live requests would have been: an opt-out or a failed message kept while the database
-      // was down still reaches the alarms.
-      if (metrics) for (const outcome of outcomes) countKeptWebhook(metrics, outcome);
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
     },
   };
