@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Credentials, DatabaseCredentials } from '../adapters/credentials.js';
 import type { LambdaName, Settings } from '../config.js';
 import { createPool, type Db, dbOnPool } from '../db/connection.js';
-import { DB_BOUNDS, LAMBDA_TIMEOUT_MS } from '../domain/call-budgets.js';
+import { DB_BOUNDS, type DbBound, LAMBDA_TIMEOUT_MS } from '../domain/call-budgets.js';
 import { DB_POOL_SIZE } from '../domain/database-pools.js';
 
 /**
@@ -20,8 +20,7 @@ export async function lambdaDatabase(
   },
   component: LambdaName,
 ): Promise<{ db: Db; pool: pg.Pool }> {
-  const bounds: { connectMs: number; statementMs: number; queryMs: number; lockMs?: number } =
-    DB_BOUNDS[component];
+  const bounds: DbBound = DB_BOUNDS[component];
   const { db: credentials } = config.credentials;
   const { url, password } = await credentials.get();
   const pool = createPool({
