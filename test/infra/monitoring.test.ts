@@ -6,6 +6,7 @@ import { EGRESS_FAILED_PROBES, PLANNER_SILENCE_HOURS } from '../../lib/construct
 import { SCHEDULED_JOBS } from '../../lib/constructs/scheduled-jobs.js';
 import { EGRESS_PROBE_MINUTES, STACK_INVENTORY } from '../../src/domain/capacity.js';
 import { METRICS_NAMESPACE } from '../../src/metrics.js';
+import { alarmInputs, alarmStates, type Datapoints } from './alarm-simulator.js';
 import { DEV_SETTINGS, logicalId, PROD_CONTEXT, resources, synthesize } from './support.js';
 
 let template: Template;
@@ -241,6 +242,32 @@ describe('alarms', () => {
     expect(alarm('delivery-failure-rate').ComparisonOperator).toBe('GreaterThanThreshold');
   });
 
+  it.each<[string, Datapoints, string]>([
+    [
+      '3 of 100 failed',
+      { 'MessagesSent{service=sender}': [100], 'MessagesFailed{service=webhooks}': [3] },
+      'OK',
+    ],
+    [
+      '4 failed at Twilio and 3 undelivered of 100',
+      {
+        'MessagesSent{service=sender}': [100],
+        'MessagesFailed{service=sender}': [4],
+        'MessagesUndelivered{service=webhooks}': [3],
+      },
+      'ALARM',
+    ],
+    [
+      'failures with no sends (callbacks of earlier ones)',
+      { 'MessagesFailed{service=webhooks}': [1] },
+      'ALARM',
+    ],
+    ['nothing sent, nothing failed', { 'MessagesSent{service=sender}': [undefined] }, 'OK'],
+  ])('rates delivery failures in a window where %s: %s', (_name, window, state) => {
+    // The dev stage's 5%, as the alarm's own expression computes it (test/infra/alarm-simulator.ts).
+    expect(alarmStates(alarm('delivery-failure-rate'), window)).toEqual([state]);
+  });
+
   it('pages when Twilio’s own webhooks are refused (either route, the first one in 15 minutes) and says what to check', () => {
     // Prepare
     type Query = {
@@ -316,11 +343,14 @@ describe('alarms', () => {
       'delivery-failure-rate': (s: typeof DEV_SETTINGS) => s.deliveryFailureRatePercent,
       'database-storage-low': (s: typeof DEV_SETTINGS) =>
         (s.databaseFreeStorageAlarmGib as number) * 1024 ** 3,
+      // Not in config/dev.json: the documented default (DEPLOYMENT.md, section 2).
+      'status-callbacks-silent': (s: typeof DEV_SETTINGS) => s.statusCallbacksSilentSendsPerHour ?? 10,
     };
     const altered = {
       dailyCostLimitUsd: 2.5,
       deliveryFailureRatePercent: 12,
       databaseFreeStorageAlarmGib: 5,
+      statusCallbacksSilentSendsPerHour: 25,
     };
     const other = synthesize({ context: altered }).template();
     const thresholds = (t: Template) => Object.fromEntries(alarmsOf(t).map((a) => [nameOf(a), a.Threshold]));
@@ -356,6 +386,108 @@ describe('alarms', () => {
   });
 });
 
+describe('a silent status-callback stream', () => {
+  // Hours of metrics, oldest first, keyed as the Lambdas publish them (test/integration/metrics-contract.test.ts
+  // proves they do); a metric left out published nothing in those hours.
+  const SENT = 'MessagesSent{service=sender}';
+  const DELIVERED = 'MessagesDelivered{service=webhooks}';
+  const UNDELIVERED = 'MessagesUndelivered{service=webhooks}';
+  const FAILED = 'MessagesFailed{service=webhooks}';
+  const silent = () => alarm('status-callbacks-silent');
+  const _ = undefined;
+
+  it('counts the sender’s sends against the final statuses the webhooks record, per hour', () => {
+    // Prepare
+    type Query = { MetricStat?: { Period: number; Stat: string } };
+    const queries = silent().Metrics as Query[];
+
+    // Assess: reconciliation's late statuses (service=reconcile) are not evidence that callbacks arrive.
+    expect(alarmInputs(silent()).sort()).toEqual([DELIVERED, FAILED, SENT, UNDELIVERED].sort());
+    for (const q of queries.filter((q) => q.MetricStat))
+      expect(q.MetricStat).toMatchObject({ Period: 3600, Stat: 'Sum' });
+    expect(silent()).toMatchObject({
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+    });
+  });
+
+  type Hours = (n: number) => Datapoints;
+  it.each<[string, string, Hours]>([
+    [
+      'messages go out and no final status comes back',
+      'OK ALARM ALARM ALARM',
+      (n) => ({ [SENT]: [n, n, n, n] }),
+    ],
+    [
+      'callbacks stop after working hours',
+      'OK OK OK ALARM ALARM',
+      (n) => ({ [SENT]: [n, n, n, n, n], [DELIVERED]: [n, n, _, _, _] }),
+    ],
+    [
+      'an hour in between sends fewer than the threshold, and no status comes back either',
+      'OK OK ALARM',
+      (n) => ({ [SENT]: [n, n - 1, n] }),
+    ],
+    [
+      'statuses come back, delivered or not',
+      'OK OK OK OK',
+      (n) => ({
+        [SENT]: [n, n, n, n],
+        [DELIVERED]: [n - 1, n, _, _],
+        [UNDELIVERED]: [1, _, _, 1],
+        [FAILED]: [_, _, n, _],
+      }),
+    ],
+    ['a quiet night: nothing sent, nothing back', 'OK OK OK OK', () => ({ [SENT]: [_, _, _, _] })],
+    [
+      'sending ends and the last statuses arrive in the hours after',
+      'OK OK OK OK OK',
+      (n) => ({ [SENT]: [n, n, _, _, _], [DELIVERED]: [n - 2, n, 2, _, _] }),
+    ],
+    [
+      'callback lag: the day’s first sends fall in the last minutes of an hour, their statuses in the next',
+      'OK OK OK OK',
+      (n) => ({ [SENT]: [_, n, n, n], [DELIVERED]: [_, _, 2 * n, n] }),
+    ],
+    [
+      'fewer sends an hour than the threshold, none answered',
+      'OK OK OK OK',
+      (n) => ({ [SENT]: [n - 1, n - 1, n - 1, n - 1] }),
+    ],
+    [
+      'one hour without statuses between working ones',
+      'OK OK OK OK',
+      (n) => ({ [SENT]: [n, n, n, n], [DELIVERED]: [n, _, 2 * n, n] }),
+    ],
+  ])('%s → %s', (_name, states, hours) => {
+    // Prepare: n is the stage's threshold (statusCallbacksSilentSendsPerHour).
+    const n = Number(silent().Threshold);
+    expect(n).toBeGreaterThan(1);
+
+    // Act
+    const simulated = alarmStates(silent(), hours(n));
+
+    // Assess
+    expect(simulated.join(' ')).toBe(states);
+  });
+
+  it('says in its email what silence means and where to look', () => {
+    const description = String(silent().AlarmDescription);
+    for (const words of [
+      'StatusCallback',
+      'TwilioStatusCallbackUrl',
+      'PUBLIC_BASE_URL',
+      '4xx',
+      'status.twilio.com',
+      'docs/observability.md',
+    ])
+      expect(description, words).toContain(words);
+  });
+});
+
 describe('dashboard', () => {
   it('shows the alarms and the key business, Lambda, API, queue and database metrics', () => {
     const dashboards = Object.values(resources(template, 'AWS::CloudWatch::Dashboard'));
@@ -387,6 +519,9 @@ describe('dashboard', () => {
       expect(body, metric).toContain(metric);
     }
     expect(body).toContain('"type\\":\\"alarm\\"');
+    // The alarm-status widget names every alarm (by ARN, a token in the body).
+    for (const id of Object.keys(resources(template, 'AWS::CloudWatch::Alarm')))
+      expect(body, id).toContain(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
     expect(body).toContain(METRICS_NAMESPACE);
   });
 });

@@ -122,6 +122,37 @@ describe('reading a stage', () => {
   });
 });
 
+describe('the status-callbacks-silent threshold', () => {
+  it('defaults to 10 sends an hour and takes a whole number from the stage', () => {
+    expect(settingsFrom({ stage: 'dev' })).toMatchObject({ statusCallbacksSilentSendsPerHour: 10 });
+    expect(settingsFrom({ stage: 'dev', statusCallbacksSilentSendsPerHour: '25' })).toMatchObject({
+      statusCallbacksSilentSendsPerHour: 25,
+    });
+  });
+
+  it.each([0, -5, 2.5, 'many'])('refuses %j, by name', (value) => {
+    const problems = problemsOf(() =>
+      settingsFrom({ stage: 'dev', statusCallbacksSilentSendsPerHour: value }),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^statusCallbacksSilentSendsPerHour: /);
+    expect(problems[0]).not.toContain('not a setting');
+  });
+
+  it('refuses more sends an hour than the send pace allows: the alarm could never fire', () => {
+    // dev sends at 1 msg/s: 3,600 an hour at most.
+    expect(settingsFrom({ stage: 'dev', statusCallbacksSilentSendsPerHour: 3600 })).toMatchObject({
+      statusCallbacksSilentSendsPerHour: 3600,
+    });
+    const problems = problemsOf(() =>
+      settingsFrom({ stage: 'dev', statusCallbacksSilentSendsPerHour: 3601 }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^statusCallbacksSilentSendsPerHour: .*3,600 .*twilioMessagesPerSecond/),
+    ]);
+  });
+});
+
 describe('a non-dev stage has a real sender', () => {
   it.each([
     [{}, /^twilioFromNumber \/ twilioMessagingServiceSid: stage prod needs a real sender/],
