@@ -153,6 +153,7 @@ export class PositivityStack extends Stack {
       webhookSpool: this.webhookSpool,
       webhookSpoolOldestAgeAlarmMinutes: settings.webhookSpoolOldestAgeAlarmMinutes,
       webhookSpoolDeadLettersAlarm: settings.webhookSpoolDeadLettersAlarm,
+      statusCallbacksSilentSendsPerHour: settings.statusCallbacksSilentSendsPerHour,
     });
 
     this.budget = new CostBudget(this, 'Budget', {

@@ -94,6 +94,11 @@ const StackSettingsSchema = z
       .default(15),
     /** Alarm when this many kept webhooks are in the spool's dead-letter queue (never applied on their own). */
     webhookSpoolDeadLettersAlarm: number.int().positive().default(1),
+    /**
+     * Alarm status-callbacks-silent counts an hour as silent when the sender sent at least this many messages
+     * in it and no final status (delivered, undelivered, failed) came back; 2 such hours of 3 page.
+     */
+    statusCallbacksSilentSendsPerHour: number.int().positive().default(10),
 
     // ── Infrastructure and account quotas ──
     /** The Lambdas' way out: a hardened NAT instance (~$7.40/month) or a NAT gateway (~$36.50/month). */
@@ -211,6 +216,18 @@ function productionProblems(raw: Record<string, unknown>): string[] {
       `natImageId: stage ${stage} pins the NAT instance's image; get today's with \`aws ssm get-parameter --name ${AL2023_ARM64_PARAMETER} --query Parameter.Value --output text\` (or set egress to nat-gateway)`,
     );
   return problems;
+}
+
+/** Alarm thresholds the stage's own settings would keep from ever being reached. */
+function monitoringProblems(
+  s: Pick<Parsed, 'statusCallbacksSilentSendsPerHour'>,
+  runtime: Settings,
+): string[] {
+  const mostPerHour = runtime.TWILIO_MESSAGES_PER_SECOND * 3600;
+  if (s.statusCallbacksSilentSendsPerHour <= mostPerHour) return [];
+  return [
+    `statusCallbacksSilentSendsPerHour: expected at most ${mostPerHour.toLocaleString('en-US')} (an hour at twilioMessagesPerSecond ${runtime.TWILIO_MESSAGES_PER_SECOND}), or the status-callbacks-silent alarm can never fire (got ${s.statusCallbacksSilentSendsPerHour})`,
+  ];
 }
 
 /** The Lambdas' own validator over the environment they will get; problems are named by setting. */
@@ -399,6 +416,7 @@ export function loadStackSettings(options: LoadOptions = {}): StackSettings {
   if (!parsed.success) problems.push(...issuesOf(parsed.error, raw, fileName));
   problems.push(...productionProblems(raw));
   const runtime = validateForLambdas(raw, problems);
+  if (parsed.success && runtime) problems.push(...monitoringProblems(parsed.data, runtime));
   // Capacity is checked whenever the values it needs are valid, so it is reported with everything else.
   const quotas = QuotaSettingsSchema.safeParse(raw);
   const capacity = quotas.success && runtime ? capacitySettings(quotas.data, runtime) : undefined;

@@ -29,6 +29,17 @@ export const EGRESS_FAILED_PROBES = 3;
  */
 const WEBHOOK_REFUSED_WINDOW = Duration.minutes(15);
 const WEBHOOK_REFUSALS_TO_PAGE = 1;
+/**
+ * The status-callbacks-silent alarm judges hours: an hour breaches when the sender sent at least the stage's
+ * threshold and not one final status came back through the webhooks. Metric math cannot shift a series in
+ * time, so "sends until 15 minutes before the end" cannot be written, and the day's first sends can all fall
+ * in the last minutes of an hour, their callbacks (seconds to minutes later) in the next: that hour breaches
+ * on its own, so one breaching hour never pages; the next hour has the statuses. Two of three rather than two
+ * in a row, so an hour with fewer sends in between (the edge of a zone's window) does not hide an outage.
+ * Pages 2–3 hours after callbacks stop, within the day's sending (a zone's window is 5 hours by default).
+ */
+const SILENT_CALLBACKS_PERIOD = Duration.hours(1);
+const SILENT_CALLBACKS_HOURS = { evaluated: 3, toAlarm: 2 };
 
 interface MonitoredFunction {
   /** Short name used in the alarm name and the dashboard, e.g. `sender`. */
@@ -54,6 +65,8 @@ export interface MonitoringProps {
   dailyCostLimitUsd: number;
   deliveryFailureRatePercent: number;
   databaseFreeStorageAlarmGib: number;
+  /** Sends in an hour with no final status back that make it a silent hour (status-callbacks-silent). */
+  statusCallbacksSilentSendsPerHour: number;
 }
 
 /** One business metric from the EMF namespace, as the given Lambda publishes it. */
@@ -224,6 +237,18 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    const silent = SILENT_CALLBACKS_HOURS;
+    this.alarm('status-callbacks-silent', {
+      alarmDescription: `Messages went out (at least ${props.statusCallbacksSilentSendsPerHour} an hour, in ${silent.toAlarm} of the last ${silent.evaluated} hours) and no StatusCallback brought a final status (delivered, undelivered, failed): Twilio's status callbacks do not reach the webhooks Lambda, and deliveries stay "sent" until reconciliation asks Twilio 24-48 h later, 500 a night at most. Not a signature refusal (webhook-signature-refused). Check the HTTP API's 4xx on the dashboard (the stage throttle's 429s); Twilio console, Monitor > Logs > Errors (11200 names the URL Twilio called); that the URL is PUBLIC_BASE_URL/twilio/status, the TwilioStatusCallbackUrl output; status.twilio.com. docs/observability.md, "Silent status callbacks".`,
+      metric: this.sendsWithoutStatus(SILENT_CALLBACKS_PERIOD),
+      threshold: props.statusCallbacksSilentSendsPerHour,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: silent.evaluated,
+      datapointsToAlarm: silent.toAlarm,
+      // No datapoint at all: nothing was sent and nothing came back; a quiet night is not an outage.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     this.alarm('daily-cost-cap', {
       alarmDescription: `Estimated spend today reached DAILY_COST_LIMIT_USD (${props.dailyCostLimitUsd} USD): the sender is skipping with cost_cap.`,
       metric: businessMetric(MetricName.EstimatedCostUSD, MetricService.sender, { period: Duration.days(1) }),
@@ -280,6 +305,34 @@ export class Monitoring extends Construct {
       },
       period,
       label: 'delivery failure rate (%)',
+    });
+  }
+
+  /**
+   * Messages the sender sent in a period in which no final status came back through the webhooks (live or
+   * from the spool), and 0 when any did, delivered or not. Reconciliation's statuses (service=reconcile) are
+   * repairs of a silence, not callbacks, and do not count.
+   */
+  private sendsWithoutStatus(period: Duration): cloudwatch.MathExpression {
+    const callback = (name: MetricName) => businessMetric(name, MetricService.webhooks, { period });
+    const statuses = new cloudwatch.MathExpression({
+      expression: 'FILL(delivered, 0) + FILL(undelivered, 0) + FILL(failed, 0)',
+      usingMetrics: {
+        delivered: callback(MetricName.MessagesDelivered),
+        undelivered: callback(MetricName.MessagesUndelivered),
+        failed: callback(MetricName.MessagesFailed),
+      },
+      period,
+      label: 'final statuses from callbacks',
+    });
+    return new cloudwatch.MathExpression({
+      expression: 'IF(statuses > 0, 0, FILL(sent, 0))',
+      usingMetrics: {
+        sent: businessMetric(MetricName.MessagesSent, MetricService.sender, { period }),
+        statuses,
+      },
+      period,
+      label: 'messages sent, no final status back',
     });
   }
 

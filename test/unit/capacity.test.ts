@@ -226,7 +226,7 @@ describe('capacity report', () => {
       'Public IPv4 address': 3.65,
       'Egress probe Lambda, 4,380 runs': 0.01,
       'Secrets Manager, 4 secrets': 1.6,
-      'CloudWatch: 17 alarms, 1 dashboard': 4.7,
+      'CloudWatch: 18 alarms, 1 dashboard': 4.8,
     });
   });
 
