@@ -120,27 +120,30 @@ const BINARY: Record<string, (a: number, b: number) => number> = {
 
 /**
  * One period's value. Series combine datapoint by datapoint, so a period where any operand has no datapoint
- * has none (CloudWatch's behaviour, and why the alarms FILL their inputs).
+ * has none (CloudWatch's behaviour, and why the alarms FILL their inputs). FILL fills a period only when some
+ * metric of the alarm has a datapoint in it: the cautious reading of CloudWatch, where a query none of whose
+ * metrics has data returns nothing, so an alarm must not count on a datapoint made from nothing.
  */
-function evaluate(node: Node, lookup: (id: string) => Datapoint): Datapoint {
+function evaluate(node: Node, lookup: (id: string) => Datapoint, anyData: boolean): Datapoint {
+  const recurse = (n: Node) => evaluate(n, lookup, anyData);
   switch (node.kind) {
     case 'number':
       return node.value;
     case 'id':
       return lookup(node.name);
     case 'unary': {
-      const v = evaluate(node.operand, lookup);
+      const v = recurse(node.operand);
       if (v === undefined) return undefined;
       return node.op === '-' ? -v : truth(v === 0);
     }
     case 'binary': {
-      const [a, b] = [evaluate(node.left, lookup), evaluate(node.right, lookup)];
+      const [a, b] = [recurse(node.left), recurse(node.right)];
       return a === undefined || b === undefined ? undefined : BINARY[node.op]?.(a, b);
     }
     case 'call': {
-      const args = node.args.map((arg) => evaluate(arg, lookup));
+      const args = node.args.map(recurse);
       if (node.name === 'FILL' && args.length === 2 && node.args[1]?.kind === 'number')
-        return args[0] ?? args[1];
+        return args[0] ?? (anyData ? args[1] : undefined);
       if (node.name === 'IF' && args.length === 3) {
         const [condition, then, otherwise] = args;
         return condition === undefined ? undefined : condition !== 0 ? then : otherwise;
@@ -177,13 +180,14 @@ function alarmValues(alarm: Record<string, unknown>, datapoints: Datapoints): Da
   const trees = new Map(queries.flatMap((q) => (q.Expression ? [[q.Id, parse(q.Expression)] as const] : [])));
 
   return Array.from({ length: periods }, (_, period) => {
+    const anyData = Object.values(datapoints).some((d) => d[period] !== undefined);
     const lookup = (id: string): Datapoint => {
       const query = byId.get(id);
       if (!query) throw new Error(`unknown id ${id}`);
       if (query.MetricStat) return datapoints[metricKey(query.MetricStat.Metric)]?.[period];
       const tree = trees.get(id);
       if (!tree) throw new Error(`${id} is neither a metric nor an expression`);
-      return evaluate(tree, lookup);
+      return evaluate(tree, lookup, anyData);
     };
     return lookup(returned[0]?.Id ?? '');
   });
