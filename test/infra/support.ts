@@ -27,6 +27,16 @@ export const PROD_CONTEXT = {
   lambdaConcurrencyQuota: 1000,
 } as const;
 
+/**
+ * Contexts whose templates together hold every resource the stack can make: dev (config/dev.json), prod,
+ * and the optional parts (RDS Proxy, a NAT gateway) the other two leave out.
+ */
+export const TEMPLATE_VARIANTS = {
+  dev: {},
+  prod: PROD_CONTEXT,
+  'rds-proxy, nat-gateway': { rdsProxy: true, egress: 'nat-gateway' },
+} as const;
+
 export interface SynthOptions {
   context?: Record<string, unknown>;
   nag?: boolean;

@@ -4,7 +4,7 @@
 // generated from. A template that fails here fails `cdk deploy` (or its change set) however well it unit-tests.
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROD_CONTEXT, synthesize } from './support.js';
+import { synthesize, TEMPLATE_VARIANTS } from './support.js';
 
 // The parts of @aws-cdk/service-spec-types' model these checks read.
 type SpecType =
@@ -66,18 +66,12 @@ const isIntrinsic = (v: unknown) => {
  * The template synthesized for three stages: dev (config/dev.json), prod, and the optional parts (RDS Proxy,
  * NAT gateway) the other two leave out.
  */
-const VARIANTS = {
-  dev: {},
-  prod: PROD_CONTEXT,
-  'rds-proxy, nat-gateway': { rdsProxy: true, egress: 'nat-gateway' },
-} as const;
-
 let spec: Spec;
 const templates = new Map<string, CfnTemplate>();
 
 beforeAll(async () => {
   spec = await loadAwsServiceSpec();
-  for (const [name, context] of Object.entries(VARIANTS))
+  for (const [name, context] of Object.entries(TEMPLATE_VARIANTS))
     templates.set(name, synthesize({ context }).template().toJSON() as CfnTemplate);
 });
 
@@ -252,7 +246,7 @@ function attributeProblems(template: CfnTemplate): { reads: number; problems: st
   return { reads: reads.length, problems };
 }
 
-describe.each(Object.keys(VARIANTS))(
+describe.each(Object.keys(TEMPLATE_VARIANTS))(
   'the %s template against the CloudFormation resource schemas',
   (variant) => {
     const template = () => templates.get(variant) as CfnTemplate;
