@@ -1,7 +1,8 @@
 // Reads IAM policy statements out of a synthesized template, for the tests that hold them to AWS's
-// Service Authorization Reference (iam-actions.test.ts).
+// Service Authorization Reference (iam-actions.test.ts) and to the calls each Lambda's code makes
+// (lambda-calls.test.ts).
 
-interface Statement {
+export interface Statement {
   Effect: 'Allow' | 'Deny';
   Action?: string | string[];
   NotAction?: string | string[];
@@ -53,4 +54,30 @@ export function actionPattern(pattern: string): RegExp {
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, 'i');
+}
+
+/** Statements of the policies attached to role `roleId`: its inline Policies and every AWS::IAM::Policy naming it. */
+export function roleStatements(template: PolicyTemplate, roleId: string): Statement[] {
+  const documents: unknown[] = [];
+  const role = template.Resources[roleId];
+  for (const p of (role?.Properties?.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? [])
+    documents.push(p.PolicyDocument);
+  for (const r of Object.values(template.Resources)) {
+    if (r.Type !== 'AWS::IAM::Policy') continue;
+    const roles = (r.Properties?.Roles as unknown[] | undefined) ?? [];
+    if (roles.some((ref) => isObject(ref) && ref.Ref === roleId))
+      documents.push(r.Properties?.PolicyDocument);
+  }
+  return documents.flatMap((d) => (d as { Statement: Statement[] }).Statement);
+}
+
+/** Whether an Allow statement among `statements` grants `action` on `resource` (or on any, when undefined). */
+export function allows(statements: Statement[], action: string, resource?: unknown): boolean {
+  return statements.some(
+    (s) =>
+      s.Effect === 'Allow' &&
+      [s.Action ?? []].flat().some((a) => actionPattern(a).test(action)) &&
+      (resource === undefined ||
+        [s.Resource].flat().some((r) => r === '*' || JSON.stringify(r) === JSON.stringify(resource))),
+  );
 }
