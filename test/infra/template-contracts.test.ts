@@ -1,14 +1,16 @@
 // The synthesized template against CloudFormation's own contract, not against what we expect of it: every
-// resource type, property name, required property, literal's type, GetAtt attribute and Ref/GetAtt/DependsOn
-// target is checked with @aws-cdk/aws-service-spec, the registry schemas aws-cdk-lib's L1 classes are
-// generated from. A template that fails here fails `cdk deploy` (or its change set) however well it unit-tests.
+// resource type, property name, required property, literal's type and allowed values, GetAtt attribute and
+// Ref/GetAtt/DependsOn target is checked with @aws-cdk/aws-service-spec, the registry schemas aws-cdk-lib's
+// L1 classes are generated from. A template that fails here fails `cdk deploy` (or its change set) however well it unit-tests.
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synthesize, TEMPLATE_VARIANTS } from './support.js';
 
 // The parts of @aws-cdk/service-spec-types' model these checks read.
 type SpecType =
-  | { type: 'string' | 'number' | 'integer' | 'boolean' | 'json' | 'date-time' | 'null' | 'tag' }
+  | { type: 'string'; allowedValues?: string[] }
+  | { type: 'integer'; allowedValues?: number[] }
+  | { type: 'number' | 'boolean' | 'json' | 'date-time' | 'null' | 'tag' }
   | { type: 'ref'; reference: { $ref: string } }
   | { type: 'array' | 'map'; element: SpecType }
   | { type: 'union'; types: SpecType[] };
@@ -97,6 +99,10 @@ function problemsOf(value: unknown, type: SpecType, at: string): string[] {
     // CloudFormation turns a scalar into the string a string property wants, and a numeric or boolean
     // string into the number or boolean one wants; anything else is refused.
     case 'string':
+      if (!['string', 'number', 'boolean'].includes(typeof value)) return wrong('a string');
+      return !type.allowedValues || type.allowedValues.includes(String(value))
+        ? []
+        : wrong(`one of ${type.allowedValues.join(', ')}`);
     case 'date-time':
       return ['string', 'number', 'boolean'].includes(typeof value) ? [] : wrong('a string');
     case 'number':
@@ -104,9 +110,11 @@ function problemsOf(value: unknown, type: SpecType, at: string): string[] {
         ? []
         : wrong('a number');
     case 'integer':
-      return Number.isInteger(Number(value)) && ['number', 'string'].includes(typeof value) && value !== ''
+      if (!(Number.isInteger(Number(value)) && ['number', 'string'].includes(typeof value) && value !== ''))
+        return wrong('an integer');
+      return !type.allowedValues || type.allowedValues.includes(Number(value))
         ? []
-        : wrong('an integer');
+        : wrong(`one of ${type.allowedValues.join(', ')}`);
     case 'boolean':
       return typeof value === 'boolean' || value === 'true' || value === 'false' ? [] : wrong('a boolean');
     case 'null':
@@ -286,6 +294,7 @@ describe('the schema checks themselves', () => {
           Properties: {
             Code: { ZipFile: 'exports.handler = async () => {}' },
             Runtime: 'nodejs22.x',
+            PackageType: 'zip',
             MemorySise: 128,
             Timeout: 'thirty',
             Environment: { Variables: { A: 'b' }, Vars: {} },
@@ -294,6 +303,7 @@ describe('the schema checks themselves', () => {
         },
         Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { Ref: 'Missing' } }, Retain: true },
         Topic: { Type: 'AWS::SNS::Topc' },
+        Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 45 } },
         Out: {
           Type: 'AWS::SSM::Parameter',
           Properties: {
@@ -315,6 +325,8 @@ describe('the schema checks themselves', () => {
         'Fn (AWS::Lambda::Function).Timeout: expected an integer, found "thirty"',
         'Fn (AWS::Lambda::Function).Environment.Vars: not a property of this type',
         'Fn (AWS::Lambda::Function).Role: required, missing',
+        'Fn (AWS::Lambda::Function).PackageType: expected one of Image, Zip, found "zip"',
+        'Logs (AWS::Logs::LogGroup).RetentionInDays: expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, found 45',
       ].sort(),
     );
     expect(referenceProblems(broken).sort()).toEqual(
