@@ -135,6 +135,11 @@ const SettingsSchema = z
       .default('America/New_York'),
     RETENTION_DAYS: int(1, 3650).default(90),
     CONSENT_RETENTION_DAYS: int(365, 36500).default(1825),
+    /**
+     * Days a sign-up nobody confirmed with YES is kept (its row, the name an operator gave, the ledger's
+     * record of the request) before the daily cleanup deletes it: we never had that person's consent.
+     */
+    PENDING_EXPIRY_DAYS: int(1, 3650).default(30),
 
     SCHEDULER_GROUP_NAME: optional(z.string().regex(/^[0-9a-zA-Z-_.]{1,64}$/)),
     SCHEDULER_ROLE_ARN: optional(z.string().startsWith('arn:')),

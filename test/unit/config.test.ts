@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       SEND_WINDOW_START: 720,
       SEND_WINDOW_END: 1020,
       RETENTION_DAYS: 90,
+      PENDING_EXPIRY_DAYS: 30,
       DEFAULT_TIMEZONE: 'America/New_York',
       TWILIO_ADVANCED_OPT_OUT: true,
     });
