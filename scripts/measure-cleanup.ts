@@ -57,7 +57,7 @@ await migrator.destroy();
 const db = createDb({ connectionString: url, max: 2, statementTimeoutMs: 600_000 });
 const now = new Date();
 const quiet = createLogger({ level: 'SILENT' });
-const config = { RETENTION_DAYS: 90, CONSENT_RETENTION_DAYS: 1825 };
+const config = { RETENTION_DAYS: 90, CONSENT_RETENTION_DAYS: 1825, PENDING_EXPIRY_DAYS: 30 };
 
 async function time<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();

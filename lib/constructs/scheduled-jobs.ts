@@ -31,7 +31,8 @@ export const SCHEDULED_JOBS: readonly ScheduledJobSpec[] = [
   },
   {
     name: 'cleanup',
-    description: 'Clears message bodies, inbound texts and status events past RETENTION_DAYS',
+    description:
+      'Clears message bodies, inbound texts and status events past RETENTION_DAYS, and sign-ups nobody answered past PENDING_EXPIRY_DAYS',
     cron: 'cron(30 2 * * ? *)',
     // Bounded batches with a deadline: a large backlog is worked off over several nights.
     timeout: Duration.millis(LAMBDA_TIMEOUT_MS.cleanup),

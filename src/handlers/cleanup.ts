@@ -1,5 +1,5 @@
-// Daily retention Lambda: clears old message text and status events in bounded batches and publishes the
-// database size.
+// Daily retention Lambda: clears old message text and status events, and sign-ups nobody answered, in
+// bounded batches and publishes the database size.
 import { loadLambdaConfig } from '../adapters/secrets.js';
 
 import { MetricService, PowertoolsMetricsSink } from '../metrics.js';

@@ -431,7 +431,9 @@ function buildProgram(io: CliIo): Command {
     );
 
   jsonOption(program.command('cleanup'))
-    .description('apply the retention rules now (RETENTION_DAYS, CONSENT_RETENTION_DAYS)')
+    .description(
+      'apply the retention rules now (RETENTION_DAYS, CONSENT_RETENTION_DAYS, PENDING_EXPIRY_DAYS)',
+    )
     .action(async (opts: JsonFlag, command: Command) => {
       await withRuntime(command, opts, async (rt) => {
         const result = await runCleanup({ db: rt.db, clock: rt.clock, metrics: rt.metrics }, rt.config);
@@ -440,7 +442,8 @@ function buildProgram(io: CliIo): Command {
           text:
             `cleared ${result.deliveryBodiesCleared} message bodies, deleted ${result.inboundMessagesDeleted} ` +
             `inbound texts, ${result.statusEventsDeleted} status events, ${result.consentEventsDeleted} consent ` +
-            `events, ${result.outboxMessagesDeleted} outbox texts (${result.complete ? 'complete' : 'stopped early'})`,
+            `events, ${result.outboxMessagesDeleted} outbox texts, ${result.pendingSubscribersDeleted} unanswered ` +
+            `sign-ups (${result.complete ? 'complete' : 'stopped early'})`,
         };
       });
     });

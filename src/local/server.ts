@@ -91,7 +91,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       return run;
     };
     const planNow = () => track(withCorrelation({}, () => planDay(runtime.planDeps, runtime.clock.now())));
-    // Without it nothing here would ever apply RETENTION_DAYS: in AWS a daily rule runs the cleanup Lambda.
+    // Without it nothing here would ever apply RETENTION_DAYS or PENDING_EXPIRY_DAYS: in AWS a daily rule runs
+    // the cleanup Lambda.
     const cleanNow = () =>
       track(
         withCorrelation({}, () =>

@@ -1,7 +1,8 @@
 // Daily retention: forget message text and delivery chatter (and the local outbox's texts) after
-// RETENTION_DAYS, the consent ledger after CONSENT_RETENTION_DAYS; keep usage_daily and the delivery rows themselves (history, cost, the
-// one-per-day uniqueness). Works in bounded batches and stops cleanly at a deadline; tomorrow's run
-// continues where it stopped.
+// RETENTION_DAYS, the consent ledger after CONSENT_RETENTION_DAYS, and a sign-up nobody answered with YES
+// (number, name, the ledger's request) after PENDING_EXPIRY_DAYS; keep usage_daily and the delivery rows
+// themselves (history, cost, the one-per-day uniqueness). Works in bounded batches and stops cleanly at a
+// deadline; tomorrow's run continues where it stopped.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
@@ -9,6 +10,7 @@ import {
   clearDeliveryBodies,
   databaseSizeBytes,
   deleteConsentEvents,
+  deleteExpiredInvitations,
   deleteInboundMessages,
   deleteOutboxMessages,
   deleteStatusEvents,
@@ -27,12 +29,15 @@ export interface CleanupResult {
   consentEventsDeleted: number;
   /** One-machine mode's outbox texts (always 0 in AWS, where Twilio keeps its own log). */
   outboxMessagesDeleted: number;
+  /** Sign-ups nobody confirmed within PENDING_EXPIRY_DAYS, deleted with their request in the ledger. */
+  pendingSubscribersDeleted: number;
   /** False when the deadline stopped the run before every table was done. */
   complete: boolean;
   batches: number;
   databaseSizeBytes: number;
   retentionCutoff: string;
   consentCutoff: string;
+  pendingCutoff: string;
 }
 
 export interface CleanupDeps {
@@ -50,7 +55,7 @@ export interface CleanupOptions {
 
 export async function runCleanup(
   deps: CleanupDeps,
-  config: Pick<Settings, 'RETENTION_DAYS' | 'CONSENT_RETENTION_DAYS'>,
+  config: Pick<Settings, 'RETENTION_DAYS' | 'CONSENT_RETENTION_DAYS' | 'PENDING_EXPIRY_DAYS'>,
   options: CleanupOptions = {},
 ): Promise<CleanupResult> {
   const log = deps.logger ?? defaultLogger;
@@ -60,6 +65,7 @@ export async function runCleanup(
   const now = deps.clock.now();
   const retentionCutoff = new Date(now.getTime() - config.RETENTION_DAYS * DAY_MS);
   const consentCutoff = new Date(now.getTime() - config.CONSENT_RETENTION_DAYS * DAY_MS);
+  const pendingCutoff = new Date(now.getTime() - config.PENDING_EXPIRY_DAYS * DAY_MS);
   let batches = 0;
   let complete = true;
 
@@ -82,6 +88,7 @@ export async function runCleanup(
   const statusEventsDeleted = await drain((n) => deleteStatusEvents(deps.db, retentionCutoff, n));
   const consentEventsDeleted = await drain((n) => deleteConsentEvents(deps.db, consentCutoff, n));
   const outboxMessagesDeleted = await drain((n) => deleteOutboxMessages(deps.db, retentionCutoff, n));
+  const pendingSubscribersDeleted = await drain((n) => deleteExpiredInvitations(deps.db, pendingCutoff, n));
   const sizeBytes = await databaseSizeBytes(deps.db);
   deps.metrics.count(MetricName.DatabaseSizeBytes, sizeBytes);
 
@@ -91,11 +98,13 @@ export async function runCleanup(
     statusEventsDeleted,
     consentEventsDeleted,
     outboxMessagesDeleted,
+    pendingSubscribersDeleted,
     complete,
     batches,
     databaseSizeBytes: sizeBytes,
     retentionCutoff: retentionCutoff.toISOString(),
     consentCutoff: consentCutoff.toISOString(),
+    pendingCutoff: pendingCutoff.toISOString(),
   };
   log.info(complete ? 'retention cleanup done' : 'retention cleanup stopped at its deadline', {
     cleanup: result,

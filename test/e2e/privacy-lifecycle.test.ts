@@ -1,6 +1,7 @@
 // A subscriber's data through its whole life, driven from the outside: the one-machine server on real HTTP
 // and real Postgres, sign-up through the API, texts through the signed inbound route, a message sent and
-// delivered (the outbox's signed callbacks), a text from a stranger, STOP, START, DELETE, then retention.
+// delivered (the outbox's signed callbacks), a text from a stranger, STOP, START, DELETE, then retention;
+// and a sign-up nobody answers, through PENDING_EXPIRY_DAYS and RETENTION_DAYS.
 // After DELETE and after retention every column of every table (information_schema, not a list kept by
 // hand) is searched for the number, the name and the texts, and held to what the docs promise
 // (docs/observability.md, "What is kept about a person"); so are the INFO log lines and the data directory.
@@ -27,6 +28,8 @@ const STRANGER = '+14155550942';
 const NAME = 'Zebulon';
 const DIARY = 'my landlord Mr Quigley evicts us friday';
 const WRONG_NUMBER = 'is this Priscilla from the clinic';
+const INVITEE = '+14155550263';
+const INVITEE_NAME = 'Philomena';
 
 /** Every (table, column, value) of every application table whose text holds `needle`. */
 async function whereIs(db: Db, needle: string): Promise<string[]> {
@@ -162,6 +165,22 @@ describe("a subscriber's data through its whole life", () => {
       });
   }
 
+  /** The operator runs the retention job from the command line. */
+  async function cleanupFromTheCli(): Promise<void> {
+    const out: string[] = [];
+    const code = await runCli(['node', 'positivity', 'cleanup', '--json'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: url(),
+        DPS_DATA_DIR: dataDir,
+        PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+      },
+      out: (line) => out.push(line),
+      err: (line) => out.push(line),
+    });
+    expect(code, out.join('\n')).toBe(0);
+  }
+
   it('after DELETE the name is erased wherever the service put it; the number stays only as consent proof', async () => {
     await liveALife();
 
@@ -184,18 +203,7 @@ describe("a subscriber's data through its whole life", () => {
 
     // Act: 91 days go by, the operator runs the retention job from the command line.
     await letDaysPass(91);
-    const out: string[] = [];
-    const code = await runCli(['node', 'positivity', 'cleanup', '--json'], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: url(),
-        DPS_DATA_DIR: dataDir,
-        PUBLIC_BASE_URL: 'http://127.0.0.1:9',
-      },
-      out: (line) => out.push(line),
-      err: (line) => out.push(line),
-    });
-    expect(code, out.join('\n')).toBe(0);
+    await cleanupFromTheCli();
 
     // Assess: the number only where the docs keep it, as consent proof; no text anyone wrote or was sent.
     expect((await placesOf(db(), PHONE)).sort()).toEqual(['consent_events.phone', 'subscribers.phone']);
@@ -213,6 +221,29 @@ describe("a subscriber's data through its whole life", () => {
         .filter(Boolean)
         .sort(),
     ).toEqual(['START', 'STOP', 'YES']);
+  });
+
+  it('forgets a sign-up nobody answered: the row after PENDING_EXPIRY_DAYS, the request texted after RETENTION_DAYS', async () => {
+    // Prepare: an operator adds someone's number and name; the YES request goes out, no answer ever comes.
+    expect(
+      (await api('POST', '/api/subscribers', { phone: INVITEE, name: INVITEE_NAME, timeZone: 'UTC' })).status,
+    ).toBe(201);
+    await server.runtime.outbox?.drain();
+    expect((await placesOf(db(), INVITEE)).sort()).toEqual(
+      ['consent_events.phone', 'outbox_messages.to_phone', 'subscribers.phone'].sort(),
+    );
+
+    // Act: 31 days go by (PENDING_EXPIRY_DAYS is 30), the retention job runs.
+    await letDaysPass(31);
+    await cleanupFromTheCli();
+
+    // Assess: row, name and the ledger's record of the request are gone; only the outbox's copy of the
+    // request (Twilio's own log, in AWS) keeps the number, until RETENTION_DAYS.
+    expect(await placesOf(db(), INVITEE)).toEqual(['outbox_messages.to_phone']);
+    expect(await whereIs(db(), INVITEE_NAME)).toEqual([]);
+    await letDaysPass(60);
+    await cleanupFromTheCli();
+    expect(await whereIs(db(), INVITEE)).toEqual([]);
   });
 
   it('writes no full number, name or text to the logs at INFO, nor to files in the data directory', async () => {
@@ -245,7 +276,7 @@ describe('npm start applies retention', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('clears what is past RETENTION_DAYS when it starts, as the daily cleanup Lambda does in AWS', async () => {
+  it('clears what is past RETENTION_DAYS and PENDING_EXPIRY_DAYS when it starts, as the daily cleanup Lambda does in AWS', async () => {
     // Prepare: a machine left with a text, a message and its outbox copy from 100 days ago.
     const old = new Date(Date.now() - 100 * 86_400_000);
     const { id } = await db()
@@ -292,6 +323,28 @@ describe('npm start applies retention', () => {
         created_at: old,
       } as never)
       .execute();
+    // And a sign-up nobody answered for 100 days, as the API writes it: the row and the ledger's request.
+    const { id: invitee } = await db()
+      .insertInto('subscribers')
+      .values({
+        phone: INVITEE,
+        status: 'pending',
+        time_zone: 'UTC',
+        name: INVITEE_NAME,
+        created_at: old,
+      } as never)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db()
+      .insertInto('consent_events')
+      .values({
+        subscriber_id: invitee,
+        phone: INVITEE,
+        kind: 'opt_in',
+        source: 'api',
+        created_at: old,
+      } as never)
+      .execute();
     dataDir = await mkdtemp(path.join(tmpdir(), 'dps-privacy-'));
 
     // Act
@@ -304,11 +357,12 @@ describe('npm start applies retention', () => {
     // Assess: the texts are gone; the subscriber and the delivery row (history) stay.
     await eventually(
       'retention applied',
-      () => whereIs(db(), NAME),
+      async () => [...(await whereIs(db(), NAME)), ...(await whereIs(db(), INVITEE_NAME))],
       (hits) => hits.length === 0,
     );
     expect(await whereIs(db(), DIARY)).toEqual([]);
     expect(await placesOf(db(), PHONE)).toEqual(['subscribers.phone']);
+    expect(await whereIs(db(), INVITEE)).toEqual([]);
     const kept = db()
       .selectFrom('deliveries')
       .select(['state', 'body'])

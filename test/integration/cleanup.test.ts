@@ -1,18 +1,29 @@
 // Retention on a real Postgres: exactly the rows past retention go (the local outbox's texts too), consent
-// within its period and usage rows stay.
+// within its period and usage rows stay; a sign-up nobody answered goes after PENDING_EXPIRY_DAYS, and a YES
+// racing that delete is never lost.
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
+import { receiveInboundSms } from '../../src/db/repositories/inbound.js';
+import { deleteExpiredInvitations } from '../../src/db/repositories/retention.js';
+import type { E164 } from '../../src/domain/phone.js';
+import { optInConfirmation } from '../../src/domain/replies.js';
 import { createLogger } from '../../src/logger.js';
 import { InMemoryMetricsSink, MetricName } from '../../src/metrics.js';
 import { runCleanup } from '../../src/services/cleanup.js';
+import { handleInboundSms, type InboundResult } from '../../src/services/inbound.js';
+import { systemClock } from '../../src/services/ports.js';
+import { createSubscriber } from '../../src/services/subscribers.js';
 import { useTestDb } from '../support/db.js';
+import { eventually } from '../support/eventually.js';
+import { newSid, RecordingScheduler, RecordingSms } from '../support/webhook-doubles.js';
 
 const { db } = useTestDb();
 const NOW = new Date('2026-11-25T09:00:00Z');
 const DAY = 86_400_000;
 const daysAgo = (d: number) => new Date(NOW.getTime() - d * DAY);
-const config = { RETENTION_DAYS: 90, CONSENT_RETENTION_DAYS: 1825 };
+const config = { RETENTION_DAYS: 90, CONSENT_RETENTION_DAYS: 1825, PENDING_EXPIRY_DAYS: 30 };
 const quiet = createLogger({ level: 'SILENT' });
 
 async function seed(db: Db) {
@@ -105,6 +116,7 @@ describe('runCleanup', () => {
       statusEventsDeleted: 2,
       consentEventsDeleted: 1,
       outboxMessagesDeleted: 2,
+      pendingSubscribersDeleted: 0,
       complete: true,
     });
     const deliveries = await db()
@@ -133,7 +145,7 @@ describe('runCleanup', () => {
       { day: '2026-11-24' },
     ]);
     // Batches of one: each table drains in n + 1 statements (the last comes back short).
-    expect(result.batches).toBe(2 + 3 + 3 + 2 + 3);
+    expect(result.batches).toBe(2 + 3 + 3 + 2 + 3 + 1);
     expect(result.databaseSizeBytes).toBeGreaterThan(1_000_000);
     expect(metrics.total(MetricName.DatabaseSizeBytes)).toBe(result.databaseSizeBytes);
   });
@@ -149,7 +161,8 @@ describe('runCleanup', () => {
       statusEventsDeleted: 0,
       consentEventsDeleted: 0,
       outboxMessagesDeleted: 0,
-      batches: 5,
+      pendingSubscribersDeleted: 0,
+      batches: 6,
     });
   });
 
@@ -182,5 +195,240 @@ describe('runCleanup', () => {
         },
       ),
     ).rejects.toThrow(/batchSize/);
+  });
+});
+
+describe('unanswered sign-ups', () => {
+  const replies = { serviceName: 'Daily Positivity', helpContact: 'help@example.com' };
+  const SERVICE_NUMBER = '+15005550006';
+
+  /** Signs `phone` up as the API does (pending row, the ledger's opt-in request, the YES request sent). */
+  async function signUp(phone: string, name: string | null = null): Promise<number> {
+    await createSubscriber(
+      {
+        db: db(),
+        sms: new RecordingSms(),
+        scheduler: new RecordingScheduler(),
+        clock: systemClock,
+        settings: {
+          ...replies,
+          defaultTimeZone: 'UTC',
+          statusCallbackUrl: 'https://sms.example.com/twilio/status',
+        },
+        window: { startMinute: 720, endMinute: 1020 },
+      },
+      { phone: phone as E164, name },
+    );
+    const row = await db()
+      .selectFrom('subscribers')
+      .select('id')
+      .where('phone', '=', phone)
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  /** Dates the sign-up of `phone` (its row and its ledger entries) `days` before NOW. */
+  async function signedUpDaysAgo(phone: string, days: number): Promise<void> {
+    await db()
+      .connection()
+      .execute(async (conn) => {
+        // The ledger's append-only guard would refuse the move.
+        await sql`SET session_replication_role = replica`.execute(conn);
+        try {
+          await sql`UPDATE subscribers SET created_at = ${daysAgo(days)} WHERE phone = ${phone}`.execute(
+            conn,
+          );
+          await sql`UPDATE consent_events SET created_at = ${daysAgo(days)} WHERE phone = ${phone}`.execute(
+            conn,
+          );
+        } finally {
+          await sql`SET session_replication_role = DEFAULT`.execute(conn);
+        }
+      });
+  }
+
+  const phones = async () =>
+    (await db().selectFrom('subscribers').select(['phone', 'status', 'name']).orderBy('phone').execute()).map(
+      (s) => `${s.phone} ${s.status} ${s.name ?? '-'}`,
+    );
+  const ledgerOf = (phone: string) =>
+    db()
+      .selectFrom('consent_events')
+      .select(['kind', 'source', 'trigger_text'])
+      .where('phone', '=', phone)
+      .orderBy('id')
+      .execute();
+  const cleanup = (clock = { now: () => NOW }) =>
+    runCleanup({ db: db(), clock, metrics: new InMemoryMetricsSink(), logger: quiet }, config, {
+      batchSize: 1,
+    });
+
+  it('deletes a sign-up unanswered for PENDING_EXPIRY_DAYS, with its request in the ledger, and nothing else', async () => {
+    // Prepare: one sign-up past 30 days (it also texted something else than YES), one within them.
+    const expired = await signUp('+14155550101', 'Ann');
+    await signedUpDaysAgo('+14155550101', 30.01);
+    await db()
+      .insertInto('inbound_messages')
+      .values({
+        message_sid: 'SMhi',
+        from_phone: '+14155550101',
+        body: 'who is this?',
+        classification: 'other',
+        subscriber_id: expired,
+        received_at: daysAgo(29),
+      } as never)
+      .execute();
+    await signUp('+14155550102', 'Bea');
+    await signedUpDaysAgo('+14155550102', 29.99);
+    // Active and opted-out rows of any age stay: an opted-out row keeps the API from signing them up again.
+    await db()
+      .insertInto('subscribers')
+      .values([
+        {
+          phone: '+14155550103',
+          status: 'active',
+          time_zone: 'UTC',
+          name: 'Cy',
+          confirmed_at: daysAgo(400),
+          created_at: daysAgo(400),
+        },
+        {
+          phone: '+14155550104',
+          status: 'opted_out',
+          time_zone: 'UTC',
+          name: 'Di',
+          opted_out_at: daysAgo(400),
+          created_at: daysAgo(400),
+        },
+      ] as never)
+      .execute();
+    // A pending row whose ledger holds more than its own request (no path writes one today): kept, since
+    // deleting it would take that proof of consent with it.
+    const odd = await signUp('+14155550105', 'Ed');
+    await db()
+      .insertInto('consent_events')
+      .values({
+        subscriber_id: odd,
+        phone: '+14155550105',
+        kind: 'opt_in',
+        source: 'sms',
+        trigger_text: 'START',
+      })
+      .execute();
+    await signedUpDaysAgo('+14155550105', 400);
+
+    // Act
+    const result = await cleanup();
+
+    // Assess
+    expect(result).toMatchObject({
+      pendingSubscribersDeleted: 1,
+      complete: true,
+      pendingCutoff: daysAgo(30).toISOString(),
+    });
+    expect(await phones()).toEqual([
+      '+14155550102 pending Bea',
+      '+14155550103 active Cy',
+      '+14155550104 opted_out Di',
+      '+14155550105 pending Ed',
+    ]);
+    expect(await ledgerOf('+14155550101')).toEqual([]);
+    expect(await ledgerOf('+14155550102')).toEqual([{ kind: 'opt_in', source: 'api', trigger_text: null }]);
+    // Their text stays until RETENTION_DAYS like anyone's, no longer tied to a subscriber.
+    expect(
+      await db().selectFrom('inbound_messages').select(['from_phone', 'subscriber_id']).execute(),
+    ).toEqual([{ from_phone: '+14155550101', subscriber_id: null }]);
+    expect((await cleanup()).pendingSubscribersDeleted).toBe(0);
+  });
+
+  it('leaves a sign-up confirmed by a YES that holds the row while the cleanup runs', async () => {
+    // Prepare
+    const id = await signUp('+14155550106', 'Flo');
+    await signedUpDaysAgo('+14155550106', 45);
+
+    // Act: the YES has made the row active but not committed yet when the cleanup comes by.
+    const during = await db()
+      .transaction()
+      .execute(async (trx) => {
+        const yes = await receiveInboundSms(trx, {
+          messageSid: newSid(),
+          from: '+14155550106',
+          to: SERVICE_NUMBER,
+          body: 'YES',
+          classification: 'opt_in',
+          defaultTimeZone: 'UTC',
+          now: new Date(),
+          limitPerMinute: null,
+          requestToken: randomUUID(),
+          keptToken: null,
+        });
+        expect(yes).toMatchObject({ outcome: 'applied', consentKind: 'confirm' });
+        return cleanup();
+      });
+
+    // Assess: skipped, not waited for and not deleted; active once the YES commits, and after the next run.
+    expect(during.pendingSubscribersDeleted).toBe(0);
+    expect((await cleanup()).pendingSubscribersDeleted).toBe(0);
+    const row = await db()
+      .selectFrom('subscribers')
+      .selectAll()
+      .where('phone', '=', '+14155550106')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ id, status: 'active', name: 'Flo' });
+    expect(row.confirmed_at).not.toBeNull();
+  });
+
+  it('turns a YES that arrives while the cleanup deletes the row into a sign-up by SMS, not an error', async () => {
+    // Prepare
+    const id = await signUp('+14155550107', 'Gus');
+    await signedUpDaysAgo('+14155550107', 45);
+    const deps = {
+      db: db(),
+      scheduler: new RecordingScheduler(),
+      clock: systemClock,
+      settings: { ...replies, advancedOptOut: false, defaultTimeZone: 'UTC' },
+    };
+
+    // Act: the cleanup's statement has deleted the row, uncommitted, when the YES comes in.
+    let answer: Promise<InboundResult> | undefined;
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        expect(await deleteExpiredInvitations(trx, daysAgo(30), 5_000)).toBe(1);
+        answer = handleInboundSms(deps, {
+          messageSid: newSid(),
+          from: '+14155550107',
+          to: SERVICE_NUMBER,
+          body: 'YES',
+          optOutType: null,
+        });
+        answer.catch(() => {});
+        await eventually(
+          'the YES waiting on the row the cleanup holds',
+          async () =>
+            (
+              await sql<{ n: number }>`
+                SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                  AND query LIKE '%receive_inbound_sms%'`.execute(db())
+            ).rows[0]?.n ?? 0,
+          (n) => n > 0,
+        );
+      });
+
+    // Assess: a YES from a number we no longer know subscribes it, as START does; the name went with the row.
+    expect(await answer).toMatchObject({
+      kind: 'opt_in',
+      duplicate: false,
+      reply: optInConfirmation(replies),
+    });
+    const row = await db()
+      .selectFrom('subscribers')
+      .selectAll()
+      .where('phone', '=', '+14155550107')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'active', name: null });
+    expect(row.id).not.toBe(id);
+    expect(await ledgerOf('+14155550107')).toEqual([{ kind: 'opt_in', source: 'sms', trigger_text: 'YES' }]);
   });
 });

@@ -57,22 +57,40 @@ const receive = preparedStatement(
   'SELECT * FROM receive_inbound_sms($1, $2, $3, $4, $5, $6, $7, $8::integer, $9::uuid, $10::uuid)',
 );
 
-/** Stores the text once per MessageSid and applies what it asks for, in one statement. */
+/**
+ * The sender's subscriber row was deleted between the function finding it and storing the text with it: the
+ * daily cleanup expired their unanswered sign-up (deleteExpiredInvitations) while this text came in.
+ */
+function subscriberDeletedMeanwhile(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23503' && e.constraint === 'inbound_messages_subscriber_id_fkey';
+}
+
+/**
+ * Stores the text once per MessageSid and applies what it asks for, in one statement. When the sender's
+ * sign-up expired while the statement ran, it undid itself, and it runs once more: now a text from a number
+ * we do not know (a YES or START signs them up). Inside a caller's transaction the error is the caller's.
+ */
 export async function receiveInboundSms(db: DbOrTrx, row: InboundRow): Promise<InboundApplied> {
-  const { rows } = await db.executeQuery<Row>(
-    receive([
-      row.messageSid,
-      row.from,
-      row.to,
-      row.body,
-      row.classification,
-      row.defaultTimeZone,
-      row.now,
-      row.limitPerMinute,
-      row.requestToken,
-      row.keptToken,
-    ]),
-  );
+  const call = () =>
+    db.executeQuery<Row>(
+      receive([
+        row.messageSid,
+        row.from,
+        row.to,
+        row.body,
+        row.classification,
+        row.defaultTimeZone,
+        row.now,
+        row.limitPerMinute,
+        row.requestToken,
+        row.keptToken,
+      ]),
+    );
+  const { rows } = await call().catch((error: unknown) => {
+    if (db.isTransaction || !subscriberDeletedMeanwhile(error)) throw error;
+    return call();
+  });
   const r = rows[0];
   if (!r) throw new Error('receive_inbound_sms returned no row');
   if (r.outcome === 'duplicate') return { outcome: 'duplicate' };

@@ -75,6 +75,40 @@ export const deleteConsentEvents = (db: DbOrTrx, cutoff: Date, limit: number) =>
 export const deleteOutboxMessages = (db: DbOrTrx, cutoff: Date, limit: number) =>
   deleteBefore(db, 'outbox_messages', 'sid', 'created_at', cutoff, limit);
 
+/**
+ * Deletes up to `limit` sign-ups nobody confirmed (pending, never confirmed, never opted out) made before
+ * `cutoff`, oldest first, with the ledger's record of each request: the opt-in the API or an operator wrote
+ * when it texted them (createSubscriber). No repeated sign-up re-sends that request (it is refused while the
+ * row exists), so created_at is when it was sent.
+ *
+ * A pending row whose ledger holds anything else is kept: that is the person's own word (an SMS, a carrier
+ * opt-out), proof kept for CONSENT_RETENTION_DAYS, and the ledger's ON DELETE RESTRICT would fail the whole
+ * batch. No path writes one today (YES and START make the row active, STOP opted out).
+ *
+ * A YES being applied holds its row (its stored text references it), so SKIP LOCKED passes it by; one that
+ * committed first made the row active, and the lock's re-check of the WHERE leaves it out. A YES that comes
+ * while this statement holds the row waits, finds it gone, and is retried as a text from a number we do not
+ * know (receiveInboundSms): it signs them up. Their inbound texts stay until RETENTION_DAYS, no longer tied
+ * to a subscriber (ON DELETE SET NULL); deliveries cascade (a pending subscriber has none).
+ */
+export function deleteExpiredInvitations(db: DbOrTrx, cutoff: Date, limit: number): Promise<number> {
+  return affected(
+    db,
+    sql`WITH expired AS (
+          SELECT s.id FROM subscribers s
+          WHERE s.status = 'pending' AND s.confirmed_at IS NULL AND s.opted_out_at IS NULL
+            AND s.created_at < ${cutoff}
+            AND NOT EXISTS (SELECT 1 FROM consent_events c
+                            WHERE c.subscriber_id = s.id
+                              AND NOT (c.kind = 'opt_in' AND c.source IN ('api', 'operator')))
+          ORDER BY s.created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+        ), requests AS (
+          DELETE FROM consent_events c USING expired e WHERE c.subscriber_id = e.id
+        )
+        DELETE FROM subscribers s USING expired e WHERE s.id = e.id`,
+  );
+}
+
 /** Size of the current database in bytes. */
 export async function databaseSizeBytes(db: DbOrTrx): Promise<number> {
   const { rows } = await sql<{ bytes: number }>`SELECT pg_database_size(current_database()) AS bytes`.execute(
