@@ -341,6 +341,19 @@ describe('unanswered sign-ups', () => {
     expect((await cleanup()).pendingSubscribersDeleted).toBe(0);
   });
 
+  it('finds every row pointing at a subscriber by an index, as each deleted row’s foreign keys look them up', async () => {
+    // Unindexed, each deleted subscriber scanned the whole ledger and inbound table: 100 rows took 14 s.
+    const { rows } = await sql<{ reference: string }>`
+      SELECT c.conrelid::regclass || '.' || a.attname AS reference
+      FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+      WHERE c.contype = 'f' AND c.confrelid = 'subscribers'::regclass
+        AND NOT EXISTS (SELECT 1 FROM pg_index i
+                        WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1] AND i.indpred IS NULL)`.execute(
+      db(),
+    );
+    expect(rows).toEqual([]);
+  });
+
   it('leaves a sign-up confirmed by a YES that holds the row while the cleanup runs', async () => {
     // Prepare
     const id = await signUp('+14155550106', 'Flo');
