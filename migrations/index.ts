@@ -16,7 +16,7 @@ import * as messageStatuses from './2026-12-01T1500_message_statuses.js';
 import * as inboundDedupeByRow from './2026-12-01T1600_inbound_dedupe_by_row.js';
 import * as statusCallbackHotPath from './2026-12-01T1700_status_callback_hot_path.js';
 import * as inboundReplyToken from './2026-12-01T1800_inbound_reply_token.js';
-import * as pendingExpiryIndexes from './2026-12-02T0900_pending_expiry_indexes.js';
+import * as pendingExpiry from './2026-12-01T1900_pending_expiry.js';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T1200_initial_schema': initialSchema,
@@ -33,5 +33,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-01T1600_inbound_dedupe_by_row': inboundDedupeByRow,
   '2026-12-01T1700_status_callback_hot_path': statusCallbackHotPath,
   '2026-12-01T1800_inbound_reply_token': inboundReplyToken,
-  '2026-12-02T0900_pending_expiry_indexes': pendingExpiryIndexes,
+  '2026-12-01T1900_pending_expiry': pendingExpiry,
 };

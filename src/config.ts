@@ -136,8 +136,8 @@ const SettingsSchema = z
     RETENTION_DAYS: int(1, 3650).default(90),
     CONSENT_RETENTION_DAYS: int(365, 36500).default(1825),
     /**
-     * Days a sign-up nobody confirmed with YES is kept (its row, the name an operator gave, the ledger's
-     * record of the request) before the daily cleanup deletes it: we never had that person's consent.
+     * Days a sign-up nobody confirmed with YES is kept (its row, the name an operator gave) before the daily
+     * cleanup deletes it: we never had that person's consent. The ledger's record of the request stays.
      */
     PENDING_EXPIRY_DAYS: int(1, 3650).default(30),
 

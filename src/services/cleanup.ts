@@ -1,8 +1,8 @@
 // Daily retention: forget message text and delivery chatter (and the local outbox's texts) after
 // RETENTION_DAYS, the consent ledger after CONSENT_RETENTION_DAYS, and a sign-up nobody answered with YES
-// (number, name, the ledger's request) after PENDING_EXPIRY_DAYS; keep usage_daily and the delivery rows
-// themselves (history, cost, the one-per-day uniqueness). Works in bounded batches and stops cleanly at a
-// deadline; tomorrow's run continues where it stopped.
+// (number, name; the ledger's request stays, unlinked) after PENDING_EXPIRY_DAYS; keep usage_daily and the
+// delivery rows themselves (history, cost, the one-per-day uniqueness). Works in bounded batches and stops
+// cleanly at a deadline; tomorrow's run continues where it stopped.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Settings } from '../config.js';
 import type { Db } from '../db/connection.js';
@@ -29,7 +29,7 @@ export interface CleanupResult {
   consentEventsDeleted: number;
   /** One-machine mode's outbox texts (always 0 in AWS, where Twilio keeps its own log). */
   outboxMessagesDeleted: number;
-  /** Sign-ups nobody confirmed within PENDING_EXPIRY_DAYS, deleted with their request in the ledger. */
+  /** Sign-ups nobody confirmed within PENDING_EXPIRY_DAYS, deleted (their ledger entries kept, unlinked). */
   pendingSubscribersDeleted: number;
   /** False when the deadline stopped the run before every table was done. */
   complete: boolean;

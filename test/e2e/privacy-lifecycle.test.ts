@@ -223,7 +223,7 @@ describe("a subscriber's data through its whole life", () => {
     ).toEqual(['START', 'STOP', 'YES']);
   });
 
-  it('forgets a sign-up nobody answered: the row after PENDING_EXPIRY_DAYS, the request texted after RETENTION_DAYS', async () => {
+  it('forgets a sign-up nobody answered: the row after PENDING_EXPIRY_DAYS, the request texted after RETENTION_DAYS, the ledger keeps its proof', async () => {
     // Prepare: an operator adds someone's number and name; the YES request goes out, no answer ever comes.
     expect(
       (await api('POST', '/api/subscribers', { phone: INVITEE, name: INVITEE_NAME, timeZone: 'UTC' })).status,
@@ -237,13 +237,17 @@ describe("a subscriber's data through its whole life", () => {
     await letDaysPass(31);
     await cleanupFromTheCli();
 
-    // Assess: row, name and the ledger's record of the request are gone; only the outbox's copy of the
-    // request (Twilio's own log, in AWS) keeps the number, until RETENTION_DAYS.
-    expect(await placesOf(db(), INVITEE)).toEqual(['outbox_messages.to_phone']);
+    // Assess: the row and the name are gone. The ledger's record of the request stays, no longer tied to a
+    // row, as proof of why we texted them (until CONSENT_RETENTION_DAYS, like everyone's), and the outbox's
+    // copy of the request (Twilio's own log, in AWS) until RETENTION_DAYS.
+    expect((await placesOf(db(), INVITEE)).sort()).toEqual([
+      'consent_events.phone',
+      'outbox_messages.to_phone',
+    ]);
     expect(await whereIs(db(), INVITEE_NAME)).toEqual([]);
     await letDaysPass(60);
     await cleanupFromTheCli();
-    expect(await whereIs(db(), INVITEE)).toEqual([]);
+    expect(await placesOf(db(), INVITEE)).toEqual(['consent_events.phone']);
   });
 
   it('writes no full number, name or text to the logs at INFO, nor to files in the data directory', async () => {
@@ -362,7 +366,8 @@ describe('npm start applies retention', () => {
     );
     expect(await whereIs(db(), DIARY)).toEqual([]);
     expect(await placesOf(db(), PHONE)).toEqual(['subscribers.phone']);
-    expect(await whereIs(db(), INVITEE)).toEqual([]);
+    // The invitee's row is gone; the ledger's record of the request stays (CONSENT_RETENTION_DAYS), unlinked.
+    expect(await placesOf(db(), INVITEE)).toEqual(['consent_events.phone']);
     const kept = db()
       .selectFrom('deliveries')
       .select(['state', 'body'])

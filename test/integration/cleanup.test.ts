@@ -254,7 +254,7 @@ describe('unanswered sign-ups', () => {
   const ledgerOf = (phone: string) =>
     db()
       .selectFrom('consent_events')
-      .select(['kind', 'source', 'trigger_text'])
+      .select(['kind', 'source', 'trigger_text', 'subscriber_id'])
       .where('phone', '=', phone)
       .orderBy('id')
       .execute();
@@ -263,7 +263,7 @@ describe('unanswered sign-ups', () => {
       batchSize: 1,
     });
 
-  it('deletes a sign-up unanswered for PENDING_EXPIRY_DAYS, with its request in the ledger, and nothing else', async () => {
+  it('deletes a sign-up unanswered for PENDING_EXPIRY_DAYS and nothing else; its ledger entries stay, unlinked', async () => {
     // Prepare: one sign-up past 30 days (it also texted something else than YES), one within them.
     const expired = await signUp('+14155550101', 'Ann');
     await signedUpDaysAgo('+14155550101', 30.01);
@@ -278,7 +278,7 @@ describe('unanswered sign-ups', () => {
         received_at: daysAgo(29),
       } as never)
       .execute();
-    await signUp('+14155550102', 'Bea');
+    const young = await signUp('+14155550102', 'Bea');
     await signedUpDaysAgo('+14155550102', 29.99);
     // Active and opted-out rows of any age stay: an opted-out row keeps the API from signing them up again.
     await db()
@@ -302,8 +302,8 @@ describe('unanswered sign-ups', () => {
         },
       ] as never)
       .execute();
-    // A pending row whose ledger holds more than its own request (no path writes one today): kept, since
-    // deleting it would take that proof of consent with it.
+    // A pending row whose ledger holds more than its own request (no path writes one today): deleted all the
+    // same; every entry stays as proof.
     const odd = await signUp('+14155550105', 'Ed');
     await db()
       .insertInto('consent_events')
@@ -322,7 +322,7 @@ describe('unanswered sign-ups', () => {
 
     // Assess
     expect(result).toMatchObject({
-      pendingSubscribersDeleted: 1,
+      pendingSubscribersDeleted: 2,
       complete: true,
       pendingCutoff: daysAgo(30).toISOString(),
     });
@@ -330,10 +330,18 @@ describe('unanswered sign-ups', () => {
       '+14155550102 pending Bea',
       '+14155550103 active Cy',
       '+14155550104 opted_out Di',
-      '+14155550105 pending Ed',
     ]);
-    expect(await ledgerOf('+14155550101')).toEqual([]);
-    expect(await ledgerOf('+14155550102')).toEqual([{ kind: 'opt_in', source: 'api', trigger_text: null }]);
+    // The request we texted them, and Ed's odd entry, stay until CONSENT_RETENTION_DAYS: why we texted them.
+    expect(await ledgerOf('+14155550101')).toEqual([
+      { kind: 'opt_in', source: 'api', trigger_text: null, subscriber_id: null },
+    ]);
+    expect(await ledgerOf('+14155550105')).toEqual([
+      { kind: 'opt_in', source: 'api', trigger_text: null, subscriber_id: null },
+      { kind: 'opt_in', source: 'sms', trigger_text: 'START', subscriber_id: null },
+    ]);
+    expect(await ledgerOf('+14155550102')).toEqual([
+      { kind: 'opt_in', source: 'api', trigger_text: null, subscriber_id: young },
+    ]);
     // Their text stays until RETENTION_DAYS like anyone's, no longer tied to a subscriber.
     expect(
       await db().selectFrom('inbound_messages').select(['from_phone', 'subscriber_id']).execute(),
@@ -442,6 +450,10 @@ describe('unanswered sign-ups', () => {
       .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'active', name: null });
     expect(row.id).not.toBe(id);
-    expect(await ledgerOf('+14155550107')).toEqual([{ kind: 'opt_in', source: 'sms', trigger_text: 'YES' }]);
+    // The expired request, unlinked, then their own YES, tied to their new row.
+    expect(await ledgerOf('+14155550107')).toEqual([
+      { kind: 'opt_in', source: 'api', trigger_text: null, subscriber_id: null },
+      { kind: 'opt_in', source: 'sms', trigger_text: 'YES', subscriber_id: row.id },
+    ]);
   });
 });

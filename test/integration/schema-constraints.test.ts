@@ -200,6 +200,29 @@ describe('schema constraints', () => {
     await expect(db().updateTable('consent_events').set({ kind: 'opt_out' }).execute()).rejects.toThrow(
       /append-only/,
     );
+    // One change only: unlinking an entry from its subscriber (an expired sign-up is deleted, the proof stays).
+    await expect(
+      db().updateTable('consent_events').set({ subscriber_id: null, trigger_text: 'STOP' }).execute(),
+    ).rejects.toThrow(/append-only/);
+    await db().updateTable('consent_events').set({ subscriber_id: null }).execute();
+    await expect(db().updateTable('consent_events').set({ subscriber_id: s.id }).execute()).rejects.toThrow(
+      /append-only/,
+    );
+    expect(
+      await db()
+        .selectFrom('consent_events')
+        .select(['subscriber_id', 'phone', 'kind', 'trigger_text'])
+        .execute(),
+    ).toEqual([{ subscriber_id: null, phone: '+14155550123', kind: 'opt_in', trigger_text: 'YES' }]);
+    // Deleting a subscriber who still has entries is refused (ON DELETE RESTRICT): unlinking is deliberate.
+    const t = await subscriber('+14155550124');
+    await db()
+      .insertInto('consent_events')
+      .values({ subscriber_id: t.id, phone: '+14155550124', kind: 'opt_in', source: 'api' })
+      .execute();
+    await expect(db().deleteFrom('subscribers').where('id', '=', t.id).execute()).rejects.toThrow(
+      /foreign key/,
+    );
   });
 
   it('stores each (MessageSid, status) once', async () => {

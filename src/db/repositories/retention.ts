@@ -77,13 +77,11 @@ export const deleteOutboxMessages = (db: DbOrTrx, cutoff: Date, limit: number) =
 
 /**
  * Deletes up to `limit` sign-ups nobody confirmed (pending, never confirmed, never opted out) made before
- * `cutoff`, oldest first, with the ledger's record of each request: the opt-in the API or an operator wrote
- * when it texted them (createSubscriber). No repeated sign-up re-sends that request (it is refused while the
- * row exists), so created_at is when it was sent.
- *
- * A pending row whose ledger holds anything else is kept: that is the person's own word (an SMS, a carrier
- * opt-out), proof kept for CONSENT_RETENTION_DAYS, and the ledger's ON DELETE RESTRICT would fail the whole
- * batch. No path writes one today (YES and START make the row active, STOP opted out).
+ * `cutoff`, oldest first. No repeated sign-up re-sends the request (it is refused while the row exists), so
+ * created_at is when it was sent. Their ledger entries (the opt-in request the API or an operator wrote when
+ * it texted them) are unlinked, not deleted: with the number, they are the proof of why we texted them,
+ * kept until CONSENT_RETENTION_DAYS like everyone's (migration 2026-12-01T1900 lets the append-only ledger
+ * take that one change; its foreign key still refuses any other delete of a subscriber with entries).
  *
  * A YES being applied holds its row (its stored text references it), so SKIP LOCKED passes it by; one that
  * committed first made the row active, and the lock's re-check of the WHERE leaves it out. A YES that comes
@@ -98,12 +96,9 @@ export function deleteExpiredInvitations(db: DbOrTrx, cutoff: Date, limit: numbe
           SELECT s.id FROM subscribers s
           WHERE s.status = 'pending' AND s.confirmed_at IS NULL AND s.opted_out_at IS NULL
             AND s.created_at < ${cutoff}
-            AND NOT EXISTS (SELECT 1 FROM consent_events c
-                            WHERE c.subscriber_id = s.id
-                              AND NOT (c.kind = 'opt_in' AND c.source IN ('api', 'operator')))
           ORDER BY s.created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
-        ), requests AS (
-          DELETE FROM consent_events c USING expired e WHERE c.subscriber_id = e.id
+        ), unlinked AS (
+          UPDATE consent_events c SET subscriber_id = NULL FROM expired e WHERE c.subscriber_id = e.id
         )
         DELETE FROM subscribers s USING expired e WHERE s.id = e.id`,
   );
