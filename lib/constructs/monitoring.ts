@@ -90,6 +90,18 @@ function businessMetric(
   });
 }
 
+/** The sum of some metrics over one period, each missing datapoint counted as 0. */
+function sumOf(label: string, period: Duration, metrics: Record<string, cloudwatch.IMetric>) {
+  return new cloudwatch.MathExpression({
+    expression: Object.keys(metrics)
+      .map((id) => `FILL(${id}, 0)`)
+      .join(' + '),
+    usingMetrics: metrics,
+    period,
+    label,
+  });
+}
+
 /** A metric published with one extra dimension (e.g. DeliveriesSkipped by reason), every value of it. */
 function searchByDimension(name: MetricName, dimension: string, period: Duration) {
   return new cloudwatch.MathExpression({
@@ -287,15 +299,10 @@ export class Monitoring extends Construct {
    * failures but no sends (callbacks for earlier messages) counts as 100%; one with neither as 0.
    */
   failureRatePercent(period: Duration): cloudwatch.MathExpression {
-    const failures = new cloudwatch.MathExpression({
-      expression: 'FILL(senderFailed, 0) + FILL(callbackFailed, 0) + FILL(undelivered, 0)',
-      usingMetrics: {
-        senderFailed: businessMetric(MetricName.MessagesFailed, MetricService.sender, { period }),
-        callbackFailed: businessMetric(MetricName.MessagesFailed, MetricService.webhooks, { period }),
-        undelivered: businessMetric(MetricName.MessagesUndelivered, MetricService.webhooks, { period }),
-      },
-      period,
-      label: 'failed + undelivered',
+    const failures = sumOf('failed + undelivered', period, {
+      senderFailed: businessMetric(MetricName.MessagesFailed, MetricService.sender, { period }),
+      callbackFailed: businessMetric(MetricName.MessagesFailed, MetricService.webhooks, { period }),
+      undelivered: businessMetric(MetricName.MessagesUndelivered, MetricService.webhooks, { period }),
     });
     return new cloudwatch.MathExpression({
       expression: 'IF(FILL(sent, 0) > 0, 100 * failures / FILL(sent, 0), IF(failures > 0, 100, 0))',
@@ -315,15 +322,10 @@ export class Monitoring extends Construct {
    */
   private sendsWithoutStatus(period: Duration): cloudwatch.MathExpression {
     const callback = (name: MetricName) => businessMetric(name, MetricService.webhooks, { period });
-    const statuses = new cloudwatch.MathExpression({
-      expression: 'FILL(delivered, 0) + FILL(undelivered, 0) + FILL(failed, 0)',
-      usingMetrics: {
-        delivered: callback(MetricName.MessagesDelivered),
-        undelivered: callback(MetricName.MessagesUndelivered),
-        failed: callback(MetricName.MessagesFailed),
-      },
-      period,
-      label: 'final statuses from callbacks',
+    const statuses = sumOf('final statuses from callbacks', period, {
+      delivered: callback(MetricName.MessagesDelivered),
+      undelivered: callback(MetricName.MessagesUndelivered),
+      failed: callback(MetricName.MessagesFailed),
     });
     return new cloudwatch.MathExpression({
       expression: 'IF(statuses > 0, 0, FILL(sent, 0))',
