@@ -271,6 +271,77 @@ export function afterDeadlineWorstCaseMs(name: keyof typeof DEADLINE_MARGIN_MS):
   return scheduleCreateWorstMs + AWS_CALLS.plannerContinuation.totalMs;
 }
 
+/**
+ * The most planned deliveries one subscriber can have: one per local date (a unique key), and a planner run
+ * plans at most this many dates at the longest horizon (PLANNER_HORIZON_HOURS ≤ 72, datesToPlan). A pause,
+ * a zone change or a removal cancels at most this many, and removes their schedules in parallel: the
+ * Scheduler adapter lets 20 calls run at once, and a cancel is one attempt (no throttle retry).
+ */
+export const MAX_PLANNED_PER_SUBSCRIBER = 8;
+/** Calls the Scheduler adapter runs at once (src/adapters/eventbridge-scheduler.ts, maxConcurrency). */
+export const SCHEDULER_CONCURRENCY = 20;
+
+/** The outside calls an operator route may make, each at its worst. */
+const OPERATOR_CALL_MS = {
+  /** The double opt-in text (its retries, and a refused token's re-read and retry). */
+  optInText: twilioWorstMs(TWILIO_CALLS.webhooksSend),
+  /** DeleteSchedule of every delivery the request cancelled, in waves of SCHEDULER_CONCURRENCY. */
+  scheduleRemoval:
+    Math.ceil(MAX_PLANNED_PER_SUBSCRIBER / SCHEDULER_CONCURRENCY) * AWS_CALLS.scheduleCancel.totalMs,
+  /** The asynchronous Invoke that hands a test send to the sender. */
+  sendStart: AWS_CALLS.sendStart.totalMs,
+} as const;
+
+/** What one operator API request does on its longest path (src/http/routes, src/services). */
+export interface OperatorRoute {
+  /** Database statements one after another, BEGIN and COMMIT included (the rate limiter's is counted apart). */
+  statements: number;
+  /** Outside calls one after another. */
+  calls: readonly (keyof typeof OPERATOR_CALL_MS)[];
+}
+
+/**
+ * Every /api route (src/http/routes/subscribers.ts, operations.ts), from the code: a change that adds a
+ * statement or an outside call to a route changes its entry (test/integration/operator-route-calls.test.ts
+ * counts them).
+ */
+export const OPERATOR_ROUTES = {
+  'GET /api/subscribers': { statements: 1, calls: [] },
+  // BEGIN, insert, consent event, [the opt-in text], COMMIT (a conflict reads the row and sends nothing).
+  'POST /api/subscribers': { statements: 4, calls: ['optInText'] },
+  'GET /api/subscribers/:phone': { statements: 2, calls: [] },
+  // BEGIN, read and lock, update, lock planned, re-stamp, cancel, COMMIT; then the schedules removed.
+  'PATCH /api/subscribers/:phone': { statements: 7, calls: ['scheduleRemoval'] },
+  // BEGIN, read, opt_out_subscriber, erase bodies, read, COMMIT; then the schedules removed.
+  'DELETE /api/subscribers/:phone': { statements: 6, calls: ['scheduleRemoval'] },
+  // Read; BEGIN, lock the day's delivery, insert or move it, COMMIT; old schedule removed; Invoke; the view.
+  'POST /api/subscribers/:phone/send-now': { statements: 6, calls: ['scheduleRemoval', 'sendStart'] },
+  'GET /api/deliveries': { statements: 1, calls: [] },
+  'GET /api/deliveries/:id': { statements: 1, calls: [] },
+  // Five report queries (in parallel on a pool of two: counted one after another).
+  'GET /api/usage': { statements: 5, calls: [] },
+  'GET /api/capacity': { statements: 0, calls: [] },
+} as const satisfies Record<string, OperatorRoute>;
+
+export type OperatorRouteName = keyof typeof OPERATOR_ROUTES;
+
+/**
+ * What every /api request spends before its route: the API token's secret (read when its cache expired,
+ * and once more when the token does not match the cached one: a rotation), the per-token rate limiter's
+ * statement, and opening the pool's connection (twice, with a re-read of the password between).
+ */
+export function operatorPreludeMs(db: DbBound = DB_BOUNDS.webhooks): number {
+  const open = 2 * db.connectMs + SECRETS_READ.totalMs;
+  return 2 * SECRETS_READ.totalMs + open + db.queryMs;
+}
+
+/** One operator request from its arrival to its answer, every statement and call at its bound. */
+export function operatorRouteWorstCaseMs(name: OperatorRouteName): number {
+  const route: OperatorRoute = OPERATOR_ROUTES[name];
+  const calls = route.calls.reduce((sum, call) => sum + OPERATOR_CALL_MS[call], 0);
+  return operatorPreludeMs() + route.statements * DB_BOUNDS.webhooks.queryMs + calls;
+}
+
 /** Daily report: its secrets and five report queries, one after another on its one connection. */
 export function dailyReportWorstCaseMs(): number {
   return SECRETS_READ.totalMs + DB_BOUNDS['daily-report'].connectMs + 5 * DB_BOUNDS['daily-report'].queryMs;

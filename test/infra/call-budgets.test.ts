@@ -9,13 +9,19 @@ import {
   dailyReportWorstCaseMs,
   EGRESS_PROBE_TIMEOUT_MS,
   LAMBDA_TIMEOUT_MS,
+  MAX_PLANNED_PER_SUBSCRIBER,
   marginMs,
   migrateWorstCaseMs,
+  OPERATOR_ROUTES,
+  type OperatorRouteName,
+  operatorRouteWorstCaseMs,
+  SCHEDULER_CONCURRENCY,
   senderWorstCaseMs,
   spooledWebhookWorstCaseMs,
   WEBHOOK_DB_BUDGET,
   webhookWorstCaseMs,
 } from '../../src/domain/call-budgets.js';
+import { datesToPlan } from '../../src/domain/planning-horizon.js';
 import { logicalId, resources, synthesize } from './support.js';
 
 const template = synthesize().template();
@@ -26,6 +32,9 @@ function timeoutOf(prefix: string): number {
   const fn = functions[logicalId(template, 'AWS::Lambda::Function', prefix)];
   return Number(fn?.Properties?.Timeout) * 1000;
 }
+
+/** API Gateway HTTP API's integration timeout, at most (and by default). */
+const HTTP_API_INTEGRATION_MAX_MS = 30_000;
 
 const DEPLOYED = {
   webhooks: 'WebhooksFunction',
@@ -61,6 +70,33 @@ describe('outside-call budgets against the synthesized stack', () => {
   it('applies a webhook from the spool, with its reply, inside one invocation of the webhooks Lambda', () => {
     const timeout = timeoutOf(DEPLOYED.webhooks);
     expect(spooledWebhookWorstCaseMs()).toBeLessThanOrEqual(timeout - marginMs(timeout));
+  });
+
+  it.each(Object.keys(OPERATOR_ROUTES) as OperatorRouteName[])(
+    'answers the operator API’s %s inside one invocation of the webhooks Lambda',
+    (route) => {
+      // Past the timeout the operator gets API Gateway's bare 503 (or a 500) with the work half done.
+      const timeout = timeoutOf(DEPLOYED.webhooks);
+      expect(timeout).toBeLessThan(HTTP_API_INTEGRATION_MAX_MS);
+      expect(operatorRouteWorstCaseMs(route)).toBeLessThanOrEqual(timeout - marginMs(timeout));
+    },
+  );
+
+  it('counts every planned delivery a removal can cancel as one wave of schedule removals', () => {
+    // One delivery per subscriber per local date; the longest horizon a planner run may look ahead.
+    const window = { startMinute: 0, endMinute: 24 * 60 };
+    const most = Math.max(
+      ...Array.from(
+        { length: 48 },
+        (_, h) =>
+          datesToPlan(new Date(Date.UTC(2026, 0, 1, h)), {
+            window,
+            horizonHours: 72,
+          }).length,
+      ),
+    );
+    expect(most).toBeLessThanOrEqual(MAX_PLANNED_PER_SUBSCRIBER);
+    expect(MAX_PLANNED_PER_SUBSCRIBER).toBeLessThanOrEqual(SCHEDULER_CONCURRENCY);
   });
 
   it('sends and records one message inside one invocation of the sender', () => {
