@@ -1,0 +1,183 @@
+// The operator API in the webhooks Lambda as deployed (createWebhooksHandler, real Postgres) when the
+// invocation is running out of time: a request stops starting statements and outside calls it could not
+// finish before the Lambda's timeout, rolls back, and answers a clear 503 with Retry-After — never API
+// Gateway's bare 503 with the work half done (a subscriber opted out with their schedules left, an opt-in
+// text sent for a row rolled back). docs/resilience.md, "Outside calls".
+import { DeleteScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DateTime } from 'luxon';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LAMBDA_TIMEOUT_MS, marginMs } from '../../src/domain/call-budgets.js';
+import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
+import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
+import { useTestDb } from '../support/db.js';
+import { httpApiEvent } from '../support/lambda-events.js';
+import { redirectingFetch, type SilentServer, startSilentServer, timed } from '../support/silent-servers.js';
+import { AUTH_TOKEN } from '../support/webhook-doubles.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
+
+const t = useTestDb();
+const saved = { ...process.env };
+const PHONE = '+12125550123';
+const API_TOKEN = 'test-api-token-0123456789abcdefghij';
+let silent: SilentServer;
+
+beforeAll(async () => {
+  silent = await startSilentServer();
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_ENDPOINT_URL: silent.url,
+  });
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await silent.close();
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+function webhooksHandler() {
+  return createWebhooksHandler(deployedWebhookAdapters, {
+    ...WEBHOOKS_ENV,
+    PUBLIC_BASE_URL: 'https://sms.example.com',
+    DATABASE_URL: t.url(),
+    TWILIO_ACCOUNT_SID: `AC${'b2'.repeat(16)}`,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    TWILIO_FROM_NUMBER: '+14155550100',
+    API_TOKEN,
+    RATE_LIMIT_STORE: 'memory',
+    WEBHOOK_SPOOL_QUEUE_URL: `https://127.0.0.1:${silent.port}/123456789012/daily-positivity-webhook-spool`,
+  });
+}
+
+type Answer = { statusCode: number; body: string; headers?: Record<string, string> };
+
+const api = (method: string, path: string, body?: unknown) =>
+  httpApiEvent(method, path, {
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+/** An invocation that has `remainingMs` left when the request arrives. */
+const invocation = (remainingMs: number) => {
+  const end = Date.now() + remainingMs;
+  return {
+    awsRequestId: 'req-1',
+    functionName: 'webhooks',
+    getRemainingTimeInMillis: () => end - Date.now(),
+  } as never;
+};
+
+/** A warm Lambda: its pool holds an open connection, as after any earlier request. */
+async function warmHandler() {
+  const handler = webhooksHandler();
+  const warm = (await handler(api('GET', '/api/subscribers'), invocation(19_500))) as Answer;
+  expect(warm.statusCode).toBe(200);
+  return handler;
+}
+
+describe('the operator API when the invocation runs out of time', () => {
+  it('sends no opt-in text it could not finish in time, saves nothing, and says so with a 503', async () => {
+    // Prepare: Twilio would hang; the invocation has 13 s left — not enough for the text's worst case
+    // (7 s), the COMMIT after it and the margin.
+    vi.stubGlobal('fetch', redirectingFetch('api.twilio.com', silent.url));
+    const handler = await warmHandler();
+    const accepted = silent.accepted;
+    const remaining = 13_000;
+
+    // Act
+    const { ms, value } = await timed(
+      () =>
+        handler(api('POST', '/api/subscribers', { phone: PHONE }), invocation(remaining)) as Promise<Answer>,
+    );
+
+    // Assess: a clear, retryable answer in time; Twilio never asked; no row, no consent event.
+    expect(value?.statusCode).toBe(503);
+    expect(value?.headers?.['retry-after']).toBeDefined();
+    expect(JSON.parse(value?.body ?? '{}')).toMatchObject({ code: 'unavailable' });
+    expect(JSON.parse(value?.body ?? '{}').error).toMatch(/nothing was saved/);
+    expect(ms).toBeLessThan(remaining - marginMs(LAMBDA_TIMEOUT_MS.webhooks));
+    expect(silent.accepted).toBe(accepted);
+    expect(await t.db().selectFrom('subscribers').selectAll().execute()).toEqual([]);
+    expect(await t.db().selectFrom('consent_events').selectAll().execute()).toEqual([]);
+  }, 30_000);
+
+  it('rolls a removal back, schedules untouched, when a held row lock leaves too little time to finish it', async () => {
+    // Prepare: an active subscriber with a planned delivery; another session holds their row for 1.5 s.
+    const zone = 'America/New_York';
+    const s = await t
+      .db()
+      .insertInto('subscribers')
+      .values({ phone: PHONE, time_zone: zone, status: 'active', name: 'Ada' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const tomorrow = DateTime.now().setZone(zone).startOf('day').plus({ days: 1 });
+    await t
+      .db()
+      .insertInto('deliveries')
+      .values({
+        subscriber_id: s.id,
+        local_date: tomorrow.toISODate() as string,
+        time_zone: zone,
+        window_start: tomorrow.plus({ hours: 12 }).toJSDate(),
+        window_end: tomorrow.plus({ hours: 17 }).toJSDate(),
+        planned_at: tomorrow.plus({ hours: 15 }).toJSDate(),
+        state: 'planned',
+      })
+      .execute();
+    const scheduler = mockClient(SchedulerClient);
+    scheduler.on(DeleteScheduleCommand).resolves({});
+    const handler = await warmHandler();
+    const holder = new pg.Client({ connectionString: t.url() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM subscribers WHERE id = $1 FOR UPDATE', [s.id]);
+      setTimeout(() => void holder.query('COMMIT'), 1_500);
+      // 12 s left: the first statements may start, but after the lock wait the rest of the removal
+      // (statements at their bound, COMMIT, the schedules) no longer fits before the timeout.
+      const remaining = 12_000;
+
+      // Act
+      const { ms, value } = await timed(
+        () =>
+          handler(
+            api('DELETE', `/api/subscribers/${encodeURIComponent(PHONE)}`),
+            invocation(remaining),
+          ) as Promise<Answer>,
+      );
+
+      // Assess: 503 saying nothing changed; the subscriber and the delivery as they were; no schedule call.
+      expect(value?.statusCode).toBe(503);
+      expect(value?.headers?.['retry-after']).toBeDefined();
+      expect(JSON.parse(value?.body ?? '{}').error).toMatch(/nothing was changed/);
+      expect(ms).toBeLessThan(remaining - marginMs(LAMBDA_TIMEOUT_MS.webhooks));
+      const after = await t
+        .db()
+        .selectFrom('subscribers')
+        .select(['status', 'name'])
+        .executeTakeFirstOrThrow();
+      expect(after).toEqual({ status: 'active', name: 'Ada' });
+      const deliveries = await t.db().selectFrom('deliveries').select('state').execute();
+      expect(deliveries).toEqual([{ state: 'planned' }]);
+      expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(0);
+
+      // And with the time, the same request removes them and their schedule.
+      const done = (await handler(
+        api('DELETE', `/api/subscribers/${encodeURIComponent(PHONE)}`),
+        invocation(19_500),
+      )) as Answer;
+      expect(done.statusCode).toBe(200);
+      expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(1);
+    } finally {
+      scheduler.restore();
+      await holder.end();
+    }
+  }, 30_000);
+});
