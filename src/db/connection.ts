@@ -1,9 +1,10 @@
 // Builds the Kysely instance. One pool per process; Lambdas keep it across invocations.
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type Transaction } from 'kysely';
 import pg from 'pg';
 import { type Credentials, type DatabaseCredentials, withFreshCredentials } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import { namingStatements } from './prepared.js';
+import { gatingStatements } from './request-deadline.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -154,14 +155,17 @@ export function createDb(options: DbOptions): Db {
 }
 
 /**
- * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). The webhooks'
+ * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store), keeping to the
+ * current request's deadline when it has one (src/db/request-deadline.ts). The webhooks'
  * statements (src/db/prepared.ts) go out as named prepared statements unless `namedStatements` is false
  * (behind RDS Proxy, which pins a client to its database connection for session state).
  */
 export function dbOnPool(pool: pg.Pool, options: { namedStatements?: boolean } = {}): Db {
   const named = options.namedStatements ?? true;
+  const base = named ? namingStatements(pool) : (pool as unknown as PostgresPool);
+  // A request with a deadline (the operator API) starts no statement that could end after it.
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: named ? namingStatements(pool) : pool }),
+    dialect: new PostgresDialect({ pool: gatingStatements(base, () => pool.idleCount) }),
   });
 }
 

@@ -301,9 +301,9 @@ export interface OperatorRoute {
 }
 
 /**
- * Every /api route (src/http/routes/subscribers.ts, operations.ts), from the code: a change that adds a
- * statement or an outside call to a route changes its entry (test/integration/operator-route-calls.test.ts
- * counts them).
+ * Every /api route (src/http/routes/subscribers.ts, operations.ts), counted from the code: a change that
+ * adds a statement or an outside call to a route changes its entry. The request's deadline keeps a route
+ * within the timeout whatever its count; the count says which routes need it.
  */
 export const OPERATOR_ROUTES = {
   'GET /api/subscribers': { statements: 1, calls: [] },
@@ -335,11 +335,45 @@ export function operatorPreludeMs(db: DbBound = DB_BOUNDS.webhooks): number {
   return 2 * SECRETS_READ.totalMs + open + db.queryMs;
 }
 
-/** One operator request from its arrival to its answer, every statement and call at its bound. */
-export function operatorRouteWorstCaseMs(name: OperatorRouteName): number {
+/**
+ * The operator API's deadline (src/http/api-deadline.ts): a request starts no statement and no outside call
+ * that could end after it, so one stopped by its bounds rolls back and answers 503 instead of being cut off
+ * by the Lambda's timeout halfway. It is set this long (plus the margin) before the invocation's end.
+ */
+export const OPERATOR_API_BUDGET = {
+  /**
+   * What may still run once the deadline has passed: the COMMIT or ROLLBACK of the transaction in flight,
+   * then the removal of the schedules it cancelled (or, for a test send, the view read after the Invoke).
+   */
+  finishMs: DB_BOUNDS.webhooks.queryMs + OPERATOR_CALL_MS.scheduleRemoval,
+  /** What the gates ask of the time left before starting a call. */
+  needs: {
+    statementMs: DB_BOUNDS.webhooks.queryMs,
+    openMs: 2 * DB_BOUNDS.webhooks.connectMs + SECRETS_READ.totalMs,
+    optInTextMs: OPERATOR_CALL_MS.optInText,
+    sendStartMs: OPERATOR_CALL_MS.sendStart,
+  },
+} as const;
+
+/** When a request that arrives with `remainingMs` of its invocation left stops starting calls, from its arrival. */
+export function operatorDeadlineMs(remainingMs: number = LAMBDA_TIMEOUT_MS.webhooks): number {
+  return remainingMs - marginMs(LAMBDA_TIMEOUT_MS.webhooks) - OPERATOR_API_BUDGET.finishMs;
+}
+
+/** One operator request with every statement and call at its bound, ignoring the deadline. */
+function operatorRouteUnboundedMs(name: OperatorRouteName): number {
   const route: OperatorRoute = OPERATOR_ROUTES[name];
   const calls = route.calls.reduce((sum, call) => sum + OPERATOR_CALL_MS[call], 0);
   return operatorPreludeMs() + route.statements * DB_BOUNDS.webhooks.queryMs + calls;
+}
+
+/**
+ * One operator request from its arrival to its answer: every statement and call at its bound, but none
+ * started past the deadline (the prelude, which is not gated, must end before it), then what may finish.
+ */
+export function operatorRouteWorstCaseMs(name: OperatorRouteName): number {
+  const bounded = Math.max(operatorPreludeMs(), operatorDeadlineMs()) + OPERATOR_API_BUDGET.finishMs;
+  return Math.min(operatorRouteUnboundedMs(name), bounded);
 }
 
 /** Daily report: its secrets and five report queries, one after another on its one connection. */

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { type ApiCredentials, type Credentials, freshValue } from '../adapters/credentials.js';
 import type { RateLimiter } from '../services/ports.js';
+import { operatorDeadline } from './api-deadline.js';
 import { apiError } from './errors.js';
 import { rateLimit } from './rate-limit.js';
 
@@ -43,12 +44,16 @@ function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): 
   };
 }
 
-/** Every /api route's guard: the bearer token, then the per-token `api` budget (429 with Retry-After). */
+/**
+ * Every /api route's guard: the request's deadline (api-deadline.ts), the bearer token, then the per-token
+ * `api` budget (429 with Retry-After).
+ */
 export function apiAccess(
   credentials: Credentials<ApiCredentials> | undefined,
   limiter: RateLimiter | undefined,
 ): MiddlewareHandler<ApiEnv>[] {
   return [
+    operatorDeadline(),
     requireApiToken(credentials),
     rateLimit<ApiEnv>({
       limiter,

@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ApiCredentials, Credentials } from '../adapters/credentials.js';
 import { type Requiring, sendWindow } from '../config.js';
 import { type Db, isDbUnavailable } from '../db/connection.js';
+import { DeadlineReached } from '../db/request-deadline.js';
 import type { DeployedCapacity } from '../domain/capacity.js';
 import { logger } from '../logger.js';
 import type { DbRetryPolicy } from '../services/db-retry.js';
@@ -23,6 +24,7 @@ import {
 } from '../services/ports.js';
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import type { KeptReplies } from '../services/webhook-spool.js';
+import { answerDeadline } from './api-deadline.js';
 import { apiError, ClientError, codeForStatus } from './errors.js';
 import { matchedRoute } from './matched-route.js';
 import { openApiDocument } from './openapi.js';
@@ -205,6 +207,8 @@ export function createApp(deps: AppDeps): Hono {
     if (error instanceof HTTPException && error.status < 500) {
       return clientError(c, error.status as ClientError['status'], error.message || 'bad request');
     }
+    // A read-only /api route that stopped at the request's deadline (the others answer it themselves).
+    if (error instanceof DeadlineReached) return answerDeadline(c, error, 'nothing was changed');
     if (isDbUnavailable(error)) {
       logger.error('database unavailable', { route: matchedRoute(c), error });
       c.header('Retry-After', '5');

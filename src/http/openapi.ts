@@ -45,7 +45,9 @@ const COMMON: Record<number, ResponseConfig> = {
   400: error('bad input: the message names each bad field'),
   401: error('missing or invalid bearer token'),
   429: error('over the per-token budget (RATE_LIMIT_API_PER_MIN); see Retry-After'),
-  503: error('the database is unavailable; try again shortly'),
+  503: error(
+    'the database is unavailable, or the request ran out of time and stopped (the message says what was done); see Retry-After',
+  ),
 };
 
 type Operation = Omit<RouteConfig, 'responses' | 'security'> & { responses: Record<number, ResponseConfig> };

@@ -8,6 +8,7 @@ import {
   moveDeliveryToNow,
 } from '../db/repositories/deliveries/send-now.js';
 import { findSubscriberByPhone } from '../db/repositories/subscribers.js';
+import { DeadlineReached } from '../db/request-deadline.js';
 import type { E164 } from '../domain/phone.js';
 import { InvalidTimeZone, localDateAt, sendWindowOn, type WindowMinutes } from '../domain/send-window.js';
 import { logger } from '../logger.js';
@@ -146,6 +147,8 @@ export async function startSendNow(
   try {
     await deps.starter.start({ deliveryId: reserved.deliveryId, windowEnd: reserved.windowEnd });
   } catch (error) {
+    // Not started for want of time: the caller says so (the request's deadline, src/http/api-deadline.ts).
+    if (error instanceof DeadlineReached) throw error;
     // The delivery stays planned and due now: trying again hands it over again.
     logger.error('could not start the sender for a send-now', { deliveryId: reserved.deliveryId, error });
     throw new SendNotStarted();

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { EGRESS_PROBE_SOURCE } from '../../lib/constructs/egress-probe.js';
 import {
   afterDeadlineWorstCaseMs,
+  DB_BOUNDS,
   DEADLINE_MARGIN_MS,
   dailyReportWorstCaseMs,
   EGRESS_PROBE_TIMEOUT_MS,
@@ -12,8 +13,11 @@ import {
   MAX_PLANNED_PER_SUBSCRIBER,
   marginMs,
   migrateWorstCaseMs,
+  OPERATOR_API_BUDGET,
   OPERATOR_ROUTES,
   type OperatorRouteName,
+  operatorDeadlineMs,
+  operatorPreludeMs,
   operatorRouteWorstCaseMs,
   SCHEDULER_CONCURRENCY,
   senderWorstCaseMs,
@@ -81,6 +85,16 @@ describe('outside-call budgets against the synthesized stack', () => {
       expect(operatorRouteWorstCaseMs(route)).toBeLessThanOrEqual(timeout - marginMs(timeout));
     },
   );
+
+  it('starts the operator API’s deadline after what every request does before it is gated', () => {
+    // The token's secret and the limiter run before the route: they must leave it time to start anything.
+    expect(operatorPreludeMs()).toBeLessThanOrEqual(operatorDeadlineMs());
+    // A request arriving at a cold pool can open a connection and run a statement before the deadline.
+    const { openMs, statementMs } = OPERATOR_API_BUDGET.needs;
+    expect(openMs + statementMs).toBeLessThanOrEqual(operatorDeadlineMs());
+    // A test send's view, read after the Invoke ended by the deadline, fits in what may finish after it.
+    expect(DB_BOUNDS.webhooks.queryMs).toBeLessThanOrEqual(OPERATOR_API_BUDGET.finishMs);
+  });
 
   it('counts every planned delivery a removal can cancel as one wave of schedule removals', () => {
     // One delivery per subscriber per local date; the longest horizon a planner run may look ahead.

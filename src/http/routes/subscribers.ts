@@ -3,6 +3,7 @@
 // input checked with zod; each failure is a 4xx saying what is wrong, with a `code` for scripts.
 import { type Context, Hono } from 'hono';
 import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
+import { DeadlineReached, runWithoutDeadline } from '../../db/request-deadline.js';
 import { type E164, parseE164 } from '../../domain/phone.js';
 import { FIELD_RULES } from '../../domain/subscriber-fields.js';
 import {
@@ -23,6 +24,12 @@ import {
 } from '../../services/subscribers.js';
 import { type ApiEnv, apiAccess } from '../api-auth.js';
 import {
+  answerDeadline,
+  SENDER_HANDOVER,
+  smsWithinDeadline,
+  starterWithinDeadline,
+} from '../api-deadline.js';
+import {
   BodiesQuery,
   CreateSubscriberBody,
   jsonBody,
@@ -38,8 +45,12 @@ function phoneParam(c: Context): E164 {
   return phone;
 }
 
-/** Service errors the caller can act on → their 4xx; Twilio refusing the opt-in SMS → 409/422/502. */
-function answerError(c: Context, error: unknown) {
+/**
+ * Service errors the caller can act on → their 4xx; Twilio refusing the opt-in SMS → 409/422/502; the
+ * request's deadline → 503, saying what the route did (`outcome`: nothing, unless the route says otherwise).
+ */
+function answerError(c: Context, error: unknown, outcome = 'nothing was changed') {
+  if (error instanceof DeadlineReached) return answerDeadline(c, error, outcome);
   if (error instanceof SubscriberNotFound) return apiError(c, 404, 'not_found', error.message);
   if (error instanceof SubscriberConflict)
     return c.json({ error: error.message, code: 'conflict', status: error.status }, 409);
@@ -85,6 +96,7 @@ export interface SubscriberRouteDeps extends SubscriberDeps {
 export function subscriberRoutes(deps: SubscriberRouteDeps) {
   const routes = new Hono<ApiEnv>();
   routes.use(...apiAccess(deps.api, deps.limiter));
+  const sms = smsWithinDeadline(deps.sms);
 
   routes.get('/', async (c) => {
     const query = queryOf(c, SubscriberListQuery);
@@ -97,9 +109,9 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   routes.post('/', async (c) => {
     const body = await jsonBody(c, CreateSubscriberBody);
     try {
-      return c.json(await createSubscriber(deps, body), 201);
+      return c.json(await createSubscriber({ ...deps, sms }, body), 201);
     } catch (error) {
-      return answerError(c, error);
+      return answerError(c, error, 'nothing was saved and no text was sent');
     }
   });
   routes.get('/:phone', async (c) => {
@@ -125,7 +137,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     try {
       return c.json(await removeSubscriber(deps, phone));
     } catch (error) {
-      return answerError(c, error);
+      return answerError(c, error, 'nothing was changed: the subscriber was not removed');
     }
   });
   routes.post('/:phone/send-now', async (c) => {
@@ -134,12 +146,25 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     if (!starter) return apiError(c, 503, 'unavailable', 'test sends are not available on this server');
     try {
       const reserved = await startSendNow(
-        { send: deps, scheduler: deps.scheduler, starter, window: deps.window },
+        {
+          send: deps,
+          scheduler: deps.scheduler,
+          starter: starterWithinDeadline(starter),
+          window: deps.window,
+        },
         phone,
       );
-      return c.json(await sendNowView(deps.db, reserved), 202);
+      // The send has started: its answer is read whatever the time (within the deadline's finish).
+      return c.json(await runWithoutDeadline(() => sendNowView(deps.db, reserved)), 202);
     } catch (error) {
-      return answerError(c, error);
+      const handedOver = error instanceof DeadlineReached && error.what === SENDER_HANDOVER;
+      return answerError(
+        c,
+        error,
+        handedOver
+          ? "today's delivery is due now but was not handed to the sender, so nothing was sent; repeat send-now to send it"
+          : 'nothing was changed and nothing was sent',
+      );
     }
   });
   return routes;

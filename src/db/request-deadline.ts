@@ -1,0 +1,98 @@
+// A deadline for one request's work, and the database gate that keeps to it. An operator API request runs
+// in the webhooks Lambda, whose timeout would otherwise stop it wherever it stands (opted out with the
+// schedules left, an opt-in text sent for a row rolled back); with a deadline it starts no statement and no
+// outside call that could end after it, and what is already in flight rolls back. The request's deadline
+// travels with its async context (AsyncLocalStorage), so the services and repositories keep their
+// signatures and everything else on the pool (webhooks, the spool, the CLI) runs without one.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { PostgresPool, PostgresPoolClient } from 'kysely';
+
+/** A call was not started: it could have ended after the request's deadline. Nothing of it happened. */
+export class DeadlineReached extends Error {
+  constructor(readonly what: string) {
+    super(`not started: ${what} could not finish before the request's deadline`);
+    this.name = 'DeadlineReached';
+  }
+}
+
+export interface DeadlineNeeds {
+  /** One statement, to its answer (the pool's query timeout). */
+  statementMs: number;
+  /** Opening a connection, when the pool has none idle. */
+  openMs: number;
+}
+
+export class RequestDeadline {
+  constructor(
+    /** Epoch ms: every call the request starts ends by then. */
+    readonly atMs: number,
+    readonly needs: DeadlineNeeds,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  remainingMs(): number {
+    return this.atMs - this.now();
+  }
+
+  /** Throws DeadlineReached unless a call that may take `needMs` ends by the deadline. */
+  ensure(needMs: number, what: string): void {
+    if (this.remainingMs() < needMs) throw new DeadlineReached(what);
+  }
+}
+
+const current = new AsyncLocalStorage<RequestDeadline>();
+
+/** Runs `work` (and everything it starts) under `deadline`. */
+export function runWithDeadline<T>(deadline: RequestDeadline, work: () => T): T {
+  return current.run(deadline, work);
+}
+
+/** Runs `work` with no deadline: what must still happen once the request's outcome is decided. */
+export function runWithoutDeadline<T>(work: () => T): T {
+  return current.exit(work);
+}
+
+export function currentDeadline(): RequestDeadline | undefined {
+  return current.getStore();
+}
+
+/** COMMIT and ROLLBACK end a transaction whatever the time: refusing them would leave it open. */
+const ENDS_TRANSACTION = /^\s*(commit|rollback)\b/i;
+
+/**
+ * `pool` for Kysely, refusing (DeadlineReached) a checkout or a statement that could end after the current
+ * request's deadline: a checkout needs time to open a connection (when none is idle) and run a statement.
+ */
+export function gatingStatements(pool: PostgresPool, idleCount: () => number): PostgresPool {
+  // One wrapper per client, kept as long as the client (Kysely keys its connections by the client object).
+  const wrappers = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
+  const wrap = (client: PostgresPoolClient): PostgresPoolClient => {
+    const query = (sqlOrCursor: unknown, parameters?: readonly unknown[]) => {
+      const deadline = currentDeadline();
+      if (deadline && !(typeof sqlOrCursor === 'string' && ENDS_TRANSACTION.test(sqlOrCursor)))
+        deadline.ensure(deadline.needs.statementMs, 'a database statement');
+      return (client.query as (q: unknown, p?: readonly unknown[]) => unknown)(sqlOrCursor, parameters);
+    };
+    return {
+      query,
+      release: (destroy?: boolean) => client.release(destroy),
+    } as unknown as PostgresPoolClient;
+  };
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const deadline = currentDeadline();
+      if (deadline) {
+        const open = idleCount() > 0 ? 0 : deadline.needs.openMs;
+        deadline.ensure(open + deadline.needs.statementMs, 'a database statement');
+      }
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
+    end: () => pool.end(),
+  };
+}

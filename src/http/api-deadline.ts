@@ -1,0 +1,64 @@
+// The operator API's request deadline (src/db/request-deadline.ts): set from the invocation's remaining
+// time (a fixed budget on the local server), before the token check, so every /api request ends — answered
+// — before the webhooks Lambda's timeout. The outside calls a route makes before its answer are gated here;
+// its statements by the pool. A refused call answers 503 with Retry-After (answerDeadline).
+import type { Context, MiddlewareHandler } from 'hono';
+import {
+  currentDeadline,
+  type DeadlineReached,
+  RequestDeadline,
+  runWithDeadline,
+} from '../db/request-deadline.js';
+import { OPERATOR_API_BUDGET, operatorDeadlineMs } from '../domain/call-budgets.js';
+import { logger } from '../logger.js';
+import type { SendStarter, SmsSender } from '../services/ports.js';
+import { apiError } from './errors.js';
+import { matchedRoute } from './matched-route.js';
+
+type LambdaEnv = { lambdaContext?: { getRemainingTimeInMillis?: () => number } } | undefined;
+
+export function operatorDeadline(): MiddlewareHandler {
+  return (c, next) => {
+    const remaining = (c.env as LambdaEnv)?.lambdaContext?.getRemainingTimeInMillis?.();
+    const at = Date.now() + operatorDeadlineMs(remaining);
+    return runWithDeadline(new RequestDeadline(at, OPERATOR_API_BUDGET.needs), next);
+  };
+}
+
+/** Texts only when the text (its retries included) ends by the current request's deadline. */
+export function smsWithinDeadline(sms: SmsSender): SmsSender {
+  return {
+    send(message) {
+      currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.optInTextMs, 'the opt-in text');
+      return sms.send(message);
+    },
+  };
+}
+
+/** What a refused Invoke names: the route tells the operator the delivery is reserved, not sent. */
+export const SENDER_HANDOVER = 'handing the send to the sender';
+
+/** Hands a send to the sender only when the Invoke ends by the current request's deadline. */
+export function starterWithinDeadline(starter: SendStarter): SendStarter {
+  return {
+    start(request) {
+      currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.sendStartMs, SENDER_HANDOVER);
+      return starter.start(request);
+    },
+  };
+}
+
+/** Seconds an operator waits before repeating a request that ran out of time. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** 503 + Retry-After for a request that stopped at its deadline; `outcome` says what was (not) done. */
+export function answerDeadline(c: Context, error: DeadlineReached, outcome: string) {
+  logger.warn('operator request stopped at its deadline', { route: matchedRoute(c), notStarted: error.what });
+  return apiError(
+    c,
+    503,
+    'unavailable',
+    `the request ran out of time (${error.message}): ${outcome}; try again in a few seconds`,
+    { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+  );
+}
