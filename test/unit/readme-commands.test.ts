@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { cliInSource, cliPhrasesIn, commandTableRows, npmScriptsIn } from '../support/docs.js';
 
 // Each CLI run starts node and tsx (seconds on a loaded machine): these tests take long timeouts.
 
@@ -28,12 +29,7 @@ function commandsIn(help: string): string[] {
 
 /** Commands README names: in `positivity …` text and in the first column of the command table. */
 function readmeCommands(): string[] {
-  const named = [...readme.matchAll(/positivity ([a-z][a-z-]*(?: [a-z][a-z-]*)?)/g)].map(
-    (m) => m[1] as string,
-  );
-  const table = readme.split('## Command line')[1]?.split('\n## ')[0] ?? '';
-  const rows = [...table.matchAll(/^\| `([a-z][a-z-]*(?: [a-z][a-z-]*)?)/gm)].map((m) => m[1] as string);
-  return [...new Set([...named, ...rows])];
+  return [...new Set([...cliPhrasesIn(readme), ...commandTableRows(readme).map((row) => row.phrase)])];
 }
 
 describe('README.md', () => {
@@ -42,9 +38,9 @@ describe('README.md', () => {
   });
 
   it('names only npm scripts package.json has', () => {
-    const named = [...readme.matchAll(/npm run ([a-z][a-z:-]*)/g)].map((m) => m[1]);
+    const named = npmScriptsIn(readme);
     expect(named.length).toBeGreaterThan(3);
-    expect(named.filter((name) => !scripts.includes(name as string))).toEqual([]);
+    expect(named.filter((name) => !scripts.includes(name))).toEqual([]);
   });
 
   it('names only positivity commands the CLI has, and its help runs', () => {
@@ -55,6 +51,10 @@ describe('README.md', () => {
     expect(sub.status, sub.stderr).toBe(0);
     const subscriberCommands = commandsIn(sub.stdout);
     expect(subscriberCommands).toContain('add');
+    // docs-references.test.ts reads the commands from cli.ts rather than run the CLI: the same ones.
+    const source = cliInSource();
+    expect(source.commands).toEqual(commands);
+    expect(source.subcommands).toEqual({ subscribers: subscriberCommands });
 
     const named = readmeCommands();
     expect(named).toContain('subscribers add');
