@@ -36,7 +36,10 @@ function sign(path: string, params: Record<string, string>): SignedRequest {
   };
 }
 
+/** Inbound senders: even i an active subscriber, odd i a number never seen. */
 const phoneFor = (i: number) => `+1646${String(i).padStart(7, '0')}`;
+/** Recipients of the messages the status callbacks speak of: numbers of their own, so no START finds one. */
+const recipientFor = (i: number) => `+1647${String(i).padStart(7, '0')}`;
 
 /**
  * Signed inbound texts, made before any timing: even i is STOP from an active subscriber, odd i is START
@@ -80,7 +83,7 @@ export function signedStatusCallbacks(count: number): SignedRequest[] {
         SmsSid: sid,
         SmsStatus: status,
         MessageStatus: status,
-        To: phoneFor(Math.floor(i / statuses.length)),
+        To: recipientFor(Math.floor(i / statuses.length)),
         MessagingServiceSid: `MG${'9f8e'.repeat(8)}`,
         MessageSid: sid,
         AccountSid: `AC${'1234'.repeat(8)}`,
@@ -250,7 +253,8 @@ async function runScenario(url: string, scenario: Scenario, seconds: number) {
 
 /**
  * What the requests speak of: an active subscriber for every STOP sender (even numbers; START senders are
- * new) and one sent delivery per message the status callbacks speak of (numbers 0, 1, 2, …).
+ * new) and one sent delivery per message the status callbacks speak of, to recipients of their own
+ * (test/integration/bench-webhooks-data.test.ts).
  */
 export async function seedWebhookData(db: Db, texts: number): Promise<void> {
   // STOP senders are active subscribers; START senders are new numbers.
@@ -258,20 +262,19 @@ export async function seedWebhookData(db: Db, texts: number): Promise<void> {
       INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
       SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
       FROM generate_series(0, ${texts - 1}, 2) AS g`.execute(db);
-  // One sent delivery per message the status callbacks speak of (numbers 0, 1, 2, … as above).
+  // One sent delivery per message the status callbacks speak of, each to a recipient of its own (recipientFor).
   const messages = Math.ceil(texts / 3);
   await sql`
       INSERT INTO subscribers (phone, status, time_zone, confirmed_at)
-      SELECT '+1646' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
-      FROM generate_series(1, ${messages - 1}, 2) AS g
-      ON CONFLICT (phone) DO NOTHING`.execute(db);
+      SELECT '+1647' || lpad(g::text, 7, '0'), 'active', 'America/New_York', now()
+      FROM generate_series(0, ${messages - 1}) AS g`.execute(db);
   await sql`
       INSERT INTO deliveries (subscriber_id, local_date, time_zone, window_start, window_end, planned_at,
                               state, claimed_at, sent_at, message_sid)
       SELECT s.id, DATE '2026-11-25', 'America/New_York', now() - interval '1 hour', now() + interval '4 hours',
              now(), 'sent', now(), now(), 'SM' || lpad(to_hex(g), 32, '0')
       FROM generate_series(0, ${messages - 1}) AS g
-      JOIN subscribers s ON s.phone = '+1646' || lpad(g::text, 7, '0')`.execute(db);
+      JOIN subscribers s ON s.phone = '+1647' || lpad(g::text, 7, '0')`.execute(db);
   // What the sender records with each message: Twilio's first answer.
   await sql`
       INSERT INTO message_statuses (message_sid, status)
