@@ -326,13 +326,23 @@ export const OPERATOR_ROUTES = {
 export type OperatorRouteName = keyof typeof OPERATOR_ROUTES;
 
 /**
- * What every /api request spends before its route: the API token's secret (read when its cache expired,
- * and once more when the token does not match the cached one: a rotation), the per-token rate limiter's
- * statement, and opening the pool's connection (twice, with a re-read of the password between).
+ * What every /api request does before its route (src/http/api-auth.ts, src/db/connection.ts), at most. Secret
+ * reads: the API token's, one on a request it lets in (its cache expired, or the token does not match the
+ * cached one: a rotation; a token that matches neither is refused after two reads, before the database),
+ * and the database password's, two (its cache expired, and again when Postgres refuses it). The pool's
+ * connection opened, and again after that re-read. The per-token rate limiter's statement.
  */
+export const OPERATOR_PRELUDE = {
+  secretReads: 3,
+  connectionOpens: 2,
+  limiterStatements: 1,
+} as const;
+
+/** What the prelude spends, every call at its bound. */
 export function operatorPreludeMs(db: DbBound = DB_BOUNDS.webhooks): number {
-  const open = 2 * db.connectMs + SECRETS_READ.totalMs;
-  return 2 * SECRETS_READ.totalMs + open + db.queryMs;
+  const p = OPERATOR_PRELUDE;
+  const opens = p.connectionOpens * db.connectMs;
+  return p.secretReads * SECRETS_READ.totalMs + opens + p.limiterStatements * db.queryMs;
 }
 
 /**
