@@ -116,12 +116,15 @@ function countingPool(url: string, secret: CountingSecret, meter: () => Meter): 
   return pool;
 }
 
-/** The secret of an RDS instance at the test database (the pool takes its password from it). */
+/**
+ * The secret of an RDS instance at the test database (the pool takes its password from it): the URL's own
+ * password (the embedded server checks it), or any for a server that trusts local connections.
+ */
 function rdsSecret(url: string): string {
   const u = new URL(url);
   return JSON.stringify({
     username: decodeURIComponent(u.username),
-    password: 'unused-by-trust-auth',
+    password: decodeURIComponent(u.password) || 'unused-by-trust-auth',
     host: u.hostname,
     port: Number(u.port || 5432),
     dbname: u.pathname.slice(1),
