@@ -5,8 +5,9 @@
 // Prepared statements are session state: after a migration that changes a statement's result columns,
 // connections that prepared it before fail it once ("cached plan must not change result type") — which
 // the expand-then-contract rule for migrations (DEPLOYMENT.md) already rules out.
-import { CompiledQuery, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { CompiledQuery, type PostgresPool } from 'kysely';
 import type pg from 'pg';
+import { wrappingClients } from './pool-clients.js';
 
 /** SQL text → statement name, for every registered statement. */
 const names = new Map<string, string>();
@@ -25,32 +26,10 @@ export function preparedStatement(
 
 /** `pool` for Kysely, its clients sending registered SQL as named statements (pg prepares each once). */
 export function namingStatements(pool: pg.Pool): PostgresPool {
-  // One wrapper per pg client, kept as long as the client: Kysely keys its connection objects by the client
-  // it is handed, so a new wrapper on every checkout would make it build a new connection every time.
-  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
-    const query = (sqlOrCursor: unknown, parameters?: readonly unknown[]) => {
-      if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as pg.Submittable);
-      const name = names.get(sqlOrCursor);
-      const values = parameters ? [...parameters] : [];
-      return name ? client.query({ name, text: sqlOrCursor, values }) : client.query(sqlOrCursor, values);
-    };
-    // pg's client answers what Kysely's PostgresPoolClient declares; only the overloads' types differ.
-    return {
-      query,
-      release: (destroy?: boolean) => client.release(destroy),
-    } as unknown as PostgresPoolClient;
-  };
-  return {
-    async connect(): Promise<PostgresPoolClient> {
-      const client = await pool.connect();
-      let wrapper = wrappers.get(client);
-      if (!wrapper) {
-        wrapper = wrap(client);
-        wrappers.set(client, wrapper);
-      }
-      return wrapper;
-    },
-    end: () => pool.end(),
-  };
+  return wrappingClients<pg.PoolClient>(pool, (client) => (sqlOrCursor, parameters) => {
+    if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as pg.Submittable);
+    const name = names.get(sqlOrCursor);
+    const values = parameters ? [...parameters] : [];
+    return name ? client.query({ name, text: sqlOrCursor, values }) : client.query(sqlOrCursor, values);
+  });
 }

@@ -5,7 +5,8 @@
 // travels with its async context (AsyncLocalStorage), so the services and repositories keep their
 // signatures and everything else on the pool (webhooks, the spool, the CLI) runs without one.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { PostgresPool, PostgresPoolClient } from 'kysely';
+import type { PostgresPool } from 'kysely';
+import { type ClientQuery, wrappingClients } from './pool-clients.js';
 
 /** A call was not started: it could have ended after the request's deadline. Nothing of it happened. */
 export class DeadlineReached extends Error {
@@ -64,35 +65,19 @@ const ENDS_TRANSACTION = /^\s*(commit|rollback)\b/i;
  * request's deadline: a checkout needs time to open a connection (when none is idle) and run a statement.
  */
 export function gatingStatements(pool: PostgresPool, idleCount: () => number): PostgresPool {
-  // One wrapper per client, kept as long as the client (Kysely keys its connections by the client object).
-  const wrappers = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
-  const wrap = (client: PostgresPoolClient): PostgresPoolClient => {
-    const query = (sqlOrCursor: unknown, parameters?: readonly unknown[]) => {
+  return wrappingClients(
+    pool,
+    (client) => (sqlOrCursor, parameters) => {
       const deadline = currentDeadline();
       if (deadline && !(typeof sqlOrCursor === 'string' && ENDS_TRANSACTION.test(sqlOrCursor)))
         deadline.ensure(deadline.needs.statementMs, 'a database statement');
-      return (client.query as (q: unknown, p?: readonly unknown[]) => unknown)(sqlOrCursor, parameters);
-    };
-    return {
-      query,
-      release: (destroy?: boolean) => client.release(destroy),
-    } as unknown as PostgresPoolClient;
-  };
-  return {
-    async connect(): Promise<PostgresPoolClient> {
-      const deadline = currentDeadline();
-      if (deadline) {
-        const open = idleCount() > 0 ? 0 : deadline.needs.openMs;
-        deadline.ensure(open + deadline.needs.statementMs, 'a database statement');
-      }
-      const client = await pool.connect();
-      let wrapper = wrappers.get(client);
-      if (!wrapper) {
-        wrapper = wrap(client);
-        wrappers.set(client, wrapper);
-      }
-      return wrapper;
+      return (client.query as ClientQuery)(sqlOrCursor, parameters);
     },
-    end: () => pool.end(),
-  };
+    () => {
+      const deadline = currentDeadline();
+      if (!deadline) return;
+      const open = idleCount() > 0 ? 0 : deadline.needs.openMs;
+      deadline.ensure(open + deadline.needs.statementMs, 'a database statement');
+    },
+  );
 }
