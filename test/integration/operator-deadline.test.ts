@@ -13,7 +13,13 @@ import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent } from '../support/lambda-events.js';
-import { redirectingFetch, type SilentServer, startSilentServer, timed } from '../support/silent-servers.js';
+import {
+  awsEnvAt,
+  redirectingFetch,
+  type SilentServer,
+  startSilentServer,
+  timed,
+} from '../support/silent-servers.js';
 import { AUTH_TOKEN } from '../support/webhook-doubles.js';
 import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
@@ -25,12 +31,7 @@ let silent: SilentServer;
 
 beforeAll(async () => {
   silent = await startSilentServer();
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-    AWS_ENDPOINT_URL: silent.url,
-  });
+  Object.assign(process.env, awsEnvAt(silent.url));
 });
 
 afterAll(async () => {

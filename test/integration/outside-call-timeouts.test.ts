@@ -19,6 +19,7 @@ import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
 import {
+  awsEnvAt,
   redirectingFetch,
   type SilentServer,
   startHangingProxy,
@@ -38,12 +39,7 @@ let silent: SilentServer;
 beforeAll(async () => {
   silent = await startSilentServer();
   // Every AWS call of the Lambda goes to a server that accepts and never answers.
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-    AWS_ENDPOINT_URL: silent.url,
-  });
+  Object.assign(process.env, awsEnvAt(silent.url));
 });
 
 afterAll(async () => {

@@ -150,3 +150,13 @@ export async function startHangingProxy(targetUrl: string): Promise<HangingProxy
     },
   };
 }
+
+/** AWS SDK settings that send every AWS call of this process to `endpoint` with fixed test credentials. */
+export function awsEnvAt(endpoint: string): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_ENDPOINT_URL: endpoint,
+  };
+}

@@ -29,6 +29,7 @@ import { eventBridgeScheduler } from '../../src/wiring/scheduler.js';
 import { twilioSms } from '../../src/wiring/twilio.js';
 import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
 import {
+  awsEnvAt,
   redirectingFetch,
   type SilentServer,
   startSilentServer,
@@ -55,10 +56,7 @@ const DELIVERY = '3f0e5a52-8d7b-4d38-9a51-0b5d0a1c2e3f';
 beforeAll(async () => {
   [silent, unaccepting] = await Promise.all([startSilentServer(), startUnacceptingServer()]);
   Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-    AWS_ENDPOINT_URL: silent.url,
+    ...awsEnvAt(silent.url),
     PUBLIC_BASE_URL: 'https://sms.example.com',
     TWILIO_FROM_NUMBER: '+14155550100',
     RATE_LIMIT_STORE: 'memory',
