@@ -4,6 +4,7 @@
 
 import type { Db } from '../db/connection.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
+import { runWithoutDeadline } from '../db/request-deadline.js';
 import { logger } from '../logger.js';
 import type { Clock, DeliveryScheduler, ScheduleRequest } from '../services/ports.js';
 import { systemClock } from '../services/ports.js';
@@ -44,7 +45,9 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
     const timer = setTimeout(() => {
       timers.delete(deliveryId);
       fired.add(deliveryId);
-      options.onDue(deliveryId).catch((error: unknown) => {
+      // A timer keeps the async context it was armed in: one armed by an operator request (send-now) would
+      // send under that request's deadline. The send runs as the sender Lambda's does, under none.
+      runWithoutDeadline(() => options.onDue(deliveryId)).catch((error: unknown) => {
         logger.error('in-process schedule: sending failed', { deliveryId, error });
       });
     }, delay);
