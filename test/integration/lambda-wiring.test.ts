@@ -9,13 +9,12 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sql } from 'kysely';
-import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WEBHOOK_DB_BUDGET } from '../../src/domain/call-budgets.js';
 import { SendEvent } from '../../src/handlers/sender.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
-import { inboundParams, signedForm } from '../support/webhook-doubles.js';
+import { inboundParams, signedForm, subscriberWithScheduledDelivery } from '../support/webhook-doubles.js';
 import { SENDER_FUNCTION_ARN, WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
@@ -23,39 +22,6 @@ const saved = { ...process.env };
 const lambda = mockClient(LambdaClient);
 const scheduler = mockClient(SchedulerClient);
 const PHONE = '+12125550123';
-
-/** A New York subscriber whose delivery for today is planned and has its schedule. */
-async function subscriberWithScheduledDelivery(): Promise<string> {
-  const zone = 'America/New_York';
-  const s = await t
-    .db()
-    .insertInto('subscribers')
-    .values({ phone: PHONE, time_zone: zone, status: 'active' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const today = DateTime.now().setZone(zone);
-  const d = await t
-    .db()
-    .insertInto('deliveries')
-    .values({
-      subscriber_id: s.id,
-      local_date: today.toISODate() as string,
-      time_zone: zone,
-      window_start: today.startOf('day').plus({ hours: 12 }).toJSDate(),
-      window_end: today.startOf('day').plus({ hours: 17 }).toJSDate(),
-      planned_at: today.startOf('day').plus({ hours: 15 }).toJSDate(),
-      state: 'planned',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await t
-    .db()
-    .updateTable('deliveries')
-    .set({ schedule_name: `delivery-${d.id}`, scheduled_at: new Date() })
-    .where('id', '=', d.id)
-    .execute();
-  return d.id;
-}
 
 describe('deployed Lambda handlers', () => {
   beforeAll(() => {
@@ -144,7 +110,7 @@ describe('deployed Lambda handlers', () => {
         $metadata: {},
       }),
     );
-    const deliveryId = await subscriberWithScheduledDelivery();
+    const deliveryId = await subscriberWithScheduledDelivery(t.db(), PHONE);
     const { handler } = await import('../../src/handlers/webhooks.js');
 
     // Act
@@ -176,7 +142,7 @@ describe('deployed Lambda handlers', () => {
         new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', $metadata: {} }),
       );
     vi.spyOn(Math, 'random').mockReturnValue(0.999);
-    const deliveryId = await subscriberWithScheduledDelivery();
+    const deliveryId = await subscriberWithScheduledDelivery(t.db(), PHONE);
     // A cold start of its own, so its adapters are built while the jitter is pinned.
     vi.resetModules();
     const { handler } = await import('../../src/handlers/webhooks.js');

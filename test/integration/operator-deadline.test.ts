@@ -7,55 +7,23 @@ import { DeleteScheduleCommand, SchedulerClient } from '@aws-sdk/client-schedule
 import { mockClient } from 'aws-sdk-client-mock';
 import { DateTime } from 'luxon';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LAMBDA_TIMEOUT_MS, marginMs } from '../../src/domain/call-budgets.js';
-import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
-import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent } from '../support/lambda-events.js';
-import {
-  awsEnvAt,
-  redirectingFetch,
-  type SilentServer,
-  startSilentServer,
-  timed,
-} from '../support/silent-servers.js';
-import { AUTH_TOKEN } from '../support/webhook-doubles.js';
-import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
+import { redirectingFetch, timed } from '../support/silent-servers.js';
+import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
 
 const t = useTestDb();
-const saved = { ...process.env };
 const PHONE = '+12125550123';
-const API_TOKEN = 'test-api-token-0123456789abcdefghij';
-let silent: SilentServer;
-
-beforeAll(async () => {
-  silent = await startSilentServer();
-  Object.assign(process.env, awsEnvAt(silent.url));
-});
-
-afterAll(async () => {
-  process.env = saved;
-  await silent.close();
-});
+const API_TOKEN = SILENT_API_TOKEN;
+const silent = useSilentAws();
 
 afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function webhooksHandler() {
-  return createWebhooksHandler(deployedWebhookAdapters, {
-    ...WEBHOOKS_ENV,
-    PUBLIC_BASE_URL: 'https://sms.example.com',
-    DATABASE_URL: t.url(),
-    TWILIO_ACCOUNT_SID: `AC${'b2'.repeat(16)}`,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    TWILIO_FROM_NUMBER: '+14155550100',
-    API_TOKEN,
-    RATE_LIMIT_STORE: 'memory',
-    WEBHOOK_SPOOL_QUEUE_URL: `https://127.0.0.1:${silent.port}/123456789012/daily-positivity-webhook-spool`,
-  });
-}
+const webhooksHandler = () => silentWebhooksHandler(silent(), t.url());
 
 type Answer = { statusCode: number; body: string; headers?: Record<string, string> };
 
@@ -87,9 +55,9 @@ describe('the operator API when the invocation runs out of time', () => {
   it('sends no opt-in text it could not finish in time, saves nothing, and says so with a 503', async () => {
     // Prepare: Twilio would hang; the invocation has 13 s left — not enough for the text's worst case
     // (7 s), the COMMIT after it and the margin.
-    vi.stubGlobal('fetch', redirectingFetch('api.twilio.com', silent.url));
+    vi.stubGlobal('fetch', redirectingFetch('api.twilio.com', silent().url));
     const handler = await warmHandler();
-    const accepted = silent.accepted;
+    const accepted = silent().accepted;
     const remaining = 13_000;
 
     // Act
@@ -104,7 +72,7 @@ describe('the operator API when the invocation runs out of time', () => {
     expect(JSON.parse(value?.body ?? '{}')).toMatchObject({ code: 'unavailable' });
     expect(JSON.parse(value?.body ?? '{}').error).toMatch(/nothing was saved/);
     expect(ms).toBeLessThan(remaining - marginMs(LAMBDA_TIMEOUT_MS.webhooks));
-    expect(silent.accepted).toBe(accepted);
+    expect(silent().accepted).toBe(accepted);
     expect(await t.db().selectFrom('subscribers').selectAll().execute()).toEqual([]);
     expect(await t.db().selectFrom('consent_events').selectAll().execute()).toEqual([]);
   }, 30_000);

@@ -5,8 +5,7 @@
 // webhook never started without the time to finish it. docs/resilience.md, "Outside calls".
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DateTime } from 'luxon';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createPool, isDbUnavailable } from '../../src/db/connection.js';
 import {
   AWS_CALLS,
@@ -14,88 +13,22 @@ import {
   spooledWebhookWorstCaseMs,
   WEBHOOK_DB_BUDGET,
 } from '../../src/domain/call-budgets.js';
-import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
-import { deployedWebhookAdapters } from '../../src/wiring/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
-import {
-  awsEnvAt,
-  redirectingFetch,
-  type SilentServer,
-  startHangingProxy,
-  startSilentServer,
-  timed,
-} from '../support/silent-servers.js';
-import { AUTH_TOKEN, inboundParams, signedForm } from '../support/webhook-doubles.js';
-import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
+import { redirectingFetch, startHangingProxy, timed } from '../support/silent-servers.js';
+import { silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
+import { inboundParams, signedForm, subscriberWithScheduledDelivery } from '../support/webhook-doubles.js';
 
 const t = useTestDb();
-const saved = { ...process.env };
 const PHONE = '+12125550123';
 /** What Twilio's 15 s leave once the margin is kept: an answer later than this may be lost. */
 const ANSWER_BY_MS = WEBHOOK_DB_BUDGET.twilioWaitMs - marginMs(WEBHOOK_DB_BUDGET.twilioWaitMs);
-let silent: SilentServer;
+// Every AWS call of the Lambda goes to a server that accepts and never answers.
+const silent = useSilentAws();
 
-beforeAll(async () => {
-  silent = await startSilentServer();
-  // Every AWS call of the Lambda goes to a server that accepts and never answers.
-  Object.assign(process.env, awsEnvAt(silent.url));
-});
-
-afterAll(async () => {
-  process.env = saved;
-  await silent.close();
-});
-
-/** The webhooks Lambda's environment (secrets from env, as locally), a cold start of its own each time. */
-function webhooksHandler(databaseUrl: string) {
-  return createWebhooksHandler(deployedWebhookAdapters, {
-    ...WEBHOOKS_ENV,
-    PUBLIC_BASE_URL: 'https://sms.example.com',
-    DATABASE_URL: databaseUrl,
-    TWILIO_ACCOUNT_SID: `AC${'b2'.repeat(16)}`,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    TWILIO_FROM_NUMBER: '+14155550100',
-    API_TOKEN: 'test-api-token-0123456789abcdefghij',
-    TWILIO_ADVANCED_OPT_OUT: 'false',
-    RATE_LIMIT_STORE: 'memory',
-    // SQS sends to the queue URL's host: TLS to a server that never answers the handshake.
-    WEBHOOK_SPOOL_QUEUE_URL: `https://127.0.0.1:${silent.port}/123456789012/daily-positivity-webhook-spool`,
-  });
-}
-
-/** A New York subscriber whose delivery for today is planned and has its schedule. */
-async function subscriberWithScheduledDelivery(): Promise<string> {
-  const zone = 'America/New_York';
-  const s = await t
-    .db()
-    .insertInto('subscribers')
-    .values({ phone: PHONE, time_zone: zone, status: 'active' })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const today = DateTime.now().setZone(zone).startOf('day');
-  const d = await t
-    .db()
-    .insertInto('deliveries')
-    .values({
-      subscriber_id: s.id,
-      local_date: today.toISODate() as string,
-      time_zone: zone,
-      window_start: today.plus({ hours: 12 }).toJSDate(),
-      window_end: today.plus({ hours: 17 }).toJSDate(),
-      planned_at: today.plus({ hours: 15 }).toJSDate(),
-      state: 'planned',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await t
-    .db()
-    .updateTable('deliveries')
-    .set({ schedule_name: `delivery-${d.id}`, scheduled_at: new Date() })
-    .where('id', '=', d.id)
-    .execute();
-  return d.id;
-}
+/** The webhooks Lambda as deployed, a cold start of its own each time; every keyword ours to answer. */
+const webhooksHandler = (databaseUrl: string) =>
+  silentWebhooksHandler(silent(), databaseUrl, { TWILIO_ADVANCED_OPT_OUT: 'false' });
 
 const inbound = (body: string) =>
   httpApiEvent('POST', '/twilio/inbound', signedForm('/twilio/inbound', inboundParams(PHONE, body)));
@@ -105,9 +38,9 @@ type Answer = { statusCode: number; body: string; headers?: Record<string, strin
 describe('the webhooks Lambda when an outside call hangs', () => {
   it('confirms a STOP in time when deleting its planned schedule hangs (the schedule left behind is harmless)', async () => {
     // Prepare: a planned, scheduled delivery; Scheduler accepts the connection and never answers.
-    const deliveryId = await subscriberWithScheduledDelivery();
+    const deliveryId = await subscriberWithScheduledDelivery(t.db(), PHONE);
     const handler = webhooksHandler(t.url());
-    const accepted = silent.accepted;
+    const accepted = silent().accepted;
 
     // Act
     const { ms, value } = await timed(() => handler(inbound('STOP'), lambdaContext) as Promise<Answer>);
@@ -117,7 +50,7 @@ describe('the webhooks Lambda when an outside call hangs', () => {
     expect(value?.body).toContain('<Message>');
     expect(ms).toBeLessThan(ANSWER_BY_MS);
     expect(ms).toBeLessThan(AWS_CALLS.scheduleCancel.totalMs + 3_000);
-    expect(silent.accepted).toBeGreaterThan(accepted);
+    expect(silent().accepted).toBeGreaterThan(accepted);
     const rows = await t.db().selectFrom('deliveries').select('state').where('id', '=', deliveryId).execute();
     expect(rows).toEqual([{ state: 'cancelled' }]);
     const subscriber = await t.db().selectFrom('subscribers').select('status').executeTakeFirstOrThrow();
@@ -127,14 +60,14 @@ describe('the webhooks Lambda when an outside call hangs', () => {
   it('answers 503, never 500, in time when the database is down and keeping the webhook hangs too', async () => {
     // Prepare: nothing listens where the database should be; SQS never answers.
     const handler = webhooksHandler('postgres://app:pw@127.0.0.1:1/app');
-    const accepted = silent.accepted;
+    const accepted = silent().accepted;
 
     // Act
     const { ms, value } = await timed(() => handler(inbound('STOP'), lambdaContext) as Promise<Answer>);
 
     // Assess: the retries ran out, the keep was tried and gave up within its share of the budget.
     expect(value?.statusCode).toBe(503);
-    expect(silent.accepted).toBeGreaterThan(accepted);
+    expect(silent().accepted).toBeGreaterThan(accepted);
     expect(ms).toBeLessThan(ANSWER_BY_MS);
     expect(ms).toBeLessThan(
       WEBHOOK_DB_BUDGET.retryMs + WEBHOOK_DB_BUDGET.queryMs + AWS_CALLS.spoolKeep.totalMs + 1_000,

@@ -3,6 +3,7 @@
 // getExpectedTwilioSignature).
 import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
+import { DateTime } from 'luxon';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { fixedCredentials } from '../../src/adapters/credentials.js';
 import { loadConfig, requireSettings } from '../../src/config.js';
@@ -225,4 +226,37 @@ export async function seedSubscriber(
     await setMessageStatus(db, created.message_sid, delivery.deliveryStatus ?? 'queued');
   }
   return { subscriber, delivery: created };
+}
+
+/** A New York subscriber at `phone` whose delivery for today is planned and has its schedule; its id. */
+export async function subscriberWithScheduledDelivery(
+  db: import('../../src/db/connection.js').Db,
+  phone: string,
+): Promise<string> {
+  const zone = 'America/New_York';
+  const s = await db
+    .insertInto('subscribers')
+    .values({ phone, time_zone: zone, status: 'active' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const today = DateTime.now().setZone(zone).startOf('day');
+  const d = await db
+    .insertInto('deliveries')
+    .values({
+      subscriber_id: s.id,
+      local_date: today.toISODate() as string,
+      time_zone: zone,
+      window_start: today.plus({ hours: 12 }).toJSDate(),
+      window_end: today.plus({ hours: 17 }).toJSDate(),
+      planned_at: today.plus({ hours: 15 }).toJSDate(),
+      state: 'planned',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await db
+    .updateTable('deliveries')
+    .set({ schedule_name: `delivery-${d.id}`, scheduled_at: new Date() })
+    .where('id', '=', d.id)
+    .execute();
+  return d.id;
 }
