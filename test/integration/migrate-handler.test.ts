@@ -93,6 +93,65 @@ describe('migrate Lambda', () => {
     }
   });
 
+  it('fails the deploy naming the open transaction that kept a migration waiting for its lock', async () => {
+    // Prepare: short lock bounds in place of the deployed ones; a database one migration behind, and a
+    // session that wrote to the table the last migration indexes and left its transaction open.
+    const locks = { lockMs: 300, attempts: 2, backoffMs: 100 };
+    vi.doMock('../../src/domain/call-budgets.js', async (importOriginal) => ({
+      ...(await importOriginal<object>()),
+      MIGRATION_LOCKS: locks,
+    }));
+    const url = await createEmptyDatabase('migrate_handler_blocked');
+    const db = connect(url);
+    const names = Object.keys(migrations);
+    const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name !== names.at(-1)));
+    const holder = new pg.Client({ connectionString: url, application_name: 'dps-open-transaction' });
+    let invoked: Promise<unknown> | undefined;
+    try {
+      const result = await new Migrator({
+        db,
+        provider: { getMigrations: async () => before },
+      }).migrateToLatest();
+      expect(result.error).toBeUndefined();
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query(
+        `INSERT INTO subscribers (phone, status, time_zone) VALUES ('+12125550100', 'active', 'UTC')`,
+      );
+      const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const handler = await loadHandler(url);
+
+      // Act: the deploy's trigger invokes the Lambda; what it throws is the reason CloudFormation shows.
+      invoked = handler();
+      const outcome = await Promise.race([
+        invoked.then(
+          () => 'succeeded',
+          (error: unknown) => error,
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000)),
+      ]);
+
+      // Assess
+      expect(outcome).toBeInstanceOf(Error);
+      const message = (outcome as Error).message;
+      expect(message).toMatch(
+        new RegExp(
+          `^migration ${names.at(-1)} failed: .*ShareLock on (public\\.)?subscribers.*pid ${rows[0]?.pid}`,
+        ),
+      );
+      expect(message).toContain('dps-open-transaction');
+      expect(message).not.toContain('+12125550100');
+      const applied = await sql<{ n: number }>`SELECT count(*)::int AS n FROM kysely_migration`.execute(db);
+      expect(applied.rows[0]?.n).toBe(names.length - 1);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await Promise.allSettled([invoked]);
+      await holder.end();
+      await db.destroy();
+      vi.doUnmock('../../src/domain/call-budgets.js');
+    }
+  });
+
   it('throws (failing the deploy) when a migration fails, and leaves it unapplied', async () => {
     const url = await createEmptyDatabase('migrate_handler_fail');
     const db = connect(url);
