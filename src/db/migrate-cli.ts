@@ -20,7 +20,8 @@ async function main(argv: string[]): Promise<number> {
   const db = createDb({
     connectionString,
     ssl: config.DATABASE_SSL,
-    max: 1,
+    // The migration's connection and the one that watches its lock waits (src/db/migration-locks.ts).
+    max: 2,
   });
   try {
     if (command === 'up') {

@@ -90,9 +90,38 @@ export const DB_BOUNDS = {
   // Bounded batches of deletes; a large backlog is worked off over several nights.
   cleanup: { connectMs: 5_000, statementMs: 30_000, queryMs: 31_000 },
   'daily-report': { connectMs: 2_000, statementMs: 8_000, queryMs: 8_500 },
-  // A migration may rewrite a table.
-  migrate: { connectMs: 5_000, statementMs: 270_000, queryMs: 271_000 },
+  // A migration may rewrite a table. Its lock waits are bounded apart (MIGRATION_LOCKS).
+  migrate: { connectMs: 5_000, statementMs: 260_000, queryMs: 261_000 },
 } as const satisfies Record<keyof typeof LAMBDA_TIMEOUT_MS, DbBound>;
+
+/** How long a migration waits for each lock, and how often a run stopped by such a wait is tried. */
+export interface MigrationLockBounds {
+  /** One lock wait (lock_timeout, set for the migration's transaction only). */
+  lockMs: number;
+  /** Runs in all, the first included. */
+  attempts: number;
+  /** The pause after the first stopped run; it doubles after each one. */
+  backoffMs: number;
+}
+
+/**
+ * A migration's ALTER TABLE, CREATE INDEX or DROP TRIGGER waits behind any open transaction that touched its
+ * table (a session idle in transaction, a long report, the planner's batch), and every later statement on
+ * that table queues behind its request. Bounded at the webhooks' own lock wait, a webhook waits no longer
+ * behind a migration than behind a held row: the migration gives up first, rolls back, and tries again
+ * after a pause, in case the holder was short-lived (src/db/migrator.ts). No statement_timeout of its own:
+ * an index build on a big table may take minutes (DB_BOUNDS.migrate).
+ */
+export const MIGRATION_LOCKS: MigrationLockBounds = {
+  lockMs: WEBHOOK_DB_BUDGET.lockMs,
+  attempts: 4,
+  backoffMs: 1_000,
+};
+
+/** What a migration run blocked throughout spends before it gives up: every wait and every pause. */
+function migrationLockWaitsMs(bounds: MigrationLockBounds = MIGRATION_LOCKS): number {
+  return bounds.attempts * bounds.lockMs + bounds.backoffMs * (2 ** (bounds.attempts - 1) - 1);
+}
 
 /** An AWS call inside a request that answers a person or Twilio: one quick retry at most. */
 const IN_REQUEST_AWS: CallBound = { connectMs: 500, attemptMs: 900, attempts: 2, totalMs: 2_000 };
@@ -399,7 +428,10 @@ export function dailyReportWorstCaseMs(): number {
   return SECRETS_READ.totalMs + db.connectMs + DAILY_REPORT_QUERIES * db.queryMs;
 }
 
-/** Migrate: its secrets and the longest statement a migration may run (each statement has this bound). */
+/**
+ * Migrate: its secrets, the longest statement a migration may run (each statement has this bound), and the
+ * lock waits and pauses of the runs a held table stopped before it.
+ */
 export function migrateWorstCaseMs(): number {
-  return SECRETS_READ.totalMs + statement(DB_BOUNDS.migrate);
+  return SECRETS_READ.totalMs + statement(DB_BOUNDS.migrate) + migrationLockWaitsMs();
 }

@@ -11,7 +11,8 @@ export const DB_POOL_SIZE = {
   sender: 2,
   webhooks: 2,
   planner: 2,
-  migrate: 1,
+  // The migration's connection, and one that watches its lock waits to name who held a table it gave up on.
+  migrate: 2,
   cleanup: 1,
   reconcile: 1,
   'daily-report': 1,

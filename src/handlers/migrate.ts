@@ -1,7 +1,7 @@
 // Lambda the deploy runs (CDK trigger) before new code serves traffic: applies pending migrations and
 // returns what it did. Any failure is thrown, which fails the trigger and rolls the deploy back.
 import { loadLambdaConfig } from '../adapters/secrets.js';
-import { MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
+import { MigrationBlocked, MigrationFailed, migrateToLatest, migrationStatus } from '../db/migrator.js';
 import { logger } from '../logger.js';
 import { lambdaDatabase } from '../wiring/database.js';
 import { onColdStart } from './cold-start.js';
@@ -24,9 +24,15 @@ const database = onColdStart(async () => {
 export const handler = lambdaHandler(async (): Promise<MigrationSummary> => {
   const started = performance.now();
   const db = await database();
+  // What this throws is the reason the deploy shows (the trigger's error message): for a migration that a
+  // held table stopped, which lock it wanted and who held it (MigrationBlocked).
   const applied = await migrateToLatest(db).catch((error: unknown) => {
     if (error instanceof MigrationFailed)
-      logger.error('migration failed', { migration: error.migrationName, error });
+      logger.error('migration failed', {
+        migration: error.migrationName,
+        error,
+        lockWait: error instanceof MigrationBlocked ? error.wait : undefined,
+      });
     throw error;
   });
   const executed = (await migrationStatus(db)).filter((m) => m.executedAt !== null);

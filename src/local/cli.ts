@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { remoteOperations } from '../adapters/operations-api.js';
 import { loadConfig } from '../config.js';
 import { createDb, isDbUnavailable } from '../db/connection.js';
-import { migrateToLatest } from '../db/migrator.js';
+import { MigrationBlocked, migrateToLatest } from '../db/migrator.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
 import { isCalendarDate } from '../domain/calendar-date.js';
 import { InvalidZoneMix, parseZoneMix } from '../domain/capacity.js';
@@ -455,7 +455,8 @@ function buildProgram(io: CliIo): Command {
         throw new BadInput(`\`migrate\` does not run against --api: ${LOCAL_ONLY.migrate}`);
       const config = loadConfig(io.env);
       const database = await openLocalDatabase(config.DATABASE_URL, { dataDir: dataDirectory(io.env) });
-      const db = createDb({ connectionString: database.url, ssl: config.DATABASE_SSL, max: 1 });
+      // The migration's connection and the one that watches its lock waits (src/db/migration-locks.ts).
+      const db = createDb({ connectionString: database.url, ssl: config.DATABASE_SSL, max: 2 });
       try {
         const applied = await migrateToLatest(db);
         print(opts, {
@@ -483,6 +484,8 @@ function explain(error: unknown): { exitCode: number; code: ErrorCode; message: 
   if (error instanceof SubscriberConflict) return refused('conflict');
   if (error instanceof SendNowRefused) return refused('refused');
   if (error instanceof DatabaseNotMigrated) return refused('not_migrated');
+  // Its lock_timeout is not the database being down: the message names the session in the way.
+  if (error instanceof MigrationBlocked) return refused('failed');
   if (error instanceof OperationError)
     return BAD_INPUT_CODES.has(error.code) ? bad(error.code) : refused(error.code);
   const message = messageOf(error).split('\n').join('; ');

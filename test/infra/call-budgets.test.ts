@@ -11,6 +11,7 @@ import {
   EGRESS_PROBE_TIMEOUT_MS,
   LAMBDA_TIMEOUT_MS,
   MAX_PLANNED_PER_SUBSCRIBER,
+  MIGRATION_LOCKS,
   marginMs,
   migrateWorstCaseMs,
   OPERATOR_API_BUDGET,
@@ -133,6 +134,14 @@ describe('outside-call budgets against the synthesized stack', () => {
     expect(dailyReportWorstCaseMs()).toBeLessThanOrEqual(report - marginMs(report));
     const migrate = timeoutOf(DEPLOYED.migrate);
     expect(migrateWorstCaseMs()).toBeLessThanOrEqual(migrate - marginMs(migrate));
+  });
+
+  it("holds the live Lambdas' statements behind a waiting migration no longer than behind a held row", () => {
+    // A webhook queued behind the migration's lock request gets it when the migration gives up, before its
+    // own lock wait ends; the sender's statements have no lock wait of their own, only statement_timeout.
+    expect(MIGRATION_LOCKS.lockMs).toBeLessThanOrEqual(WEBHOOK_DB_BUDGET.lockMs);
+    expect(MIGRATION_LOCKS.lockMs).toBeLessThan(DB_BOUNDS.sender.statementMs);
+    expect(MIGRATION_LOCKS.attempts).toBeGreaterThan(1);
   });
 
   it('lets the migrate function time out before the deploy trigger that waits for it', () => {

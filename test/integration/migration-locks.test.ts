@@ -268,6 +268,8 @@ describe('`positivity migrate` blocked by an open transaction', () => {
       expect(run).toMatchObject({ state: 'resolved', value: 1 });
       expect(out).toEqual([]);
       expect(err).toHaveLength(1);
+      // Not "the database is unavailable": it answered, and said who is in the way.
+      expect(err[0]).toMatch(new RegExp(`^positivity: migration ${LAST} failed: gave up`));
       blockedMessage({ state: 'rejected', error: new Error(err[0]), afterMs: 0 }, holderPid);
       expect(err[0]).not.toMatch(/\n\s+at /);
       expect(await appliedNames(db)).toEqual(names.slice(0, -1));

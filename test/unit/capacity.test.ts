@@ -78,8 +78,9 @@ describe('concurrency plan', () => {
     // quota, msg/s, mode, Σ need, worst-case connections
     [10, 1, 'shared', 17, 10 * 2 + 1], // a new account: nothing can be reserved
     [110, 1, 'shared', 17, 110 * 2 + 1], // 10 reservable < 17 needed: still shared
-    [1000, 1, 'reserved', 17, 5 * 2 + (5 + 2) * 2 + 2 + 4 + 1],
-    [1000, 3, 'reserved', 27, 15 * 2 + (5 + 2) * 2 + 2 + 4 + 1],
+    // sender, webhooks (live + spool), planner and migrate 2 each, three single-connection jobs, rotation
+    [1000, 1, 'reserved', 17, 5 * 2 + (5 + 2) * 2 + 2 + 2 + 3 + 1],
+    [1000, 3, 'reserved', 27, 15 * 2 + (5 + 2) * 2 + 2 + 2 + 3 + 1],
   ] as const)(
     'quota %i at %i msg/s → %s (need %i, worst %i connections)',
     (quota, mps, mode, need, worst) => {
@@ -118,8 +119,9 @@ describe('stack checks at synth', () => {
 
   it('refuses more worst-case connections than the instance safely holds, naming each fix', () => {
     const [problem] = stackCapacityProblems({ ...DEFAULTS, accountConcurrency: 1000, messagesPerSecond: 5 });
-    // sender 25×2 + webhooks (8 + 2 spool)×2 + planner 1×2 + four single-connection jobs + rotation = 77 > 56
-    expect(problem).toMatch(/^databaseInstanceType: worst case 77 Postgres connections/);
+    // sender 25×2 + webhooks (8 + 2 spool)×2 + planner 1×2 + migrate 1×2 + three single-connection jobs
+    // + rotation = 78 > 56
+    expect(problem).toMatch(/^databaseInstanceType: worst case 78 Postgres connections/);
     expect(problem).toContain('exceeds the safe 56');
     expect(problem).toContain('databaseInstanceType t4g.small (safe 112)');
     expect(problem).toContain('rdsProxy: true');
