@@ -86,7 +86,11 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Postmasters a test saw: one a run failed to stop must not outlive the test. */
+const postmasters: number[] = [];
+
 afterEach(async () => {
+  for (const pid of postmasters.splice(0)) if (alive(pid)) process.kill(pid, 'SIGINT');
   for (const run of started.splice(0)) {
     if (run.npm.pid && groupAlive(run.npm.pid)) process.kill(-run.npm.pid, 'SIGKILL');
     await rm(run.dataDir, { recursive: true, force: true });
@@ -147,6 +151,49 @@ describe('npm start, then one Ctrl-C right after a send', () => {
       }
     },
   );
+});
+
+/** The pid of the postmaster on the run's data directory once it accepts connections (postmaster.pid says "ready"). */
+async function readyPostmaster(run: Started): Promise<number | undefined> {
+  const lines = await readFile(path.join(run.dataDir, 'postgres', 'postmaster.pid'), 'utf8').then(
+    (text) => text.split('\n'),
+    () => [],
+  );
+  return lines[7]?.trim() === 'ready' ? Number(lines[0]) : undefined;
+}
+
+// A fresh data directory's first start spends seconds on migrations after embedded Postgres is up. Node
+// killed by the signal there (no handler yet) ran no exit hook, so the detached Postgres kept running and
+// the next `npm start` failed on its lock file.
+describe('npm start, then one Ctrl-C before it is ready', () => {
+  it('exits at once, saying so in one line, and stops the embedded Postgres it started', {
+    timeout: 180_000,
+  }, async () => {
+    // Prepare: a first start on a fresh data directory, Postgres up, the server not ready yet.
+    const run = await npmStart({});
+    const deadline = Date.now() + 90_000;
+    let postmaster = await readyPostmaster(run);
+    while (postmaster === undefined) {
+      if (Date.now() > deadline || run.npm.exitCode !== null)
+        throw new Error(`embedded Postgres never accepted connections; output:\n${run.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+      postmaster = await readyPostmaster(run);
+    }
+    postmasters.push(postmaster);
+    const before = run.output().length;
+    expect(run.output(), 'the signal must land during start-up').not.toMatch(/ready in/);
+
+    // Act: Ctrl-C, as a terminal sends it.
+    process.kill(-(run.npm.pid as number), 'SIGINT');
+    const exit = await run.exited;
+
+    // Assess: one line says why it stopped; npm reports the interrupt; Postgres goes too.
+    const said = exit.outputAtExit.slice(before).trim();
+    expect(said).toMatch(/^npm start: interrupted \(SIGINT\) during start-up; [^\n]*$/);
+    expect(exit.code === 130 || exit.signal === 'SIGINT', `npm exit ${exit.code} ${exit.signal}`).toBe(true);
+    await eventually('the embedded Postgres stopped', async () => !alive(postmaster), 10_000);
+    expect(existsSync(path.join(run.dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
 });
 
 /** True once nothing accepts a TCP connection on the port (the server stopped listening). */
