@@ -24,7 +24,22 @@ function describeModes(m: RuntimeModes, dataDir: string): string[] {
   ];
 }
 
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof EXIT_CODES;
+
 async function main(): Promise<void> {
+  // Until the server is up, a signal means "stop now", as in the CLI: nothing serves yet, a migration in
+  // progress rolls back with its transaction, and the exit hook in embedded-postgres.ts stops the embedded
+  // Postgres this process started. Without a handler, node died of the signal without running that hook,
+  // and the detached Postgres kept .data/postgres locked for the next start.
+  let whenStarted: ((signal: StopSignal) => void) | undefined;
+  for (const signal of Object.keys(EXIT_CODES) as StopSignal[]) {
+    process.on(signal, () => {
+      if (whenStarted) return whenStarted(signal);
+      console.error(`npm start: interrupted (${signal}) during start-up; not started`);
+      process.exit(EXIT_CODES[signal]);
+    });
+  }
   const other = await runningServer();
   if (other) {
     console.error(`npm start: a local server is already running (pid ${other.pid}) at ${other.appUrl}`);
@@ -67,7 +82,7 @@ async function main(): Promise<void> {
   // forwards the signal to its child as well. Only a signal a second or more after the first means
   // "stop now".
   let firstSignalAt: number | undefined;
-  const shutdown = (signal: string) => {
+  whenStarted = (signal) => {
     if (firstSignalAt !== undefined) {
       if (Date.now() - firstSignalAt < 1_000) return;
       console.error('second signal: exiting without a clean shutdown');
@@ -86,7 +101,6 @@ async function main(): Promise<void> {
       },
     );
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
 }
 
 main().catch((error: unknown) => {
