@@ -2,6 +2,7 @@
 // `npm start` already owns (it leaves its address in .data/server.json); else a new embedded server on
 // the data in .data/postgres, owned by this process.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import * as z from 'zod';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
@@ -39,14 +40,36 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The running local server's addresses, if one is running. */
+/** True when something accepts a TCP connection at the URL's host and port within `ms`. */
+function listening(appUrl: string, ms = 1_000): Promise<boolean> {
+  const url = URL.canParse(appUrl) ? new URL(appUrl) : undefined;
+  if (!url?.port) return Promise.resolve(false);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(url.port) });
+    const answer = (yes: boolean) => {
+      socket.destroy();
+      resolve(yes);
+    };
+    socket.setTimeout(ms, () => answer(false));
+    socket.once('connect', () => answer(true));
+    socket.once('error', () => answer(false));
+  });
+}
+
+/**
+ * The running local server's addresses, if one is running. A live pid alone does not say so: a server
+ * killed without its clean stop leaves server.json behind, and after a reboot or in a new container its
+ * pid is another process's (even the new npm start's). The server listens at its appUrl while announced.
+ */
 export async function runningServer(dataDir = dataDirectory()): Promise<ServerInfo | null> {
+  let info: ServerInfo;
   try {
-    const info = ServerFile.parse(JSON.parse(await readFile(path.join(dataDir, 'server.json'), 'utf8')));
-    return isAlive(info.pid) ? info : null;
+    info = ServerFile.parse(JSON.parse(await readFile(path.join(dataDir, 'server.json'), 'utf8')));
   } catch {
     return null;
   }
+  return isAlive(info.pid) && (await listening(info.appUrl)) ? info : null;
 }
 
 export async function announceServer(info: ServerInfo, dataDir = dataDirectory()): Promise<void> {
