@@ -1,11 +1,11 @@
 // `npm start` on a data directory an earlier run left behind without a clean stop (kill -9, a reboot, a
 // container restart): it either starts, or says in one line what holds it and what to do.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/local/embedded-postgres.js';
+import { freePort, startEmbeddedPostgres } from '../../src/local/embedded-postgres.js';
 import { useTestDb } from '../support/db.js';
 
 const { url } = useTestDb();
@@ -83,5 +83,46 @@ describe('npm start after a run that did not stop cleanly', () => {
     // Assess
     const result = await readyOrExit(run);
     expect(result.ready, result.output).toBe(true);
+  });
+
+  // What Postgres said came through as it was: two lines with timestamps, and no word of what to do.
+  it('says in one line which Postgres still holds .data/postgres and how to stop it (npm start and the CLI)', {
+    timeout: 180_000,
+  }, async () => {
+    // Prepare: the embedded Postgres of a run that was killed, still running on the data directory.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dps-leftover-'));
+    dirs.push(dataDir);
+    const orphan = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), detached: true });
+    try {
+      const pid = (await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0];
+      const env = { DPS_DATA_DIR: dataDir, PORT: String(await freePort()) };
+
+      // Act
+      const run = npmStart(env);
+      const code = await run.exited;
+      const cli = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [path.resolve('src/local/positivity.mjs'), 'subscribers', 'list'],
+          { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
+          (error, _stdout, stderr) =>
+            resolve({ code: typeof error?.code === 'number' ? error.code : 0, stderr }),
+        ),
+      );
+
+      // Assess: npm's own header aside, one line each, naming the pid and the command that stops it.
+      const said = run
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('> '));
+      expect(code).toBe(1);
+      expect(said).toEqual([expect.stringMatching(/^npm start: could not start: /)]);
+      expect(said[0]).toContain(`(pid ${pid})`);
+      expect(said[0]).toContain(`kill -INT ${pid}`);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(new RegExp(`^positivity: [^\\n]*kill -INT ${pid}[^\\n]*\\n$`));
+    } finally {
+      await orphan.stop();
+    }
   });
 });
