@@ -92,6 +92,27 @@ async function runAs(): Promise<{ uid?: number; gid?: number }> {
   return { uid: await id('-u'), gid: await id('-g') };
 }
 
+/**
+ * What Postgres said when it would not start, as one line for a person: its FATAL, DETAIL and HINT lines
+ * without their timestamps. A data directory another postmaster holds (the embedded Postgres of a run that
+ * was killed) gets which one and the command that stops it.
+ */
+function whyNotStarted(said: string, dataDir: string, port: number): string {
+  const holder = /another postmaster \(PID (\d+)\) running/.exec(said)?.[1];
+  if (holder)
+    return (
+      `Postgres (pid ${holder}) still runs on ${dataDir}, probably left by a run that was killed; ` +
+      `stop it with \`kill -INT ${holder}\` and try again`
+    );
+  const lines = said
+    .split('\n')
+    .map((line) => line.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] /, '').trim())
+    .filter((line) => line !== '');
+  const told = lines.filter((line) => /^(PANIC|FATAL|ERROR|DETAIL|HINT):/.test(line));
+  const reason = (told.length > 0 ? told : lines).map((line) => line.replace(/:\s+/, ': ')).join('; ');
+  return `embedded Postgres did not start on port ${port} with data in ${dataDir}: ${reason || 'it exited at start'}`;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
   const dataDir = path.resolve(options.dataDir);
@@ -144,10 +165,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     });
   } catch (error) {
     child.kill('SIGINT');
-    throw new Error(
-      `embedded Postgres did not start on port ${port} with data in ${dataDir}: ` +
-        (error instanceof Error ? error.message : String(error)),
-    );
+    throw new Error(whyNotStarted(error instanceof Error ? error.message : String(error), dataDir, port));
   }
   return {
     port,
