@@ -307,6 +307,27 @@ describe('positivity CLI', () => {
     }
   });
 
+  // A bad value in .env came out as 'Invalid configuration:;   - DEFAULT_TIMEZONE: …; - …': the
+  // multi-line ConfigError with its newlines swapped for '; '.
+  it('a bad setting is one plain line naming each bad variable', async () => {
+    // Act
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['node', 'positivity', 'subscribers', 'list', '--json'], {
+      env: { ...cliEnv(), DEFAULT_TIMEZONE: 'Mars/Olympus', TWILIO_MESSAGES_PER_DAY: '-5' },
+      out: (text) => out.push(text),
+      err: (text) => err.push(text),
+    });
+
+    // Assess
+    const message =
+      'invalid configuration: TWILIO_MESSAGES_PER_DAY: Too small: expected number to be >=1 (got "-5"); ' +
+      'DEFAULT_TIMEZONE: expected an IANA time zone such as America/New_York (got "Mars/Olympus")';
+    expect(code).toBe(1);
+    expect(err).toEqual([`positivity: ${message}`]);
+    expect(JSON.parse(out.join(''))).toEqual({ error: { code: 'failed', message } });
+  });
+
   it('reads .env from the working directory; the environment wins', { timeout: 60_000 }, async () => {
     // Prepare: a .env (as .env.example invites) that sets PORT and a default zone, and a DEFAULT_TIMEZONE
     // in the environment that must win over the file's.
