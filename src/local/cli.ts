@@ -7,7 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import * as z from 'zod';
 import { remoteOperations } from '../adapters/operations-api.js';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { createDb, isDbUnavailable } from '../db/connection.js';
 import { MigrationBlocked, migrateToLatest } from '../db/migrator.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
@@ -486,6 +486,13 @@ function explain(error: unknown): { exitCode: number; code: ErrorCode; message: 
   if (error instanceof DatabaseNotMigrated) return refused('not_migrated');
   // Its lock_timeout is not the database being down: the message names the session in the way.
   if (error instanceof MigrationBlocked) return refused('failed');
+  // The environment or ./.env, not the command line: exit 1 as npm start, but one line, every variable.
+  if (error instanceof ConfigError)
+    return {
+      exitCode: EXIT_FAILED,
+      code: 'failed',
+      message: `invalid configuration: ${error.problems.join('; ')}`,
+    };
   if (error instanceof OperationError)
     return BAD_INPUT_CODES.has(error.code) ? bad(error.code) : refused(error.code);
   const message = messageOf(error).split('\n').join('; ');
