@@ -3,6 +3,7 @@
 // finish before the Lambda's timeout, rolls back, and answers a clear 503 with Retry-After — never API
 // Gateway's bare 503 with the work half done (a subscriber opted out with their schedules left, an opt-in
 // text sent for a row rolled back). docs/resilience.md, "Outside calls".
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DateTime } from 'luxon';
@@ -11,8 +12,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LAMBDA_TIMEOUT_MS, marginMs } from '../../src/domain/call-budgets.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent } from '../support/lambda-events.js';
+import { startPgFaultProxy } from '../support/pg-fault-proxy.js';
 import { redirectingFetch, timed } from '../support/silent-servers.js';
 import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
+import { subscriberWithScheduledDelivery } from '../support/webhook-doubles.js';
+import { SENDER_FUNCTION_ARN } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const PHONE = '+12125550123';
@@ -23,7 +27,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-const webhooksHandler = () => silentWebhooksHandler(silent(), t.url());
+const webhooksHandler = (databaseUrl = t.url()) => silentWebhooksHandler(silent(), databaseUrl);
 
 type Answer = { statusCode: number; body: string; headers?: Record<string, string> };
 
@@ -44,8 +48,8 @@ const invocation = (remainingMs: number) => {
 };
 
 /** A warm Lambda: its pool holds an open connection, as after any earlier request. */
-async function warmHandler() {
-  const handler = webhooksHandler();
+async function warmHandler(databaseUrl?: string) {
+  const handler = webhooksHandler(databaseUrl);
   const warm = (await handler(api('GET', '/api/subscribers'), invocation(19_500))) as Answer;
   expect(warm.statusCode).toBe(200);
   return handler;
@@ -149,4 +153,65 @@ describe('the operator API when the invocation runs out of time', () => {
       await holder.end();
     }
   }, 30_000);
+
+  it('leaves today’s planned send as it was when a slow COMMIT leaves no time to hand a test send over', async () => {
+    // Prepare: today's delivery planned and scheduled; Scheduler and Lambda answer at once; the database
+    // acknowledges the next COMMIT 3.3 s late (a stalled WAL flush: within the client's 4 s bound).
+    const deliveryId = await subscriberWithScheduledDelivery(t.db(), PHONE);
+    const before = await t.db().selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
+    const scheduler = mockClient(SchedulerClient);
+    scheduler.on(DeleteScheduleCommand).resolves({});
+    const lambda = mockClient(LambdaClient);
+    lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
+    const proxy = await startPgFaultProxy(t.url());
+    try {
+      const handler = await warmHandler(proxy.url);
+      void proxy.delayAnswerOf('commit', 3_300);
+      // 11.7 s left: the deadline is 4.7 s away, enough to start every statement (4 s each) at once, but
+      // once the COMMIT has taken 3.3 s the Invoke (2 s) no longer fits before it.
+      const remaining = 11_700;
+      const sendNow = api('POST', `/api/subscribers/${encodeURIComponent(PHONE)}/send-now`);
+
+      // Act
+      const { ms, value } = await timed(() => handler(sendNow, invocation(remaining)) as Promise<Answer>);
+
+      // Assess: a clear 503 that says nothing was sent; nothing claimed, moved or unscheduled: the day's
+      // message still goes at its planned time through the schedule it had.
+      expect(value?.statusCode).toBe(503);
+      expect(value?.headers?.['retry-after']).toBe('5');
+      const answer = JSON.parse(value?.body ?? '{}');
+      expect(answer).toMatchObject({ code: 'unavailable' });
+      expect(ms).toBeLessThan(remaining - marginMs(LAMBDA_TIMEOUT_MS.webhooks));
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+      expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(0);
+      const after = await t.db().selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
+      expect(after).toEqual(before);
+      expect(answer.error).toMatch(/nothing was changed and nothing was sent/);
+
+      // And with the time, the same request moves it to now and hands it to the sender, once.
+      const retried = (await handler(sendNow, invocation(19_500))) as Answer;
+      expect(retried.statusCode).toBe(202);
+      expect(JSON.parse(retried.body)).toMatchObject({ deliveryId });
+      const invokes = lambda.commandCalls(InvokeCommand);
+      expect(invokes).toHaveLength(1);
+      expect(invokes[0]?.args[0].input).toMatchObject({
+        FunctionName: SENDER_FUNCTION_ARN,
+        InvocationType: 'Event',
+      });
+      const payload = JSON.parse(new TextDecoder().decode(invokes[0]?.args[0].input.Payload as Uint8Array));
+      expect(payload).toEqual({ deliveryId });
+      expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(1);
+      const moved = await t
+        .db()
+        .selectFrom('deliveries')
+        .select(['state', 'planned_at'])
+        .executeTakeFirstOrThrow();
+      expect(moved.state).toBe('planned');
+      expect(moved.planned_at?.getTime()).toBeGreaterThan(before.planned_at?.getTime() ?? 0);
+    } finally {
+      scheduler.restore();
+      lambda.restore();
+      await proxy.close();
+    }
+  }, 40_000);
 });

@@ -1,7 +1,9 @@
 // A TCP proxy between node-postgres and the test's Postgres that loses the answer of one statement after
 // the server committed it: the call runs and its implicit transaction commits at Sync, the server's
 // ReadyForQuery (sent only after that commit) is the proxy's cue, and the client's connection is cut
-// instead of hearing it. That is a connection lost between COMMIT and its answer, made exact.
+// instead of hearing it. That is a connection lost between COMMIT and its answer, made exact. It can also
+// hold one statement's answer back for a while: a COMMIT that is slow to be acknowledged (a stalled WAL
+// flush, a synchronous standby), as the client sees it.
 import net from 'node:net';
 
 export interface PgFaultProxy {
@@ -13,6 +15,11 @@ export interface PgFaultProxy {
    * every connection after it is cut at once (the database unreachable) until `refuse(false)`.
    */
   loseAnswerOf(marker: string, options?: { thenRefuse?: boolean }): Promise<void>;
+  /**
+   * The next statement whose bytes contain `marker` runs as usual, but its answer reaches the client only
+   * `ms` later. Resolves once the answer has been passed on.
+   */
+  delayAnswerOf(marker: string, ms: number): Promise<void>;
   /** Cuts every new connection at once (true) or lets them through again (false). */
   refuse(on: boolean): void;
   /** Answers lost so far. */
@@ -28,6 +35,7 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
   let refusing = false;
   let lost = 0;
   let armed: { marker: Buffer; thenRefuse: boolean; cut: () => void } | undefined;
+  let delayArmed: { marker: Buffer; ms: number; passed: () => void } | undefined;
 
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -49,14 +57,31 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
     // Set once this connection carried the armed statement: the server's answer is read, never forwarded.
     let losing: { thenRefuse: boolean; cut: () => void } | undefined;
     let pending = Buffer.alloc(0);
+    // Set while this connection's answers are held back: they are passed on, in order, when it ends.
+    let holding: { chunks: Buffer[] } | undefined;
     client.on('data', (chunk: Buffer) => {
       if (armed && !losing && chunk.includes(armed.marker)) {
         losing = armed;
         armed = undefined;
       }
+      if (delayArmed && !holding && chunk.includes(delayArmed.marker)) {
+        const { ms, passed } = delayArmed;
+        delayArmed = undefined;
+        const held = { chunks: [] as Buffer[] };
+        holding = held;
+        setTimeout(() => {
+          holding = undefined;
+          for (const c of held.chunks) client.write(c);
+          passed();
+        }, ms);
+      }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (holding) {
+        holding.chunks.push(chunk);
+        return;
+      }
       if (!losing) {
         client.write(chunk);
         return;
@@ -89,6 +114,11 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
     loseAnswerOf(marker, options = {}) {
       return new Promise<void>((resolve) => {
         armed = { marker: Buffer.from(marker), thenRefuse: options.thenRefuse ?? false, cut: resolve };
+      });
+    },
+    delayAnswerOf(marker, ms) {
+      return new Promise<void>((resolve) => {
+        delayArmed = { marker: Buffer.from(marker), ms, passed: resolve };
       });
     },
     refuse(on) {
