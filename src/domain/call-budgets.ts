@@ -398,6 +398,11 @@ export const OPERATOR_API_BUDGET = {
     openMs: 2 * DB_BOUNDS.webhooks.connectMs + SECRETS_READ.totalMs,
     optInTextMs: OPERATOR_CALL_MS.optInText,
     sendStartMs: OPERATOR_CALL_MS.sendStart,
+    /**
+     * A test send whose reservation is about to commit: the COMMIT, the old schedule's removal and the
+     * Invoke must all end by the deadline, or the reservation rolls back (nothing moved, nothing sent).
+     */
+    handOverMs: DB_BOUNDS.webhooks.queryMs + AWS_CALLS.scheduleCancel.totalMs + OPERATOR_CALL_MS.sendStart,
   },
 } as const;
 

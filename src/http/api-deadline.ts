@@ -35,7 +35,22 @@ export function smsWithinDeadline(sms: SmsSender): SmsSender {
   };
 }
 
-/** What a refused Invoke names: the route tells the operator the delivery is reserved, not sent. */
+/**
+ * Called by a test send just before its reservation (today's delivery moved to now) commits: refuses it,
+ * so it rolls back, unless the COMMIT, the old schedule's removal and the Invoke can all end by the
+ * current request's deadline. A reservation that commits is then handed over; one refused changed nothing.
+ */
+export function ensureTimeToHandOver(): void {
+  currentDeadline()?.ensure(
+    OPERATOR_API_BUDGET.needs.handOverMs,
+    "making today's delivery due now and handing it to the sender",
+  );
+}
+
+/**
+ * What a refused Invoke names: the route tells the operator the delivery is reserved, not sent. Only when
+ * the COMMIT or the schedule's removal outran its bound after ensureTimeToHandOver let the reservation in.
+ */
 export const SENDER_HANDOVER = 'handing the send to the sender';
 
 /** Hands a send to the sender only when the Invoke ends by the current request's deadline. */

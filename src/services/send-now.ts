@@ -30,6 +30,11 @@ export interface SendNowDeps {
   window: WindowMinutes;
   /** Length of the demo window opened at now when now is outside the subscriber's send window. */
   demoWindowMinutes?: number;
+  /**
+   * Runs inside the reservation's transaction, just before it commits; throwing rolls it back (the API:
+   * no time left to hand the send over, src/http/api-deadline.ts), so nothing has changed.
+   */
+  beforeCommit?: () => void;
 }
 
 export interface SendNowResult {
@@ -56,7 +61,7 @@ export interface ReservedSend {
  * old timer or schedule is cancelled). Throws SubscriberNotFound or SendNowRefused.
  */
 async function reserveSendNow(
-  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes'> & {
+  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes' | 'beforeCommit'> & {
     send: Pick<SendDeps, 'db' | 'clock'>;
   },
   phone: E164,
@@ -100,6 +105,7 @@ async function reserveSendNow(
     if (!existing) {
       const id = await insertDeliveryDueNow(trx, due);
       if (!id) throw new SendNowRefused(`today's delivery (${localDate}) was just created by another run`);
+      deps.beforeCommit?.();
       return { deliveryId: id, wasPlanned: false };
     }
     if (existing.state !== 'planned' || !(await moveDeliveryToNow(trx, existing.id, due))) {
@@ -108,6 +114,8 @@ async function reserveSendNow(
         `today's delivery (${localDate}) is already ${why}; one message per subscriber per day`,
       );
     }
+    // Past this point the planned schedule is removed: the hand-over must follow, or the day is lost.
+    deps.beforeCommit?.();
     return { deliveryId: existing.id, wasPlanned: true };
   });
   // The timer armed for the planned time is no longer needed; the claim makes it harmless if it stays, so a
@@ -137,7 +145,7 @@ export async function sendNow(deps: SendNowDeps, phone: E164): Promise<SendNowRe
  * AWS, the in-process scheduler locally. The delivery's state tells how it ended.
  */
 export async function startSendNow(
-  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes'> & {
+  deps: Pick<SendNowDeps, 'scheduler' | 'window' | 'demoWindowMinutes' | 'beforeCommit'> & {
     send: Pick<SendDeps, 'db' | 'clock'>;
     starter: SendStarter;
   },

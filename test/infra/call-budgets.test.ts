@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { EGRESS_PROBE_SOURCE } from '../../lib/constructs/egress-probe.js';
 import {
+  AWS_CALLS,
   afterDeadlineWorstCaseMs,
   DB_BOUNDS,
   DEADLINE_MARGIN_MS,
@@ -95,6 +96,11 @@ describe('outside-call budgets against the synthesized stack', () => {
     expect(openMs + statementMs).toBeLessThanOrEqual(operatorDeadlineMs());
     // A test send's view, read after the Invoke ended by the deadline, fits in what may finish after it.
     expect(DB_BOUNDS.webhooks.queryMs).toBeLessThanOrEqual(OPERATOR_API_BUDGET.finishMs);
+    // A test send commits its reservation only with time for the COMMIT, the old schedule's removal and
+    // the Invoke; a warm request has that time, or no send-now could ever be handed over.
+    const { handOverMs, sendStartMs } = OPERATOR_API_BUDGET.needs;
+    expect(handOverMs).toBe(DB_BOUNDS.webhooks.queryMs + AWS_CALLS.scheduleCancel.totalMs + sendStartMs);
+    expect(statementMs + handOverMs).toBeLessThanOrEqual(operatorDeadlineMs());
   });
 
   it('counts every planned delivery a removal can cancel as one wave of schedule removals', () => {

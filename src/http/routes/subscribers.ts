@@ -25,6 +25,7 @@ import {
 import { type ApiEnv, apiAccess } from '../api-auth.js';
 import {
   answerDeadline,
+  ensureTimeToHandOver,
   SENDER_HANDOVER,
   smsWithinDeadline,
   starterWithinDeadline,
@@ -151,6 +152,8 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
           scheduler: deps.scheduler,
           starter: starterWithinDeadline(starter),
           window: deps.window,
+          // Refused for want of time, the reservation rolls back: the planned schedule stays as it was.
+          beforeCommit: ensureTimeToHandOver,
         },
         phone,
       );
