@@ -3,16 +3,27 @@
 // gated by the request's deadline (src/http/api-deadline.ts): it must end by its own bounds, well before the
 // webhooks Lambda's 20 s timeout, and a failure in it must reach the operator as a clear 503, not API
 // Gateway's bare 5xx or a 500. The webhooks Lambda as deployed, real Postgres. docs/resilience.md.
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DB_BOUNDS, LAMBDA_TIMEOUT_MS, marginMs, operatorPreludeMs } from '../../src/domain/call-budgets.js';
+import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent } from '../support/lambda-events.js';
 import { startHangingProxy, timed } from '../support/silent-servers.js';
 import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
+import { PUBLIC_BASE_URL, RecordingScheduler, RecordingSms } from '../support/webhook-doubles.js';
+import { WEBHOOKS_ENV } from '../support/webhooks-env.js';
 
 const t = useTestDb();
 const silent = useSilentAws();
+const sm = mockClient(SecretsManagerClient);
+
+afterEach(() => {
+  sm.reset();
+  vi.useRealTimers();
+});
 
 type Answer = { statusCode: number; body: string; headers?: Record<string, string> };
 
@@ -86,3 +97,88 @@ describe('the operator API before its route, when the database stalls', () => {
   }, 30_000);
 });
 
+describe('the operator API before its route, when Secrets Manager cannot be read', () => {
+  const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:111122223333:secret:${name}-AbCdEf`;
+  const DB = arn('db');
+  const API = arn('api');
+  const json = (value: unknown) => ({ SecretString: JSON.stringify(value) });
+  /** What the bounded Secrets Manager client ends a read with when the service does not answer in time. */
+  const aborted = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+
+  /** The webhooks Lambda as deployed, every secret from Secrets Manager (cached 300 s), at 18:00. */
+  async function deployedAt18h() {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-25T18:00:00Z') });
+    const u = new URL(t.url());
+    sm.on(GetSecretValueCommand, { SecretId: DB }).resolves(
+      json({
+        engine: 'postgres',
+        host: u.hostname,
+        port: Number(u.port || 5432),
+        username: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password) || 'trusted-locally',
+        dbname: u.pathname.slice(1),
+      }),
+    );
+    sm.on(GetSecretValueCommand, { SecretId: arn('twilio') }).resolves(
+      json({ TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`, TWILIO_AUTH_TOKEN: 'x'.repeat(32) }),
+    );
+    sm.on(GetSecretValueCommand, { SecretId: API }).resolves(json({ API_TOKEN: SILENT_API_TOKEN }));
+    const handler = createWebhooksHandler(
+      () => ({ sms: new RecordingSms(), scheduler: new RecordingScheduler() }),
+      {
+        DB_SECRET_ARN: DB,
+        TWILIO_SECRET_ARN: arn('twilio'),
+        API_SECRET_ARN: API,
+        PUBLIC_BASE_URL,
+        ...WEBHOOKS_ENV,
+        SECRETS_MAX_AGE_SECONDS: '300',
+      },
+    );
+    const warm = (await handler(listSubscribers(), invocation())) as Answer;
+    expect(warm.statusCode).toBe(200);
+    return handler;
+  }
+
+  it('answers 503 with Retry-After, not 500, when the API token’s secret cannot be re-read', async () => {
+    // Prepare: the token's cache has expired, and Secrets Manager does not answer the re-read in time.
+    const handler = await deployedAt18h();
+    sm.on(GetSecretValueCommand, { SecretId: API }).rejects(aborted());
+    vi.setSystemTime(new Date('2026-11-25T18:06:00Z'));
+
+    // Act
+    const answer = (await handler(listSubscribers(), invocation())) as Answer;
+
+    // Assess: the operator is told the service is briefly unavailable, and when to try again.
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers?.['retry-after']).toBe('5');
+    const body = JSON.parse(answer.body);
+    expect(body.code).toBe('unavailable');
+    expect(body.error).toMatch(/API token could not be checked/);
+  });
+
+  it('answers 503 with Retry-After, not 500, when a connection needs the database password and its secret cannot be re-read', async () => {
+    // Prepare: the cache has expired; the Lambda's connections are gone (idle timeout, a failover), so the
+    // next statement opens one, which needs the password; Secrets Manager does not answer in time.
+    const handler = await deployedAt18h();
+    sm.on(GetSecretValueCommand, { SecretId: DB }).rejects(aborted());
+    vi.setSystemTime(new Date('2026-11-25T18:06:00Z'));
+    const admin = new pg.Client({ connectionString: t.url() });
+    await admin.connect();
+    try {
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = 'daily-positivity-webhooks' AND datname = current_database()`,
+      );
+    } finally {
+      await admin.end();
+    }
+
+    // Act
+    const answer = (await handler(listSubscribers(), invocation())) as Answer;
+
+    // Assess
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers?.['retry-after']).toBe('5');
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'unavailable' });
+  });
+});
