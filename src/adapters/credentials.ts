@@ -56,6 +56,21 @@ export interface ApiCredentials {
   apiToken: string;
 }
 
+/**
+ * The store holding a secret did not answer (Secrets Manager unreachable, or slower than its bound): the
+ * value is unknown for now, not wrong. Callers answer it as a dependency briefly unavailable (503, a
+ * webhook kept for later), never as a bug.
+ */
+export class SecretUnavailable extends Error {
+  constructor(
+    readonly kind: SecretKind,
+    options: { cause: unknown },
+  ) {
+    super(`the ${kind} secret could not be read`, options);
+    this.name = 'SecretUnavailable';
+  }
+}
+
 /** What each secret holds once read, whichever store it came from. */
 export interface SecretValues {
   db: DatabaseCredentials;

@@ -16,7 +16,13 @@ import {
 import { SECRETS_READ } from '../domain/call-budgets.js';
 import { logger } from '../logger.js';
 import { boundedAwsClient } from './aws-clients.js';
-import { type Credentials, fixedCredentials, type SecretKind, type SecretValues } from './credentials.js';
+import {
+  type Credentials,
+  fixedCredentials,
+  type SecretKind,
+  SecretUnavailable,
+  type SecretValues,
+} from './credentials.js';
 
 /** A forced re-read happens at most this often per secret: a flood of forged signatures costs one read. */
 const MIN_FORCED_REFRESH_MS = 30_000;
@@ -45,7 +51,12 @@ export function secretsManagerCredentials<K extends SecretKind>(
   let forced: Promise<boolean> | undefined;
 
   async function read(forceFetch: boolean): Promise<SecretValues[K]> {
-    const raw = await provider.get(arn, { maxAge: options.maxAgeSeconds, forceFetch });
+    let raw: unknown;
+    try {
+      raw = await provider.get(arn, { maxAge: options.maxAgeSeconds, forceFetch });
+    } catch (error) {
+      throw new SecretUnavailable(kind, { cause: error });
+    }
     if (typeof raw !== 'string') throw new ConfigError([`${label} has no string value`]);
     if (last?.raw === raw) return last.value;
     let json: unknown;

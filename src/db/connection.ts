@@ -1,7 +1,12 @@
 // Builds the Kysely instance. One pool per process; Lambdas keep it across invocations.
 import { Kysely, PostgresDialect, type PostgresPool, type Transaction } from 'kysely';
 import pg from 'pg';
-import { type Credentials, type DatabaseCredentials, withFreshCredentials } from '../adapters/credentials.js';
+import {
+  type Credentials,
+  type DatabaseCredentials,
+  SecretUnavailable,
+  withFreshCredentials,
+} from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import { namingStatements } from './prepared.js';
 import { gatingStatements } from './request-deadline.js';
@@ -213,10 +218,12 @@ const UNAVAILABLE_MESSAGES =
 
 /**
  * True when the error means "the database cannot be reached right now" (retry later) rather than a bug or
- * bad data. Looks through `cause` chains and AggregateErrors (pg's connect tries every address).
+ * bad data — also when a new connection's password could not be read from its secret. Looks through
+ * `cause` chains and AggregateErrors (pg's connect tries every address).
  */
 export function isDbUnavailable(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof SecretUnavailable) return e.kind === 'db';
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
     if (UNAVAILABLE_MESSAGES.test(e.message)) return true;

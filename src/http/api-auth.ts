@@ -1,7 +1,13 @@
 // Bearer-token auth for the /api routes, compared in constant time, and the per-token rate limit after it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { type ApiCredentials, type Credentials, freshValue } from '../adapters/credentials.js';
+import {
+  type ApiCredentials,
+  type Credentials,
+  freshValue,
+  SecretUnavailable,
+} from '../adapters/credentials.js';
+import { logger } from '../logger.js';
 import type { RateLimiter } from '../services/ports.js';
 import { operatorDeadline } from './api-deadline.js';
 import { apiError } from './errors.js';
@@ -23,7 +29,8 @@ export type ApiEnv = { Variables: { apiTokenKey: string } };
 
 /**
  * Checks the bearer token against the API secret. A mismatch re-reads the secret (bounded by the credentials)
- * before refusing, so a rotated token works at once.
+ * before refusing, so a rotated token works at once. A secret that cannot be read (its cache expired and
+ * Secrets Manager not answering) is a 503 with Retry-After: the token is neither accepted nor refused.
  */
 function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
@@ -36,9 +43,22 @@ function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): 
     const given = match[1] as string;
     const matches = (expected: ApiCredentials | null) =>
       expected !== null && tokensMatch(given, expected.apiToken);
-    const current = await credentials.get();
-    if (!(matches(current) || matches(await freshValue(credentials, current))))
-      return refuse('invalid API token');
+    let accepted: boolean;
+    try {
+      const current = await credentials.get();
+      accepted = matches(current) || matches(await freshValue(credentials, current));
+    } catch (error) {
+      if (!(error instanceof SecretUnavailable)) throw error;
+      logger.error('could not read the API token secret; the request is answered 503', { error });
+      return apiError(
+        c,
+        503,
+        'unavailable',
+        'the API token could not be checked right now (its secret could not be read); nothing was done, try again in a few seconds',
+        { 'Retry-After': '5' },
+      );
+    }
+    if (!accepted) return refuse('invalid API token');
     c.set('apiTokenKey', tokenKey(given));
     await next();
   };
