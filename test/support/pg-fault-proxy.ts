@@ -2,8 +2,9 @@
 // the server committed it: the call runs and its implicit transaction commits at Sync, the server's
 // ReadyForQuery (sent only after that commit) is the proxy's cue, and the client's connection is cut
 // instead of hearing it. That is a connection lost between COMMIT and its answer, made exact. It can also
-// hold one statement's answer back for a while: a COMMIT that is slow to be acknowledged (a stalled WAL
-// flush, a synchronous standby), as the client sees it.
+// cut a connection as a statement is sent, before the server sees it (a COMMIT that never arrives: the
+// server rolls the transaction back), and hold one statement's answer back for a while (a COMMIT slow to be
+// acknowledged: a stalled WAL flush, a synchronous standby), as the client sees it.
 import net from 'node:net';
 
 export interface PgFaultProxy {
@@ -15,6 +16,11 @@ export interface PgFaultProxy {
    * every connection after it is cut at once (the database unreachable) until `refuse(false)`.
    */
   loseAnswerOf(marker: string, options?: { thenRefuse?: boolean }): Promise<void>;
+  /**
+   * Arms the proxy: the connection that next sends a statement whose bytes contain `marker` is cut before
+   * the statement reaches the server (which then rolls back the transaction it was in). Resolves once cut.
+   */
+  cutBefore(marker: string): Promise<void>;
   /**
    * The next statement whose bytes contain `marker` runs as usual, but its answer reaches the client only
    * `ms` later. Resolves once the answer has been passed on.
@@ -36,6 +42,7 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
   let lost = 0;
   let armed: { marker: Buffer; thenRefuse: boolean; cut: () => void } | undefined;
   let delayArmed: { marker: Buffer; ms: number; passed: () => void } | undefined;
+  let cutArmed: { marker: Buffer; cut: () => void } | undefined;
 
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -60,6 +67,13 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
     // Set while this connection's answers are held back: they are passed on, in order, when it ends.
     let holding: { chunks: Buffer[] } | undefined;
     client.on('data', (chunk: Buffer) => {
+      if (cutArmed && chunk.includes(cutArmed.marker)) {
+        const { cut } = cutArmed;
+        cutArmed = undefined;
+        cutBoth();
+        cut();
+        return;
+      }
       if (armed && !losing && chunk.includes(armed.marker)) {
         losing = armed;
         armed = undefined;
@@ -114,6 +128,11 @@ export async function startPgFaultProxy(databaseUrl: string): Promise<PgFaultPro
     loseAnswerOf(marker, options = {}) {
       return new Promise<void>((resolve) => {
         armed = { marker: Buffer.from(marker), thenRefuse: options.thenRefuse ?? false, cut: resolve };
+      });
+    },
+    cutBefore(marker) {
+      return new Promise<void>((resolve) => {
+        cutArmed = { marker: Buffer.from(marker), cut: resolve };
       });
     },
     delayAnswerOf(marker, ms) {
