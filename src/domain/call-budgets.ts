@@ -343,8 +343,9 @@ export interface OperatorRoute {
  */
 export const OPERATOR_ROUTES = {
   'GET /api/subscribers': { statements: 1, calls: [] },
-  // BEGIN, insert, consent event, [the opt-in text], COMMIT (a conflict reads the row and sends nothing).
-  'POST /api/subscribers': { statements: 4, calls: ['optInText'] },
+  // BEGIN, insert, consent event, COMMIT, [the opt-in text], and when the text is refused the sign-up's
+  // undo (a conflict reads the row and sends nothing).
+  'POST /api/subscribers': { statements: 5, calls: ['optInText'] },
   'GET /api/subscribers/:phone': { statements: 2, calls: [] },
   // BEGIN, read and lock, update, lock planned, re-stamp, cancel, COMMIT; then the schedules removed.
   'PATCH /api/subscribers/:phone': { statements: 7, calls: ['scheduleRemoval'] },
@@ -388,8 +389,9 @@ export function operatorPreludeMs(db: DbBound = DB_BOUNDS.webhooks): number {
  */
 export const OPERATOR_API_BUDGET = {
   /**
-   * What may still run once the deadline has passed: the COMMIT or ROLLBACK of the transaction in flight,
-   * then the removal of the schedules it cancelled (or, for a test send, the view read after the Invoke).
+   * What may still run once the deadline has passed: the COMMIT or ROLLBACK of the transaction in flight
+   * (or a sign-up's undo after its text failed), then the removal of the schedules it cancelled (or, for a
+   * test send, the view read after the Invoke).
    */
   finishMs: DB_BOUNDS.webhooks.queryMs + OPERATOR_CALL_MS.scheduleRemoval,
   /** What the gates ask of the time left before starting a call. */
@@ -397,6 +399,11 @@ export const OPERATOR_API_BUDGET = {
     statementMs: DB_BOUNDS.webhooks.queryMs,
     openMs: 2 * DB_BOUNDS.webhooks.connectMs + SECRETS_READ.totalMs,
     optInTextMs: OPERATOR_CALL_MS.optInText,
+    /**
+     * A sign-up about to commit: the COMMIT and the opt-in text after it must both end by the deadline, or
+     * it rolls back (nothing saved, nothing sent). The undo of a text that failed is what may finish after.
+     */
+    commitAndTextMs: DB_BOUNDS.webhooks.queryMs + OPERATOR_CALL_MS.optInText,
     sendStartMs: OPERATOR_CALL_MS.sendStart,
     /**
      * A test send whose reservation is about to commit: the COMMIT, the old schedule's removal and the

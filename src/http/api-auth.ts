@@ -9,7 +9,7 @@ import {
 } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import type { RateLimiter } from '../services/ports.js';
-import { operatorDeadline } from './api-deadline.js';
+import { operatorDeadline, RETRY_AFTER_SECONDS } from './api-deadline.js';
 import { apiError } from './errors.js';
 import { rateLimit } from './rate-limit.js';
 
@@ -55,7 +55,7 @@ function requireApiToken(credentials: Credentials<ApiCredentials> | undefined): 
         503,
         'unavailable',
         'the API token could not be checked right now (its secret could not be read); nothing was done, try again in a few seconds',
-        { 'Retry-After': '5' },
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
       );
     }
     if (!accepted) return refuse('invalid API token');

@@ -25,6 +25,14 @@ export function operatorDeadline(): MiddlewareHandler {
   };
 }
 
+/**
+ * Called by a sign-up just before it commits: refuses it, so it rolls back, unless the COMMIT and the opt-in
+ * text after it can both end by the current request's deadline. No sign-up is saved without time to text.
+ */
+export function ensureTimeToText(): void {
+  currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.commitAndTextMs, 'the opt-in text');
+}
+
 /** Texts only when the text (its retries included) ends by the current request's deadline. */
 export function smsWithinDeadline(sms: SmsSender): SmsSender {
   return {
@@ -63,8 +71,8 @@ export function starterWithinDeadline(starter: SendStarter): SendStarter {
   };
 }
 
-/** Seconds an operator waits before repeating a request that ran out of time. */
-const RETRY_AFTER_SECONDS = 5;
+/** Seconds an operator waits before repeating a request that ran out of time or found a dependency down. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** 503 + Retry-After for a request that stopped at its deadline; `outcome` says what was (not) done. */
 export function answerDeadline(c: Context, error: DeadlineReached, outcome: string) {

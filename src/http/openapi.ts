@@ -71,7 +71,9 @@ const OPERATIONS: Operation[] = [
       201: json('the pending subscriber', SubscriberViewSchema),
       409: error('the number exists, or has opted out'),
       422: error('Twilio refused the opt-in text; nothing was saved'),
-      502: error('the opt-in text could not be sent right now; nothing was saved'),
+      502: error(
+        'the opt-in text could not be sent right now (nothing was saved; try again), or Twilio did not say whether it took it (saved as pending; do not repeat)',
+      ),
     },
   },
   {

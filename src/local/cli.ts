@@ -36,7 +36,12 @@ import type { ErrorCode } from '../services/operator-views.js';
 import { planDay } from '../services/plan-day.js';
 import { sendDailyMessage } from '../services/send-daily-message.js';
 import { SendNowRefused } from '../services/send-now.js';
-import { SubscriberConflict, SubscriberNotFound, type SubscriberView } from '../services/subscribers.js';
+import {
+  SignUpIncomplete,
+  SubscriberConflict,
+  SubscriberNotFound,
+  type SubscriberView,
+} from '../services/subscribers.js';
 import { describeCapacity } from './capacity-command.js';
 import { describePlan, messageOf } from './describe.js';
 import { dataDirectory, openLocalDatabase } from './local-database.js';
@@ -483,6 +488,8 @@ function explain(error: unknown): { exitCode: number; code: ErrorCode; message: 
   if (error instanceof SubscriberNotFound) return bad('not_found');
   if (error instanceof SubscriberConflict) return refused('conflict');
   if (error instanceof SendNowRefused) return refused('refused');
+  // Its message says what was saved and sent: not the database's error it may carry as its cause.
+  if (error instanceof SignUpIncomplete) return refused('unavailable');
   if (error instanceof DatabaseNotMigrated) return refused('not_migrated');
   // Its lock_timeout is not the database being down: the message names the session in the way.
   if (error instanceof MigrationBlocked) return refused('failed');

@@ -22,7 +22,12 @@ import { logger } from '../logger.js';
 import type { PlanSummary } from '../services/plan-day.js';
 import { SmsError } from '../services/ports.js';
 import { SendNowRefused } from '../services/send-now.js';
-import { type NewSubscriberInput, SubscriberConflict, SubscriberNotFound } from '../services/subscribers.js';
+import {
+  type NewSubscriberInput,
+  SignUpIncomplete,
+  SubscriberConflict,
+  SubscriberNotFound,
+} from '../services/subscribers.js';
 import { describePlan, explainNothingPlanned } from './describe.js';
 import { localOnly } from './local-only.js';
 import { type SimulatorOptions, textAsSubscriber } from './phone-simulator.js';
@@ -56,7 +61,8 @@ function reasonOf(error: unknown): string {
     error instanceof InvalidSubscriberInput ||
     error instanceof SubscriberConflict ||
     error instanceof SubscriberNotFound ||
-    error instanceof SendNowRefused
+    error instanceof SendNowRefused ||
+    error instanceof SignUpIncomplete
   )
     return error.message;
   if (error instanceof SmsError) return `the text could not be sent (${error.message})`;

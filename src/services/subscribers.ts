@@ -10,10 +10,12 @@ import {
 } from '../db/repositories/deliveries/callbacks.js';
 import { clearSubscriberBodies } from '../db/repositories/retention.js';
 import {
+  deleteUninvitedSignUp,
   findSubscriberByPhone,
   insertSubscriberIfNew,
   updateSubscriber,
 } from '../db/repositories/subscribers.js';
+import { runWithoutDeadline } from '../db/request-deadline.js';
 import type { Subscriber } from '../db/schema.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
@@ -23,12 +25,29 @@ import type { TimeZone } from '../domain/time-zone.js';
 import { sortByZoneChange } from '../domain/zone-change.js';
 import { logger } from '../logger.js';
 import { optOutSubscriber, removeSchedules } from './opt-out.js';
-import type { Clock, DeliveryScheduler, SmsSender } from './ports.js';
+import { type Clock, type DeliveryScheduler, SmsOutcomeUnknown, type SmsSender } from './ports.js';
 
 export class SubscriberNotFound extends Error {
   constructor() {
     super('no subscriber has this phone number');
     this.name = 'SubscriberNotFound';
+  }
+}
+
+/**
+ * A sign-up stopped between saving and texting, when what it leaves behind is not "nothing": the message
+ * says, in words for the operator, what was saved and what was sent. `retryable`: repeating it is safe and
+ * useful (nothing was saved, nothing sent); otherwise a repeat answers 409.
+ */
+export class SignUpIncomplete extends Error {
+  constructor(
+    message: string,
+    readonly status: 502 | 503,
+    readonly retryable: boolean,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SignUpIncomplete';
   }
 }
 
@@ -93,47 +112,136 @@ export interface NewSubscriberInput {
 }
 
 /**
- * Creates a pending subscriber and texts the double opt-in request. The SMS is sent inside the
- * transaction: if Twilio refuses it, nothing is written and the caller can try again.
+ * Creates a pending subscriber and texts the double opt-in request. The row and its consent-ledger entry are
+ * committed before the text, so every invitation has its record of why the number was texted, and a number
+ * that already has a row is never texted again (a repeated request is a conflict): one invitation per
+ * sign-up. A text that surely did not go out (Twilio refused it, there was no time for it) undoes the
+ * sign-up, so a refusal leaves nothing saved; one Twilio may have taken (its answer lost) keeps it.
+ * `beforeCommit` runs just before the COMMIT: throwing rolls the sign-up back (the API: no time left for
+ * the COMMIT and the text, src/http/api-deadline.ts).
  */
 export async function createSubscriber(
-  deps: SubscriberDeps,
+  deps: SubscriberDeps & { beforeCommit?: () => void },
   input: NewSubscriberInput,
 ): Promise<SubscriberView> {
-  const subscriber = await deps.db.transaction().execute(async (trx) => {
-    const created = await insertSubscriberIfNew(trx, {
-      phone: input.phone,
-      status: 'pending',
-      time_zone: input.timeZone ?? deps.settings.defaultTimeZone,
-      name: input.name ?? null,
-    });
-    if (!created) {
-      const existing = await findSubscriberByPhone(trx, input.phone);
-      const status = existing?.status ?? 'pending';
-      throw new SubscriberConflict(
-        status === 'opted_out'
-          ? 'this number has opted out; only the subscriber can rejoin, by texting START'
-          : `a subscriber with this phone already exists (status ${status})`,
-        status,
-      );
-    }
-    await recordConsentEvent(trx, {
-      subscriber_id: created.id,
-      phone: created.phone,
-      kind: 'opt_in',
-      source: deps.consentSource ?? 'api',
-      trigger_text: null,
-      message_sid: null,
-    });
-    const receipt = await deps.sms.send({
+  const signUp = await saveSignUp(deps, input);
+  let receipt: { sid: string };
+  try {
+    receipt = await deps.sms.send({
       to: input.phone,
       body: doubleOptInRequest(deps.settings),
       statusCallback: deps.settings.statusCallbackUrl,
     });
-    logger.info('double opt-in requested', { phone: maskPhone(input.phone), messageSid: receipt.sid });
-    return created;
-  });
-  return toView(subscriber);
+  } catch (error) {
+    if (error instanceof SmsOutcomeUnknown) {
+      logger.warn('double opt-in text outcome unknown; the sign-up stays pending', {
+        phone: maskPhone(input.phone),
+        error,
+      });
+      throw new SignUpIncomplete(
+        'Twilio did not say whether it took the opt-in text: it may have been sent, so the subscriber is saved as pending with the consent recorded; do not add the number again (they confirm with YES)',
+        502,
+        false,
+        { cause: error },
+      );
+    }
+    await undoSignUp(deps.db, signUp, 'the opt-in text was not sent', error);
+    throw error;
+  }
+  logger.info('double opt-in requested', { phone: maskPhone(input.phone), messageSid: receipt.sid });
+  return toView(signUp.subscriber);
+}
+
+interface SavedSignUp {
+  subscriber: Subscriber;
+  consentEventId: number;
+}
+
+/**
+ * The pending row and its ledger entry, committed. A COMMIT that fails may still have been made (its
+ * answer lost): the sign-up is then undone, so it is surely not saved, and the operator can repeat it.
+ */
+async function saveSignUp(
+  deps: Pick<SubscriberDeps, 'db' | 'settings' | 'consentSource'> & { beforeCommit?: () => void },
+  input: NewSubscriberInput,
+): Promise<SavedSignUp> {
+  let committing: SavedSignUp | undefined;
+  try {
+    return await deps.db.transaction().execute(async (trx) => {
+      const created = await insertSubscriberIfNew(trx, {
+        phone: input.phone,
+        status: 'pending',
+        time_zone: input.timeZone ?? deps.settings.defaultTimeZone,
+        name: input.name ?? null,
+      });
+      if (!created) {
+        const existing = await findSubscriberByPhone(trx, input.phone);
+        const status = existing?.status ?? 'pending';
+        throw new SubscriberConflict(
+          status === 'opted_out'
+            ? 'this number has opted out; only the subscriber can rejoin, by texting START'
+            : `a subscriber with this phone already exists (status ${status})`,
+          status,
+        );
+      }
+      const event = await recordConsentEvent(trx, {
+        subscriber_id: created.id,
+        phone: created.phone,
+        kind: 'opt_in',
+        source: deps.consentSource ?? 'api',
+        trigger_text: null,
+        message_sid: null,
+      });
+      deps.beforeCommit?.();
+      committing = { subscriber: created, consentEventId: event.id };
+      return committing;
+    });
+  } catch (error) {
+    if (!committing) throw error;
+    await undoSignUp(
+      deps.db,
+      committing,
+      'the database failed while saving the sign-up and no text was sent',
+      error,
+    );
+    throw new SignUpIncomplete(
+      'the database failed while saving the sign-up: nothing was saved and no text was sent; try again in a few seconds',
+      503,
+      true,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Removes a sign-up whose text did not go out (`why`, for the operator). It runs whatever the request's
+ * deadline (like a ROLLBACK) on the pool's own bounds. If it fails too, the row stays pending without an
+ * invitation until the daily cleanup removes it (PENDING_EXPIRY_DAYS): SignUpIncomplete says so.
+ */
+async function undoSignUp(db: Db, signUp: SavedSignUp, why: string, failure: unknown): Promise<void> {
+  try {
+    await runWithoutDeadline(() =>
+      deleteUninvitedSignUp(db, {
+        subscriberId: signUp.subscriber.id,
+        consentEventId: signUp.consentEventId,
+      }),
+    );
+  } catch (undoError) {
+    logger.error(
+      'could not undo a sign-up whose opt-in text was not sent; it stays pending until it expires',
+      {
+        phone: maskPhone(signUp.subscriber.phone),
+        failure,
+        error: undoError,
+      },
+    );
+    throw new SignUpIncomplete(
+      `${why}, and the sign-up could not be undone: the number may stay pending without an invitation, and adding it again answers 409, until the daily cleanup removes unanswered sign-ups (PENDING_EXPIRY_DAYS)`,
+      503,
+      false,
+      { cause: undoError },
+    );
+  }
 }
 
 export interface SubscriberPatch {

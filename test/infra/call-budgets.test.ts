@@ -94,13 +94,18 @@ describe('outside-call budgets against the synthesized stack', () => {
     // A request arriving at a cold pool can open a connection and run a statement before the deadline.
     const { openMs, statementMs } = OPERATOR_API_BUDGET.needs;
     expect(openMs + statementMs).toBeLessThanOrEqual(operatorDeadlineMs());
-    // A test send's view, read after the Invoke ended by the deadline, fits in what may finish after it.
+    // A test send's view, read after the Invoke ended by the deadline, and the undo of a sign-up whose
+    // text failed (one statement, like a ROLLBACK) fit in what may finish after it.
     expect(DB_BOUNDS.webhooks.queryMs).toBeLessThanOrEqual(OPERATOR_API_BUDGET.finishMs);
     // A test send commits its reservation only with time for the COMMIT, the old schedule's removal and
     // the Invoke; a warm request has that time, or no send-now could ever be handed over.
     const { handOverMs, sendStartMs } = OPERATOR_API_BUDGET.needs;
     expect(handOverMs).toBe(DB_BOUNDS.webhooks.queryMs + AWS_CALLS.scheduleCancel.totalMs + sendStartMs);
     expect(statementMs + handOverMs).toBeLessThanOrEqual(operatorDeadlineMs());
+    // A sign-up commits only with time for the COMMIT and the opt-in text; a warm request has it.
+    const { commitAndTextMs, optInTextMs } = OPERATOR_API_BUDGET.needs;
+    expect(commitAndTextMs).toBe(DB_BOUNDS.webhooks.queryMs + optInTextMs);
+    expect(commitAndTextMs).toBeLessThanOrEqual(operatorDeadlineMs());
   });
 
   it('counts every planned delivery a removal can cancel as one wave of schedule removals', () => {

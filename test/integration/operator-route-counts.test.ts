@@ -25,7 +25,7 @@ import {
 import { DB_POOL_SIZE } from '../../src/domain/database-pools.js';
 import { localDateAt, sendWindowOn } from '../../src/domain/send-window.js';
 import { createApp } from '../../src/http/app.js';
-import type { OutboundSms, SendStarter, SmsReceipt } from '../../src/services/ports.js';
+import { type OutboundSms, type SendStarter, SmsError, type SmsReceipt } from '../../src/services/ports.js';
 import { useTestDb } from '../support/db.js';
 import { API_TOKEN, RecordingScheduler, RecordingSms, testConfig } from '../support/webhook-doubles.js';
 
@@ -217,13 +217,20 @@ const SCENARIOS: Record<OperatorRouteName, Scenario> = {
     status: 200,
   },
   'POST /api/subscribers': {
-    why: 'a new number: saved, and texted the double opt-in request inside the transaction',
-    prepare: async () => ({
-      method: 'POST',
-      path: '/api/subscribers',
-      body: { phone: PHONE, name: 'Ada', timeZone: ZONE },
-    }),
-    status: 201,
+    why: 'a new number: saved and committed, the double opt-in text refused by Twilio, the sign-up undone',
+    prepare: async () => {
+      sms.failWith = new SmsError('Invalid To number', 21211, false);
+      return {
+        method: 'POST',
+        path: '/api/subscribers',
+        body: { phone: PHONE, name: 'Ada', timeZone: ZONE },
+      };
+    },
+    status: 422,
+    async took(db) {
+      expect(await db.selectFrom('subscribers').select('id').execute()).toEqual([]);
+      expect(await db.selectFrom('consent_events').select('id').execute()).toEqual([]);
+    },
   },
   'GET /api/subscribers/:phone': {
     why: 'a subscriber with deliveries, their texts included',
@@ -343,7 +350,9 @@ let limiter: StoreRateLimiter;
 let apiSecret: CountingSecret;
 let dbSecret: CountingSecret;
 let app: Hono;
+let sms: CountingSms;
 
+/** Counts every text asked for, refused ones (failWith) included. */
 class CountingSms extends RecordingSms {
   override async send(message: OutboundSms): Promise<SmsReceipt> {
     meter.text();
@@ -366,6 +375,7 @@ const countingStarter: SendStarter = {
 
 beforeEach(async () => {
   meter = new Meter();
+  sms = new CountingSms();
   apiSecret = new CountingSecret(JSON.stringify({ API_TOKEN }));
   dbSecret = new CountingSecret(rdsSecret(t.url()));
   pool = countingPool(t.url(), dbSecret, () => meter);
@@ -374,7 +384,7 @@ beforeEach(async () => {
   app = createApp({
     config: { ...config, credentials: { ...config.credentials, api: credentialsOf('api', apiSecret) } },
     db: dbOnPool(pool),
-    sms: new CountingSms(),
+    sms,
     scheduler: new CountingScheduler(),
     limiter,
     starter: countingStarter,

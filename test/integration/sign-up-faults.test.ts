@@ -3,7 +3,8 @@
 // cannot say whether it took the double opt-in text. What the consent rules and a careful operator expect:
 // no invitation goes out without its pending row and consent-ledger entry already saved (the ledger says why
 // we texted the number), a number gets one invitation — an operator repeating a request that failed never
-// sends a second — and a text Twilio refuses leaves nothing saved. Real Postgres, the app as wired.
+// sends a second — and a text Twilio refuses leaves nothing saved (or, when even undoing the sign-up
+// fails, the answer says what is left). Real Postgres, the app as wired.
 import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../src/db/connection.js';
@@ -164,4 +165,29 @@ describe('sign-up when the opt-in text fails', () => {
       expect(await saved()).toEqual(SIGNED_UP);
     },
   );
+
+  it('says so when a refused text’s sign-up cannot be undone either: pending, uninvited, no second text', async () => {
+    // Prepare: Twilio refuses the text, and the database is gone by the time the sign-up is to be undone.
+    class RefusingAfterOutage extends RecordingSms {
+      override async send(): Promise<SmsReceipt> {
+        await proxy.close();
+        throw new SmsError('Invalid To number', 21211, false);
+      }
+    }
+    const sms = new RefusingAfterOutage();
+    const app = testApp({ db: proxied, sms });
+
+    // Act
+    const answer = await signUp(app);
+
+    // Assess: what is left (a pending row and its ledger entry, no text) and what a repeat does (409).
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBeNull();
+    const body = (await answer.json()) as { code: string; error: string };
+    expect(body.code).toBe('unavailable');
+    expect(body.error).toMatch(/^the opt-in text was not sent, and the sign-up could not be undone/);
+    expect(body.error).toMatch(/409/);
+    expect(sms.sent).toHaveLength(0);
+    expect(await saved()).toEqual(SIGNED_UP);
+  });
 });

@@ -28,6 +28,23 @@ export function insertSubscriberIfNew(db: DbOrTrx, row: NewSubscriber): Promise<
     .executeTakeFirst();
 }
 
+/**
+ * Undoes a sign-up whose double opt-in text was not sent: its subscriber row, while still pending, and the
+ * consent-ledger entry it wrote, in one statement (the ledger's foreign key refuses the row alone). A row no
+ * longer pending (the number texted START meanwhile) is theirs now and stays; one never saved is no work.
+ */
+export async function deleteUninvitedSignUp(
+  db: DbOrTrx,
+  signUp: { subscriberId: number; consentEventId: number },
+): Promise<void> {
+  await sql`
+    WITH gone AS (
+      DELETE FROM subscribers WHERE id = ${signUp.subscriberId} AND status = 'pending' RETURNING id
+    )
+    DELETE FROM consent_events
+    WHERE id = ${signUp.consentEventId} AND subscriber_id IN (SELECT id FROM gone)`.execute(db);
+}
+
 export function updateSubscriber(db: DbOrTrx, id: number, changes: SubscriberUpdate): Promise<Subscriber> {
   return db
     .updateTable('subscribers')

@@ -18,6 +18,7 @@ import {
   createSubscriber,
   patchSubscriber,
   removeSubscriber,
+  SignUpIncomplete,
   SubscriberConflict,
   type SubscriberDeps,
   SubscriberNotFound,
@@ -26,6 +27,8 @@ import { type ApiEnv, apiAccess } from '../api-auth.js';
 import {
   answerDeadline,
   ensureTimeToHandOver,
+  ensureTimeToText,
+  RETRY_AFTER_SECONDS,
   SENDER_HANDOVER,
   smsWithinDeadline,
   starterWithinDeadline,
@@ -57,6 +60,10 @@ function answerError(c: Context, error: unknown, outcome = 'nothing was changed'
     return c.json({ error: error.message, code: 'conflict', status: error.status }, 409);
   if (error instanceof SendNowRefused) return apiError(c, 409, 'refused', error.message);
   if (error instanceof SendNotStarted) return apiError(c, 502, 'unavailable', error.message);
+  if (error instanceof SignUpIncomplete) {
+    const retry = error.retryable ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : undefined;
+    return apiError(c, error.status, 'unavailable', error.message, retry);
+  }
   // The services' input errors (a cursor no page could give) are all bad input.
   if (error instanceof OperationError) return apiError(c, 400, 'bad_input', error.message);
   if (error instanceof SmsError) {
@@ -110,7 +117,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   routes.post('/', async (c) => {
     const body = await jsonBody(c, CreateSubscriberBody);
     try {
-      return c.json(await createSubscriber({ ...deps, sms }, body), 201);
+      return c.json(await createSubscriber({ ...deps, sms, beforeCommit: ensureTimeToText }, body), 201);
     } catch (error) {
       return answerError(c, error, 'nothing was saved and no text was sent');
     }
