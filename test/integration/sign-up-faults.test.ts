@@ -7,6 +7,7 @@
 // fails, the answer says what is left). Real Postgres, the app as wired.
 import type { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SecretUnavailable } from '../../src/adapters/credentials.js';
 import { createDb, type Db } from '../../src/db/connection.js';
 import {
   type OutboundSms,
@@ -165,6 +166,27 @@ describe('sign-up when the opt-in text fails', () => {
       expect(await saved()).toEqual(SIGNED_UP);
     },
   );
+
+  it('answers 503 with Retry-After, not 500, when the Twilio secret cannot be read for the text; nothing is saved', async () => {
+    // Prepare: the SMS adapter's credentials expired from the cache and Secrets Manager does not answer.
+    const sms = new RecordingSms();
+    sms.failWith = new SecretUnavailable('twilio', { cause: new Error('Request aborted') });
+    const app = testApp({ db: proxied, sms });
+
+    // Act
+    const refused = await signUp(app);
+
+    // Assess: a dependency briefly unavailable, said so, with when to try again; the retry texts once.
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    const body = (await refused.json()) as { code: string; error: string };
+    expect(body.code).toBe('unavailable');
+    expect(body.error).toMatch(/twilio secret could not be read/);
+    expect(await saved()).toEqual(NOTHING);
+    sms.failWith = null;
+    expect((await signUp(app)).status).toBe(201);
+    expect(sms.sent).toHaveLength(1);
+  });
 
   it('says so when a refused text’s sign-up cannot be undone either: pending, uninvited, no second text', async () => {
     // Prepare: Twilio refuses the text, and the database is gone by the time the sign-up is to be undone.
