@@ -3,7 +3,7 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import type { ApiCredentials, Credentials } from '../adapters/credentials.js';
+import { type ApiCredentials, type Credentials, SecretUnavailable } from '../adapters/credentials.js';
 import { type Requiring, sendWindow } from '../config.js';
 import { type Db, isDbUnavailable } from '../db/connection.js';
 import { DeadlineReached } from '../db/request-deadline.js';
@@ -24,7 +24,7 @@ import {
 } from '../services/ports.js';
 import type { StatusCallbackDeps } from '../services/status-callbacks.js';
 import type { KeptReplies } from '../services/webhook-spool.js';
-import { answerDeadline } from './api-deadline.js';
+import { answerDeadline, RETRY_AFTER_SECONDS } from './api-deadline.js';
 import { apiError, ClientError, codeForStatus } from './errors.js';
 import { matchedRoute } from './matched-route.js';
 import { openApiDocument } from './openapi.js';
@@ -215,6 +215,15 @@ export function createApp(deps: AppDeps): Hono {
       return isTwilioPath(c)
         ? twiml(c, null, 503)
         : apiError(c, 503, 'unavailable', 'the database is unavailable; try again shortly');
+    }
+    // A secret's store did not answer (an outside call's credentials, re-read when the cache expired): the
+    // value is unknown for now, not wrong, so the caller is told when to try again, not of a bug.
+    if (error instanceof SecretUnavailable) {
+      logger.error('a secret could not be read', { route: matchedRoute(c), error });
+      c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+      return isTwilioPath(c)
+        ? twiml(c, null, 503)
+        : apiError(c, 503, 'unavailable', `${error.message} right now; try again in a few seconds`);
     }
     logger.error('unhandled error', { route: matchedRoute(c), error });
     return isTwilioPath(c) ? twiml(c, null, 500) : apiError(c, 500, 'failed', 'internal error');
