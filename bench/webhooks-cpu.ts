@@ -1,13 +1,16 @@
 // CPU per webhook request, for guiding work on a shared machine where wall-clock ratios swing with the
 // load: the same fixed number of signed requests against the app, the bare server (one INSERT) and the
 // bare server making the app's SQL call, counting the CPU ticks (/proc/<pid>/stat utime + stime) of the
-// server process and of its Postgres backends.
+// server process and of its Postgres backends. The app runs twice: as a deployed instance is once it has
+// answered an operator API request (`app`: one /api request before its warm-up), and as one that never has
+// (`app-fresh`); WEBHOOKS_CPU_ROUNDS=n repeats every server n times, alternating, against the machine's drift.
 //   node --import tsx bench/webhooks-cpu.ts [requests per run, default 6000]
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { openBenchServer, withScratchDatabase } from './lib/database.js';
 import {
+  callApi,
   type ServerKind,
   type SignedRequest,
   seedWebhookData,
@@ -70,24 +73,44 @@ async function fire(
   return { non2xx: result.non2xx, errors: result.errors, ms: last - (first ?? last) };
 }
 
+interface Server {
+  label: string;
+  kind: ServerKind;
+  apiFirst?: boolean;
+}
+const APPS: readonly Server[] = [
+  { label: 'app', kind: 'app', apiFirst: true },
+  { label: 'app-fresh', kind: 'app' },
+];
+const BARE: readonly Server[] = [
+  { label: 'bare', kind: 'bare' },
+  { label: 'bare-call', kind: 'bare-call' },
+];
+
 const perRun = Number(process.argv[2] ?? 6000);
+const rounds = Number(process.env.WEBHOOKS_CPU_ROUNDS ?? 1);
 const server = await openBenchServer(process.env.DATABASE_URL);
 try {
   await withScratchDatabase(server.adminUrl, 'webhookscpu', async ({ db, url }) => {
-    const kinds: readonly ServerKind[] = ['app', 'bare', 'bare-call'];
-    const texts = (perRun + 300) * kinds.length;
+    // Each round runs the servers in turn, the two apps' order swapped every other round.
+    const runs = Array.from({ length: rounds }, (_, round) => [
+      ...(round % 2 === 0 ? APPS : [...APPS].reverse()),
+      ...BARE,
+    ]).flat();
+    const texts = (perRun + 300) * runs.length;
     await seedWebhookData(db, texts);
     const scenarios = { inbound: signedInboundTexts(texts), status: signedStatusCallbacks(texts) };
     const only = process.env.WEBHOOKS_CPU_ONLY; // e.g. 'status' or 'status:app'
     for (const [name, all] of Object.entries(scenarios)) {
-      for (const [k, kind] of kinds.entries()) {
-        if (only && !`${name}:${kind}`.startsWith(only)) continue;
+      for (const [k, { label, kind, apiFirst }] of runs.entries()) {
+        if (only && !`${name}:${label}`.startsWith(only)) continue;
         // Each server gets its own slice, so neither the app nor the same-call server meets a replay.
         const offset = k * (perRun + 300);
         const warm = all.slice(offset, offset + 300);
         const measured = all.slice(offset + 300, offset + 300 + perRun);
         const child = await startChild(kind, url);
         try {
+          if (apiFirst) await callApi(child.url);
           await fire(child.url, warm);
           const { rows } = await sql<{ pid: number }>`
             SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(
@@ -101,7 +124,7 @@ try {
           const nodeMs = (after.node - before.node) / TICKS_PER_MS / perRun;
           const pgMs = (after.pg - before.pg) / TICKS_PER_MS / perRun;
           console.log(
-            `${name.padEnd(8)} ${kind.padEnd(9)} node ${nodeMs.toFixed(3)} ms + pg ${pgMs.toFixed(3)} ms = ${(nodeMs + pgMs).toFixed(3)} ms CPU/request; ${(perRun / (r.ms / 1000)).toFixed(0)} req/s, ${pids.length} backends, non-2xx ${r.non2xx}, errors ${r.errors}`,
+            `${name.padEnd(8)} ${label.padEnd(9)} node ${nodeMs.toFixed(3)} ms + pg ${pgMs.toFixed(3)} ms = ${(nodeMs + pgMs).toFixed(3)} ms CPU/request; ${(perRun / (r.ms / 1000)).toFixed(0)} req/s, ${pids.length} backends, non-2xx ${r.non2xx}, errors ${r.errors}`,
           );
         } finally {
           await stopChild(child.child);

@@ -3,7 +3,8 @@
 // loaded by autocannon over loopback for a fixed time; and, as a second baseline without a target, a bare
 // server making the app's own SQL call (what the application costs over its database work). Two
 // scenarios: inbound STOP/START texts, each from a different number, and status callbacks (sending, sent,
-// delivered for each of our sent messages: the high-volume path, about three per message).
+// delivered for each of our sent messages: the high-volume path, about three per message). The app answers
+// one operator API request before its load, as a deployed instance has.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -134,6 +135,17 @@ export async function startChild(
   return { url, child };
 }
 
+/**
+ * One operator API request, as a deployed webhooks Lambda serves between webhooks (refused here for want of a
+ * token, after the request's deadline is set: src/http/api-auth.ts). Measuring webhooks only in a server
+ * that never answered one would leave out whatever an /api request leaves behind in the process.
+ */
+export async function callApi(url: string): Promise<void> {
+  const answer = await fetch(`${url}/api/usage`);
+  await answer.body?.cancel();
+  if (answer.status !== 401) throw new Error(`GET /api/usage answered ${answer.status}, expected 401`);
+}
+
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -185,6 +197,7 @@ async function runScenario(url: string, scenario: Scenario, seconds: number) {
   const measure = async (kind: ServerKind, cursor: { next: number; wrapped: number }) => {
     const server = await startChild(kind, url);
     try {
+      if (kind === 'app') await callApi(server.url);
       return await load(server.url, scenario.requests, cursor, seconds, warmUp);
     } finally {
       await stopChild(server.child);
