@@ -9,7 +9,7 @@ import {
 } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import { namingStatements } from './prepared.js';
-import { gatingStatements } from './request-deadline.js';
+import { gatingStatements, type RequestDeadline } from './request-deadline.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -159,19 +159,38 @@ export function createDb(options: DbOptions): Db {
   return dbOnPool(createPool(options));
 }
 
+/** For each Db dbOnPool made, its view keeping to a request's deadline (dbWithDeadline). */
+const deadlineViews = new WeakMap<Db, (deadline: RequestDeadline) => Db>();
+
 /**
- * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store), keeping to the
- * current request's deadline when it has one (src/db/request-deadline.ts). The webhooks'
+ * A Kysely instance over an existing pool (shared with the rate limiter's Postgres store). The webhooks'
  * statements (src/db/prepared.ts) go out as named prepared statements unless `namedStatements` is false
  * (behind RDS Proxy, which pins a client to its database connection for session state).
  */
 export function dbOnPool(pool: pg.Pool, options: { namedStatements?: boolean } = {}): Db {
   const named = options.namedStatements ?? true;
   const base = named ? namingStatements(pool) : (pool as unknown as PostgresPool);
-  // A request with a deadline (the operator API) starts no statement that could end after it.
-  return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: gatingStatements(base, () => pool.idleCount) }),
-  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: base }) });
+  deadlineViews.set(
+    db,
+    (deadline) =>
+      new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: gatingStatements(base, () => pool.idleCount, deadline) }),
+      }),
+  );
+  return db;
+}
+
+/**
+ * `db` for one request with a deadline (the operator API, src/http/api-deadline.ts): the same pool, but a
+ * checkout or a statement that could end after the deadline is refused (src/db/request-deadline.ts). Built
+ * per request, so nothing else on the pool ever meets the deadline. `db` must come from dbOnPool.
+ */
+export function dbWithDeadline(db: Db, deadline: RequestDeadline): Db {
+  const view = deadlineViews.get(db);
+  if (!view)
+    throw new Error('dbWithDeadline: this Db was not made by dbOnPool, so it cannot keep a deadline');
+  return view(deadline);
 }
 
 const UNAVAILABLE_CODES = new Set([

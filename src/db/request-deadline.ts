@@ -1,10 +1,12 @@
 // A deadline for one request's work, and the database gate that keeps to it. An operator API request runs
 // in the webhooks Lambda, whose timeout would otherwise stop it wherever it stands (opted out with the
 // schedules left, an opt-in text sent for a row rolled back); with a deadline it starts no statement and no
-// outside call that could end after it, and what is already in flight rolls back. The request's deadline
-// travels with its async context (AsyncLocalStorage), so the services and repositories keep their
-// signatures and everything else on the pool (webhooks, the spool, the CLI) runs without one.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// outside call that could end after it, and what is already in flight rolls back. The request hands its
+// deadline to what it uses: a view of the database that keeps to it (dbWithDeadline, src/db/connection.ts),
+// its texts and its hand-overs (src/http/api-deadline.ts); everything else on the pool (webhooks, the spool,
+// the CLI) runs without one. Not an async context (AsyncLocalStorage): Node 20 and 22 run one on promise
+// hooks that its first use turns on for the whole process, so every webhook after one /api request would
+// pay for them (test/integration/webhooks-after-api.test.ts).
 import type { PostgresPool } from 'kysely';
 import { type ClientQuery, wrappingClients } from './pool-clients.js';
 
@@ -41,41 +43,26 @@ export class RequestDeadline {
   }
 }
 
-const current = new AsyncLocalStorage<RequestDeadline>();
-
-/** Runs `work` (and everything it starts) under `deadline`. */
-export function runWithDeadline<T>(deadline: RequestDeadline, work: () => T): T {
-  return current.run(deadline, work);
-}
-
-/** Runs `work` with no deadline: what must still happen once the request's outcome is decided. */
-export function runWithoutDeadline<T>(work: () => T): T {
-  return current.exit(work);
-}
-
-export function currentDeadline(): RequestDeadline | undefined {
-  return current.getStore();
-}
-
 /** COMMIT and ROLLBACK end a transaction whatever the time: refusing them would leave it open. */
 const ENDS_TRANSACTION = /^\s*(commit|rollback)\b/i;
 
 /**
- * `pool` for Kysely, refusing (DeadlineReached) a checkout or a statement that could end after the current
- * request's deadline: a checkout needs time to open a connection (when none is idle) and run a statement.
+ * `pool` for Kysely, refusing (DeadlineReached) a checkout or a statement that could end after `deadline`:
+ * a checkout needs time to open a connection (when none is idle) and run a statement.
  */
-export function gatingStatements(pool: PostgresPool, idleCount: () => number): PostgresPool {
+export function gatingStatements(
+  pool: PostgresPool,
+  idleCount: () => number,
+  deadline: RequestDeadline,
+): PostgresPool {
   return wrappingClients(
     pool,
     (client) => (sqlOrCursor, parameters) => {
-      const deadline = currentDeadline();
-      if (deadline && !(typeof sqlOrCursor === 'string' && ENDS_TRANSACTION.test(sqlOrCursor)))
+      if (!(typeof sqlOrCursor === 'string' && ENDS_TRANSACTION.test(sqlOrCursor)))
         deadline.ensure(deadline.needs.statementMs, 'a database statement');
       return (client.query as ClientQuery)(sqlOrCursor, parameters);
     },
     () => {
-      const deadline = currentDeadline();
-      if (!deadline) return;
       const open = idleCount() > 0 ? 0 : deadline.needs.openMs;
       deadline.ensure(open + deadline.needs.statementMs, 'a database statement');
     },

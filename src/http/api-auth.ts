@@ -9,7 +9,7 @@ import {
 } from '../adapters/credentials.js';
 import { logger } from '../logger.js';
 import type { RateLimiter } from '../services/ports.js';
-import { operatorDeadline, RETRY_AFTER_SECONDS } from './api-deadline.js';
+import { type DeadlineEnv, operatorDeadline, RETRY_AFTER_SECONDS } from './api-deadline.js';
 import { apiError } from './errors.js';
 import { rateLimit } from './rate-limit.js';
 
@@ -25,7 +25,7 @@ function tokenKey(token: string): string {
   return digest(`rate-limit:${token}`).toString('hex').slice(0, 16);
 }
 
-export type ApiEnv = { Variables: { apiTokenKey: string } };
+export type ApiEnv = { Variables: DeadlineEnv['Variables'] & { apiTokenKey: string } };
 
 /**
  * Checks the bearer token against the API secret. A mismatch re-reads the secret (bounded by the credentials)

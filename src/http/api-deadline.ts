@@ -1,14 +1,10 @@
 // The operator API's request deadline (src/db/request-deadline.ts): set from the invocation's remaining
 // time (a fixed budget on the local server), before the token check, so every /api request ends — answered
-// — before the webhooks Lambda's timeout. The outside calls a route makes before its answer are gated here;
-// its statements by the pool. A refused call answers 503 with Retry-After (answerDeadline).
+// — before the webhooks Lambda's timeout. A route takes it from its context (`deadline`) and hands it to
+// what it uses: the outside calls it makes before its answer are gated here, its statements by its view of
+// the database (dbWithDeadline). A refused call answers 503 with Retry-After (answerDeadline).
 import type { Context, MiddlewareHandler } from 'hono';
-import {
-  currentDeadline,
-  type DeadlineReached,
-  RequestDeadline,
-  runWithDeadline,
-} from '../db/request-deadline.js';
+import { type DeadlineReached, RequestDeadline } from '../db/request-deadline.js';
 import { OPERATOR_API_BUDGET, operatorDeadlineMs } from '../domain/call-budgets.js';
 import { logger } from '../logger.js';
 import type { SendStarter, SmsSender } from '../services/ports.js';
@@ -17,27 +13,31 @@ import { matchedRoute } from './matched-route.js';
 
 type LambdaEnv = { lambdaContext?: { getRemainingTimeInMillis?: () => number } } | undefined;
 
-export function operatorDeadline(): MiddlewareHandler {
+/** What the deadline middleware gives the routes after it. */
+export type DeadlineEnv = { Variables: { deadline: RequestDeadline } };
+
+export function operatorDeadline<E extends DeadlineEnv>(): MiddlewareHandler<E> {
   return (c, next) => {
     const remaining = (c.env as LambdaEnv)?.lambdaContext?.getRemainingTimeInMillis?.();
     const at = Date.now() + operatorDeadlineMs(remaining);
-    return runWithDeadline(new RequestDeadline(at, OPERATOR_API_BUDGET.needs), next);
+    c.set('deadline', new RequestDeadline(at, OPERATOR_API_BUDGET.needs));
+    return next();
   };
 }
 
 /**
  * Called by a sign-up just before it commits: refuses it, so it rolls back, unless the COMMIT and the opt-in
- * text after it can both end by the current request's deadline. No sign-up is saved without time to text.
+ * text after it can both end by the request's deadline. No sign-up is saved without time to text.
  */
-export function ensureTimeToText(): void {
-  currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.commitAndTextMs, 'the opt-in text');
+export function ensureTimeToText(deadline: RequestDeadline): void {
+  deadline.ensure(OPERATOR_API_BUDGET.needs.commitAndTextMs, 'the opt-in text');
 }
 
-/** Texts only when the text (its retries included) ends by the current request's deadline. */
-export function smsWithinDeadline(sms: SmsSender): SmsSender {
+/** Texts only when the text (its retries included) ends by the request's deadline. */
+export function smsWithinDeadline(sms: SmsSender, deadline: RequestDeadline): SmsSender {
   return {
     send(message) {
-      currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.optInTextMs, 'the opt-in text');
+      deadline.ensure(OPERATOR_API_BUDGET.needs.optInTextMs, 'the opt-in text');
       return sms.send(message);
     },
   };
@@ -46,10 +46,10 @@ export function smsWithinDeadline(sms: SmsSender): SmsSender {
 /**
  * Called by a test send just before its reservation (today's delivery moved to now) commits: refuses it,
  * so it rolls back, unless the COMMIT, the old schedule's removal and the Invoke can all end by the
- * current request's deadline. A reservation that commits is then handed over; one refused changed nothing.
+ * request's deadline. A reservation that commits is then handed over; one refused changed nothing.
  */
-export function ensureTimeToHandOver(): void {
-  currentDeadline()?.ensure(
+export function ensureTimeToHandOver(deadline: RequestDeadline): void {
+  deadline.ensure(
     OPERATOR_API_BUDGET.needs.handOverMs,
     "making today's delivery due now and handing it to the sender",
   );
@@ -61,11 +61,11 @@ export function ensureTimeToHandOver(): void {
  */
 export const SENDER_HANDOVER = 'handing the send to the sender';
 
-/** Hands a send to the sender only when the Invoke ends by the current request's deadline. */
-export function starterWithinDeadline(starter: SendStarter): SendStarter {
+/** Hands a send to the sender only when the Invoke ends by the request's deadline. */
+export function starterWithinDeadline(starter: SendStarter, deadline: RequestDeadline): SendStarter {
   return {
     start(request) {
-      currentDeadline()?.ensure(OPERATOR_API_BUDGET.needs.sendStartMs, SENDER_HANDOVER);
+      deadline.ensure(OPERATOR_API_BUDGET.needs.sendStartMs, SENDER_HANDOVER);
       return starter.start(request);
     },
   };

@@ -4,7 +4,6 @@
 
 import type { Db } from '../db/connection.js';
 import { dueDeliveries } from '../db/repositories/deliveries/planning.js';
-import { runWithoutDeadline } from '../db/request-deadline.js';
 import { logger } from '../logger.js';
 import type { Clock, DeliveryScheduler, ScheduleRequest } from '../services/ports.js';
 import { systemClock } from '../services/ports.js';
@@ -45,9 +44,7 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): In
     const timer = setTimeout(() => {
       timers.delete(deliveryId);
       fired.add(deliveryId);
-      // A timer keeps the async context it was armed in: one armed by an operator request (send-now) would
-      // send under that request's deadline. The send runs as the sender Lambda's does, under none.
-      runWithoutDeadline(() => options.onDue(deliveryId)).catch((error: unknown) => {
+      options.onDue(deliveryId).catch((error: unknown) => {
         logger.error('in-process schedule: sending failed', { deliveryId, error });
       });
     }, delay);

@@ -15,7 +15,6 @@ import {
   insertSubscriberIfNew,
   updateSubscriber,
 } from '../db/repositories/subscribers.js';
-import { runWithoutDeadline } from '../db/request-deadline.js';
 import type { Subscriber } from '../db/schema.js';
 import { type E164, maskPhone } from '../domain/phone.js';
 import { doubleOptInRequest, type ReplySettings } from '../domain/replies.js';
@@ -121,7 +120,7 @@ export interface NewSubscriberInput {
  * the COMMIT and the text, src/http/api-deadline.ts).
  */
 export async function createSubscriber(
-  deps: SubscriberDeps & { beforeCommit?: () => void },
+  deps: SubscriberDeps & SignUpUndo & { beforeCommit?: () => void },
   input: NewSubscriberInput,
 ): Promise<SubscriberView> {
   const signUp = await saveSignUp(deps, input);
@@ -145,7 +144,7 @@ export async function createSubscriber(
         { cause: error },
       );
     }
-    await undoSignUp(deps.db, signUp, 'the opt-in text was not sent', error);
+    await undoSignUp(deps.undoDb ?? deps.db, signUp, 'the opt-in text was not sent', error);
     throw error;
   }
   logger.info('double opt-in requested', { phone: maskPhone(input.phone), messageSid: receipt.sid });
@@ -162,7 +161,8 @@ interface SavedSignUp {
  * answer lost): the sign-up is then undone, so it is surely not saved, and the operator can repeat it.
  */
 async function saveSignUp(
-  deps: Pick<SubscriberDeps, 'db' | 'settings' | 'consentSource'> & { beforeCommit?: () => void },
+  deps: Pick<SubscriberDeps, 'db' | 'settings' | 'consentSource'> &
+    SignUpUndo & { beforeCommit?: () => void },
   input: NewSubscriberInput,
 ): Promise<SavedSignUp> {
   let committing: SavedSignUp | undefined;
@@ -199,7 +199,7 @@ async function saveSignUp(
   } catch (error) {
     if (!committing) throw error;
     await undoSignUp(
-      deps.db,
+      deps.undoDb ?? deps.db,
       committing,
       'the database failed while saving the sign-up and no text was sent',
       error,
@@ -214,18 +214,24 @@ async function saveSignUp(
 }
 
 /**
+ * Where a sign-up is undone when `db` keeps to a request's deadline (the operator API's dbWithDeadline): the
+ * same pool without the deadline, since the undo runs whatever the time is left, like a ROLLBACK.
+ */
+interface SignUpUndo {
+  undoDb?: Db;
+}
+
+/**
  * Removes a sign-up whose text did not go out (`why`, for the operator). It runs whatever the request's
  * deadline (like a ROLLBACK) on the pool's own bounds. If it fails too, the row stays pending without an
  * invitation until the daily cleanup removes it (PENDING_EXPIRY_DAYS): SignUpIncomplete says so.
  */
 async function undoSignUp(db: Db, signUp: SavedSignUp, why: string, failure: unknown): Promise<void> {
   try {
-    await runWithoutDeadline(() =>
-      deleteUninvitedSignUp(db, {
-        subscriberId: signUp.subscriber.id,
-        consentEventId: signUp.consentEventId,
-      }),
-    );
+    await deleteUninvitedSignUp(db, {
+      subscriberId: signUp.subscriber.id,
+      consentEventId: signUp.consentEventId,
+    });
   } catch (undoError) {
     logger.error(
       'could not undo a sign-up whose opt-in text was not sent; it stays pending until it expires',

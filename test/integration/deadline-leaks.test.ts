@@ -1,16 +1,12 @@
 // Where an operator request's deadline (src/db/request-deadline.ts) must not reach: the next user of a pooled
 // client it released, a transaction it stopped (rolled back, client back in the pool), and work it only
 // started — the local stand-in for the scheduler fires the sender, which must run as the sender Lambda does,
-// under no request's deadline.
+// under no request's deadline. (Nor the process: test/integration/webhooks-after-api.test.ts.)
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPool, dbOnPool } from '../../src/db/connection.js';
-import {
-  currentDeadline,
-  DeadlineReached,
-  RequestDeadline,
-  runWithDeadline,
-} from '../../src/db/request-deadline.js';
+import { createPool, dbOnPool, dbWithDeadline } from '../../src/db/connection.js';
+import { DeadlineReached, RequestDeadline } from '../../src/db/request-deadline.js';
+import { starterWithinDeadline } from '../../src/http/api-deadline.js';
 import { createInProcessScheduler, type InProcessScheduler } from '../../src/local/in-process-scheduler.js';
 import { useTestDb } from '../support/db.js';
 
@@ -41,19 +37,17 @@ describe('a deadline stays with its request', () => {
     const { deadline, pass } = movableDeadline();
     let waiterQueued!: () => void;
     const queued = new Promise<void>((r) => (waiterQueued = r));
-    const api = runWithDeadline(deadline, () =>
-      db.connection().execute(async (conn) => {
+    const api = dbWithDeadline(db, deadline)
+      .connection()
+      .execute(async (conn) => {
         await sql`SELECT 1`.execute(conn);
         await queued;
         while (pool.waitingCount === 0) await new Promise((r) => setImmediate(r));
         pass(); // the request's deadline is behind it when it hands the client on
-      }),
-    );
+      });
     // The webhook asks while the only client is held: it waits in pg-pool's queue.
     const webhook = (async () => {
-      expect(currentDeadline()).toBeUndefined();
       const waiting = db.transaction().execute(async (trx) => {
-        expect(currentDeadline()).toBeUndefined();
         await sql`SELECT 1`.execute(trx);
         return (await sql<{ n: number }>`SELECT 2 AS n`.execute(trx)).rows[0]?.n;
       });
@@ -70,13 +64,13 @@ describe('a deadline stays with its request', () => {
     const { pool, db } = poolOfOne();
     await sql`CREATE TEMP TABLE IF NOT EXISTS probe (n int)`.execute(db); // one client: the temp table stays
     const { deadline, pass } = movableDeadline();
-    const work = runWithDeadline(deadline, () =>
-      db.transaction().execute(async (trx) => {
+    const work = dbWithDeadline(db, deadline)
+      .transaction()
+      .execute(async (trx) => {
         await sql`INSERT INTO probe VALUES (1)`.execute(trx);
         pass();
         await sql`INSERT INTO probe VALUES (2)`.execute(trx); // refused: ROLLBACK must still go out
-      }),
-    );
+      });
     await expect(work).rejects.toBeInstanceOf(DeadlineReached);
     expect({ total: pool.totalCount, idle: pool.idleCount }).toEqual({ total: 1, idle: 1 });
     const rows = await sql<{ n: number }>`SELECT count(*)::int AS n FROM probe`.execute(db);
@@ -89,13 +83,11 @@ describe('a deadline stays with its request', () => {
 
   it('the local scheduler fires a send armed by an API request under no deadline (the sender Lambda has none)', async () => {
     const { deadline, pass } = movableDeadline();
-    const seen: (RequestDeadline | undefined)[] = [];
     let fired!: (v: unknown) => void;
     const done = new Promise((r) => (fired = r));
     const scheduler: InProcessScheduler = createInProcessScheduler({
       db: t.db(),
       onDue: async () => {
-        seen.push(currentDeadline());
         pass(); // the send outlasts the request (a slow writer, Twilio's retries)
         try {
           fired(await sql`SELECT 1`.execute(t.db())); // recording the send
@@ -107,16 +99,19 @@ describe('a deadline stays with its request', () => {
     });
     closers.push(() => scheduler.stop());
     await scheduler.start();
-    // POST /api/subscribers/:phone/send-now on the local server: its starter arms the timer, due now.
-    await runWithDeadline(deadline, () =>
-      scheduler.schedule({
-        deliveryId: crypto.randomUUID(),
-        at: new Date(),
-        windowEnd: new Date(Date.now() + 3_600_000),
-      }),
-    );
+    // POST /api/subscribers/:phone/send-now on the local server: the request reserves the delivery on its
+    // view of the database, then its starter arms the timer, due now.
+    await sql`SELECT 1`.execute(dbWithDeadline(t.db(), deadline));
+    await starterWithinDeadline(
+      {
+        start: async ({ deliveryId, windowEnd }) => {
+          await scheduler.schedule({ deliveryId, at: new Date(), windowEnd });
+        },
+      },
+      deadline,
+    ).start({ deliveryId: crypto.randomUUID(), windowEnd: new Date(Date.now() + 3_600_000) });
     const outcome = await done;
     expect(outcome).not.toBeInstanceOf(DeadlineReached);
-    expect(seen).toEqual([undefined]);
+    expect(outcome).toHaveProperty('rows', [{ '?column?': 1 }]);
   });
 });

@@ -6,10 +6,8 @@
 import fc from 'fast-check';
 import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
-import { Kysely, PostgresDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/connection.js';
-import type { Database } from '../../src/db/schema.js';
+import { type Db, dbOnPool } from '../../src/db/connection.js';
 import { logger } from '../../src/logger.js';
 import { captureStdout } from '../support/capture-stdout.js';
 import { type FormattedPhone, formattedPhone, holdsDigitsInSequence } from '../support/formatted-phones.js';
@@ -20,8 +18,8 @@ const AUTH = { authorization: `Bearer ${API_TOKEN}` };
 
 /** A database whose every connection attempt fails with `failure()`: no server, no socket. */
 function failingDb(failure: () => Error): Db {
-  const pool = { connect: async () => Promise.reject(failure()), end: async () => {} };
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as never }) });
+  const pool = { connect: async () => Promise.reject(failure()), end: async () => {}, idleCount: 0 };
+  return dbOnPool(pool as never, { namedStatements: false });
 }
 
 const refused = () =>

@@ -3,7 +3,7 @@
 // report). Bearer token and the per-token `api` budget, as every /api route; phone numbers are full.
 import { type Context, Hono } from 'hono';
 import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
-import type { Db } from '../../db/connection.js';
+import { type Db, dbWithDeadline } from '../../db/connection.js';
 import { type DeployedCapacity, InvalidZoneMix, parseZoneMix } from '../../domain/capacity.js';
 import { localDateAt } from '../../domain/send-window.js';
 import { buildDailyReport } from '../../services/daily-report.js';
@@ -42,14 +42,15 @@ export function operatorRoutes(deps: OperatorRouteDeps) {
   routes.get('/deliveries', async (c) => {
     const query = queryOf(c, DeliveriesQuery);
     const date = query.date ?? localDateAt(deps.defaultTimeZone, deps.clock.now());
-    return c.json(await deliveriesOfDate(deps.db, date, { bodies: query.bodies }));
+    const db = dbWithDeadline(deps.db, c.get('deadline'));
+    return c.json(await deliveriesOfDate(db, date, { bodies: query.bodies }));
   });
 
   routes.get('/deliveries/:id', async (c) => {
     const { id } = parseInput(DeliveryParams, { id: c.req.param('id') });
     const { bodies } = queryOf(c, BodiesQuery);
     try {
-      return c.json(await deliveryView(deps.db, id, { bodies }));
+      return c.json(await deliveryView(dbWithDeadline(deps.db, c.get('deadline')), id, { bodies }));
     } catch (error) {
       if (error instanceof DeliveryNotFound) return notFound(c, error.message);
       throw error;
@@ -58,9 +59,8 @@ export function operatorRoutes(deps: OperatorRouteDeps) {
 
   routes.get('/usage', async (c) => {
     const { day } = queryOf(c, UsageQuery);
-    return c.json(
-      await buildDailyReport({ db: deps.db }, day ?? deps.clock.now().toISOString().slice(0, 10)),
-    );
+    const db = dbWithDeadline(deps.db, c.get('deadline'));
+    return c.json(await buildDailyReport({ db }, day ?? deps.clock.now().toISOString().slice(0, 10)));
   });
 
   routes.get('/capacity', (c) => {

@@ -3,7 +3,8 @@
 // input checked with zod; each failure is a 4xx saying what is wrong, with a `code` for scripts.
 import { type Context, Hono } from 'hono';
 import type { ApiCredentials, Credentials } from '../../adapters/credentials.js';
-import { DeadlineReached, runWithoutDeadline } from '../../db/request-deadline.js';
+import { dbWithDeadline } from '../../db/connection.js';
+import { DeadlineReached } from '../../db/request-deadline.js';
 import { type E164, parseE164 } from '../../domain/phone.js';
 import { FIELD_RULES } from '../../domain/subscriber-fields.js';
 import {
@@ -101,15 +102,20 @@ export interface SubscriberRouteDeps extends SubscriberDeps {
   starter?: SendStarter;
 }
 
+/** The services' dependencies as this request may use them: statements and texts keep to its deadline. */
+function withinDeadline(c: Context<ApiEnv>, deps: SubscriberDeps): SubscriberDeps {
+  const deadline = c.get('deadline');
+  return { ...deps, db: dbWithDeadline(deps.db, deadline), sms: smsWithinDeadline(deps.sms, deadline) };
+}
+
 export function subscriberRoutes(deps: SubscriberRouteDeps) {
   const routes = new Hono<ApiEnv>();
   routes.use(...apiAccess(deps.api, deps.limiter));
-  const sms = smsWithinDeadline(deps.sms);
 
   routes.get('/', async (c) => {
     const query = queryOf(c, SubscriberListQuery);
     try {
-      return c.json(await listSubscriberPage(deps.db, query));
+      return c.json(await listSubscriberPage(dbWithDeadline(deps.db, c.get('deadline')), query));
     } catch (error) {
       return answerError(c, error);
     }
@@ -117,7 +123,19 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   routes.post('/', async (c) => {
     const body = await jsonBody(c, CreateSubscriberBody);
     try {
-      return c.json(await createSubscriber({ ...deps, sms, beforeCommit: ensureTimeToText }, body), 201);
+      const deadline = c.get('deadline');
+      return c.json(
+        await createSubscriber(
+          {
+            ...withinDeadline(c, deps),
+            // A sign-up whose text did not go out is undone whatever the time left, like a ROLLBACK.
+            undoDb: deps.db,
+            beforeCommit: () => ensureTimeToText(deadline),
+          },
+          body,
+        ),
+        201,
+      );
     } catch (error) {
       return answerError(c, error, 'nothing was saved and no text was sent');
     }
@@ -126,7 +144,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     const phone = phoneParam(c);
     const { bodies } = queryOf(c, BodiesQuery);
     try {
-      return c.json(await subscriberDetail(deps.db, phone, { bodies }));
+      return c.json(await subscriberDetail(dbWithDeadline(deps.db, c.get('deadline')), phone, { bodies }));
     } catch (error) {
       return answerError(c, error);
     }
@@ -135,7 +153,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     const phone = phoneParam(c);
     const body = await jsonBody(c, PatchSubscriberBody);
     try {
-      return c.json(await patchSubscriber(deps, phone, body));
+      return c.json(await patchSubscriber(withinDeadline(c, deps), phone, body));
     } catch (error) {
       return answerError(c, error);
     }
@@ -143,7 +161,7 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
   routes.delete('/:phone', async (c) => {
     const phone = phoneParam(c);
     try {
-      return c.json(await removeSubscriber(deps, phone));
+      return c.json(await removeSubscriber(withinDeadline(c, deps), phone));
     } catch (error) {
       return answerError(c, error, 'nothing was changed: the subscriber was not removed');
     }
@@ -152,20 +170,22 @@ export function subscriberRoutes(deps: SubscriberRouteDeps) {
     const phone = phoneParam(c);
     const starter = deps.starter;
     if (!starter) return apiError(c, 503, 'unavailable', 'test sends are not available on this server');
+    const deadline = c.get('deadline');
     try {
       const reserved = await startSendNow(
         {
-          send: deps,
+          send: { db: dbWithDeadline(deps.db, deadline), clock: deps.clock },
           scheduler: deps.scheduler,
-          starter: starterWithinDeadline(starter),
+          starter: starterWithinDeadline(starter, deadline),
           window: deps.window,
           // Refused for want of time, the reservation rolls back: the planned schedule stays as it was.
-          beforeCommit: ensureTimeToHandOver,
+          beforeCommit: () => ensureTimeToHandOver(deadline),
         },
         phone,
       );
-      // The send has started: its answer is read whatever the time (within the deadline's finish).
-      return c.json(await runWithoutDeadline(() => sendNowView(deps.db, reserved)), 202);
+      // The send has started: its answer is read whatever the time (within the deadline's finish), so on
+      // the database without the deadline.
+      return c.json(await sendNowView(deps.db, reserved), 202);
     } catch (error) {
       const handedOver = error instanceof DeadlineReached && error.what === SENDER_HANDOVER;
       return answerError(
