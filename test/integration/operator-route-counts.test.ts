@@ -400,15 +400,19 @@ afterEach(async () => {
   await pool.end();
 });
 
-async function send(request: Request, token = ROTATED_TOKEN): Promise<Response> {
-  return app.request(request.path, {
-    method: request.method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+async function send(request: Request, token = ROTATED_TOKEN, env?: object): Promise<Response> {
+  return app.request(
+    request.path,
+    {
+      method: request.method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
     },
-    body: request.body === undefined ? undefined : JSON.stringify(request.body),
-  });
+    env,
+  );
 }
 
 /** "METHOD /path" of every route the app serves under /api (middleware and 405 handlers are method ALL). */
@@ -463,6 +467,27 @@ describe('each operator API route, on its longest path, does what OPERATOR_ROUTE
     expect(limiterStatements).toHaveLength(OPERATOR_PRELUDE.limiterStatements);
     expect(meter.opens).toBeLessThanOrEqual(OPERATOR_PRELUDE.connectionOpens);
     expect(secretReads).toBeLessThanOrEqual(OPERATOR_PRELUDE.secretReads);
+  });
+
+  // Each route hands its deadline to what it uses (src/http/api-deadline.ts): one that used the database or
+  // an outside call without it would run to the Lambda's timeout.
+  it.each(
+    (Object.keys(OPERATOR_ROUTES) as OperatorRouteName[]).filter(
+      (route) => OPERATOR_ROUTES[route].statements > 0 || OPERATOR_ROUTES[route].calls.length > 0,
+    ),
+  )('%s starts none of its statements or calls once its deadline has passed', async (route) => {
+    // Prepare: the route's longest path; the invocation has no time left when the request arrives.
+    const request = await SCENARIOS[route].prepare(t.db());
+    const noTimeLeft = { lambdaContext: { getRemainingTimeInMillis: () => 0 } };
+
+    // Act
+    const res = await send(request, ROTATED_TOKEN, noTimeLeft);
+
+    // Assess: the prelude ran (token, limiter), then nothing of the route's own; a 503 saying so.
+    expect(res.status, await res.clone().text()).toBe(503);
+    expect(await res.json()).toMatchObject({ code: 'unavailable' });
+    expect(meter.statements.filter((s) => !LIMITER_TABLE.test(s))).toEqual([]);
+    expect(meter.calls).toEqual([]);
   });
 
   it('refuses a token that matches neither the cached nor the re-read secret after two reads, before the database', async () => {
