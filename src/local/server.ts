@@ -15,6 +15,7 @@ import { stageCapacity } from './capacity-command.js';
 import { messageOf } from './describe.js';
 import { createDevPage } from './dev-page.js';
 import { announceServer, withdrawServer } from './local-database.js';
+import type { SimulatorOptions } from './phone-simulator.js';
 import { buildLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './runtime.js';
 
 export interface LocalServerOptions extends Omit<LocalRuntimeOptions, 'migrate' | 'preferRunningServer'> {
@@ -34,6 +35,8 @@ export interface LocalServer {
   runtime: LocalRuntime;
   /** Where this process listens, e.g. http://127.0.0.1:3000. */
   url: string;
+  /** What the dev page's phone texts this server with (signed as Twilio would). */
+  simulator: SimulatorOptions;
   /** The first planner run (at start). */
   firstPlan: PlanSummary;
   stop(): Promise<void>;
@@ -99,6 +102,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
           runCleanup({ db: runtime.db, clock: runtime.clock, metrics: runtime.metrics }, config),
         ),
       ).catch((error: unknown) => logger.error('local retention cleanup failed', { error }));
+    const simulator: SimulatorOptions = {
+      db: runtime.db,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      serverUrl,
+      authToken: config.secrets.TWILIO_AUTH_TOKEN,
+      serviceNumber: runtime.serviceNumber,
+    };
     app.route(
       '/',
       createDevPage({
@@ -106,13 +116,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         defaultTimeZone: config.DEFAULT_TIMEZONE,
         plannerHorizonHours: config.PLANNER_HORIZON_HOURS,
         port: config.PORT,
-        simulator: {
-          db: runtime.db,
-          publicBaseUrl: config.PUBLIC_BASE_URL,
-          serverUrl,
-          authToken: config.secrets.TWILIO_AUTH_TOKEN,
-          serviceNumber: runtime.serviceNumber,
-        },
+        simulator,
         actions: {
           addSubscriber: (input) => createSubscriber(runtime.subscriberDeps, input),
           setTimeZone: (phone, timeZone) => patchSubscriber(runtime.subscriberDeps, phone, { timeZone }),
@@ -168,6 +172,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     return {
       runtime,
       url: serverUrl,
+      simulator,
       firstPlan,
       // The order matters: work still running must never find its database closed under it.
       stop: () => {

@@ -38,13 +38,7 @@ describe('one-machine server, end to end', () => {
   });
 
   const base = () => server.runtime.config.PUBLIC_BASE_URL;
-  const simulator = () => ({
-    db: db(),
-    publicBaseUrl: base(),
-    serverUrl: server.url,
-    authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-    serviceNumber: server.runtime.serviceNumber,
-  });
+  const simulator = () => server.simulator;
   /** Posts the dev page's "send now" form and returns the note it redirects with. */
   async function sendNowViaPage(): Promise<string> {
     const response = await fetch(`${server.url}/dev/send-now`, {

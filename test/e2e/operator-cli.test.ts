@@ -120,14 +120,8 @@ describe('positivity --api against the local server, next to the same commands o
     );
     expect(added.l.json).toMatchObject({ phone: A, status: 'pending', name: 'Ana' });
     expect(added.r.json).toMatchObject({ phone: B, status: 'pending', name: 'Ben' });
-    const simulator = {
-      db: db(),
-      publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
-      serverUrl: server.url,
-      authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-      serviceNumber: server.runtime.serviceNumber,
-    };
-    for (const phone of [A, B]) expect((await textAsSubscriber(simulator, phone, 'YES')).status).toBe(200);
+    for (const phone of [A, B])
+      expect((await textAsSubscriber(server.simulator, phone, 'YES')).status).toBe(200);
 
     // Reads: identical.
     const listed = await same('subscribers', 'list');

@@ -92,18 +92,7 @@ describe("a subscriber's data through its whole life", () => {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  const text = (from: string, body: string) =>
-    textAsSubscriber(
-      {
-        db: db(),
-        publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
-        serverUrl: server.url,
-        authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-        serviceNumber: server.runtime.serviceNumber,
-      },
-      from,
-      body,
-    );
+  const text = (from: string, body: string) => textAsSubscriber(server.simulator, from, body);
   const status = async () =>
     (await db().selectFrom('subscribers').select('status').where('phone', '=', PHONE).executeTakeFirst())
       ?.status;

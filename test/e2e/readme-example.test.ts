@@ -11,7 +11,7 @@ import { textAsSubscriber } from '../../src/local/phone-simulator.js';
 import { type LocalServer, startLocalServer } from '../../src/local/server.js';
 import { useTestDb } from '../support/db.js';
 
-const { db, url } = useTestDb();
+const { url } = useTestDb();
 
 /** The lines of the first ```sh block after the heading. */
 async function exampleUnder(heading: string): Promise<string[]> {
@@ -56,14 +56,7 @@ describe('README "Command line" example', () => {
 
       if (/\bYES\b/.test(comment)) {
         const phone = args.find((arg) => arg.startsWith('+')) ?? '';
-        const simulator = {
-          db: db(),
-          publicBaseUrl: server.runtime.config.PUBLIC_BASE_URL,
-          serverUrl: server.url,
-          authToken: server.runtime.config.secrets.TWILIO_AUTH_TOKEN,
-          serviceNumber: server.runtime.serviceNumber,
-        };
-        expect(await textAsSubscriber(simulator, phone, 'YES')).toMatchObject({ status: 200 });
+        expect(await textAsSubscriber(server.simulator, phone, 'YES')).toMatchObject({ status: 200 });
       }
     }
   });
