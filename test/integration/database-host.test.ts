@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useTestDb } from '../support/db.js';
+import { rdsSecretFor } from '../support/rds-secret.js';
 
 const t = useTestDb();
 const sm = mockClient(SecretsManagerClient);
@@ -13,17 +14,7 @@ const DB = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf';
 
 /** What RDS writes into its secret: the instance's own host, which the Lambdas cannot reach behind a proxy. */
 function rdsSecretOnInstance(instanceHost: string) {
-  const u = new URL(t.url());
-  return {
-    SecretString: JSON.stringify({
-      engine: 'postgres',
-      host: instanceHost,
-      port: Number(u.port || 5432),
-      username: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password) || 'trusted-locally',
-      dbname: u.pathname.slice(1),
-    }),
-  };
+  return { SecretString: JSON.stringify(rdsSecretFor(t.url(), { host: instanceHost })) };
 }
 
 beforeEach(() => {

@@ -8,23 +8,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { migrations } from '../../migrations/index.js';
 import type { MigrationSummary } from '../../src/handlers/migrate.js';
 import { createEmptyDatabase } from '../support/db.js';
+import { rdsSecretFor } from '../support/rds-secret.js';
 
 const DB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:rds-db-AbCdEf';
 const sm = mockClient(SecretsManagerClient);
-
-/** What RDS writes into its generated credentials secret, for the database at `url`. */
-function rdsSecretFor(url: string) {
-  const u = new URL(url);
-  return {
-    engine: 'postgres',
-    host: u.hostname,
-    port: Number(u.port || 5432),
-    username: decodeURIComponent(u.username),
-    // The machine's server trusts local connections; RDS always sets one.
-    password: decodeURIComponent(u.password) || 'ignored-by-trust-auth',
-    dbname: u.pathname.slice(1),
-  };
-}
 
 async function loadHandler(databaseUrl: string) {
   sm.on(GetSecretValueCommand, { SecretId: DB_SECRET_ARN }).resolves({

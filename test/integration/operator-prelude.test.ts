@@ -11,6 +11,7 @@ import { DB_BOUNDS, LAMBDA_TIMEOUT_MS, marginMs, operatorPreludeMs } from '../..
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { useTestDb } from '../support/db.js';
 import { httpApiEvent } from '../support/lambda-events.js';
+import { rdsSecretFor } from '../support/rds-secret.js';
 import { startHangingProxy, timed } from '../support/silent-servers.js';
 import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
 import { PUBLIC_BASE_URL, RecordingScheduler, RecordingSms } from '../support/webhook-doubles.js';
@@ -108,17 +109,7 @@ describe('the operator API before its route, when Secrets Manager cannot be read
   /** The webhooks Lambda as deployed, every secret from Secrets Manager (cached 300 s), at 18:00. */
   async function deployedAt18h() {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-25T18:00:00Z') });
-    const u = new URL(t.url());
-    sm.on(GetSecretValueCommand, { SecretId: DB }).resolves(
-      json({
-        engine: 'postgres',
-        host: u.hostname,
-        port: Number(u.port || 5432),
-        username: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password) || 'trusted-locally',
-        dbname: u.pathname.slice(1),
-      }),
-    );
+    sm.on(GetSecretValueCommand, { SecretId: DB }).resolves(json(rdsSecretFor(t.url())));
     sm.on(GetSecretValueCommand, { SecretId: arn('twilio') }).resolves(
       json({ TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`, TWILIO_AUTH_TOKEN: 'x'.repeat(32) }),
     );

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { setMessageStatus, useTestDb } from '../support/db.js';
 import { httpApiEvent, lambdaContext } from '../support/lambda-events.js';
+import { rdsSecretFor } from '../support/rds-secret.js';
 import {
   inboundParams,
   PUBLIC_BASE_URL,
@@ -38,17 +39,8 @@ const reads = (secretArn: string) =>
   sm.commandCalls(GetSecretValueCommand).filter((c) => c.args[0].input.SecretId === secretArn).length;
 
 /** What RDS writes into its generated secret for the database at `url`, with the given login. */
-function rdsSecret(url: string, login?: { username: string; password: string }) {
-  const u = new URL(url);
-  return json({
-    engine: 'postgres',
-    host: u.hostname,
-    port: Number(u.port || 5432),
-    username: login?.username ?? decodeURIComponent(u.username),
-    password: login?.password ?? (decodeURIComponent(u.password) || 'trusted-locally'),
-    dbname: u.pathname.slice(1),
-  });
-}
+const rdsSecret = (url: string, login?: { username: string; password: string }) =>
+  json(rdsSecretFor(url, login));
 
 beforeEach(() => sm.reset());
 afterEach(() => {
