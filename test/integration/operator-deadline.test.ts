@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LAMBDA_TIMEOUT_MS, marginMs } from '../../src/domain/call-budgets.js';
 import { useTestDb } from '../support/db.js';
-import { httpApiEvent } from '../support/lambda-events.js';
+import { httpApiEvent, webhooksInvocation } from '../support/lambda-events.js';
 import { startPgFaultProxy } from '../support/pg-fault-proxy.js';
 import { redirectingFetch, timed } from '../support/silent-servers.js';
 import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
@@ -37,20 +37,10 @@ const api = (method: string, path: string, body?: unknown) =>
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 
-/** An invocation that has `remainingMs` left when the request arrives. */
-const invocation = (remainingMs: number) => {
-  const end = Date.now() + remainingMs;
-  return {
-    awsRequestId: 'req-1',
-    functionName: 'webhooks',
-    getRemainingTimeInMillis: () => end - Date.now(),
-  } as never;
-};
-
 /** A warm Lambda: its pool holds an open connection, as after any earlier request. */
 async function warmHandler(databaseUrl?: string) {
   const handler = webhooksHandler(databaseUrl);
-  const warm = (await handler(api('GET', '/api/subscribers'), invocation(19_500))) as Answer;
+  const warm = (await handler(api('GET', '/api/subscribers'), webhooksInvocation(19_500))) as Answer;
   expect(warm.statusCode).toBe(200);
   return handler;
 }
@@ -67,7 +57,10 @@ describe('the operator API when the invocation runs out of time', () => {
     // Act
     const { ms, value } = await timed(
       () =>
-        handler(api('POST', '/api/subscribers', { phone: PHONE }), invocation(remaining)) as Promise<Answer>,
+        handler(
+          api('POST', '/api/subscribers', { phone: PHONE }),
+          webhooksInvocation(remaining),
+        ) as Promise<Answer>,
     );
 
     // Assess: a clear, retryable answer in time; Twilio never asked; no row, no consent event.
@@ -122,7 +115,7 @@ describe('the operator API when the invocation runs out of time', () => {
         () =>
           handler(
             api('DELETE', `/api/subscribers/${encodeURIComponent(PHONE)}`),
-            invocation(remaining),
+            webhooksInvocation(remaining),
           ) as Promise<Answer>,
       );
 
@@ -144,7 +137,7 @@ describe('the operator API when the invocation runs out of time', () => {
       // And with the time, the same request removes them and their schedule.
       const done = (await handler(
         api('DELETE', `/api/subscribers/${encodeURIComponent(PHONE)}`),
-        invocation(19_500),
+        webhooksInvocation(19_500),
       )) as Answer;
       expect(done.statusCode).toBe(200);
       expect(scheduler.commandCalls(DeleteScheduleCommand)).toHaveLength(1);
@@ -173,7 +166,9 @@ describe('the operator API when the invocation runs out of time', () => {
       const sendNow = api('POST', `/api/subscribers/${encodeURIComponent(PHONE)}/send-now`);
 
       // Act
-      const { ms, value } = await timed(() => handler(sendNow, invocation(remaining)) as Promise<Answer>);
+      const { ms, value } = await timed(
+        () => handler(sendNow, webhooksInvocation(remaining)) as Promise<Answer>,
+      );
 
       // Assess: a clear 503 that says nothing was sent; nothing claimed, moved or unscheduled: the day's
       // message still goes at its planned time through the schedule it had.
@@ -189,7 +184,7 @@ describe('the operator API when the invocation runs out of time', () => {
       expect(answer.error).toMatch(/nothing was changed and nothing was sent/);
 
       // And with the time, the same request moves it to now and hands it to the sender, once.
-      const retried = (await handler(sendNow, invocation(19_500))) as Answer;
+      const retried = (await handler(sendNow, webhooksInvocation(19_500))) as Answer;
       expect(retried.statusCode).toBe(202);
       expect(JSON.parse(retried.body)).toMatchObject({ deliveryId });
       const invokes = lambda.commandCalls(InvokeCommand);

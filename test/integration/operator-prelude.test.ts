@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DB_BOUNDS, LAMBDA_TIMEOUT_MS, marginMs, operatorPreludeMs } from '../../src/domain/call-budgets.js';
 import { createWebhooksHandler } from '../../src/handlers/webhooks.js';
 import { useTestDb } from '../support/db.js';
-import { httpApiEvent } from '../support/lambda-events.js';
+import { httpApiEvent, webhooksInvocation } from '../support/lambda-events.js';
 import { rdsSecretFor } from '../support/rds-secret.js';
 import { startHangingProxy, timed } from '../support/silent-servers.js';
 import { SILENT_API_TOKEN, silentWebhooksHandler, useSilentAws } from '../support/silent-webhooks.js';
@@ -33,14 +33,7 @@ const listSubscribers = () =>
 
 /** A warm invocation's remaining time when the request arrives. */
 const REMAINING_MS = 19_500;
-const invocation = () => {
-  const end = Date.now() + REMAINING_MS;
-  return {
-    awsRequestId: 'req-1',
-    functionName: 'webhooks',
-    getRemainingTimeInMillis: () => end - Date.now(),
-  } as never;
-};
+const invocation = () => webhooksInvocation(REMAINING_MS);
 /** Past this the Lambda is stopped and the operator gets API Gateway's bare 5xx. */
 const ANSWER_BY_MS = REMAINING_MS - marginMs(LAMBDA_TIMEOUT_MS.webhooks);
 

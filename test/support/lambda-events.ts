@@ -38,3 +38,13 @@ export function httpApiEvent(
 }
 
 export const lambdaContext = { awsRequestId: 'req-1', functionName: 'webhooks' } as never;
+
+/** A webhooks invocation that has `remainingMs` left when the request arrives, counting down from then. */
+export function webhooksInvocation(remainingMs: number): never {
+  const end = Date.now() + remainingMs;
+  return {
+    awsRequestId: 'req-1',
+    functionName: 'webhooks',
+    getRemainingTimeInMillis: () => end - Date.now(),
+  } as never;
+}
