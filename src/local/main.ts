@@ -8,6 +8,7 @@ import { count, messageOf } from './describe.js';
 import { runningServer } from './local-database.js';
 import type { RuntimeModes } from './runtime.js';
 import { type LocalServer, startLocalServer } from './server.js';
+import { exitInterrupted, onStopSignals, type StopSignal } from './stop-signals.js';
 
 function describeModes(m: RuntimeModes, dataDir: string): string[] {
   const database = {
@@ -24,22 +25,17 @@ function describeModes(m: RuntimeModes, dataDir: string): string[] {
   ];
 }
 
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
-type StopSignal = keyof typeof EXIT_CODES;
-
 async function main(): Promise<void> {
   // Until the server is up, a signal means "stop now", as in the CLI: nothing serves yet, a migration in
   // progress rolls back with its transaction, and the exit hook in embedded-postgres.ts stops the embedded
   // Postgres this process started. Without a handler, node died of the signal without running that hook,
   // and the detached Postgres kept .data/postgres locked for the next start.
   let whenStarted: ((signal: StopSignal) => void) | undefined;
-  for (const signal of Object.keys(EXIT_CODES) as StopSignal[]) {
-    process.on(signal, () => {
-      if (whenStarted) return whenStarted(signal);
-      console.error(`npm start: interrupted (${signal}) during start-up; not started`);
-      process.exit(EXIT_CODES[signal]);
-    });
-  }
+  onStopSignals((signal) =>
+    whenStarted
+      ? whenStarted(signal)
+      : exitInterrupted(signal, `npm start: interrupted (${signal}) during start-up; not started`),
+  );
   const other = await runningServer();
   if (other) {
     console.error(`npm start: a local server is already running (pid ${other.pid}) at ${other.appUrl}`);
